@@ -1,0 +1,44 @@
+# Two entry points that work on a fresh Debian machine with only Python:
+#   make run   — install everything, then start voxdesk
+#   make test  — install everything, then lint, type-check and run the test suite
+# Each installs what it needs: Debian packages (apt-get, as root or via sudo) and a .venv.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# espeak-ng: offline voice; libportaudio2: microphone capture (sounddevice)
+APT_PACKAGES := espeak-ng libportaudio2
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+ARGS ?= record --seconds 10 --transcribe
+
+.PHONY: run test lint bench system-deps clean
+
+run: system-deps $(STAMP)
+	$(BIN)/voxdesk $(ARGS)
+
+test: system-deps $(STAMP) lint
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check core bridge desktop tests bench
+	$(BIN)/mypy
+
+bench: system-deps $(STAMP)
+	$(BIN)/python -m bench.stt
+
+system-deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "Installing Debian packages:" $$missing; \
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

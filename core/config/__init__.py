@@ -1,0 +1,30 @@
+"""Settings (a TOML file, overridable by environment) and secrets (environment or keyring)."""
+
+from core.config.secrets import MissingSecret, Secret, SecretStore, SecretValue
+from core.config.settings import (
+    AudioSettings,
+    OpenAISettings,
+    Settings,
+    SettingsError,
+    SpeechSettings,
+    TtsSettings,
+    default_settings_path,
+    load_settings,
+    save_settings,
+)
+
+__all__ = [
+    "AudioSettings",
+    "MissingSecret",
+    "OpenAISettings",
+    "Secret",
+    "SecretStore",
+    "SecretValue",
+    "Settings",
+    "SettingsError",
+    "SpeechSettings",
+    "TtsSettings",
+    "default_settings_path",
+    "load_settings",
+    "save_settings",
+]

@@ -1,0 +1,177 @@
+"""Voxdesk settings: one pydantic schema, stored as TOML, overridable by environment.
+
+Precedence, highest first: ``VOXDESK_<SECTION>__<KEY>`` environment variables, the TOML file,
+the defaults below. Secrets never live here (see ``core.config.secrets``).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from core.errors import VoxdeskError
+
+APP_NAME = "voxdesk"
+CONFIG_PATH_VARIABLE = "VOXDESK_CONFIG"
+
+
+class SettingsError(VoxdeskError):
+    """The settings file cannot be read or holds invalid values."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class AudioSettings(_Section):
+    max_bytes: int = Field(
+        25 * 1024 * 1024, gt=0, description="Largest audio file accepted, in bytes."
+    )
+    max_seconds: float = Field(
+        15 * 60, gt=0, description="Longest audio accepted, in seconds of sound."
+    )
+    decode_timeout: float = Field(
+        120, gt=0, description="Seconds ffmpeg may spend decoding one file before it is stopped."
+    )
+    input_device: str | None = Field(
+        None, description="Microphone to record from (name or index); empty for the default."
+    )
+
+
+class SpeechSettings(_Section):
+    engine: Literal["whisper", "google", "openai", "sphinx"] = Field(
+        "whisper", description="Speech-to-text engine. 'whisper' runs offline."
+    )
+    language: str = Field(
+        "auto",
+        description="Language of the speech, e.g. 'ru-RU' or 'en'; 'auto' lets Whisper detect it.",
+    )
+    google_language: str = Field(
+        "ru-RU",
+        description="Language for Google when 'language' is 'auto' (the original bot used ru-RU).",
+    )
+    whisper_model: str = Field(
+        "base",
+        description="Bundled Whisper model ('base' or 'tiny.en') or a CTranslate2 model folder.",
+    )
+    whisper_threads: int = Field(0, ge=0, description="CPU threads for Whisper; 0 uses all cores.")
+    network_timeout: float = Field(
+        30, gt=0, description="Seconds a network engine may take per request."
+    )
+
+
+class TtsSettings(_Section):
+    engine: Literal["gtts", "espeak"] = Field(
+        "gtts", description="Text-to-speech engine. 'espeak' runs offline."
+    )
+    language: str = Field("ru", description="Language of the voice, e.g. 'ru' or 'en'.")
+    format: Literal["ogg", "mp3", "wav"] = Field(
+        "ogg", description="Audio format of spoken replies (ogg/opus suits Discord)."
+    )
+
+
+class OpenAISettings(_Section):
+    base_url: str | None = Field(
+        None, description="OpenAI-compatible API address; empty for api.openai.com."
+    )
+    transcription_model: str = Field("whisper-1", description="Model for the transcription API.")
+    timeout: float = Field(60, gt=0, description="Seconds an OpenAI request may take.")
+    max_retries: int = Field(2, ge=0, description="Retries for transient OpenAI errors.")
+
+
+class Settings(BaseSettings):
+    """Every setting of Voxdesk, grouped by concern."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VOXDESK_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_assignment=True,
+    )
+
+    audio: AudioSettings = Field(default_factory=AudioSettings)
+    speech: SpeechSettings = Field(default_factory=SpeechSettings)
+    tts: TtsSettings = Field(default_factory=TtsSettings)
+    openai: OpenAISettings = Field(default_factory=OpenAISettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's values arrive as init arguments; the environment must win over them.
+        return (env_settings, init_settings)
+
+
+def default_settings_path() -> Path:
+    """``$VOXDESK_CONFIG`` or ``settings.toml`` in the platform's user config folder."""
+    override = os.environ.get(CONFIG_PATH_VARIABLE)
+    if override:
+        return Path(override).expanduser()
+    return platformdirs.user_config_path(APP_NAME) / "settings.toml"
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read the settings file (a missing file means defaults) and apply the environment."""
+    path = path or default_settings_path()
+    data = _read_toml(path)
+    try:
+        return Settings(**data)
+    except ValidationError as error:
+        raise SettingsError(
+            f"Invalid settings in {path} or VOXDESK_* environment: {_summarise(error)}",
+            hint="Fix the value or delete the line to use the default.",
+        ) from error
+
+
+def save_settings(settings: Settings, path: Path | None = None) -> Path:
+    """Write the settings atomically; unset (None) values are left out, TOML has no null."""
+    path = path or default_settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = tomli_w.dumps(settings.model_dump(mode="json", exclude_none=True))
+    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".settings-", suffix=".toml")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        Path(temp_name).replace(path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as error:
+        raise SettingsError(
+            f"Settings file {path} is not valid TOML: {error}.",
+            hint="Fix the file or delete it to start from defaults.",
+        ) from error
+    except OSError as error:
+        raise SettingsError(f"Cannot read settings file {path}: {error.strerror}.") from error
+
+
+def _summarise(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"])
+        parts.append(f"{where}: {item['msg']}")
+    return "; ".join(parts)
