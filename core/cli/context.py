@@ -1,0 +1,58 @@
+"""What every command shares: loaded settings, secrets, the console, and error reporting."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from core.config import SecretStore, Settings, default_settings_path, load_settings
+from core.errors import VoxdeskError
+from core.logs import setup_logging
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CliContext:
+    settings_path: Path
+    console: Console = field(default_factory=lambda: Console(stderr=True, soft_wrap=True))
+    out: Console = field(default_factory=lambda: Console(soft_wrap=True))
+    secrets: SecretStore = field(default_factory=SecretStore)
+    _settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.settings_path)
+        return self._settings
+
+
+def init_context(ctx: typer.Context, config: Path | None, verbose: int) -> None:
+    setup_logging(logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
+    ctx.obj = CliContext(settings_path=config or default_settings_path())
+
+
+def get_context(ctx: typer.Context) -> CliContext:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, CliContext)
+    return obj
+
+
+@contextmanager
+def user_errors(console: Console) -> Iterator[None]:
+    """Turn an error meant for the user into one clear line and exit status 1 (no traceback)."""
+    try:
+        yield
+    except VoxdeskError as error:
+        console.print(f"[bold red]error:[/] {escape(error.describe())}", highlight=False)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        console.print("[yellow]Stopped.[/]")
+        raise typer.Exit(130) from None

@@ -1,0 +1,255 @@
+"""Speech commands: transcribe files, speak text, record the microphone, list devices."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Annotated, get_args
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from core.audio import FileSource, Level, Pcm, RawFormat, list_input_devices, measure, record
+from core.audio.decode import SampleFormat
+from core.audio.sources import MicrophoneSource
+from core.cli.context import CliContext, get_context, user_errors
+from core.errors import VoxdeskError
+from core.stt import ENGINES, SpeechService, Transcript
+from core.stt.formats import OutputFormat, render
+from core.tts import TTS_ENGINES, SpeechFormat, create_synthesizer
+
+_RAW_SUFFIXES = {".raw", ".pcm"}
+_SPEECH_FORMATS: dict[str, SpeechFormat] = {
+    ".ogg": "ogg",
+    ".opus": "ogg",
+    ".mp3": "mp3",
+    ".wav": "wav",
+}
+
+EngineOption = Annotated[
+    str | None, typer.Option("--engine", "-e", help=f"One of {', '.join(ENGINES)}.")
+]
+LanguageOption = Annotated[
+    str | None, typer.Option("--language", "-l", help="e.g. ru-RU, en; 'auto' to detect.")
+]
+
+
+def transcribe(
+    ctx: typer.Context,
+    files: Annotated[list[Path], typer.Argument(help="Audio files (anything ffmpeg reads).")],
+    engine: EngineOption = None,
+    language: LanguageOption = None,
+    output_format: Annotated[
+        str, typer.Option("--format", "-f", help="txt, srt, vtt or json.")
+    ] = "txt",
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="File to write (a folder for several inputs)."),
+    ] = None,
+    raw: Annotated[
+        str | None,
+        typer.Option(help="Headerless PCM as RATE[:CHANNELS[:FORMAT]], e.g. 16000:1:s16le."),
+    ] = None,
+) -> None:
+    """Transcribe audio files, with a progress bar for long ones."""
+    cli = get_context(ctx)
+    with user_errors(cli.console):
+        fmt = _output_format(output_format)
+        raw_format = _raw_format(raw) if raw else None
+        service = SpeechService(cli.settings, cli.secrets)
+        for path in files:
+            _check_raw(path, raw_format)
+            transcript = asyncio.run(
+                _transcribe_with_progress(service, path, engine, language, raw_format, cli.console)
+            )
+            _write(render(transcript, fmt), path, fmt, output, len(files), cli)
+
+
+async def _transcribe_with_progress(
+    service: SpeechService,
+    path: Path,
+    engine: str | None,
+    language: str | None,
+    raw: RawFormat | None,
+    console: Console,
+) -> Transcript:
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(
+        *columns, console=console, transient=True, disable=not console.is_terminal
+    ) as bar:
+        task = bar.add_task(f"Transcribing {path.name}", total=1.0)
+        return await service.transcribe(
+            path,
+            engine=engine,
+            language=language,
+            raw=raw,
+            name=path.name,
+            progress=lambda done: bar.update(task, completed=done),
+        )
+
+
+def speak(
+    ctx: typer.Context,
+    text: Annotated[str, typer.Argument(help="What to say.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Audio file: .ogg, .mp3 or .wav.")],
+    engine: Annotated[
+        str | None, typer.Option("--engine", "-e", help=f"One of {', '.join(TTS_ENGINES)}.")
+    ] = None,
+    language: Annotated[str | None, typer.Option("--language", "-l", help="e.g. ru, en.")] = None,
+) -> None:
+    """Speak text into an audio file."""
+    cli = get_context(ctx)
+    with user_errors(cli.console):
+        settings = cli.settings.tts
+        output_format = _SPEECH_FORMATS.get(output.suffix.lower(), settings.format)
+        synthesizer = create_synthesizer(engine or settings.engine)
+        speech = asyncio.run(
+            synthesizer.synthesize(
+                text, language=language or settings.language, output=output_format
+            )
+        )
+        output.write_bytes(speech.data)
+        cli.console.print(
+            f"Wrote {output} ({output_format}, {len(speech.data)} bytes, {speech.engine})."
+        )
+
+
+def record_command(
+    ctx: typer.Context,
+    seconds: Annotated[
+        float, typer.Option("--seconds", "-s", min=0.5, help="How long to record.")
+    ] = 5.0,
+    transcribe_after: Annotated[
+        bool, typer.Option("--transcribe", help="Transcribe the recording.")
+    ] = False,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Save the recording as WAV.")
+    ] = None,
+    device: Annotated[str | None, typer.Option(help="Input device name or index.")] = None,
+    engine: EngineOption = None,
+    language: LanguageOption = None,
+    from_file: Annotated[
+        Path | None, typer.Option(hidden=True, help="Play this file as the microphone (testing).")
+    ] = None,
+) -> None:
+    """Record the microphone with a live level meter; optionally transcribe it."""
+    cli = get_context(ctx)
+    with user_errors(cli.console):
+        service = SpeechService(cli.settings, cli.secrets)
+        audio = asyncio.run(
+            _record(
+                service, seconds, device or cli.settings.audio.input_device, from_file, cli.console
+            )
+        )
+        if output:
+            output.write_bytes(audio.to_wav())
+            cli.console.print(f"Saved {audio.duration:.1f} s to {output}.")
+        if transcribe_after:
+            transcript = asyncio.run(
+                service.transcribe_pcm(audio, engine=engine, language=language)
+            )
+            cli.out.print(transcript.text or "(no speech heard)", highlight=False)
+
+
+async def _record(
+    service: SpeechService,
+    seconds: float,
+    device: str | None,
+    from_file: Path | None,
+    console: Console,
+) -> Pcm:
+    if from_file is not None:
+        source: FileSource | MicrophoneSource = FileSource(
+            await service.decode(from_file), realtime=False
+        )
+    else:
+        source = MicrophoneSource(int(device) if device and device.isdigit() else device)
+    blocks: list[Pcm] = []
+    # A Live display on a pipe would only print stray lines.
+    live = Live(console=console, transient=True) if console.is_terminal else None
+    with live or nullcontext():
+        async for block in record(source, seconds):
+            blocks.append(block)
+            if live is not None:
+                live.update(_meter(measure(block), sum(b.duration for b in blocks), seconds))
+    return Pcm.concatenate(blocks, source.sample_rate)
+
+
+def _meter(level: Level, done: float, seconds: float) -> str:
+    bar = "█" * int(level.fraction * 30)
+    return f"Recording {done:4.1f}/{seconds:g} s  {bar:<30} {level.rms_dbfs:6.1f} dBFS"
+
+
+def devices(ctx: typer.Context) -> None:
+    """List the microphones (audio inputs) that can be recorded from."""
+    cli = get_context(ctx)
+    with user_errors(cli.console):
+        found = list_input_devices()
+        if not found:
+            raise VoxdeskError("No audio input devices were found.", hint="Connect a microphone.")
+        table = Table("index", "name", "channels", "rate", "default")
+        for item in found:
+            table.add_row(
+                str(item.index),
+                item.name,
+                str(item.channels),
+                f"{item.default_sample_rate:g}",
+                "✓" if item.is_default else "",
+            )
+        cli.out.print(table)
+
+
+def _output_format(value: str) -> OutputFormat:
+    formats: dict[str, OutputFormat] = {"txt": "txt", "srt": "srt", "vtt": "vtt", "json": "json"}
+    if value not in formats:
+        raise VoxdeskError(f"Unknown output format '{value}'.", hint="Use txt, srt, vtt or json.")
+    return formats[value]
+
+
+def _raw_format(spec: str) -> RawFormat:
+    parts = spec.split(":")
+    try:
+        rate = int(parts[0])
+        channels = int(parts[1]) if len(parts) > 1 else 1
+    except ValueError:
+        raise VoxdeskError(
+            f"Cannot read the raw format '{spec}'.", hint="Write it as 16000:1:s16le."
+        ) from None
+    sample_format = parts[2] if len(parts) > 2 else "s16le"
+    formats: dict[str, SampleFormat] = {f: f for f in get_args(SampleFormat)}
+    if sample_format not in formats:
+        raise VoxdeskError(
+            f"Unknown sample format '{sample_format}'.", hint=f"Use one of {', '.join(formats)}."
+        )
+    return RawFormat(rate, channels, formats[sample_format])
+
+
+def _check_raw(path: Path, raw: RawFormat | None) -> None:
+    if raw is None and path.suffix.lower() in _RAW_SUFFIXES:
+        raise VoxdeskError(
+            f"{path.name} looks like headerless PCM, which does not describe its own format.",
+            hint="State it with --raw, e.g. --raw 16000:1:s16le.",
+        )
+
+
+def _write(
+    text: str, source: Path, fmt: OutputFormat, output: Path | None, count: int, cli: CliContext
+) -> None:
+    if output is None:
+        if count > 1 and fmt == "txt":
+            cli.out.print(f"[bold]{source.name}[/]")
+        cli.out.print(text, end="", highlight=False, markup=False)
+        return
+    target = output / f"{source.stem}.{fmt}" if count > 1 or output.is_dir() else output
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    cli.console.print(f"Wrote {target}.")

@@ -1,0 +1,63 @@
+"""One way to build the OpenAI client and to turn its errors into messages a user can act on."""
+
+from __future__ import annotations
+
+import openai
+
+from core.config.secrets import MissingSecret, Secret, SecretStore
+from core.config.settings import OpenAISettings
+from core.errors import VoxdeskError
+
+
+class OpenAIError(VoxdeskError):
+    """The OpenAI API refused or could not be reached."""
+
+
+def make_client(settings: OpenAISettings, secrets: SecretStore) -> openai.AsyncOpenAI:
+    """An async client with our base URL, timeout and retries; raises if no key is set."""
+    key = secrets.get(Secret.OPENAI_API_KEY)
+    if key is None:
+        raise MissingSecret(Secret.OPENAI_API_KEY)
+    return openai.AsyncOpenAI(
+        api_key=key.value,
+        base_url=settings.base_url or None,
+        timeout=settings.timeout,
+        max_retries=settings.max_retries,
+    )
+
+
+def explain(error: openai.OpenAIError) -> OpenAIError:
+    """A user-facing error for anything the openai package raises."""
+    if isinstance(error, openai.AuthenticationError):
+        return OpenAIError(
+            "OpenAI rejected the API key.",
+            hint="Check OPENAI_API_KEY or the key stored in the keyring.",
+        )
+    if isinstance(error, openai.PermissionDeniedError):
+        return OpenAIError("OpenAI refused: this key may not use that model or endpoint.")
+    if isinstance(error, openai.RateLimitError):
+        return OpenAIError(
+            "OpenAI's rate limit or quota was reached.",
+            hint="Wait a minute, or check the account's billing and limits.",
+        )
+    if isinstance(error, openai.APITimeoutError):
+        return OpenAIError(
+            "OpenAI did not answer in time.", hint="Try again; raise openai.timeout."
+        )
+    if isinstance(error, openai.APIConnectionError):
+        return OpenAIError(
+            "OpenAI cannot be reached.",
+            hint="Check the internet connection and openai.base_url.",
+        )
+    if isinstance(error, openai.APIStatusError):
+        return OpenAIError(f"OpenAI answered {error.status_code}: {_detail(error)}.")
+    return OpenAIError(f"The OpenAI request failed: {error}.")
+
+
+def _detail(error: openai.APIStatusError) -> str:
+    body = error.body
+    if isinstance(body, dict):
+        message = body.get("message") or (body.get("error") or {}).get("message")
+        if message:
+            return str(message)
+    return error.message

@@ -1,0 +1,27 @@
+"""Speech to text: one protocol, several engines, one service."""
+
+from core.stt.base import (
+    EngineUnavailable,
+    ProgressCallback,
+    Segment,
+    Timings,
+    Transcriber,
+    Transcript,
+    TranscriptionError,
+)
+from core.stt.engines import ENGINES, OFFLINE_ENGINES, create_transcriber
+from core.stt.service import SpeechService
+
+__all__ = [
+    "ENGINES",
+    "OFFLINE_ENGINES",
+    "EngineUnavailable",
+    "ProgressCallback",
+    "Segment",
+    "SpeechService",
+    "Timings",
+    "Transcriber",
+    "Transcript",
+    "TranscriptionError",
+    "create_transcriber",
+]

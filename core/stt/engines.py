@@ -1,0 +1,37 @@
+"""Building a transcriber by engine name from the settings."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Literal, get_args
+
+from core.config.secrets import SecretStore
+from core.config.settings import Settings
+from core.openai_client import make_client
+from core.stt.base import EngineUnavailable, Transcriber
+from core.stt.google import GoogleTranscriber
+from core.stt.openai_api import OpenAITranscriber
+from core.stt.sphinx import SphinxTranscriber
+from core.stt.whisper import WhisperTranscriber
+
+EngineName = Literal["whisper", "google", "openai", "sphinx"]
+ENGINES: tuple[str, ...] = get_args(EngineName)
+OFFLINE_ENGINES = ("whisper", "sphinx")
+
+
+def create_transcriber(name: str, settings: Settings, secrets: SecretStore) -> Transcriber:
+    speech = settings.speech
+    if name == "whisper":
+        return WhisperTranscriber(speech.whisper_model, threads=speech.whisper_threads)
+    if name == "google":
+        return GoogleTranscriber(
+            default_language=speech.google_language, timeout=speech.network_timeout
+        )
+    if name == "openai":
+        factory = partial(make_client, settings.openai, secrets)
+        return OpenAITranscriber(factory, settings.openai.transcription_model)
+    if name == "sphinx":
+        return SphinxTranscriber()
+    raise EngineUnavailable(
+        f"Unknown speech engine '{name}'.", hint=f"Choose one of: {', '.join(ENGINES)}."
+    )

@@ -1,0 +1,68 @@
+"""The speech service that the CLI, the bot and the window share: decode, then transcribe."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from core.audio.decode import DecodeLimits, RawFormat, decode_to_pcm
+from core.audio.pcm import Pcm
+from core.config.secrets import SecretStore
+from core.config.settings import Settings
+from core.stt.base import ProgressCallback, Transcriber, Transcript
+from core.stt.engines import create_transcriber
+
+
+class SpeechService:
+    """Keeps one transcriber per engine (models load once) and applies the settings' limits."""
+
+    def __init__(self, settings: Settings, secrets: SecretStore | None = None) -> None:
+        self.settings = settings
+        self._secrets = secrets or SecretStore()
+        self._transcribers: dict[str, Transcriber] = {}
+
+    def transcriber(self, engine: str | None = None) -> Transcriber:
+        name = engine or self.settings.speech.engine
+        if name not in self._transcribers:
+            self._transcribers[name] = create_transcriber(name, self.settings, self._secrets)
+        return self._transcribers[name]
+
+    async def decode(
+        self, source: Path | bytes, *, raw: RawFormat | None = None, name: str = "audio"
+    ) -> Pcm:
+        limits = DecodeLimits.from_settings(self.settings.audio)
+        return await decode_to_pcm(source, limits, raw=raw, name=name)
+
+    async def transcribe_pcm(
+        self,
+        audio: Pcm,
+        *,
+        engine: str | None = None,
+        language: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Transcript:
+        language = language or self.settings.speech.language
+        return await self.transcriber(engine).transcribe(
+            audio, language=language, progress=progress
+        )
+
+    async def transcribe(
+        self,
+        source: Path | bytes,
+        *,
+        engine: str | None = None,
+        language: str | None = None,
+        raw: RawFormat | None = None,
+        name: str = "audio",
+        progress: ProgressCallback | None = None,
+    ) -> Transcript:
+        """Decode ``source`` within the limits and transcribe it."""
+        started = time.perf_counter()
+        audio = await self.decode(source, raw=raw, name=name)
+        decode_seconds = time.perf_counter() - started
+        transcript = await self.transcribe_pcm(
+            audio, engine=engine, language=language, progress=progress
+        )
+        timings = replace(transcript.timings, decode_seconds=decode_seconds)
+        return replace(transcript, timings=timings)

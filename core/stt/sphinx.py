@@ -1,0 +1,77 @@
+"""CMU PocketSphinx through SpeechRecognition: offline, English, the accuracy floor."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from core.audio.pcm import SAMPLE_WIDTH, Pcm
+from core.stt.base import (
+    EngineUnavailable,
+    ProgressCallback,
+    Segment,
+    Timings,
+    Transcript,
+    check_cancelled,
+    run_blocking,
+    split_language,
+)
+from core.stt.chunks import chunks
+
+CHUNK_SECONDS = 30.0
+
+
+class SphinxTranscriber:
+    """``recognize_sphinx`` with the en-US model that SpeechRecognition ships."""
+
+    @property
+    def name(self) -> str:
+        return "sphinx"
+
+    async def transcribe(
+        self,
+        audio: Pcm,
+        *,
+        language: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Transcript:
+        if split_language(language) not in (None, "en"):
+            raise EngineUnavailable(
+                f"Sphinx ships an English model only, not '{language}'.",
+                hint="Use the 'whisper' engine for other languages.",
+            )
+        started = time.perf_counter()
+        segments = await run_blocking(
+            lambda cancelled, report: self._run(audio, cancelled, report), progress
+        )
+        return Transcript(
+            text=" ".join(segment.text for segment in segments),
+            language="en",
+            engine=self.name,
+            model="en-US",
+            timings=Timings(audio.duration, time.perf_counter() - started),
+            segments=tuple(segments),
+        )
+
+    def _run(
+        self, audio: Pcm, cancelled: threading.Event, report: ProgressCallback
+    ) -> list[Segment]:
+        import speech_recognition as sr
+
+        recognizer = sr.Recognizer()
+        segments = []
+        for start, piece in chunks(audio, CHUNK_SECONDS):
+            check_cancelled(cancelled)
+            data = sr.AudioData(piece.data, piece.sample_rate, SAMPLE_WIDTH)
+            try:
+                text = str(recognizer.recognize_sphinx(data, language="en-US"))
+            except sr.UnknownValueError:
+                text = ""
+            except sr.RequestError as error:  # pocketsphinx missing or its model broken
+                raise EngineUnavailable(
+                    f"PocketSphinx cannot run: {error}.", hint="pip install pocketsphinx"
+                ) from error
+            if text:
+                segments.append(Segment(start, start + piece.duration, text))
+            report((start + piece.duration) / audio.duration)
+        return segments

@@ -1,0 +1,1 @@
+"""The Voxdesk window (PySide6 on a qasync loop) and the ``voxdesk`` entry point."""
