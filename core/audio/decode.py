@@ -23,7 +23,7 @@ from core.audio.errors import (
 )
 from core.audio.ffmpeg import OutputLimitExceeded, run_ffmpeg
 from core.audio.pcm import SAMPLE_RATE, SAMPLE_WIDTH, Pcm
-from core.audio.sniff import Sniffed, ogg_is_truncated, sniff
+from core.audio.sniff import Sniffed, ogg_is_truncated, sniff, wav_length_unknown
 from core.config.settings import AudioSettings
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,8 @@ async def decode_to_pcm(
     """
     async with _as_file(source, limits, name) as (path, data):
         _check_content(data, name, raw)
-        return await _decode_file(path, limits, raw, name, sniff(data[:64]))
+        open_ended = wav_length_unknown(data)
+        return await _decode_file(path, limits, raw, name, sniff(data[:64]), open_ended)
 
 
 @contextlib.asynccontextmanager
@@ -148,7 +149,12 @@ def _check_content(data: bytes, name: str, raw: RawFormat | None) -> None:
 
 
 async def _decode_file(
-    path: Path, limits: DecodeLimits, raw: RawFormat | None, name: str, kind: Sniffed | None
+    path: Path,
+    limits: DecodeLimits,
+    raw: RawFormat | None,
+    name: str,
+    kind: Sniffed | None,
+    open_ended: bool,
 ) -> Pcm:
     declared: list[float] = []
 
@@ -173,7 +179,10 @@ async def _decode_file(
     if result.returncode != 0:
         raise _failure(result.log, name, kind)
     pcm = Pcm(result.output)
-    _check_decoded(pcm, result.log, declared, name)
+    if not open_ended:  # a streamed WAV's end is always "short" of its placeholder length
+        _check_complete(pcm, result.log, declared, name)
+    if pcm.frame_count == 0:
+        raise EmptyAudio(f"{name} holds no sound.", hint="Record or send the audio again.")
     return pcm
 
 
@@ -190,7 +199,7 @@ def _decode_args(path: Path, raw: RawFormat | None) -> list[str]:
     ]  # fmt: skip
 
 
-def _check_decoded(pcm: Pcm, ffmpeg_log: str, declared: list[float], name: str) -> None:
+def _check_complete(pcm: Pcm, ffmpeg_log: str, declared: list[float], name: str) -> None:
     damage = next((marker for marker in _DAMAGE_MARKERS if marker in ffmpeg_log), None)
     if damage:
         log.info("ffmpeg reported damage in %s: %s", name, damage)
@@ -203,8 +212,6 @@ def _check_decoded(pcm: Pcm, ffmpeg_log: str, declared: list[float], name: str) 
             f"{name} is cut short: it declares {declared[0]:.1f} s but holds {pcm.duration:.1f} s.",
             hint="The upload or recording was interrupted; send it again.",
         )
-    if pcm.frame_count == 0:
-        raise EmptyAudio(f"{name} holds no sound.", hint="Record or send the audio again.")
 
 
 def _is_shortfall(decoded: float, declared: float) -> bool:

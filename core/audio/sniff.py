@@ -6,7 +6,7 @@ import struct
 from dataclasses import dataclass
 
 _OGG_HEADER = struct.Struct("<4sBBqIIIB")  # capture, version, flags, granule, serial, seq, crc, n
-_OGG_END_OF_STREAM = 0x04
+_WAV_STREAMING_SIZE = 0x7FFF0000
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,18 @@ def ogg_is_truncated(data: bytes) -> bool:
             return True
         offset = table_start + segments + sum(table)
     return offset > len(data)
+
+
+def wav_length_unknown(data: bytes) -> bool:
+    """True for a WAV written to a pipe: its header holds a placeholder, not the real length.
+
+    Writers that cannot seek back (espeak-ng --stdout, ffmpeg and sox to a pipe) put 0,
+    0xFFFFFFFF or a value near 2 GiB there; ffmpeg then calls the last packet corrupt.
+    """
+    if not (data.startswith(b"RIFF") and data[8:12] == b"WAVE"):
+        return False
+    (declared,) = struct.unpack_from("<I", data, 4)
+    return bool(declared == 0 or declared >= _WAV_STREAMING_SIZE)
 
 
 def _looks_like_text(head: bytes) -> bool:

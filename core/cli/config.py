@@ -6,9 +6,11 @@ from typing import Annotated, Any
 
 import tomli_w
 import typer
+from pydantic import ValidationError
 
 from core.cli.context import get_context, user_errors
 from core.config import Secret, SettingsError, load_settings, save_settings
+from core.config.settings import summarize_validation
 from core.errors import VoxdeskError
 
 config_app = typer.Typer(help="Show and change settings and secrets.", no_args_is_help=True)
@@ -58,8 +60,10 @@ def set_value(
             )
         try:
             setattr(group, name, _parse(value))
-        except ValueError as error:
-            raise SettingsError(f"Invalid value for {key}: {error}") from None
+        except ValidationError as error:
+            raise SettingsError(
+                f"Invalid value for {key}: {summarize_validation(error)}."
+            ) from None
         saved = save_settings(settings, cli.settings_path)
         cli.console.print(f"Saved {key} = {getattr(group, name)!r} in {saved}.")
 

@@ -61,6 +61,7 @@ def transcribe(
         fmt = _output_format(output_format)
         raw_format = _raw_format(raw) if raw else None
         service = SpeechService(cli.settings, cli.secrets)
+        service.transcriber(engine)  # an unknown engine is reported before any decoding
         for path in files:
             _check_raw(path, raw_format)
             transcript = asyncio.run(

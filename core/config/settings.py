@@ -131,7 +131,7 @@ def load_settings(path: Path | None = None) -> Settings:
         return Settings(**data)
     except ValidationError as error:
         raise SettingsError(
-            f"Invalid settings in {path} or VOXDESK_* environment: {_summarise(error)}",
+            f"Invalid settings in {path} or VOXDESK_* environment: {summarize_validation(error)}",
             hint="Fix the value or delete the line to use the default.",
         ) from error
 
@@ -169,7 +169,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise SettingsError(f"Cannot read settings file {path}: {error.strerror}.") from error
 
 
-def _summarise(error: ValidationError) -> str:
+def summarize_validation(error: ValidationError) -> str:
+    """Every problem pydantic found, as one line: 'audio.max_bytes: Input should be...'."""
     parts = []
     for item in error.errors():
         where = ".".join(str(part) for part in item["loc"])

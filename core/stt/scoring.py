@@ -19,6 +19,8 @@ _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 def normalize(text: str, language: str = "en") -> str:
     """Lower case, numerals as words, no punctuation, single spaces."""
     text = unicodedata.normalize("NFKC", text).lower()
+    if language == "ru":
+        text = text.replace("ё", "е")  # ё is optional in written Russian
     text = re.sub(r"[-‐‑–—_/]", " ", text)
     text = _NUMBER.sub(lambda match: f" {_spell(match.group(), language)} ", text)
     text = re.sub(r"[^\w\s']|(?<!\w)'|'(?!\w)", " ", text)

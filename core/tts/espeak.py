@@ -24,7 +24,8 @@ class EspeakSynthesizer:
         return Speech(await encode(wav, "wav", output), output, self.name, language)
 
     async def _speak(self, text: str, voice: str) -> bytes:
-        executable = self._executable or shutil.which("espeak-ng") or shutil.which("espeak")
+        candidates = [self._executable] if self._executable else ["espeak-ng", "espeak"]
+        executable = next(filter(None, map(shutil.which, candidates)), None)
         if executable is None:
             raise SpeechError(
                 "The offline voice needs espeak-ng, which is not installed.",

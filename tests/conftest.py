@@ -1,0 +1,103 @@
+"""Fixtures every test shares: isolated settings and keyring, the speech corpus, one model."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import keyring
+import pytest
+from keyring.backend import KeyringBackend
+from keyring.backends import fail
+
+from core.audio import DecodeLimits, Pcm, RawFormat, decode_to_pcm
+from core.stt.whisper import WhisperTranscriber
+
+DATA = Path(__file__).parent / "data"
+CORPUS = DATA / "corpus"
+RUSSIAN = DATA / "russian"
+GENEROUS = DecodeLimits(max_bytes=1 << 30, max_seconds=3600, timeout=120)
+
+
+@dataclass(frozen=True)
+class Clip:
+    path: Path
+    language: str
+    reference: str
+    duration: float
+
+    async def decode(self) -> Pcm:
+        raw = RawFormat() if self.path.suffix == ".raw" else None
+        return await decode_to_pcm(self.path, GENEROUS, raw=raw)
+
+
+def corpus_clips() -> list[Clip]:
+    with (CORPUS / "manifest.tsv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    return [
+        Clip(
+            CORPUS / Path(row["file"]).name,
+            row["language"],
+            row["reference_transcript"],
+            float(row["duration_seconds"]),
+        )
+        for row in rows
+    ]
+
+
+def russian_clips() -> list[Clip]:
+    with (RUSSIAN / "sentences.tsv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    return [Clip(RUSSIAN / row["file"], "ru", row["text"], 0.0) for row in rows]
+
+
+def clip(name: str) -> Clip:
+    return next(item for item in corpus_clips() if item.path.name == name)
+
+
+class MemoryKeyring(KeyringBackend):
+    """A real keyring backend that keeps passwords in a dict, for tests."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.passwords: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.passwords.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.passwords[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        if (service, username) not in self.passwords:
+            raise keyring.errors.PasswordDeleteError(username)
+        del self.passwords[(service, username)]
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No test reads the user's settings or secrets, or leaves files outside tmp_path."""
+    monkeypatch.setenv("VOXDESK_CONFIG", str(tmp_path / "config" / "settings.toml"))
+    for name in ("DISCORD_TOKEN", "OPENAI_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    yield
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def memory_keyring() -> MemoryKeyring:
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    return backend
+
+
+@pytest.fixture(scope="session")
+def whisper() -> WhisperTranscriber:
+    """The default offline engine, loaded once for the whole run."""
+    return WhisperTranscriber("base")

@@ -1,0 +1,199 @@
+"""The offline default engine on real recordings, scored by word error rate.
+
+Limits were set from measured results with headroom for CPU differences between machines.
+Measured with Whisper base on this corpus: English 1.9 % WER (1 error in 53 words), French
+first word excepted exact, Chinese 1 of 5 characters wrong, Russian (Festival voice) ~19 %.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+from pathlib import Path
+
+import pytest
+
+from core.audio import Pcm
+from core.stt.base import Cancelled, EngineUnavailable, run_blocking
+from core.stt.scoring import character_error_rate, error_counts
+from core.stt.whisper import SHORT_CLIP_SECONDS, WhisperTranscriber
+from core.stt.whisper_models import BUNDLED, locate_model
+from tests.conftest import clip, corpus_clips, russian_clips
+
+pytestmark = pytest.mark.slow
+
+ENGLISH_WER_LIMIT = 0.06
+RUSSIAN_WER_LIMIT = 0.35
+
+
+async def test_english_clips_within_the_wer_limit(whisper: WhisperTranscriber) -> None:
+    errors = words = 0
+    for item in (c for c in corpus_clips() if c.language == "en"):
+        transcript = await whisper.transcribe(await item.decode())
+        found, total = error_counts(item.reference, transcript.text, "en")
+        errors, words = errors + found, words + total
+        assert transcript.language == "en", item.path.name
+    assert words == 53
+    assert errors / words <= ENGLISH_WER_LIMIT
+
+
+async def test_french_is_detected_and_transcribed(whisper: WhisperTranscriber) -> None:
+    item = clip("speechrec_french.aiff")
+    transcript = await whisper.transcribe(await item.decode())
+    assert transcript.language == "fr"
+    # Engines disagree on the first word of this clip (see the corpus notes): score the rest.
+    rest_reference = item.reference.split(maxsplit=1)[1]
+    rest_heard = transcript.text.split(maxsplit=1)[1]
+    assert error_counts(rest_reference, rest_heard, "fr")[0] == 0
+
+
+async def test_chinese_is_detected_and_mostly_right(whisper: WhisperTranscriber) -> None:
+    item = clip("speechrec_chinese.flac")
+    transcript = await whisper.transcribe(await item.decode())
+    assert transcript.language == "zh"
+    assert character_error_rate(item.reference, transcript.text) <= 0.4
+
+
+async def test_russian_detected_and_within_the_wer_limit(whisper: WhisperTranscriber) -> None:
+    """Russian speech synthesised from known text (tests/data/russian/make_clips.sh)."""
+    errors = words = 0
+    for item in russian_clips():
+        audio = await item.decode()
+        detected = await whisper.transcribe(audio)
+        assert detected.language == "ru", item.path.name
+        found, total = error_counts(item.reference, detected.text, "ru")
+        errors, words = errors + found, words + total
+    assert errors / words <= RUSSIAN_WER_LIMIT
+
+
+async def test_language_can_be_given_as_a_locale(whisper: WhisperTranscriber) -> None:
+    item = russian_clips()[0]
+    transcript = await whisper.transcribe(await item.decode(), language="ru-RU")
+    assert transcript.language == "ru"
+    assert "погода" in transcript.text.lower()
+
+
+async def test_segments_are_ordered_and_inside_the_audio(whisper: WhisperTranscriber) -> None:
+    audio = await long_audio()
+    transcript = await whisper.transcribe(audio)
+    segments = transcript.segments
+    assert len(segments) >= 5
+    for previous, current in itertools.pairwise(segments):
+        assert previous.start <= previous.end <= current.start <= current.end
+    assert segments[-1].end <= audio.duration + 0.01
+    assert transcript.text == " ".join(segment.text for segment in segments)
+
+
+async def test_silence_and_noise_give_no_words(whisper: WhisperTranscriber) -> None:
+    import numpy as np
+
+    silence = Pcm(bytes(16_000 * 2 * 3))
+    noise = Pcm(np.random.default_rng(7).normal(0, 300, 16_000 * 3).astype("<i2").tobytes())
+    for audio in (silence, noise):
+        transcript = await whisper.transcribe(audio)
+        assert transcript.text == ""
+        assert transcript.segments == ()
+
+
+async def test_long_audio_reports_progress_up_to_done(whisper: WhisperTranscriber) -> None:
+    audio = await long_audio()
+    assert audio.duration > SHORT_CLIP_SECONDS  # the sliding-window path
+    seen: list[float] = []
+    transcript = await whisper.transcribe(audio, progress=seen.append)
+    assert len(seen) >= 3
+    assert seen == sorted(seen)
+    assert seen[-1] == 1.0
+    found, total = error_counts(long_reference(), transcript.text)
+    assert found / total <= ENGLISH_WER_LIMIT
+    assert transcript.timings.real_time_factor < 1.0
+    assert transcript.model == "base"
+
+
+async def test_long_transcription_can_be_cancelled(whisper: WhisperTranscriber) -> None:
+    audio = await long_audio()
+    first_progress = asyncio.Event()
+    task = asyncio.create_task(
+        whisper.transcribe(audio, progress=lambda done: first_progress.set())
+    )
+    await first_progress.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    # The engine is still usable afterwards.
+    again = await whisper.transcribe(await clip("speechrec_english.wav").decode())
+    assert again.text
+
+
+async def test_cancelling_stops_the_worker_thread() -> None:
+    started, stopped = threading.Event(), threading.Event()
+
+    def work(cancelled: threading.Event, report: object) -> None:
+        started.set()
+        try:
+            while True:
+                if cancelled.wait(0.01):
+                    raise Cancelled
+        finally:
+            stopped.set()
+
+    task = asyncio.create_task(run_blocking(work))
+    await asyncio.to_thread(started.wait)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await asyncio.to_thread(stopped.wait, 5)
+
+
+async def test_english_only_model_refuses_other_languages() -> None:
+    tiny = WhisperTranscriber("tiny.en")
+    audio = await clip("speechrec_english.wav").decode()
+    english = await tiny.transcribe(audio)
+    assert english.language == "en" and english.model == "tiny.en"
+    with pytest.raises(EngineUnavailable, match="English only"):
+        await tiny.transcribe(audio, language="ru-RU")
+
+
+async def test_a_folder_without_a_model_is_refused(tmp_path: Path) -> None:
+    engine = WhisperTranscriber(str(tmp_path))
+    with pytest.raises(EngineUnavailable, match="CTranslate2"):
+        await engine.transcribe(Pcm(bytes(3200)))
+
+
+def test_split_model_is_joined_once_and_repaired(tmp_path: Path) -> None:
+    location = locate_model("base", cache_dir=tmp_path)
+    model_bin = location.path / "model.bin"
+    size = model_bin.stat().st_size
+    assert size > 100_000_000
+    assert {"config.json", "tokenizer.json", "vocabulary.json"} <= {
+        path.name for path in location.path.iterdir()
+    }
+    first_write = model_bin.stat().st_mtime_ns
+    assert locate_model("base", cache_dir=tmp_path).path == location.path
+    assert model_bin.stat().st_mtime_ns == first_write  # not joined again
+    with model_bin.open("r+b") as handle:  # a crash mid-copy in an older version
+        handle.truncate(size // 2)
+    locate_model("base", cache_dir=tmp_path)
+    assert model_bin.stat().st_size == size
+    assert not BUNDLED["base"].english_only
+
+
+LONG_CLIPS = [
+    "pocketsphinx_librivox_0870.wav",
+    "deepspeech_new_home_in_the_stars.wav",
+    "pocketsphinx_librivox_0880.wav",
+    "speechrec_english.wav",
+]
+
+
+async def long_audio() -> Pcm:
+    """About 50 s of speech: different clips, each followed by a second of silence."""
+    parts = []
+    for _ in range(3):
+        for name in LONG_CLIPS:
+            parts += [await clip(name).decode(), Pcm(bytes(32_000))]
+    return Pcm.concatenate(parts)
+
+
+def long_reference() -> str:
+    return " ".join([clip(name).reference for name in LONG_CLIPS] * 3)
