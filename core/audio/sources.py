@@ -127,6 +127,10 @@ class MicrophoneSource:
 def import_sounddevice() -> Any:
     try:
         import sounddevice
+    except ImportError as error:
+        raise MicrophoneUnavailable(
+            "Microphone support needs the sounddevice package.", hint="pip install sounddevice"
+        ) from error
     except OSError as error:  # raised when the PortAudio library is missing
         raise MicrophoneUnavailable(
             "Microphone support needs the PortAudio library, which is not installed.",
@@ -158,10 +162,11 @@ def list_input_devices() -> list[InputDevice]:
 
 async def record(source: AudioSource, seconds: float) -> AsyncIterator[Pcm]:
     """Blocks from ``source`` until ``seconds`` of audio were captured, then stop it."""
-    captured = 0.0
+    wanted = round(seconds * source.sample_rate)  # counted in samples: float sums drift
+    captured = 0
     async for block in source.blocks():
         yield block
-        captured += block.duration
-        if captured >= seconds:
+        captured += block.frame_count
+        if captured >= wanted:
             source.stop()
             break
