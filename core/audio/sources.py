@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -36,7 +36,7 @@ class AudioSource(Protocol):
 
     sample_rate: int
 
-    def blocks(self) -> AsyncIterator[Pcm]: ...
+    def blocks(self) -> AsyncGenerator[Pcm, None]: ...
 
     def stop(self) -> None: ...
 
@@ -51,7 +51,7 @@ class FileSource:
         self._block_seconds = block_seconds
         self._stopped = asyncio.Event()
 
-    async def blocks(self) -> AsyncIterator[Pcm]:
+    async def blocks(self) -> AsyncGenerator[Pcm, None]:
         start = 0.0
         while start < self._pcm.duration and not self._stopped.is_set():
             yield self._pcm.slice(start, start + self._block_seconds)
@@ -82,7 +82,7 @@ class MicrophoneSource:
         self._queue: asyncio.Queue[Pcm | None] = asyncio.Queue()
         self._stream: Any = None
 
-    async def blocks(self) -> AsyncIterator[Pcm]:
+    async def blocks(self) -> AsyncGenerator[Pcm, None]:
         self._open(asyncio.get_running_loop())
         try:
             while (block := await self._queue.get()) is not None:
@@ -164,9 +164,11 @@ async def record(source: AudioSource, seconds: float) -> AsyncIterator[Pcm]:
     """Blocks from ``source`` until ``seconds`` of audio were captured, then stop it."""
     wanted = round(seconds * source.sample_rate)  # counted in samples: float sums drift
     captured = 0
-    async for block in source.blocks():
-        yield block
-        captured += block.frame_count
-        if captured >= wanted:
-            source.stop()
-            break
+    # aclosing: leaving the loop early must release the device now, not at garbage collection.
+    async with contextlib.aclosing(source.blocks()) as blocks:
+        async for block in blocks:
+            yield block
+            captured += block.frame_count
+            if captured >= wanted:
+                source.stop()
+                break
