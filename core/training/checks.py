@@ -1,0 +1,172 @@
+"""Per-example checks: the cookbook's format rules, tool calls, preference pairs, secrets/PII.
+
+Each check returns finding codes for one example. The cookbook's category names are kept
+("data_type", "missing_messages_list", ...); the chat format has grown since the cookbook was
+written, so tool calls (role "tool", "tool_calls", "tool_call_id") and "refusal" are accepted and
+checked for structure instead of being counted as unknown roles and keys.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+CHAT_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+MESSAGE_KEYS = frozenset(
+    {"role", "content", "name", "function_call", "weight", "tool_calls", "tool_call_id", "refusal"}
+)
+
+# (code, cheap test that must pass before the pattern runs, pattern). Most texts hold none of
+# the anchors, so most examples cost a few substring tests instead of eight regex scans.
+_SENSITIVE: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = tuple(
+    (code, re.compile(anchor), re.compile(pattern))
+    for code, anchor, pattern in (
+        ("secret_openai_key", r"sk-", r"\bsk-(?:proj-|svcacct-)?[A-Za-z0-9_-]{20,}"),
+        (
+            "secret_discord_token",
+            r"\.[\w-]{6}\.",
+            r"\b[MNO][A-Za-z\d_-]{23,27}\.[\w-]{6}\.[\w-]{27,}",
+        ),
+        ("secret_aws_key", r"AKIA", r"\bAKIA[0-9A-Z]{16}\b"),
+        ("secret_github_token", r"gh[pousr]_", r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"),
+        ("secret_slack_token", r"xox", r"\bxox[abprs]-[A-Za-z0-9-]{10,}"),
+        ("secret_private_key", r"PRIVATE KEY", r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+        ("personal_email", r"@", r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b"),
+        (
+            "personal_phone_number",
+            r"[0-9][0-9][0-9]",  # a charset scans fast; \d does not
+            r"(?<![\w+])\+?\d(?:[\s().-]?\d){9,14}(?!\w)",
+        ),
+    )
+)
+
+
+def chat_format_errors(example: Any) -> list[str]:
+    """The cookbook's format errors for one example, one code per fault (messages may repeat)."""
+    if not isinstance(example, dict):
+        return ["data_type"]
+    messages = example.get("messages")
+    if not messages or not isinstance(messages, list):
+        return ["missing_messages_list"]
+    errors: list[str] = []
+    for message in messages:
+        if not isinstance(message, dict):
+            errors.append("data_type")
+            continue
+        errors.extend(_message_errors(message))
+    if not any(isinstance(m, dict) and m.get("role") == "assistant" for m in messages):
+        errors.append("example_missing_assistant_message")
+    return errors
+
+
+def _message_errors(message: dict[str, Any]) -> list[str]:
+    errors = []
+    role = message.get("role")
+    calls_tools = bool(message.get("tool_calls") or message.get("function_call"))
+    if "role" not in message or ("content" not in message and not calls_tools):
+        errors.append("message_missing_key")
+    if any(key not in MESSAGE_KEYS for key in message):
+        errors.append("message_unrecognized_key")
+    if role not in CHAT_ROLES:
+        errors.append("unrecognized_role")
+    content = message.get("content")
+    if not calls_tools and (not content or not isinstance(content, str | list)):
+        errors.append("missing_content")
+    return errors
+
+
+def content_text(content: Any) -> str:
+    """A message's text, whether content is a string or a list of typed parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return ""
+
+
+def assistant_turn_problems(messages: list[Any]) -> list[str]:
+    """Assistant turns that say nothing, and malformed tool calls and tool answers."""
+    problems: list[str] = []
+    open_calls: set[str] = set()
+    for message in messages:
+        if not isinstance(message, dict):
+            continue
+        role = message.get("role")
+        if role == "assistant":
+            calls = message.get("tool_calls")
+            if calls is not None:
+                problems.extend(_tool_call_problems(calls, open_calls))
+            elif (
+                not message.get("function_call")
+                and not content_text(message.get("content")).strip()
+            ):
+                problems.append("empty_assistant_message")
+        elif role == "tool":
+            call_id = message.get("tool_call_id")
+            if call_id not in open_calls:
+                problems.append("tool_message_without_call")
+            open_calls.discard(call_id)
+    return problems
+
+
+def _tool_call_problems(calls: Any, open_calls: set[str]) -> list[str]:
+    if not isinstance(calls, list) or not calls:
+        return ["invalid_tool_calls"]
+    problems = []
+    for call in calls:
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(call, dict) or not call.get("id") or call.get("type") != "function" \
+                or not isinstance(function, dict) or not function.get("name"):  # fmt: skip
+            problems.append("invalid_tool_calls")
+            continue
+        open_calls.add(call["id"])
+        try:
+            json.loads(function.get("arguments", ""))
+        except (TypeError, ValueError):
+            problems.append("tool_call_arguments_not_json")
+    return problems
+
+
+def tools_problems(example: dict[str, Any]) -> list[str]:
+    tools = example.get("tools")
+    if tools is None:
+        return []
+    if not isinstance(tools, list):
+        return ["invalid_tools"]
+    for tool in tools:
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if not isinstance(function, dict) or not function.get("name"):
+            return ["invalid_tools"]
+    return []
+
+
+def preference_problems(example: dict[str, Any]) -> list[str]:
+    """DPO pairs: an input conversation, and one preferred and one non-preferred reply."""
+    problems: list[str] = []
+    source = example.get("input")
+    if not isinstance(source, dict) or not isinstance(source.get("messages"), list) \
+            or not source["messages"]:  # fmt: skip
+        problems.append("preference_missing_input")
+    elif source["messages"][-1].get("role") not in ("user", "tool") \
+            if isinstance(source["messages"][-1], dict) else True:  # fmt: skip
+        problems.append("preference_input_not_ending_with_user")
+    outputs = []
+    for key in ("preferred_output", "non_preferred_output"):
+        output = example.get(key)
+        if not isinstance(output, list) or len(output) != 1 or not isinstance(output[0], dict) \
+                or output[0].get("role") != "assistant":  # fmt: skip
+            problems.append(f"invalid_{key}")
+            continue
+        outputs.append(content_text(output[0].get("content")))
+    if len(outputs) == 2 and outputs[0].strip() == outputs[1].strip():
+        problems.append("preference_outputs_identical")
+    return problems
+
+
+def sensitive_content(text: str) -> list[str]:
+    """Codes for secrets and personal data found in ``text``."""
+    return [
+        code for code, anchor, pattern in _SENSITIVE
+        if anchor.search(text) and pattern.search(text)
+    ]  # fmt: skip

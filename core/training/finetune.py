@@ -1,0 +1,280 @@
+"""The OpenAI fine-tuning client: upload, create, follow, cancel, list.
+
+Following a job polls its status, events and checkpoints, backing off while the API has
+transient trouble (429, 5xx, timeouts, dropped connections), and hands out each event exactly
+once: the job registry remembers which event ids were already seen, across restarts too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any, Literal
+
+import openai
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    wait_exponential_jitter,
+)
+
+from core.openai_client import OpenAIError, explain
+from core.training.jobs import Checkpoint, JobEvent, JobRegistry, JobSnapshot
+
+log = logging.getLogger(__name__)
+
+Method = Literal["supervised", "dpo"]
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    n_epochs: int | None = None
+    batch_size: int | None = None
+    learning_rate_multiplier: float | None = None
+    beta: float | None = None  # DPO only: how far the model may move from the base
+
+    def for_method(self, method: Method) -> dict[str, Any]:
+        values = {
+            "n_epochs": self.n_epochs,
+            "batch_size": self.batch_size,
+            "learning_rate_multiplier": self.learning_rate_multiplier,
+        }
+        if method == "dpo":
+            values["beta"] = self.beta
+        return {name: value for name, value in values.items() if value is not None}
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    base_model: str
+    training_file: str
+    validation_file: str | None = None
+    method: Method = "supervised"
+    hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)
+    suffix: str | None = None
+    seed: int | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    def api_arguments(self) -> dict[str, Any]:
+        settings = {"hyperparameters": self.hyperparameters.for_method(self.method)}
+        arguments: dict[str, Any] = {
+            "model": self.base_model,
+            "training_file": self.training_file,
+            "method": {"type": self.method, self.method: settings},
+        }
+        optional = {"validation_file": self.validation_file, "suffix": self.suffix,
+                    "seed": self.seed, "metadata": self.metadata or None}  # fmt: skip
+        arguments.update({name: value for name, value in optional.items() if value is not None})
+        return arguments
+
+
+@dataclass(frozen=True)
+class JobUpdate:
+    """What changed in one poll: the job, and events and checkpoints not seen before."""
+
+    job: JobSnapshot
+    events: list[JobEvent]
+    checkpoints: list[Checkpoint]
+
+
+class FineTuneError(OpenAIError):
+    """A fine-tuning request failed for good (not a transient error)."""
+
+
+def is_transient(error: BaseException) -> bool:
+    """Errors worth waiting out: rate limits, server errors, timeouts, dropped connections."""
+    if isinstance(error, openai.APIStatusError):
+        return error.status_code == 429 or error.status_code >= 500
+    return isinstance(error, openai.APIConnectionError | openai.APITimeoutError)
+
+
+class FineTuner:
+    def __init__(
+        self,
+        client_factory: Callable[[], openai.AsyncOpenAI],
+        registry: JobRegistry,
+        *,
+        poll_seconds: float = 10.0,
+        max_backoff_seconds: float = 120.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._client_factory = client_factory
+        self._client: openai.AsyncOpenAI | None = None
+        self.registry = registry
+        self._poll_seconds = poll_seconds
+        self._max_backoff = max_backoff_seconds
+        self._sleep = sleep
+
+    @property
+    def client(self) -> openai.AsyncOpenAI:
+        if self._client is None:
+            self._client = self._client_factory()
+        return self._client
+
+    async def upload(self, path: Path, progress: ProgressCallback | None = None) -> str:
+        """Upload a JSONL file for fine-tuning and wait until OpenAI has processed it."""
+        data = await asyncio.to_thread(path.read_bytes)
+        reader = _ProgressReader(path.name, data, progress)
+        uploaded = await self._call(self.client.files.create(file=reader, purpose="fine-tune"))
+        file_id = str(uploaded.id)
+        while True:
+            status = getattr(uploaded, "status", "processed")
+            if status == "processed":
+                return file_id
+            if status == "error":
+                details = getattr(uploaded, "status_details", None) or "no details given"
+                raise FineTuneError(f"OpenAI could not process {path.name}: {details}.")
+            await self._sleep(min(self._poll_seconds, 2.0))
+            uploaded = await self._retrying(lambda: self.client.files.retrieve(file_id))
+
+    async def create(
+        self,
+        request: JobRequest,
+        *,
+        dataset: str | None = None,
+        estimated_cost: float | None = None,
+    ) -> JobSnapshot:
+        created = await self._call(self.client.fine_tuning.jobs.create(**request.api_arguments()))
+        job = snapshot(created)
+        await self.registry.record(job, dataset=dataset, estimated_cost=estimated_cost)
+        return job
+
+    async def retrieve(self, job_id: str) -> JobSnapshot:
+        return snapshot(await self._retrying(lambda: self.client.fine_tuning.jobs.retrieve(job_id)))
+
+    async def cancel(self, job_id: str) -> JobSnapshot:
+        job = snapshot(await self._call(self.client.fine_tuning.jobs.cancel(job_id)))
+        await self.registry.update(job)
+        return job
+
+    async def list_jobs(
+        self, *, limit: int = 20, after: str | None = None
+    ) -> tuple[list[JobSnapshot], bool]:
+        """One page of the account's jobs, newest first, and whether more pages follow."""
+        options: dict[str, Any] = {"limit": limit, **({"after": after} if after else {})}
+        page = await self._call(self.client.fine_tuning.jobs.list(**options))
+        return [snapshot(job) for job in page.data], bool(page.has_more)
+
+    async def poll(self, job_id: str) -> JobUpdate:
+        """Fetch the job once: its state and every event and checkpoint not seen before."""
+        job = await self.retrieve(job_id)
+        await self.registry.update(job)
+        events = await self.registry.add_events(job_id, await self._all_new_events(job_id))
+        checkpoints: list[Checkpoint] = []
+        if job.status in ("running", "succeeded"):
+            found = await self._retrying(
+                lambda: self.client.fine_tuning.jobs.checkpoints.list(job_id, limit=100)
+            )
+            checkpoints = await self.registry.add_checkpoints(
+                job_id, [_checkpoint(item) for item in found.data]
+            )
+        return JobUpdate(job, events, checkpoints)
+
+    async def follow(self, job_id: str) -> AsyncIterator[JobUpdate]:
+        """Poll until the job finishes, yielding every change; survives transient errors."""
+        while True:
+            update = await self.poll(job_id)
+            yield update
+            if update.job.finished:
+                return
+            await self._sleep(self._poll_seconds)
+
+    async def _all_new_events(self, job_id: str) -> list[JobEvent]:
+        """Pages of events (newest first) until one holds an event the registry already has."""
+        known = {event.id for event in await self.registry.events(job_id)}
+        found: list[JobEvent] = []
+        after: str | None = None
+        while True:
+            page = await self._retrying(partial(self._events_page, job_id, after))
+            events = [_event(item) for item in page.data]
+            fresh = [event for event in events if event.id not in known]
+            found.extend(fresh)
+            if len(fresh) < len(events) or not page.has_more or not events:
+                return found
+            after = events[-1].id
+
+    def _events_page(self, job_id: str, after: str | None) -> Awaitable[Any]:
+        options: dict[str, Any] = {"limit": 100, **({"after": after} if after else {})}
+        return self.client.fine_tuning.jobs.list_events(job_id, **options)
+
+    async def _retrying(self, request: Callable[[], Awaitable[Any]]) -> Any:
+        """Repeat a read request through transient errors, backing off; others are raised."""
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(is_transient),
+            wait=wait_exponential_jitter(initial=self._poll_seconds, max=self._max_backoff),
+            sleep=self._sleep,
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await request()
+        except openai.OpenAIError as error:
+            raise explain(error) from error
+        raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    async def _call(self, request: Awaitable[Any]) -> Any:
+        """A request that changes something: not repeated beyond the client's own retries."""
+        try:
+            return await request
+        except openai.OpenAIError as error:
+            raise explain(error) from error
+
+
+def snapshot(job: Any) -> JobSnapshot:
+    method = getattr(job, "method", None)
+    kind = getattr(method, "type", None) or "supervised"
+    settings = getattr(method, kind, None) if method else None
+    parameters = getattr(settings, "hyperparameters", None) or getattr(job, "hyperparameters", None)
+    error = getattr(job, "error", None)
+    return JobSnapshot(
+        id=job.id,
+        status=job.status,
+        base_model=job.model,
+        training_file=job.training_file,
+        validation_file=job.validation_file,
+        fine_tuned_model=job.fine_tuned_model,
+        trained_tokens=job.trained_tokens,
+        error=getattr(error, "message", None) if error else None,
+        method=kind,
+        parameters=parameters.model_dump(exclude_none=True) if parameters else {},
+    )
+
+
+def _event(item: Any) -> JobEvent:
+    data = getattr(item, "data", None)
+    return JobEvent(
+        id=item.id,
+        created_at=int(item.created_at),
+        level=str(item.level),
+        message=str(item.message),
+        type=str(getattr(item, "type", None) or "message"),
+        data=dict(data) if isinstance(data, dict) else {},
+    )
+
+
+def _checkpoint(item: Any) -> Checkpoint:
+    metrics = item.metrics.model_dump(exclude_none=True) if item.metrics else {}
+    return Checkpoint(item.id, int(item.step_number), item.fine_tuned_model_checkpoint, metrics)
+
+
+class _ProgressReader(io.BytesIO):
+    """The upload's bytes, reporting how many the HTTP client has read so far."""
+
+    def __init__(self, name: str, data: bytes, progress: ProgressCallback | None) -> None:
+        super().__init__(data)
+        self.name = name
+        self._total = len(data)
+        self._progress = progress
+
+    def read(self, size: int | None = -1) -> bytes:
+        chunk = super().read(size)
+        if self._progress is not None:
+            self._progress(self.tell(), self._total)
+        return chunk
