@@ -8,8 +8,11 @@ from typing import Annotated
 import typer
 
 from core.cli import speech
+from core.cli.assistant import ask
 from core.cli.config import config_app
 from core.cli.context import init_context
+from core.cli.dataset import dataset_app
+from core.cli.finetune import finetune_app
 
 
 def build_app() -> typer.Typer:
@@ -24,6 +27,9 @@ def build_app() -> typer.Typer:
     app.command()(speech.speak)
     app.command("record")(speech.record_command)
     app.command()(speech.devices)
+    app.command()(ask)
+    app.add_typer(dataset_app, name="dataset")
+    app.add_typer(finetune_app, name="finetune")
     app.add_typer(config_app, name="config")
     return app
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import typer
 from rich.console import Console
@@ -15,8 +17,10 @@ from rich.markup import escape
 from core.config import SecretStore, Settings, default_settings_path, load_settings
 from core.errors import VoxdeskError
 from core.logs import setup_logging
+from core.services import Services
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -32,6 +36,18 @@ class CliContext:
         if self._settings is None:
             self._settings = load_settings(self.settings_path)
         return self._settings
+
+    def run(self, work: Callable[[Services], Awaitable[T]]) -> T:
+        """Run ``work`` with fresh services on a new event loop, closing them afterwards."""
+
+        async def main() -> T:
+            services = Services(self.settings, self.secrets, settings_path=self.settings_path)
+            try:
+                return await work(services)
+            finally:
+                await services.close()
+
+        return asyncio.run(main())
 
 
 def init_context(ctx: typer.Context, config: Path | None, verbose: int) -> None:

@@ -2,6 +2,7 @@
 
 from core.config.secrets import MissingSecret, Secret, SecretStore, SecretValue
 from core.config.settings import (
+    AssistantSettings,
     AudioSettings,
     OpenAISettings,
     Settings,
@@ -14,6 +15,7 @@ from core.config.settings import (
 )
 
 __all__ = [
+    "AssistantSettings",
     "AudioSettings",
     "MissingSecret",
     "OpenAISettings",

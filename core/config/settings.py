@@ -87,6 +87,20 @@ class OpenAISettings(_Section):
     max_retries: int = Field(2, ge=0, description="Retries for transient OpenAI errors.")
 
 
+class AssistantSettings(_Section):
+    model: str = Field(
+        "gpt-4o-mini", description="Model for replies: a base model or a fine-tuned 'ft:' one."
+    )
+    system_prompt: str | None = Field(
+        None, description="System instruction for replies; empty for the bundled default."
+    )
+    history_tokens: int = Field(
+        3000, ge=200, description="Tokens of earlier conversation sent with each message."
+    )
+    max_reply_tokens: int = Field(600, ge=16, description="Longest reply, in tokens.")
+    temperature: float = Field(0.7, ge=0, le=2, description="Higher is more varied.")
+
+
 class Settings(BaseSettings):
     """Every setting of Voxdesk, grouped by concern."""
 
@@ -101,6 +115,7 @@ class Settings(BaseSettings):
     speech: SpeechSettings = Field(default_factory=SpeechSettings)
     tts: TtsSettings = Field(default_factory=TtsSettings)
     openai: OpenAISettings = Field(default_factory=OpenAISettings)
+    assistant: AssistantSettings = Field(default_factory=AssistantSettings)
 
     @classmethod
     def settings_customise_sources(

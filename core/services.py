@@ -1,0 +1,64 @@
+"""Everything core offers, built once from the settings: what the CLI, bot and window share."""
+
+from __future__ import annotations
+
+from functools import cached_property, partial
+from pathlib import Path
+
+import openai
+
+from core.assistant import Assistant
+from core.config import SecretStore, Settings
+from core.openai_client import make_client
+from core.stt import SpeechService
+from core.training.database import Database
+from core.training.finetune import FineTuner
+from core.training.jobs import JobRegistry
+from core.training.store import DatasetStore
+
+
+class Services:
+    def __init__(
+        self,
+        settings: Settings,
+        secrets: SecretStore | None = None,
+        *,
+        database_path: Path | None = None,
+        settings_path: Path | None = None,
+    ) -> None:
+        self.settings = settings
+        self.secrets = secrets or SecretStore()
+        self.settings_path = settings_path
+        self._database_path = database_path
+
+    def openai_client(self) -> openai.AsyncOpenAI:
+        """A client with the configured key and base URL; raises MissingSecret without a key."""
+        return make_client(self.settings.openai, self.secrets)
+
+    @cached_property
+    def database(self) -> Database:
+        return Database(self._database_path)
+
+    @cached_property
+    def datasets(self) -> DatasetStore:
+        return DatasetStore(self.database)
+
+    @cached_property
+    def jobs(self) -> JobRegistry:
+        return JobRegistry(self.database)
+
+    @cached_property
+    def speech(self) -> SpeechService:
+        return SpeechService(self.settings, self.secrets)
+
+    @cached_property
+    def fine_tuner(self) -> FineTuner:
+        return FineTuner(partial(make_client, self.settings.openai, self.secrets), self.jobs)
+
+    @cached_property
+    def assistant(self) -> Assistant:
+        return Assistant(self.settings.assistant, self.openai_client)
+
+    async def close(self) -> None:
+        if "database" in self.__dict__:
+            await self.database.close()
