@@ -82,6 +82,7 @@ class MemoryKeyring(KeyringBackend):
 def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No test reads the user's settings or secrets, or leaves files outside tmp_path."""
     monkeypatch.setenv("VOXDESK_CONFIG", str(tmp_path / "config" / "settings.toml"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # the database lives here
     for name in ("DISCORD_TOKEN", "OPENAI_API_KEY"):
         monkeypatch.delenv(name, raising=False)
     previous = keyring.get_keyring()

@@ -68,7 +68,7 @@ def _message_errors(message: dict[str, Any]) -> list[str]:
         errors.append("message_missing_key")
     if any(key not in MESSAGE_KEYS for key in message):
         errors.append("message_unrecognized_key")
-    if role not in CHAT_ROLES:
+    if not isinstance(role, str) or role not in CHAT_ROLES:
         errors.append("unrecognized_role")
     content = message.get("content")
     if not calls_tools and (not content or not isinstance(content, str | list)):
@@ -104,9 +104,10 @@ def assistant_turn_problems(messages: list[Any]) -> list[str]:
                 problems.append("empty_assistant_message")
         elif role == "tool":
             call_id = message.get("tool_call_id")
-            if call_id not in open_calls:
+            if not isinstance(call_id, str) or call_id not in open_calls:
                 problems.append("tool_message_without_call")
-            open_calls.discard(call_id)
+            else:
+                open_calls.discard(call_id)
     return problems
 
 
@@ -116,8 +117,9 @@ def _tool_call_problems(calls: Any, open_calls: set[str]) -> list[str]:
     problems = []
     for call in calls:
         function = call.get("function") if isinstance(call, dict) else None
-        if not isinstance(call, dict) or not call.get("id") or call.get("type") != "function" \
-                or not isinstance(function, dict) or not function.get("name"):  # fmt: skip
+        if not isinstance(call, dict) or not isinstance(call.get("id"), str) \
+                or call.get("type") != "function" or not isinstance(function, dict) \
+                or not function.get("name"):  # fmt: skip
             problems.append("invalid_tool_calls")
             continue
         open_calls.add(call["id"])

@@ -99,6 +99,7 @@ class ValidationReport:
     total_tokens_per_example: Distribution | None = None
     assistant_tokens_per_example: Distribution | None = None
     too_long: int = 0
+    total_tokens: int = 0  # every example's tokens, uncapped (what the cookbook sums)
     epochs: int = 0
     billing_tokens: int = 0
     cost: CostEstimate | None = None
@@ -205,7 +206,7 @@ def _check_chunk(chunk: list[tuple[int, bytes | str]], state: _Accumulator) -> N
     counts = count_texts(texts, state.report.encoding)
     for number, overhead, assistant_from, spans in plans:
         del number
-        total = overhead + sum(sum(counts[a:b]) for a, b in spans)
+        total = overhead + sum(sum(counts[a:b]) for a, b in spans[:assistant_from])
         assistant = sum(sum(counts[a:b]) for a, b in spans[assistant_from:])
         state.total_tokens.append(total)
         state.assistant_tokens.append(assistant)
@@ -228,7 +229,7 @@ def _check_example(
         return None
     messages: list[Any] = example["messages"]
     dict_messages = [m for m in messages if isinstance(m, dict)]
-    roles = {m.get("role") for m in dict_messages}
+    roles = {m.get("role") for m in dict_messages if isinstance(m.get("role"), str)}
     if "system" not in roles:
         state.add(number, "missing_system_message", _describe("missing_system_message"))
     if "user" not in roles:
@@ -281,7 +282,8 @@ def _all_text(example: Any) -> str:
     parts: list[str] = []
     for message in _all_messages(example):
         parts.append(checks.content_text(message.get("content")))
-        for call in message.get("tool_calls") or []:
+        calls = message.get("tool_calls")
+        for call in calls if isinstance(calls, list) else []:
             if isinstance(call, dict) and isinstance(call.get("function"), dict):
                 parts.append(str(call["function"].get("arguments", "")))
     return "\n".join(parts)
@@ -309,6 +311,7 @@ def _summarise(report: ValidationReport, state: _Accumulator, model: str) -> Non
     report.total_tokens_per_example = Distribution.of(state.total_tokens)
     report.assistant_tokens_per_example = Distribution.of(state.assistant_tokens)
     report.too_long = sum(length > MAX_TOKENS_PER_EXAMPLE for length in state.total_tokens)
+    report.total_tokens = sum(state.total_tokens)
     if report.too_long:
         report.counts["over_token_limit"] = report.too_long
     report.epochs = default_epochs(report.examples)

@@ -1,12 +1,17 @@
-"""A loopback OpenAI API for the real ``openai`` client (``base_url``), checked against the spec.
+"""A stateful loopback OpenAI API for the real ``openai`` client, checked against the spec.
 
-It speaks the routes Voxdesk uses, records every exchange, and can be told to fail the next
-requests (429, 500, a reset connection) to test retries and error messages.
+It keeps files, fine-tuning jobs (validating_files -> queued -> running -> succeeded, or failed
+or cancelled), their events and checkpoints, and answers chat completions and transcriptions.
+A job moves one state each time it is retrieved, and gains one training step per retrieval
+while running, so tests follow a job deterministically without waiting on a clock.
+Failures can be injected for the next requests: a status with a body, or a dropped connection.
 """
 
 from __future__ import annotations
 
 import io
+import itertools
+import time
 import wave
 from collections import deque
 from dataclasses import dataclass, field
@@ -18,6 +23,7 @@ from aiohttp import BodyPartReader, web
 from tests.fakes.openapi import Exchange, OpenApiSpec
 
 API_KEY = "sk-voxdesk-test-0123456789abcdefghij"
+ORGANIZATION = "org-voxdesk-test"
 
 
 def openai_spec() -> OpenApiSpec:
@@ -28,31 +34,61 @@ def openai_spec() -> OpenApiSpec:
 
 
 @dataclass
-class InjectedFailure:
-    status: int
-    body: dict[str, Any]
+class Failure:
+    status: int = 500
+    message: str = "server error"
     headers: dict[str, str] = field(default_factory=dict)
+    drop_connection: bool = False
+
+
+@dataclass
+class FakeJob:
+    body: dict[str, Any]
+    id: str
+    created_at: int
+    status: str = "validating_files"
+    step: int = 0
+    fine_tuned_model: str | None = None
+    error: dict[str, Any] | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+    checkpoints: list[dict[str, Any]] = field(default_factory=list)
 
 
 class FakeOpenAI:
     """Start with ``await server.start()``; point the client at ``server.base_url``."""
 
-    def __init__(self, *, transcript: str = "hello from the loopback server") -> None:
+    def __init__(self, *, transcript: str = "hello from the loopback server", steps: int = 3):
         self.transcript = transcript
+        self.steps = steps
+        self.fail_jobs = False  # new jobs fail while running, as a bad training file would
+        self.reply = "Привет! Чем могу помочь?"
         self.exchanges: list[Exchange] = []
-        self.failures: deque[InjectedFailure] = deque()
+        self.failures: deque[Failure] = deque()
+        self.files: dict[str, dict[str, Any]] = {}
+        self.file_contents: dict[str, bytes] = {}
+        self.jobs: dict[str, FakeJob] = {}
+        self.chat_requests: list[dict[str, Any]] = []
+        self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
     async def start(self) -> FakeOpenAI:
-        app = web.Application(middlewares=[self._authorise])
-        app.router.add_post("/v1/audio/transcriptions", self._transcriptions)
+        app = web.Application(middlewares=[self._gate])
+        routes = app.router
+        routes.add_post("/v1/audio/transcriptions", self._transcriptions)
+        routes.add_post("/v1/files", self._upload)
+        routes.add_get("/v1/files/{id}", self._file)
+        routes.add_post("/v1/fine_tuning/jobs", self._create_job)
+        routes.add_get("/v1/fine_tuning/jobs", self._list_jobs)
+        routes.add_get("/v1/fine_tuning/jobs/{id}", self._retrieve_job)
+        routes.add_post("/v1/fine_tuning/jobs/{id}/cancel", self._cancel_job)
+        routes.add_get("/v1/fine_tuning/jobs/{id}/events", self._events)
+        routes.add_get("/v1/fine_tuning/jobs/{id}/checkpoints", self._checkpoints)
+        routes.add_post("/v1/chat/completions", self._chat)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.base_url = f"http://127.0.0.1:{port}/v1"
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/v1"
         return self
 
     async def stop(self) -> None:
@@ -60,45 +96,240 @@ class FakeOpenAI:
             await self._runner.cleanup()
 
     def fail_next(self, status: int, message: str, **headers: str) -> None:
-        code = {401: "invalid_api_key", 429: "rate_limit_exceeded"}.get(status, "server_error")
-        error = {"message": message, "type": "error", "param": None, "code": code}
-        self.failures.append(InjectedFailure(status, {"error": error}, headers))
+        self.failures.append(Failure(status, message, headers))
+
+    def drop_next(self) -> None:
+        self.failures.append(Failure(drop_connection=True))
 
     def spec_problems(self) -> list[str]:
         spec = openai_spec()
         return [problem for exchange in self.exchanges for problem in spec.problems(exchange)]
 
+    def requests_to(self, method: str, path_start: str) -> list[Exchange]:
+        return [e for e in self.exchanges if e.method == method and e.path.startswith(path_start)]
+
+    # --- plumbing ---------------------------------------------------------------------------
+
     @web.middleware
-    async def _authorise(self, request: web.Request, handler: Any) -> web.StreamResponse:
+    async def _gate(self, request: web.Request, handler: Any) -> web.StreamResponse:
         if request.headers.get("Authorization") != f"Bearer {API_KEY}":
-            error = {"message": "Incorrect API key provided.", "type": "invalid_request_error",
-                     "param": None, "code": "invalid_api_key"}  # fmt: skip
-            return web.json_response({"error": error}, status=401)
+            return _error(401, "Incorrect API key provided.", "invalid_api_key")
         if self.failures:
             failure = self.failures.popleft()
-            return web.json_response(failure.body, status=failure.status, headers=failure.headers)
+            if failure.drop_connection:
+                assert request.transport is not None
+                request.transport.close()
+                raise web.HTTPInternalServerError  # never reaches the closed socket
+            code = "rate_limit_exceeded" if failure.status == 429 else "server_error"
+            return _error(failure.status, failure.message, code, failure.headers)
         response: web.StreamResponse = await handler(request)
         return response
+
+    def _answer(self, request: web.Request, body: dict[str, Any], payload: Any,
+                files: set[str] | None = None, status: int = 200) -> web.Response:  # fmt: skip
+        self.exchanges.append(Exchange(
+            request.method, request.path, request.content_type if request.body_exists else "",
+            body, status, payload, files or set(), dict(request.query),
+        ))  # fmt: skip
+        return web.json_response(payload, status=status)
+
+    def _new_id(self, prefix: str) -> str:
+        return f"{prefix}-{next(self._ids):06d}"
+
+    # --- audio --------------------------------------------------------------------------------
 
     async def _transcriptions(self, request: web.Request) -> web.Response:
         fields, files = await _read_form(request)
         seconds = _wav_seconds(files["file"])
         language = fields.get("language") or "en"
-        text = self.transcript
+        payload: dict[str, Any] = {"text": self.transcript}
         if fields.get("response_format") == "verbose_json":
-            payload: dict[str, Any] = {
+            payload |= {
                 "task": "transcribe",
                 "language": {"ru": "russian", "en": "english"}.get(language, language),
                 "duration": seconds,
-                "text": text,
-                "segments": [_segment(0, 0.0, seconds, text)],
+                "segments": [_segment(0, 0.0, seconds, self.transcript)],
             }
-        else:
-            payload = {"text": text}
-        self.exchanges.append(
-            Exchange("POST", request.path, request.content_type, fields, 200, payload, set(files))
-        )
-        return web.json_response(payload)
+        return self._answer(request, fields, payload, set(files))
+
+    # --- files --------------------------------------------------------------------------------
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        fields, files = await _read_form(request)
+        content = files["file"]
+        file_id = self._new_id("file")
+        self.file_contents[file_id] = content
+        self.files[file_id] = {
+            "id": file_id, "object": "file", "bytes": len(content), "created_at": _now(),
+            "filename": fields.get("_filename", "upload.jsonl"), "purpose": fields["purpose"],
+            "status": "uploaded",
+        }  # fmt: skip
+        return self._answer(request, fields, self.files[file_id], set(files))
+
+    async def _file(self, request: web.Request) -> web.Response:
+        found = self.files.get(request.match_info["id"])
+        if found is None:
+            return _error(404, "No such File object", "not_found")
+        found["status"] = "processed"  # processed by the time anyone asks again
+        return self._answer(request, {}, found)
+
+    # --- fine-tuning ----------------------------------------------------------------------------
+
+    async def _create_job(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        for key in ("training_file", "validation_file"):
+            if body.get(key) and body[key] not in self.files:
+                return _error(400, f"invalid {key}: {body[key]}", "invalid_request_error")
+        job = FakeJob(body, self._new_id("ftjob"), _now())
+        self.jobs[job.id] = job
+        self._event(job, "info", f"Created fine-tuning job: {job.id}")
+        return self._answer(request, body, self._job_json(job))
+
+    async def _list_jobs(self, request: web.Request) -> web.Response:
+        jobs = sorted(self.jobs.values(), key=lambda j: j.id, reverse=True)
+        page, more = _page(jobs, request, key=lambda j: j.id)
+        payload = {"object": "list", "data": [self._job_json(j) for j in page], "has_more": more}
+        return self._answer(request, {}, payload)
+
+    async def _retrieve_job(self, request: web.Request) -> web.Response:
+        job = self.jobs.get(request.match_info["id"])
+        if job is None:
+            return _error(404, "No such job", "not_found")
+        self._advance(job)
+        return self._answer(request, {}, self._job_json(job))
+
+    async def _cancel_job(self, request: web.Request) -> web.Response:
+        job = self.jobs.get(request.match_info["id"])
+        if job is None:
+            return _error(404, "No such job", "not_found")
+        if job.status in ("succeeded", "failed", "cancelled"):
+            return _error(400, f"Job is already {job.status}", "invalid_request_error")
+        job.status = "cancelled"
+        self._event(job, "info", "Fine-tuning job cancelled")
+        return self._answer(request, {}, self._job_json(job))
+
+    async def _events(self, request: web.Request) -> web.Response:
+        job = self.jobs[request.match_info["id"]]
+        newest_first = list(reversed(job.events))
+        page, more = _page(newest_first, request, key=lambda e: e["id"])
+        return self._answer(request, {}, {"object": "list", "data": page, "has_more": more})
+
+    async def _checkpoints(self, request: web.Request) -> web.Response:
+        job = self.jobs[request.match_info["id"]]
+        page, more = _page(list(reversed(job.checkpoints)), request, key=lambda c: c["id"])
+        payload = {"object": "list", "data": page, "has_more": more,
+                   "first_id": page[0]["id"] if page else None,
+                   "last_id": page[-1]["id"] if page else None}  # fmt: skip
+        return self._answer(request, {}, payload)
+
+    def _advance(self, job: FakeJob) -> None:
+        if job.status == "validating_files":
+            job.status = "queued"
+            self._event(job, "info", "Validating training file: done")
+        elif job.status == "queued":
+            job.status = "running"
+            self._event(job, "info", "Fine-tuning job started")
+        elif job.status == "running" and self.fail_jobs:
+            job.status = "failed"
+            job.error = {"code": "invalid_training_file", "param": "training_file",
+                         "message": "The training file has too few valid examples."}  # fmt: skip
+            self._event(job, "error", job.error["message"])
+        elif job.status == "running" and job.step < self.steps:
+            job.step += 1
+            loss = round(1.5 / job.step, 4)
+            accuracy = round(0.6 + 0.1 * job.step, 4)
+            self._event(job, "info", f"Step {job.step}/{self.steps}: training loss={loss}",
+                        "metrics", {"step": job.step, "train_loss": loss,
+                                    "train_mean_token_accuracy": accuracy,
+                                    "total_steps": self.steps})  # fmt: skip
+            job.checkpoints.append(self._checkpoint(job, loss, accuracy))
+        elif job.status == "running":
+            job.status = "succeeded"
+            suffix = job.body.get("suffix") or "voxdesk"
+            job.fine_tuned_model = f"ft:{job.body['model']}:voxdesk-test:{suffix}:{job.id[-6:]}"
+            self._event(job, "info", f"New fine-tuned model created: {job.fine_tuned_model}")
+            self._event(job, "info", "The job has successfully completed")
+
+    def _checkpoint(self, job: FakeJob, loss: float, accuracy: float) -> dict[str, Any]:
+        return {
+            "object": "fine_tuning.job.checkpoint", "id": self._new_id("ftckpt"),
+            "created_at": _now(), "fine_tuning_job_id": job.id, "step_number": job.step,
+            "fine_tuned_model_checkpoint": f"ft:{job.body['model']}:ckpt-step-{job.step}",
+            "metrics": {"step": float(job.step), "train_loss": loss,
+                        "train_mean_token_accuracy": accuracy},
+        }  # fmt: skip
+
+    def _event(self, job: FakeJob, level: str, message: str, kind: str = "message",
+               data: dict[str, Any] | None = None) -> None:  # fmt: skip
+        event = {
+            "object": "fine_tuning.job.event",
+            "id": self._new_id("ftevent"),
+            "created_at": _now(),
+            "level": level,
+            "message": message,
+            "type": kind,
+        }
+        if data is not None:
+            event["data"] = data
+        job.events.append(event)
+
+    def _job_json(self, job: FakeJob) -> dict[str, Any]:
+        body = job.body
+        method = body.get("method") or {"type": "supervised", "supervised": {}}
+        settings = method.get(method["type"], {}).get("hyperparameters", {})
+        hyper = {
+            "n_epochs": settings.get("n_epochs", 3),
+            "batch_size": settings.get("batch_size", 1),
+            "learning_rate_multiplier": settings.get("learning_rate_multiplier", 1.8),
+        }
+        finished = job.status in ("succeeded", "failed", "cancelled")
+        return {
+            "object": "fine_tuning.job", "id": job.id, "model": body["model"],
+            "created_at": job.created_at, "finished_at": _now() if finished else None,
+            "fine_tuned_model": job.fine_tuned_model, "organization_id": ORGANIZATION,
+            "result_files": [], "status": job.status,
+            "validation_file": body.get("validation_file"), "training_file": body["training_file"],
+            "hyperparameters": hyper, "trained_tokens": 1234 if job.status == "succeeded" else None,
+            "error": job.error, "seed": body.get("seed", 42), "estimated_finish": None,
+            "method": {"type": method["type"], method["type"]: {"hyperparameters": hyper}},
+            "metadata": body.get("metadata"),
+        }  # fmt: skip
+
+    # --- chat -------------------------------------------------------------------------------------
+
+    async def _chat(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.chat_requests.append(body)
+        payload = {
+            "id": self._new_id("chatcmpl"), "object": "chat.completion", "created": _now(),
+            "model": body["model"],
+            "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
+                         "message": {"role": "assistant", "content": self.reply,
+                                     "refusal": None, "annotations": []}}],
+            "usage": {"prompt_tokens": 20, "completion_tokens": 8, "total_tokens": 28},
+        }  # fmt: skip
+        return self._answer(request, body, payload)
+
+
+def _error(
+    status: int, message: str, code: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    body = {"error": {"message": message, "type": "invalid_request_error", "param": None,
+                      "code": code}}  # fmt: skip
+    return web.json_response(body, status=status, headers=headers)
+
+
+def _page(items: list[Any], request: web.Request, key: Any) -> tuple[list[Any], bool]:
+    limit = int(request.query.get("limit", "20"))
+    after = request.query.get("after")
+    if after:
+        ids = [key(item) for item in items]
+        items = items[ids.index(after) + 1 :] if after in ids else []
+    return items[:limit], len(items) > limit
+
+
+def _now() -> int:
+    return int(time.time())
 
 
 def _segment(index: int, start: float, end: float, text: str) -> dict[str, Any]:
@@ -114,12 +345,11 @@ async def _read_form(request: web.Request) -> tuple[dict[str, str], dict[str, by
     reader = await request.multipart()
     while (part := await reader.next()) is not None:
         assert isinstance(part, BodyPartReader), "nested multipart is not part of this API"
-        data = await part.read()
-        name = part.name or ""
+        data = bytes(await part.read())
         if part.filename:
-            files[name] = bytes(data)
+            files[part.name or ""] = data
         else:
-            fields[name] = bytes(data).decode("utf-8")
+            fields[part.name or ""] = data.decode("utf-8")
     return fields, files
 
 

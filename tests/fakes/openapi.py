@@ -28,6 +28,7 @@ class Exchange:
     status: int
     response: Any
     files: set[str] = field(default_factory=set)
+    query: dict[str, str] = field(default_factory=dict)
 
 
 class OpenApiSpec:
@@ -61,9 +62,27 @@ class OpenApiSpec:
     def problems(self, exchange: Exchange) -> list[str]:
         """Every way this exchange departs from the spec; empty when it conforms."""
         operation = self.operation(exchange.method, exchange.path)
-        found = self._request_problems(operation, exchange)
+        found = self._query_problems(operation, exchange)
+        found += self._request_problems(operation, exchange)
         found += self._response_problems(operation, exchange)
         return [f"{exchange.method} {exchange.path}: {problem}" for problem in found]
+
+    def _query_problems(self, operation: dict[str, Any], exchange: Exchange) -> list[str]:
+        declared = {
+            parameter["name"]: parameter
+            for parameter in map(self._resolve, operation.get("parameters", []))
+            if parameter.get("in") == "query"
+        }
+        problems = [f"unknown query parameter '{name}'" for name in exchange.query
+                    if name not in declared]  # fmt: skip
+        for name, value in exchange.query.items():
+            schema = declared.get(name, {}).get("schema", {})
+            if schema.get("type") == "integer":
+                if not value.lstrip("-").isdigit():
+                    problems.append(f"query parameter '{name}' is not an integer")
+                    continue
+                problems += self._schema_problems(schema, int(value), f"query '{name}'")
+        return problems
 
     def _request_problems(self, operation: dict[str, Any], exchange: Exchange) -> list[str]:
         body = operation.get("requestBody")

@@ -1,0 +1,186 @@
+"""The validator: the cookbook's counts on the same file, and every check beyond it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bench import cookbook_baseline
+from bench.dataset_file import write_dataset
+from core.training.validator import (
+    ValidationReport,
+    default_epochs,
+    validate_file,
+    validate_lines,
+)
+
+CL100K_MODEL = "gpt-3.5-turbo-0125"  # the cookbook's encoding, so token totals compare exactly
+
+
+def chat(user: str = "Hi there", reply: str = "Hello!", system: str | None = "Be kind") -> dict:
+    messages = [{"role": "user", "content": user}, {"role": "assistant", "content": reply}]
+    if system:
+        messages.insert(0, {"role": "system", "content": system})
+    return {"messages": messages}
+
+
+def report_of(*records: Any, model: str = CL100K_MODEL) -> ValidationReport:
+    lines = [r if isinstance(r, str) else json.dumps(r, ensure_ascii=False) for r in records]
+    return validate_lines(lines, model=model)[0]
+
+
+def codes_at(report: ValidationReport, line: int) -> set[str]:
+    return {finding.code for finding in report.findings if finding.line == line}
+
+
+def test_same_counts_as_the_cookbook_on_the_same_file(tmp_path: Path) -> None:
+    path = tmp_path / "train.jsonl"
+    planted = write_dataset(path, 3_000)
+    ours = validate_file(path, model=CL100K_MODEL)
+    cookbook = cookbook_baseline.analyse(path)
+    assert ours.format_errors == cookbook["format_errors"]
+    assert ours.counts["missing_system_message"] == cookbook["missing_system_message"]
+    assert ours.counts["missing_user_message"] == cookbook["missing_user_message"]
+    assert ours.too_long == cookbook["over_token_limit"] == planted["over_token_limit"]
+    assert ours.total_tokens == cookbook["total_tokens"]
+    for code in ("unrecognized_role", "message_missing_key", "invalid_json"):
+        assert ours.format_errors[code] == planted[code]
+
+
+def test_distributions_epochs_and_billing() -> None:
+    report = report_of(*[chat(user=f"Question {i}?") for i in range(20)])
+    assert report.messages_per_example is not None
+    assert report.messages_per_example.minimum == report.messages_per_example.maximum == 3
+    assert report.epochs == default_epochs(20) == 5  # 100 // 20
+    tokens = report.total_tokens_per_example
+    assert tokens is not None and tokens.minimum > 10
+    assert report.billing_tokens == round(tokens.mean * 20)
+    assert report.charged_tokens == 5 * report.billing_tokens
+    assert report.ok
+
+
+@pytest.mark.parametrize(("examples", "epochs"), [(1, 25), (10, 10), (40, 3), (8_000, 3),
+                                                  (9_000, 2), (100_000, 1)])  # fmt: skip
+def test_default_epochs_rule(examples: int, epochs: int) -> None:
+    assert default_epochs(examples) == epochs
+
+
+def test_cost_uses_the_dated_price_table() -> None:
+    report = report_of(*[chat() for _ in range(10)], model="gpt-4o-mini")
+    assert report.cost is not None
+    assert report.cost.price_model == "gpt-4o-mini-2024-07-18"
+    assert report.cost.prices_as_of == "2025-06-01"
+    assert report.cost.dollars == round(3.00 * report.charged_tokens / 1e6, 2)
+    assert report_of(chat(), model="my-own-model").cost is None
+
+
+def test_findings_carry_line_numbers() -> None:
+    report = report_of(chat(), "{oops", chat(system=None), {"messages": []}, "", chat())
+    assert codes_at(report, 2) == {"invalid_json"}
+    assert codes_at(report, 3) == {"missing_system_message"}
+    assert codes_at(report, 4) == {"missing_messages_list"}
+    assert codes_at(report, 6) == {"duplicate"}  # line 5 is blank and skipped
+    assert not report.ok
+
+
+def test_near_duplicates_ignore_case_and_punctuation() -> None:
+    report = report_of(chat(user="Hello, world!"), chat(user="hello world"))
+    assert codes_at(report, 2) == {"near_duplicate"}
+
+
+def test_empty_assistant_turns() -> None:
+    report = report_of(chat(reply="   \n"))
+    assert "empty_assistant_message" in codes_at(report, 1)
+
+
+def test_tool_calls_are_checked_not_rejected() -> None:
+    good = {"messages": [
+        {"role": "user", "content": "Weather in Moscow?"},
+        {"role": "assistant", "tool_calls": [{"id": "call_1", "type": "function",
+         "function": {"name": "weather", "arguments": "{\"city\": \"Moscow\"}"}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "-3C"},
+        {"role": "assistant", "content": "It is -3C."},
+    ], "tools": [{"type": "function", "function": {"name": "weather"}}]}  # fmt: skip
+    bad = json.loads(json.dumps(good))
+    bad["messages"][1]["tool_calls"][0]["function"]["arguments"] = "{city: Moscow"
+    bad["messages"][2]["tool_call_id"] = "call_9"
+    report = report_of(good, bad)
+    assert codes_at(report, 1) == {"missing_system_message"}
+    assert {"tool_call_arguments_not_json", "tool_message_without_call"} <= codes_at(report, 2)
+
+
+def test_preference_pairs() -> None:
+    pair = {"input": {"messages": [{"role": "user", "content": "Say hi"}]},
+            "preferred_output": [{"role": "assistant", "content": "Hi!"}],
+            "non_preferred_output": [{"role": "assistant", "content": "Go away."}]}  # fmt: skip
+    same = {**pair, "non_preferred_output": pair["preferred_output"]}
+    broken = {"input": {"messages": []}, "preferred_output": [], "non_preferred_output": "no"}
+    report = report_of(pair, same, broken)
+    assert report.preference_examples == 3
+    assert codes_at(report, 1) == set()
+    assert codes_at(report, 2) == {"preference_outputs_identical"}
+    assert codes_at(report, 3) == {"preference_missing_input", "invalid_preferred_output",
+                                   "invalid_non_preferred_output"}  # fmt: skip
+
+
+def test_secrets_and_personal_data() -> None:
+    report = report_of(
+        chat(user="my key is sk-proj-abcdefghijklmnopqrstuvwx1234"),
+        chat(user="mail me at anna.petrova@example.ru or call +7 912 345-67-89"),
+        chat(user="token MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.GaBcDe.abcdefghijklmnopqrstuvwxyz12345"),
+        chat(user="Nothing sensitive, just 2024 and 42."),
+    )
+    assert "secret_openai_key" in codes_at(report, 1)
+    assert {"personal_email", "personal_phone_number"} <= codes_at(report, 2)
+    assert "secret_discord_token" in codes_at(report, 3)
+    assert codes_at(report, 4) == set()
+
+
+def test_too_few_examples_and_mixed_formats() -> None:
+    pair = {"input": {"messages": [{"role": "user", "content": "x"}]},
+            "preferred_output": [{"role": "assistant", "content": "a"}],
+            "non_preferred_output": [{"role": "assistant", "content": "b"}]}  # fmt: skip
+    report = report_of(chat(), pair)
+    assert {"too_few_examples", "mixed_formats"} <= set(report.format_errors)
+
+
+def test_overlap_between_training_and_validation(tmp_path: Path) -> None:
+    train, valid = tmp_path / "train.jsonl", tmp_path / "valid.jsonl"
+    train.write_text("".join(json.dumps(chat(user=f"Q{i}")) + "\n" for i in range(12)))
+    valid.write_text(json.dumps(chat(user="q3")) + "\n" + json.dumps(chat(user="new")) + "\n")
+    report = validate_file(train, validation_file=valid)
+    overlap = [f for f in report.findings if f.code == "train_validation_overlap"]
+    assert [(f.line, f.message) for f in overlap] == [(4, "also in the validation file at line 1")]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+messages = st.lists(st.dictionaries(st.sampled_from(["role", "content", "name", "weight",
+                                                      "tool_calls", "x"]), json_values,
+                                    max_size=4), max_size=4)  # fmt: skip
+records = st.one_of(json_values, st.builds(lambda m: {"messages": m}, messages))
+lines = st.one_of(records.map(json.dumps), st.binary(max_size=40), st.text(max_size=40))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(lines, min_size=1, max_size=12))
+def test_fuzzed_lines_never_crash_and_bad_ones_are_reported(batch: list[Any]) -> None:
+    report, _ = validate_lines(batch)
+    lines_with_content = [i for i, line in enumerate(batch, 1) if line.strip()]
+    assert report.examples == len(lines_with_content)
+    for number in lines_with_content:
+        line = batch[number - 1]
+        try:
+            json.loads(line)
+        except ValueError:
+            assert "invalid_json" in codes_at(report, number)
