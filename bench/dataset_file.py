@@ -7,9 +7,10 @@ import random
 from collections import Counter
 from pathlib import Path
 
-WORDS = ("the bot listens and learns from voice messages in every channel while the operator "
-         "reviews transcripts corrects answers approves examples and starts fine tunes "
-         "привет как дела сегодня хорошая погода спасибо").split()  # fmt: skip
+_TEXT = """the bot listens and learns from voice messages in every channel while the operator
+reviews transcripts corrects answers approves examples and starts fine tunes
+привет как дела сегодня хорошая погода спасибо"""
+WORDS = tuple(_TEXT.split())
 
 
 def sentence(rng: random.Random, low: int = 6, high: int = 40) -> str:
