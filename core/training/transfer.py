@@ -174,8 +174,9 @@ def _parse_record(number: int, raw: bytes) -> Any:
 
 
 def _csv_rows(path: Path) -> Iterator[tuple[int, int, Any]]:
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
+    with path.open("rb") as handle:
+        position = [0]
+        reader = csv.DictReader(_decoded_lines(handle, position, path))
         columns = {name.strip().lower(): name for name in reader.fieldnames or []}
         if not {"prompt", "completion"} <= columns.keys():
             raise DatasetError(
@@ -184,7 +185,21 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, int, Any]]:
             )
         for row in reader:
             number = reader.line_num
-            yield number, handle.tell(), _csv_record(number, row, columns)
+            yield number, position[0], _csv_record(number, row, columns)
+
+
+def _decoded_lines(handle: Any, position: list[int], path: Path) -> Iterator[str]:
+    """Text lines for the csv module, counting bytes read (text files cannot tell())."""
+    for number, raw in enumerate(handle, start=1):
+        position[0] += len(raw)
+        try:
+            line: str = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise DatasetError(
+                f"{path.name} is not UTF-8 text (line {number}).",
+                hint="Save the CSV as UTF-8 and import it again.",
+            ) from None
+        yield line.removeprefix("\ufeff") if number == 1 else line
 
 
 def _csv_record(number: int, row: dict[str, Any], columns: dict[str, str]) -> Any:

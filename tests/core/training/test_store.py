@@ -1,0 +1,260 @@
+"""The dataset store: import, export, review, and surviving a killed process."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import os
+import signal
+import sqlite3
+import sys
+import tracemalloc
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from core.training.database import Database
+from core.training.store import DatasetError, DatasetStore, NewExample, Origin, Status
+from core.training.transfer import BATCH_LINES, export_jsonl, import_file
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[DatasetStore]:
+    database = Database(tmp_path / "voxdesk.db")
+    yield DatasetStore(database)
+    await database.close()
+
+
+def chat_line(i: int) -> str:
+    return json.dumps({"messages": [
+        {"role": "system", "content": "Be kind"},
+        {"role": "user", "content": f"Question {i}?"},
+        {"role": "assistant", "content": f"Answer {i}."},
+    ]}, ensure_ascii=False)  # fmt: skip
+
+
+PAIR = {"input": {"messages": [{"role": "user", "content": "Say hi"}]},
+        "preferred_output": [{"role": "assistant", "content": "Hi!"}],
+        "non_preferred_output": [{"role": "assistant", "content": "No."}]}  # fmt: skip
+
+
+async def test_import_reports_every_bad_line_and_keeps_the_rest(
+    store: DatasetStore, tmp_path: Path
+) -> None:
+    path = tmp_path / "mixed.jsonl"
+    lines = [chat_line(1), "{broken", "", json.dumps(PAIR), '{"prompt": "old", "completion": "x"}',
+             "\udcff".encode("utf-8", "surrogateescape").decode("latin-1"), chat_line(2)]
+    path.write_bytes("\n".join(lines).encode("utf-8", "surrogateescape") + b"\n\xff\xfe\n")
+    seen: list[tuple[int, int]] = []
+    result = await import_file(store, "demo", path, progress=lambda d, t: seen.append((d, t)))
+    assert result.imported == 3
+    assert [(p.line, p.message.split(" (")[0]) for p in result.problems] == [
+        (2, "not valid JSON"),
+        (5, "neither a chat example"),
+        (6, "not valid JSON"),
+        (8, "not UTF-8 text"),
+    ]  # fmt: skip
+    assert result.rejected == 4
+    assert seen[-1] == (path.stat().st_size, path.stat().st_size)
+    examples = await store.examples("demo")
+    assert [e.kind for e in examples] == ["chat", "preference", "chat"]
+    assert {e.origin for e in examples} == {"import"} and {e.status for e in examples} == {"approved"}
+
+
+async def test_csv_import(store: DatasetStore, tmp_path: Path) -> None:
+    path = tmp_path / "pairs.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerows([["Prompt", "Completion", "system"], ["Hi", "Hello!", "Be kind"],
+                          ["Multi\nline", "Yes, \"quoted\"", ""], ["", "orphan", ""]])  # fmt: skip
+    result = await import_file(store, "csv", path, status=Status.CANDIDATE)
+    assert result.imported == 2
+    assert [p.line for p in result.problems] == [5]  # the CSV line where that record ends
+    first, second = await store.examples("csv")
+    assert first.record["messages"][0] == {"role": "system", "content": "Be kind"}
+    assert second.record["messages"] == [
+        {"role": "user", "content": "Multi\nline"},
+        {"role": "assistant", "content": 'Yes, "quoted"'},
+    ]
+    assert first.status == "candidate"
+
+
+async def test_csv_without_the_columns_is_refused(store: DatasetStore, tmp_path: Path) -> None:
+    path = tmp_path / "wrong.csv"
+    path.write_text("question,answer\nhi,hello\n")
+    with pytest.raises(DatasetError, match="needs 'prompt' and 'completion' columns"):
+        await import_file(store, "csv", path)
+
+
+async def test_a_large_import_streams(store: DatasetStore, tmp_path: Path) -> None:
+    path = tmp_path / "big.jsonl"
+    lines = 50_000
+    with path.open("w", encoding="utf-8") as out:
+        for i in range(lines):
+            out.write(chat_line(i) + "\n")
+    assert path.stat().st_size > 6_000_000
+    tracemalloc.start()
+    try:
+        result = await import_file(store, "big", path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.imported == lines
+    assert peak < 5_000_000  # a batch at a time, not the file (which is over 6 MB)
+    assert await store.count("big") == lines
+
+
+async def test_export_is_atomic_seeded_and_approved_only(
+    store: DatasetStore, tmp_path: Path
+) -> None:
+    ids = await store.add("d", [NewExample(json.loads(chat_line(i)), status=Status.APPROVED)
+                                for i in range(20)])  # fmt: skip
+    await store.add("d", [NewExample(json.loads(chat_line(99)))])  # a candidate
+    first = await export_jsonl(store, "d", tmp_path / "a.jsonl", validation_ratio=0.25, seed=7)
+    again = await export_jsonl(store, "d", tmp_path / "b.jsonl", validation_ratio=0.25, seed=7)
+    other = await export_jsonl(store, "d", tmp_path / "c.jsonl", validation_ratio=0.25, seed=8)
+    assert (first.training_examples, first.validation_examples) == (15, 5)
+    assert first.validation is not None and again.validation is not None
+    assert first.validation.read_text() == again.validation.read_text()
+    assert other.validation is not None
+    assert other.validation.read_text() != first.validation.read_text()
+    train = [json.loads(line) for line in first.training.read_text().splitlines()]
+    assert "Question 99?" not in json.dumps(train, ensure_ascii=False)
+    assert len(ids) == 20
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+async def test_a_failed_export_leaves_the_old_file(store: DatasetStore, tmp_path: Path) -> None:
+    target = tmp_path / "out.jsonl"
+    target.write_text("previous export\n")
+    with pytest.raises(DatasetError, match="no approved chat examples"):
+        await store.create_dataset("empty")
+        await export_jsonl(store, "empty", target)
+    assert target.read_text() == "previous export\n"
+
+
+async def test_corrections_and_feedback_become_candidates(store: DatasetStore, tmp_path: Path) -> None:
+    conversation = [{"role": "user", "content": "Столица Франции?"}]
+    correction = await store.add_correction(
+        "bot", conversation=conversation, wrong_reply="Берлин", corrected_reply="Париж",
+        metadata={"discord": {"channel_id": "1", "message_id": "2"}},
+    )  # fmt: skip
+    feedback = await store.add_feedback(
+        "bot", conversation=[*conversation, {"role": "assistant", "content": "Париж"}],
+        feedback="Хороший ответ, но слишком коротко",
+    )  # fmt: skip
+    candidates = await store.examples("bot", status=Status.CANDIDATE)
+    assert [c.id for c in candidates] == [correction, feedback]
+    assert candidates[0].origin == Origin.DISCORD_CORRECTION
+    assert candidates[1].note == "Хороший ответ, но слишком коротко"
+    await store.set_status([correction], Status.APPROVED)
+    pairs = await export_jsonl(store, "bot", tmp_path / "dpo.jsonl", kind="preference")
+    assert json.loads(pairs.training.read_text()) == {
+        "input": {"messages": conversation},
+        "preferred_output": [{"role": "assistant", "content": "Париж"}],
+        "non_preferred_output": [{"role": "assistant", "content": "Берлин"}],
+    }
+
+
+async def test_edit_filter_and_delete(store: DatasetStore) -> None:
+    (example_id,) = await store.add("d", [NewExample(json.loads(chat_line(1)), tags=["greet"])])
+    assert await store.count("d", tag="greet") == 1
+    assert await store.count("d", search="Question 1") == 1
+    edited = await store.update(example_id, record={"messages": [{"role": "user", "content": "x"}]},
+                                tags=["edited"], note="fixed")  # fmt: skip
+    assert edited.tags == ("edited",) and edited.note == "fixed" and edited.messages[0]["content"] == "x"
+    with pytest.raises(DatasetError, match="'messages' list"):
+        await store.update(example_id, record={"text": "no"})
+    await store.delete([example_id])
+    assert await store.count("d") == 0
+
+
+async def test_names_are_checked(store: DatasetStore) -> None:
+    await store.create_dataset("one")
+    with pytest.raises(DatasetError, match="already exists"):
+        await store.create_dataset("one")
+    with pytest.raises(DatasetError, match="no dataset named 'two'"):
+        await store.examples("two")
+
+
+KILL_SCRIPT = """
+import asyncio, sys
+from pathlib import Path
+from core.training.database import Database
+from core.training.store import DatasetStore
+from core.training.transfer import import_file
+async def main():
+    store = DatasetStore(Database(Path(sys.argv[1])))
+    await import_file(store, "big", Path(sys.argv[2]))
+asyncio.run(main())
+"""
+
+
+async def test_killing_an_import_keeps_the_database_consistent(tmp_path: Path) -> None:
+    db_path, source = tmp_path / "voxdesk.db", tmp_path / "huge.jsonl"
+    with source.open("w", encoding="utf-8") as out:
+        for i in range(400_000):
+            out.write(chat_line(i) + "\n")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", KILL_SCRIPT, str(db_path), str(source),
+        cwd=Path(__file__).parents[3],
+    )  # fmt: skip
+    await wait_for_progress(db_path, process)
+    os.kill(process.pid, signal.SIGKILL)
+    await process.wait()
+
+    with sqlite3.connect(db_path) as raw:
+        assert raw.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        imported, state = raw.execute("SELECT imported, state FROM imports").fetchone()
+        stored = raw.execute("SELECT COUNT(*) FROM examples").fetchone()[0]
+    assert state == "running"  # the process died before it could say otherwise
+    assert 0 < stored < 400_000 and stored == imported and stored % BATCH_LINES == 0
+
+    database = Database(db_path)  # reopening marks the dead import as interrupted
+    store = DatasetStore(database)
+    assert await store.count("big") == stored
+    state = await database.run(lambda c: c.execute("SELECT state FROM imports").fetchone()[0])
+    assert state == "interrupted"
+    await database.close()
+
+
+async def wait_for_progress(db_path: Path, process: asyncio.subprocess.Process) -> None:
+    """Poll (bounded) until the child has committed a few batches."""
+    for _ in range(600):
+        if db_path.exists():
+            try:
+                with sqlite3.connect(db_path, timeout=1) as raw:
+                    row = raw.execute("SELECT imported FROM imports").fetchone()
+                if row and row[0] >= 3 * BATCH_LINES:
+                    return
+            except sqlite3.OperationalError:
+                pass  # the schema is being created
+        assert process.returncode is None, "the import finished or died before it was killed"
+        await asyncio.sleep(0.05)
+    raise AssertionError("the import made no progress in 30 s")
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(st.binary(max_size=30), st.text(max_size=30).map(str.encode),
+                          st.just(chat_line(5).encode())), min_size=1, max_size=15))  # fmt: skip
+def test_fuzzed_imports_never_crash_and_account_for_every_line(
+    tmp_path_factory: pytest.TempPathFactory, lines: list[bytes]
+) -> None:
+    folder = tmp_path_factory.mktemp("fuzz")
+    path = folder / "fuzz.jsonl"
+    path.write_bytes(b"\n".join(line.replace(b"\n", b" ") for line in lines) + b"\n")
+
+    async def run() -> None:
+        database = Database(folder / "voxdesk.db")
+        result = await import_file(DatasetStore(database), "fuzz", path)
+        await database.close()
+        non_blank = sum(1 for line in path.read_bytes().splitlines() if line.strip())
+        assert result.imported + result.rejected == non_blank
+        assert len(result.problems) == result.rejected
+
+    asyncio.run(run())
