@@ -53,7 +53,9 @@ class Services:
 
     @cached_property
     def fine_tuner(self) -> FineTuner:
-        return FineTuner(partial(make_client, self.settings.openai, self.secrets), self.jobs)
+        settings = self.settings.openai
+        factory = partial(make_client, settings, self.secrets)
+        return FineTuner(factory, self.jobs, poll_seconds=settings.job_poll_seconds)
 
     @cached_property
     def assistant(self) -> Assistant:

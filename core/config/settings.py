@@ -85,6 +85,9 @@ class OpenAISettings(_Section):
     transcription_model: str = Field("whisper-1", description="Model for the transcription API.")
     timeout: float = Field(60, gt=0, description="Seconds an OpenAI request may take.")
     max_retries: int = Field(2, ge=0, description="Retries for transient OpenAI errors.")
+    job_poll_seconds: float = Field(
+        10, gt=0, description="Seconds between checks on a running fine-tuning job."
+    )
 
 
 class AssistantSettings(_Section):

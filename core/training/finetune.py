@@ -207,7 +207,7 @@ class FineTuner:
         """Repeat a read request through transient errors, backing off; others are raised."""
         retrying = AsyncRetrying(
             retry=retry_if_exception(is_transient),
-            wait=wait_exponential_jitter(initial=self._poll_seconds, max=self._max_backoff),
+            wait=wait_exponential_jitter(multiplier=self._poll_seconds, max=self._max_backoff),
             sleep=self._sleep,
             reraise=True,
         )

@@ -38,7 +38,7 @@ class OpenApiSpec:
         # Vendor specs write oneOf where the shapes overlap (a verbose transcription also
         # matches the plain one, which allows extra keys), so strict oneOf would reject every
         # valid answer; "one of these shapes" is anyOf.
-        self._components = _one_of_as_any_of(document.get("components", {}))
+        self._components = _normalise(document.get("components", {}))
         self._routes = [(_route_pattern(path), path) for path in document["paths"]]
 
     @classmethod
@@ -121,7 +121,7 @@ class OpenApiSpec:
 
     def _schema_problems(self, schema: dict[str, Any], value: Any, where: str) -> list[str]:
         # With the spec's components beside it, every "#/components/..." resolves in place.
-        rooted = {**_one_of_as_any_of(schema), "components": self._components}
+        rooted = {**_normalise(schema), "components": self._components}
         validator = jsonschema.Draft202012Validator(rooted)
         return [f"{where}: {error.message}" for error in validator.iter_errors(value)]
 
@@ -134,13 +134,26 @@ class OpenApiSpec:
         return node
 
 
-def _one_of_as_any_of(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {("anyOf" if key == "oneOf" else key): _one_of_as_any_of(value)
-                for key, value in node.items()}  # fmt: skip
+def _normalise(node: Any) -> Any:
+    """Make a vendor schema mean what its authors meant under JSON Schema 2020-12.
+
+    oneOf becomes anyOf (see above), and OpenAPI 3.0's boolean ``exclusiveMinimum: true``
+    beside ``minimum`` (which 2020-12 would read as the number 1) becomes the 2020-12 form.
+    """
     if isinstance(node, list):
-        return [_one_of_as_any_of(item) for item in node]
-    return node
+        return [_normalise(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    result = {
+        ("anyOf" if key == "oneOf" else key): _normalise(value) for key, value in node.items()
+    }
+    for bound, exclusive in (("minimum", "exclusiveMinimum"), ("maximum", "exclusiveMaximum")):
+        flag = result.get(exclusive)
+        if isinstance(flag, bool):
+            del result[exclusive]
+            if flag and bound in result:
+                result[exclusive] = result.pop(bound)
+    return result
 
 
 def _route_pattern(template: str) -> re.Pattern[str]:

@@ -46,8 +46,15 @@ async def test_import_reports_every_bad_line_and_keeps_the_rest(
     store: DatasetStore, tmp_path: Path
 ) -> None:
     path = tmp_path / "mixed.jsonl"
-    lines = [chat_line(1), "{broken", "", json.dumps(PAIR), '{"prompt": "old", "completion": "x"}',
-             "\udcff".encode("utf-8", "surrogateescape").decode("latin-1"), chat_line(2)]
+    lines = [
+        chat_line(1),
+        "{broken",
+        "",
+        json.dumps(PAIR),
+        '{"prompt": "old", "completion": "x"}',
+        "\udcff".encode("utf-8", "surrogateescape").decode("latin-1"),
+        chat_line(2),
+    ]
     path.write_bytes("\n".join(lines).encode("utf-8", "surrogateescape") + b"\n\xff\xfe\n")
     seen: list[tuple[int, int]] = []
     result = await import_file(store, "demo", path, progress=lambda d, t: seen.append((d, t)))
@@ -62,7 +69,9 @@ async def test_import_reports_every_bad_line_and_keeps_the_rest(
     assert seen[-1] == (path.stat().st_size, path.stat().st_size)
     examples = await store.examples("demo")
     assert [e.kind for e in examples] == ["chat", "preference", "chat"]
-    assert {e.origin for e in examples} == {"import"} and {e.status for e in examples} == {"approved"}
+    assert {e.origin for e in examples} == {"import"} and {e.status for e in examples} == {
+        "approved"
+    }
 
 
 async def test_csv_import(store: DatasetStore, tmp_path: Path) -> None:
@@ -137,7 +146,9 @@ async def test_a_failed_export_leaves_the_old_file(store: DatasetStore, tmp_path
     assert target.read_text() == "previous export\n"
 
 
-async def test_corrections_and_feedback_become_candidates(store: DatasetStore, tmp_path: Path) -> None:
+async def test_corrections_and_feedback_become_candidates(
+    store: DatasetStore, tmp_path: Path
+) -> None:
     conversation = [{"role": "user", "content": "Столица Франции?"}]
     correction = await store.add_correction(
         "bot", conversation=conversation, wrong_reply="Берлин", corrected_reply="Париж",
@@ -166,7 +177,11 @@ async def test_edit_filter_and_delete(store: DatasetStore) -> None:
     assert await store.count("d", search="Question 1") == 1
     edited = await store.update(example_id, record={"messages": [{"role": "user", "content": "x"}]},
                                 tags=["edited"], note="fixed")  # fmt: skip
-    assert edited.tags == ("edited",) and edited.note == "fixed" and edited.messages[0]["content"] == "x"
+    assert (
+        edited.tags == ("edited",)
+        and edited.note == "fixed"
+        and edited.messages[0]["content"] == "x"
+    )
     with pytest.raises(DatasetError, match="'messages' list"):
         await store.update(example_id, record={"text": "no"})
     await store.delete([example_id])
@@ -238,8 +253,11 @@ async def wait_for_progress(db_path: Path, process: asyncio.subprocess.Process) 
     raise AssertionError("the import made no progress in 30 s")
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(st.lists(st.one_of(st.binary(max_size=30), st.text(max_size=30).map(str.encode),
                           st.just(chat_line(5).encode())), min_size=1, max_size=15))  # fmt: skip
 def test_fuzzed_imports_never_crash_and_account_for_every_line(

@@ -1,0 +1,76 @@
+"""The assistant through the real ``openai`` client against the loopback server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from core.assistant import Assistant, activate_model, default_system_prompt
+from core.config import AssistantSettings, OpenAISettings, SecretStore, load_settings
+from core.openai_client import OpenAIError, make_client
+from tests.fakes.openai_server import API_KEY, FakeOpenAI
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[FakeOpenAI]:
+    fake = await FakeOpenAI().start()
+    yield fake
+    assert fake.spec_problems() == []
+    await fake.stop()
+
+
+def assistant(server: FakeOpenAI, key: str = API_KEY, **settings: object) -> Assistant:
+    openai_settings = OpenAISettings(base_url=server.base_url, timeout=5, max_retries=0)
+    factory = partial(make_client, openai_settings, SecretStore({"OPENAI_API_KEY": key}))
+    return Assistant(AssistantSettings(**settings), factory)  # type: ignore[arg-type]
+
+
+async def test_reply_uses_the_system_prompt_and_remembers_the_channel(server: FakeOpenAI) -> None:
+    bot = assistant(server)
+    first = await bot.reply("channel-1", "Привет!", author="Анна")
+    assert first.text == server.reply
+    await bot.reply("channel-1", "Как дела?")
+    await bot.reply("channel-2", "Другой канал")
+    sent = server.chat_requests
+    assert sent[0]["messages"][0] == {"role": "system", "content": default_system_prompt()}
+    assert sent[0]["messages"][1]["name"] == "____"  # the API allows ASCII names only
+    assert [m["content"] for m in sent[1]["messages"][1:]] == ["Привет!", server.reply, "Как дела?"]
+    assert [m["content"] for m in sent[2]["messages"][1:]] == ["Другой канал"]
+    assert first.prompt == tuple(sent[0]["messages"])
+
+
+async def test_history_is_trimmed_to_the_token_budget(server: FakeOpenAI) -> None:
+    bot = assistant(server, history_tokens=200)
+    for i in range(30):
+        await bot.reply("busy", f"Message number {i} with a few more words in it")
+    last = server.chat_requests[-1]["messages"]
+    assert last[-1]["content"].startswith("Message number 29")
+    assert len(last) < 20  # old turns were dropped
+    assert last[1]["role"] == "user"  # never opens with half an exchange
+
+
+async def test_explicit_messages_and_model_and_prompt(server: FakeOpenAI) -> None:
+    bot = assistant(server, model="ft:gpt-4o-mini:org::x1", system_prompt="Отвечай кратко.")
+    await bot.reply("test", "Hi", messages=[{"role": "user", "content": "earlier"}])
+    sent = server.chat_requests[-1]
+    assert sent["model"] == "ft:gpt-4o-mini:org::x1"
+    assert sent["messages"][0]["content"] == "Отвечай кратко."
+    assert [m["content"] for m in sent["messages"][1:]] == ["earlier", "Hi"]
+    assert bot.history("test") == []  # an explicit conversation is not remembered
+
+
+async def test_errors_are_clear(server: FakeOpenAI) -> None:
+    with pytest.raises(OpenAIError, match="rejected the API key"):
+        await assistant(server, key="sk-bad-key-0000000000000").reply("c", "hi")
+    server.fail_next(500, "boom")
+    with pytest.raises(OpenAIError, match="500"):
+        await assistant(server).reply("c", "hi")
+
+
+def test_activate_model_changes_the_reply_model(tmp_path: Path) -> None:
+    path = tmp_path / "settings.toml"
+    activate_model("ft:gpt-4o-mini-2024-07-18:org:voxbot:abc", path)
+    assert load_settings(path).assistant.model == "ft:gpt-4o-mini-2024-07-18:org:voxbot:abc"

@@ -1,0 +1,190 @@
+"""The fine-tuning client with the real ``openai`` package against the loopback OpenAI."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from core.config import OpenAISettings, SecretStore
+from core.openai_client import OpenAIError, make_client
+from core.training.database import Database
+from core.training.finetune import FineTuner, Hyperparameters, JobRequest
+from core.training.jobs import JobRegistry
+from tests.fakes.openai_server import API_KEY, FakeOpenAI
+
+
+async def no_wait(seconds: float) -> None:
+    """Polls and back-offs happen at once: the fake moves a job one step per request."""
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[FakeOpenAI]:
+    fake = await FakeOpenAI(steps=3).start()
+    yield fake
+    assert fake.spec_problems() == []  # every exchange conformed to OpenAI's published spec
+    await fake.stop()
+
+
+@pytest.fixture
+async def database(tmp_path: Path) -> AsyncIterator[Database]:
+    db = Database(tmp_path / "voxdesk.db")
+    yield db
+    await db.close()
+
+
+def tuner(server: FakeOpenAI, database: Database, retries: int = 0) -> FineTuner:
+    settings = OpenAISettings(base_url=server.base_url, timeout=5, max_retries=retries)
+    factory = partial(make_client, settings, SecretStore({"OPENAI_API_KEY": API_KEY}))
+    return FineTuner(factory, JobRegistry(database), poll_seconds=0.01, sleep=no_wait)
+
+
+@pytest.fixture
+def training_file(tmp_path: Path) -> Path:
+    path = tmp_path / "train.jsonl"
+    rows = [
+        {"messages": [{"role": "user", "content": f"Q{i}"}, {"role": "assistant", "content": "A"}]}
+        for i in range(10)
+    ]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+async def start_job(client: FineTuner, path: Path, **options: object) -> str:
+    file_id = await client.upload(path)
+    request = JobRequest("gpt-4o-mini-2024-07-18", file_id, **options)  # type: ignore[arg-type]
+    job = await client.create(request, dataset="bot", estimated_cost=0.12)
+    return job.id
+
+
+async def test_upload_reports_progress_and_waits_until_processed(
+    server: FakeOpenAI, database: Database, training_file: Path
+) -> None:
+    seen: list[tuple[int, int]] = []
+    file_id = await tuner(server, database).upload(training_file, lambda d, t: seen.append((d, t)))
+    assert server.file_contents[file_id] == training_file.read_bytes()
+    assert server.files[file_id]["status"] == "processed"
+    assert seen and seen[-1] == (training_file.stat().st_size,) * 2
+    assert server.requests_to("POST", "/v1/files")[0].body["purpose"] == "fine-tune"
+
+
+async def test_create_sends_method_hyperparameters_and_options(
+    server: FakeOpenAI, database: Database, training_file: Path
+) -> None:
+    client = tuner(server, database)
+    valid = await client.upload(training_file)
+    job_id = await start_job(
+        client, training_file, validation_file=valid, method="dpo", suffix="voxbot", seed=11,
+        metadata={"dataset": "bot"},
+        hyperparameters=Hyperparameters(n_epochs=2, batch_size=4, learning_rate_multiplier=0.5,
+                                        beta=0.2),
+    )  # fmt: skip
+    sent = server.requests_to("POST", "/v1/fine_tuning/jobs")[0].body
+    assert sent["method"] == {
+        "type": "dpo",
+        "dpo": {
+            "hyperparameters": {
+                "n_epochs": 2,
+                "batch_size": 4,
+                "learning_rate_multiplier": 0.5,
+                "beta": 0.2,
+            }
+        },
+    }
+    assert (sent["suffix"], sent["seed"], sent["validation_file"]) == ("voxbot", 11, valid)
+    record = await client.registry.job(job_id)
+    assert record is not None and record.dataset == "bot" and record.estimated_cost == 0.12
+    assert record.method == "dpo"
+
+
+async def test_follow_to_success_with_every_event_once(
+    server: FakeOpenAI, database: Database, training_file: Path
+) -> None:
+    client = tuner(server, database)
+    job_id = await start_job(client, training_file)
+    updates = [update async for update in client.follow(job_id)]
+    assert [u.job.status for u in updates] == ["queued", "running", "running", "running",
+                                               "running", "succeeded"]  # fmt: skip
+    events = [event for update in updates for event in update.events]
+    assert [e.id for e in events] == [e["id"] for e in server.jobs[job_id].events]
+    assert len({e.id for e in events}) == len(events)
+    final = updates[-1].job
+    assert final.fine_tuned_model and final.fine_tuned_model.startswith("ft:gpt-4o-mini")
+    registry = client.registry
+    assert await registry.status_history(job_id) == ["validating_files", "queued", "running",
+                                                     "succeeded"]  # fmt: skip
+    metrics = await registry.metrics(job_id)
+    assert [(m.step, m.train_loss) for m in metrics] == [(1, 1.5), (2, 0.75), (3, 0.5)]
+    assert [c.step for c in await registry.checkpoints(job_id)] == [1, 2, 3]
+
+
+async def test_following_survives_transient_errors_without_duplicates(
+    server: FakeOpenAI, database: Database, training_file: Path
+) -> None:
+    client = tuner(server, database)
+    job_id = await start_job(client, training_file)
+    events = []
+    async for update in client.follow(job_id):
+        events += update.events
+        if update.job.status == "running" and not server.failures:
+            server.fail_next(429, "slow down")
+            server.fail_next(503, "overloaded")
+            server.drop_next()
+            server.fail_next(500, "boom")
+    assert update.job.status == "succeeded"
+    assert len({e.id for e in events}) == len(events) == len(server.jobs[job_id].events)
+
+
+async def test_following_resumes_after_a_restart(
+    server: FakeOpenAI, tmp_path: Path, training_file: Path
+) -> None:
+    first_db = Database(tmp_path / "voxdesk.db")
+    first = tuner(server, first_db)
+    job_id = await start_job(first, training_file)
+    seen = []
+    async for update in first.follow(job_id):
+        seen += update.events
+        if update.job.status == "running":
+            break  # the app is closed mid-job
+    await first_db.close()
+
+    second_db = Database(tmp_path / "voxdesk.db")
+    second = tuner(server, second_db)
+    assert [job.id for job in await second.registry.unfinished()] == [job_id]
+    async for update in second.follow(job_id):
+        seen += update.events
+    assert [e.id for e in seen] == [e["id"] for e in server.jobs[job_id].events]
+    await second_db.close()
+
+
+async def test_cancel_and_failure(
+    server: FakeOpenAI, database: Database, training_file: Path
+) -> None:
+    client = tuner(server, database)
+    cancelled = await client.cancel(await start_job(client, training_file))
+    assert cancelled.status == "cancelled" and cancelled.finished
+    server.fail_jobs = True
+    failed_id = await start_job(client, training_file)
+    final = [update async for update in client.follow(failed_id)][-1].job
+    assert final.status == "failed"
+    assert final.error == "The training file has too few valid examples."
+    with pytest.raises(OpenAIError, match="already failed"):
+        await client.cancel(failed_id)
+
+
+async def test_listing_pages(server: FakeOpenAI, database: Database, training_file: Path) -> None:
+    client = tuner(server, database)
+    ids = [await start_job(client, training_file) for _ in range(5)]
+    first, more = await client.list_jobs(limit=2)
+    second, _ = await client.list_jobs(limit=2, after=first[-1].id)
+    assert more and [j.id for j in first + second] == sorted(ids, reverse=True)[:4]
+
+
+async def test_persistent_errors_are_not_retried_forever(
+    server: FakeOpenAI, database: Database
+) -> None:
+    with pytest.raises(OpenAIError, match="404"):
+        await tuner(server, database).retrieve("ftjob-missing")
