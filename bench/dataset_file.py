@@ -29,6 +29,10 @@ def write_dataset(path: Path, examples: int, seed: int = 7) -> Counter[str]:
                 {"role": "assistant", "content": sentence(rng, 10, 80)},
             ]
             defect = index % 50
+            if index % 5_000 == 4_999:  # rare, as in real data: 85 KB each would dominate
+                messages[1]["content"] = "word " * 17_000
+                planted["over_token_limit"] += 1
+                defect = -1
             if defect == 1:
                 messages.pop(0)
                 planted["missing_system_message"] += 1
@@ -52,8 +56,5 @@ def write_dataset(path: Path, examples: int, seed: int = 7) -> Counter[str]:
                 continue
             elif defect == 7:
                 messages[2]["weight"] = 0
-            elif defect == 8:
-                messages[1]["content"] = "word " * 17_000
-                planted["over_token_limit"] += 1
             out.write(json.dumps({"messages": messages}, ensure_ascii=False) + "\n")
     return planted

@@ -8,6 +8,8 @@ checked for structure instead of being counted as unknown roles and keys.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 import re
 from typing import Any
@@ -61,8 +63,12 @@ def chat_format_errors(example: Any) -> list[str]:
 
 
 def _message_errors(message: dict[str, Any]) -> list[str]:
+    role, content = message.get("role"), message.get("content")
+    # The common case, decided in one expression: a known role, text content, known keys.
+    if type(role) is str and role in CHAT_ROLES and type(content) is str and content \
+            and message.keys() <= MESSAGE_KEYS:  # fmt: skip
+        return []
     errors = []
-    role = message.get("role")
     calls_tools = bool(message.get("tool_calls") or message.get("function_call"))
     if "role" not in message or ("content" not in message and not calls_tools):
         errors.append("message_missing_key")
@@ -70,7 +76,6 @@ def _message_errors(message: dict[str, Any]) -> list[str]:
         errors.append("message_unrecognized_key")
     if not isinstance(role, str) or role not in CHAT_ROLES:
         errors.append("unrecognized_role")
-    content = message.get("content")
     if not calls_tools and (not content or not isinstance(content, str | list)):
         errors.append("missing_content")
     return errors
@@ -166,9 +171,17 @@ def preference_problems(example: dict[str, Any]) -> list[str]:
     return problems
 
 
-def sensitive_content(text: str) -> list[str]:
-    """Codes for secrets and personal data found in ``text``."""
-    return [
-        code for code, anchor, pattern in _SENSITIVE
-        if anchor.search(text) and pattern.search(text)
-    ]  # fmt: skip
+def sensitive_content(texts: list[str]) -> list[tuple[int, str]]:
+    """(index into ``texts``, code) for every text holding a secret or personal data.
+
+    Each anchor is searched once over all the texts joined, so the usual case (nothing found)
+    costs eight scans of a chunk instead of eight per example.
+    """
+    joined = "\n\x00\n".join(texts)
+    starts = list(itertools.accumulate((len(text) + 3 for text in texts), initial=0))
+    found: list[tuple[int, str]] = []
+    for code, anchor, pattern in _SENSITIVE:
+        candidates = {bisect.bisect_right(starts, match.start()) - 1
+                      for match in anchor.finditer(joined)}  # fmt: skip
+        found += [(index, code) for index in sorted(candidates) if pattern.search(texts[index])]
+    return sorted(found)

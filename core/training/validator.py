@@ -11,7 +11,6 @@ Lines are read in chunks; each chunk's texts are counted in one parallel tokeniz
 
 from __future__ import annotations
 
-import hashlib
 import string
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -190,6 +189,7 @@ def _chunks(lines: Iterable[bytes | str]) -> Iterator[list[tuple[int, bytes | st
 def _check_chunk(chunk: list[tuple[int, bytes | str]], state: _Accumulator) -> None:
     texts: list[str] = []
     plans: list[tuple[int, int, int, list[tuple[int, int]]]] = []  # line, overhead, spans
+    scanned: list[tuple[int, str]] = []  # (line, all text of the example) for secrets and PII
     for number, raw in chunk:
         if not raw.strip():
             continue  # blank lines are skipped by the API too
@@ -200,9 +200,11 @@ def _check_chunk(chunk: list[tuple[int, bytes | str]], state: _Accumulator) -> N
             state.add(number, "invalid_json", f"not valid JSON: {error}")
             continue
         state.report.examples += 1
-        plan = _check_example(number, example, state, texts, raw)
+        plan = _check_example(number, example, state, texts, raw, scanned)
         if plan is not None:
             plans.append(plan)
+    for index, code in checks.sensitive_content([text for _, text in scanned]):
+        state.add(scanned[index][0], code, _describe(code))
     counts = count_texts(texts, state.report.encoding)
     for number, overhead, assistant_from, spans in plans:
         del number
@@ -213,13 +215,18 @@ def _check_chunk(chunk: list[tuple[int, bytes | str]], state: _Accumulator) -> N
 
 
 def _check_example(
-    number: int, example: Any, state: _Accumulator, texts: list[str], raw: bytes | str
+    number: int,
+    example: Any,
+    state: _Accumulator,
+    texts: list[str],
+    raw: bytes | str,
+    scanned: list[tuple[int, str]],
 ) -> tuple[int, int, int, list[tuple[int, int]]] | None:
     if isinstance(example, dict) and "preferred_output" in example:
         state.report.preference_examples += 1
         for code in checks.preference_problems(example):
             state.add(number, code, _describe(code))
-        _check_sensitive_and_duplicates(number, example, state, raw)
+        _check_duplicates(number, example, state, raw, scanned)
         return None
     state.report.chat_examples += 1
     errors = checks.chat_format_errors(example)
@@ -237,7 +244,7 @@ def _check_example(
     for code in checks.assistant_turn_problems(messages) + checks.tools_problems(example):
         state.add(number, code, _describe(code))
     state.message_counts.append(len(messages))
-    _check_sensitive_and_duplicates(number, example, state, raw)
+    _check_duplicates(number, example, state, raw, scanned)
     return _token_plan(number, dict_messages, texts)
 
 
@@ -260,12 +267,11 @@ def _token_plan(
     return number, overhead, assistant_from, spans
 
 
-def _check_sensitive_and_duplicates(
-    number: int, example: Any, state: _Accumulator, raw: bytes | str
+def _check_duplicates(
+    number: int, example: Any, state: _Accumulator, raw: bytes | str, scanned: list[tuple[int, str]]
 ) -> None:
     text = _all_text(example)
-    for code in checks.sensitive_content(text):
-        state.add(number, code, _describe(code))
+    scanned.append((number, text))
     exact = _key(raw.strip() if isinstance(raw, bytes) else raw.strip().encode())
     near = _near_key(text)
     if exact in state.exact:
@@ -299,7 +305,8 @@ def _all_messages(example: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def _key(data: bytes) -> int:
-    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
+    # Keys are compared within one run only, so the interpreter's fast hash will do.
+    return hash(data)
 
 
 def _near_key(text: str) -> int:
