@@ -9,6 +9,7 @@ import openai
 
 from core.assistant import Assistant
 from core.config import SecretStore, Settings
+from core.events import EventBus
 from core.openai_client import make_client
 from core.stt import SpeechService
 from core.training.database import Database
@@ -34,6 +35,10 @@ class Services:
     def openai_client(self) -> openai.AsyncOpenAI:
         """A client with the configured key and base URL; raises MissingSecret without a key."""
         return make_client(self.settings.openai, self.secrets)
+
+    @cached_property
+    def events(self) -> EventBus:
+        return EventBus()
 
     @cached_property
     def database(self) -> Database:

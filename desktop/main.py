@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from bridge.cli import bridge
 from core.cli import build_app
 
 
 def main() -> None:
-    build_app()()
+    app = build_app()
+    app.command()(bridge)
+    app()

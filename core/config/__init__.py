@@ -4,6 +4,7 @@ from core.config.secrets import MissingSecret, Secret, SecretStore, SecretValue
 from core.config.settings import (
     AssistantSettings,
     AudioSettings,
+    DiscordSettings,
     OpenAISettings,
     Settings,
     SettingsError,
@@ -17,6 +18,7 @@ from core.config.settings import (
 __all__ = [
     "AssistantSettings",
     "AudioSettings",
+    "DiscordSettings",
     "MissingSecret",
     "OpenAISettings",
     "Secret",

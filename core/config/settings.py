@@ -104,6 +104,37 @@ class AssistantSettings(_Section):
     temperature: float = Field(0.7, ge=0, le=2, description="Higher is more varied.")
 
 
+class DiscordSettings(_Section):
+    prefix: str = Field("!", min_length=1, description="Prefix of text commands.")
+    trainer_role: str | None = Field(
+        None,
+        description="Role (name or id) that may train, export and edit the instruction; "
+        "members with Manage Server always may.",
+    )
+    reply_channels: list[int] = Field(
+        default_factory=list, description="Channel ids where every message gets a reply."
+    )
+    reply_to_mentions: bool = Field(True, description="Reply when the bot is mentioned.")
+    reply_in_dms: bool = Field(True, description="Reply to direct messages.")
+    auto_transcribe: bool = Field(True, description="Transcribe voice messages and audio files.")
+    speak_replies: bool = Field(
+        True, description="Also speak replies in a voice channel the bot has joined."
+    )
+    guild_languages: dict[str, str] = Field(
+        default_factory=dict, description='Speech language per guild id, e.g. {"123": "en-US"}.'
+    )
+    language: str = Field("ru-RU", description="Speech language where no guild setting applies.")
+    dataset: str = Field("discord", description="Dataset that corrections and feedback go to.")
+    fine_tune_model: str = Field(
+        "gpt-4o-mini-2024-07-18", description="Base model that !train fine-tunes."
+    )
+    cooldown_seconds: float = Field(
+        3, ge=0, description="Per-user pause between transcriptions or replies."
+    )
+    sharded: bool = Field(False, description="Use Discord's sharding (for very large bots).")
+    sync_commands: bool = Field(False, description="Register slash commands at start-up.")
+
+
 class Settings(BaseSettings):
     """Every setting of Voxdesk, grouped by concern."""
 
@@ -119,6 +150,7 @@ class Settings(BaseSettings):
     tts: TtsSettings = Field(default_factory=TtsSettings)
     openai: OpenAISettings = Field(default_factory=OpenAISettings)
     assistant: AssistantSettings = Field(default_factory=AssistantSettings)
+    discord: DiscordSettings = Field(default_factory=DiscordSettings)
 
     @classmethod
     def settings_customise_sources(

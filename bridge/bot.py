@@ -1,0 +1,114 @@
+"""The bot: a commands.Bot (or AutoShardedBot) holding core's services, one cog per concern."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+from discord.ext import commands
+
+from bridge.places import place_of
+from bridge.replies import explain_command_error
+from core.events import BridgeError, BridgeStateChanged, CommandRun
+from core.services import Services
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = (
+    "bridge.cogs.chat",
+    "bridge.cogs.transcription",
+    "bridge.cogs.voice",
+    "bridge.cogs.training",
+)
+
+
+def intents() -> discord.Intents:
+    """Only what the bot uses: messages and their text, guilds, voice states."""
+    chosen = discord.Intents.none()
+    chosen.guilds = True
+    chosen.guild_messages = True
+    chosen.dm_messages = True
+    chosen.message_content = True
+    chosen.guild_reactions = True
+    chosen.voice_states = True
+    return chosen
+
+
+class VoxBotMixin:
+    """What the plain and the sharded bot share."""
+
+    services: Services
+    voice_client_class: type[discord.VoiceProtocol]
+
+    async def setup_hook(self) -> None:
+        for extension in EXTENSIONS:
+            try:
+                await self.load_extension(extension)  # type: ignore[attr-defined]
+            except commands.ExtensionError:
+                # One broken cog must not take the bot down; the rest still work.
+                log.exception("Could not load %s", extension)
+                self.services.events.publish(BridgeError(None, f"Could not load {extension}"))
+        if self.services.settings.discord.sync_commands:
+            synced = await self.tree.sync()  # type: ignore[attr-defined]
+            log.info("Registered %d slash commands", len(synced))
+
+    async def on_connect(self) -> None:
+        self.services.events.publish(BridgeStateChanged("connecting"))
+
+    async def on_ready(self) -> None:
+        user = self.user  # type: ignore[attr-defined]
+        self.services.events.publish(BridgeStateChanged("connected", f"as {user}"))
+
+    async def on_resumed(self) -> None:
+        self.services.events.publish(BridgeStateChanged("connected", "resumed"))
+
+    async def on_disconnect(self) -> None:
+        self.services.events.publish(BridgeStateChanged("reconnecting"))
+
+    async def on_command_completion(self, ctx: commands.Context[commands.Bot]) -> None:
+        self.services.events.publish(
+            CommandRun(place_of(ctx.message), str(ctx.author), ctx.command.qualified_name, True)
+            if ctx.command
+            else BridgeError(place_of(ctx.message), "unknown command completed")
+        )
+
+
+class VoxBot(VoxBotMixin, commands.Bot):
+    pass
+
+
+class ShardedVoxBot(VoxBotMixin, commands.AutoShardedBot):
+    pass
+
+
+def build_bot(
+    services: Services, *, voice_client_class: type[discord.VoiceProtocol] = discord.VoiceClient
+) -> VoxBot | ShardedVoxBot:
+    """The bot for these services; sharded when the settings ask for it."""
+    settings = services.settings.discord
+    kind = ShardedVoxBot if settings.sharded else VoxBot
+    bot: VoxBot | ShardedVoxBot = kind(
+        command_prefix=commands.when_mentioned_or(settings.prefix),
+        intents=intents(),
+        # Nobody gets pinged by accident: no @everyone, no roles, replies do not ping.
+        allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, replied_user=False),
+        help_command=None,
+    )
+    bot.services = services
+    bot.voice_client_class = voice_client_class
+
+    async def on_command_error(
+        context: commands.Context[commands.Bot], exception: commands.CommandError
+    ) -> None:
+        # A listener (not an override) also silences discord.py's default traceback print.
+        reason = explain_command_error(context, exception)
+        if reason is None:
+            return
+        name = context.command.qualified_name if context.command else context.invoked_with or "?"
+        services.events.publish(
+            CommandRun(place_of(context.message), str(context.author), name, False, reason)
+        )
+        await context.reply(reason, mention_author=False)
+
+    bot.add_listener(on_command_error)
+    return bot

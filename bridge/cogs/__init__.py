@@ -1,0 +1,1 @@
+"""One cog per concern: chat, transcription, voice, training."""

@@ -1,0 +1,145 @@
+"""Greeting, assistant replies where they are wanted, and ``!test``."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import OrderedDict
+from typing import Any
+
+import discord
+from discord.ext import commands
+
+from bridge.attachments import is_audio
+from bridge.places import place_of
+from bridge.replies import split_message
+from core.assistant import Reply
+from core.errors import VoxdeskError
+from core.events import MessageSeen, ReplySent
+
+log = logging.getLogger(__name__)
+REMEMBERED_REPLIES = 2000
+
+
+class Chat(commands.Cog):
+    def __init__(self, bot: commands.Bot) -> None:
+        self.bot = bot
+        self.services = bot.services  # type: ignore[attr-defined]
+        self.settings = self.services.settings.discord
+        self.cooldown = commands.CooldownMapping.from_cooldown(
+            1, self.settings.cooldown_seconds, commands.BucketType.user
+        )
+        # The prompt behind each recent reply, for !correct and !feedback.
+        self.prompts: OrderedDict[int, list[dict[str, Any]]] = OrderedDict()
+        self.last_exchange: dict[tuple[int, int], list[dict[str, Any]]] = {}
+
+    @commands.hybrid_command(description="Say hello.")  # type: ignore[arg-type]  # mypy cannot bind the ParamSpec
+    async def hi(self, ctx: commands.Context[commands.Bot]) -> None:
+        await ctx.reply(f"Привет, {ctx.author.display_name}! 👋 `{ctx.prefix}instruction` "
+                        "lists what I can do.")  # fmt: skip
+
+    @commands.hybrid_command(name="test", description="The current model's answer.")  # type: ignore[arg-type]  # mypy cannot bind the ParamSpec
+    async def test_model(self, ctx: commands.Context[commands.Bot], *, text: str) -> None:
+        """!test <text> or !test <JSON list of messages>."""
+        messages = _messages_from(text)
+        prompt = messages[-1]["content"] if messages else text
+        history = messages[:-1] if messages else []
+        async with ctx.typing():
+            reply = await self.services.assistant.reply(
+                f"test-{ctx.channel.id}", str(prompt), messages=history
+            )
+        await self._send(ctx.message, reply, spoken=False)
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        if message.author.bot:
+            return
+        self.services.events.publish(MessageSeen(
+            place_of(message), message.id, message.author.id, message.author.display_name,
+            message.content, tuple(a.filename for a in message.attachments),
+        ))  # fmt: skip
+        if not self._wants_reply(message) or any(is_audio(a) for a in message.attachments):
+            return
+        if (await self.bot.get_context(message)).valid:
+            return  # a command: its own handler answers
+        if self.cooldown.update_rate_limit(message):
+            return  # replying to every message of a flood would be the spam
+        text = _without_mention(message, self.bot.user)
+        if not text:
+            return
+        try:
+            async with message.channel.typing():
+                reply = await self.services.assistant.reply(
+                    str(message.channel.id), text, author=message.author.display_name
+                )
+        except VoxdeskError as error:
+            log.warning("No reply to %s: %s", message.id, error)
+            await message.reply(f"I can't answer right now: {error}", mention_author=False)
+            return
+        await self._send(message, reply, spoken=True)
+
+    async def _send(self, message: discord.Message, reply: Reply, *, spoken: bool) -> None:
+        pieces = split_message(reply.text)
+        first = await message.reply(pieces[0], mention_author=False)
+        for piece in pieces[1:]:
+            await message.channel.send(piece)
+        self._remember(first.id, message, reply)
+        said = False
+        if spoken and self.settings.speak_replies and isinstance(message.author, discord.Member):
+            voice = self.bot.get_cog("Voice")
+            said = bool(voice and await voice.speak_to(message.author, reply.text))  # type: ignore[attr-defined]
+        self.services.events.publish(
+            ReplySent(place_of(message), first.id, reply.text, message.id, spoken=said)
+        )
+
+    def _remember(self, reply_id: int, message: discord.Message, reply: Reply) -> None:
+        conversation = [m for m in reply.prompt if m["role"] != "system"]
+        self.prompts[reply_id] = conversation
+        while len(self.prompts) > REMEMBERED_REPLIES:
+            self.prompts.popitem(last=False)
+        exchange = [*conversation, {"role": "assistant", "content": reply.text}]
+        self.last_exchange[(message.channel.id, message.author.id)] = exchange
+
+    def _wants_reply(self, message: discord.Message) -> bool:
+        if message.guild is None:
+            return bool(self.settings.reply_in_dms)
+        if message.channel.id in self.settings.reply_channels:
+            return True
+        user = self.bot.user
+        mentioned = user is not None and user in message.mentions
+        return bool(self.settings.reply_to_mentions and mentioned)
+
+
+def _messages_from(text: str) -> list[dict[str, Any]]:
+    """A JSON list of chat messages, or [] when the text is plain (not JSON)."""
+    stripped = text.strip()
+    if not stripped.startswith("["):
+        return []
+    try:
+        messages = json.loads(stripped)
+    except ValueError as error:
+        raise commands.BadArgument(f"That is not valid JSON ({error.args[0]}).") from None
+    if (
+        not isinstance(messages, list)
+        or not messages
+        or not all(
+            isinstance(m, dict)
+            and isinstance(m.get("role"), str)
+            and isinstance(m.get("content"), str)
+            for m in messages
+        )
+    ):
+        raise commands.BadArgument("Give a list of messages with 'role' and 'content'.")
+    return messages
+
+
+def _without_mention(message: discord.Message, user: discord.ClientUser | None) -> str:
+    text = message.content
+    if user is not None:
+        for form in (f"<@{user.id}>", f"<@!{user.id}>"):
+            text = text.replace(form, "")
+    return text.strip()
+
+
+async def setup(bot: commands.Bot) -> None:
+    await bot.add_cog(Chat(bot))

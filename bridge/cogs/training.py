@@ -1,0 +1,256 @@
+"""Training from Discord: !train, !archive, !select_dataset, !instruction, !correct,
+!feedback and !getfile. Training, export and instruction changes need the trainer role."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.resources
+import logging
+import re
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import discord
+import platformdirs
+from discord.ext import commands
+
+from bridge.attachments import read_capped
+from bridge.checks import is_trainer, trainer_only
+from bridge.replies import split_message
+from core.errors import VoxdeskError
+from core.events import JobUpdated
+from core.training.finetune import JobRequest
+from core.training.transfer import export_jsonl
+from core.training.validator import ValidationReport, validate_file
+
+log = logging.getLogger(__name__)
+MAX_TRAINING_FILE = 50 * 1024 * 1024
+SHOWN_FINDINGS = 8
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,120}")
+
+
+def exports_folder() -> Path:
+    """The only folder !getfile serves from: files this app exported."""
+    return platformdirs.user_data_path("voxdesk") / "exports"
+
+
+class Training(commands.Cog):
+    def __init__(self, bot: commands.Bot) -> None:
+        self.bot = bot
+        self.services = bot.services  # type: ignore[attr-defined]
+        self.settings = self.services.settings.discord
+        self.active: dict[int, str] = {}  # guild id -> dataset chosen with !select_dataset
+        self.session: aiohttp.ClientSession | None = None
+        self.followers: set[asyncio.Task[None]] = set()
+
+    async def cog_load(self) -> None:
+        self.session = aiohttp.ClientSession()
+
+    async def cog_unload(self) -> None:
+        for task in self.followers:
+            task.cancel()
+        if self.session:
+            await self.session.close()
+
+    def dataset_for(self, ctx: commands.Context[commands.Bot]) -> str:
+        default: str = self.settings.dataset
+        return self.active.get(ctx.guild.id if ctx.guild else 0, default)
+
+    @commands.command()
+    @trainer_only()
+    async def train(self, ctx: commands.Context[commands.Bot], dataset: str | None = None) -> None:
+        """Validate a dataset (or an attached JSONL file) and start a fine-tune."""
+        with tempfile.TemporaryDirectory(prefix="voxdesk-train-") as folder:
+            path, name = await self._training_file(ctx, dataset, Path(folder))
+            model = self.settings.fine_tune_model
+            report = await asyncio.to_thread(validate_file, path, model=model)
+            if not report.ok:
+                await self._send(ctx, _problems(report))
+                return
+            tuner = self.services.fine_tuner
+            file_id = await tuner.upload(path)
+            cost = report.cost.dollars if report.cost else None
+            job = await tuner.create(JobRequest(model, file_id, suffix=_suffix(name)),
+                                     dataset=name, estimated_cost=cost)  # fmt: skip
+        price = f" (estimated ${cost:,.2f})" if cost is not None else ""
+        await ctx.reply(f"Started fine-tuning job `{job.id}` on {report.examples} examples{price}. "
+                        "I'll post here when it ends.")  # fmt: skip
+        task = asyncio.create_task(self._announce_end(ctx.channel, job.id))
+        self.followers.add(task)
+        task.add_done_callback(self.followers.discard)
+
+    async def _training_file(
+        self, ctx: commands.Context[commands.Bot], dataset: str | None, folder: Path
+    ) -> tuple[Path, str]:
+        attached = [a for a in ctx.message.attachments if a.filename.lower().endswith(".jsonl")]
+        path = folder / "train.jsonl"  # our own name, never the attachment's
+        if attached:
+            assert self.session is not None
+            path.write_bytes(await read_capped(self.session, attached[0], MAX_TRAINING_FILE))
+            return path, "attachment"
+        name = dataset or self.dataset_for(ctx)
+        await export_jsonl(self.services.datasets, name, path)
+        return path, name
+
+    async def _announce_end(self, channel: discord.abc.Messageable, job_id: str) -> None:
+        try:
+            async for update in self.services.fine_tuner.follow(job_id):
+                job = update.job
+                self.services.events.publish(JobUpdated(job.id, job.status, job.fine_tuned_model))
+        except VoxdeskError as error:
+            await channel.send(f"I lost track of job `{job_id}`: {error.describe()}")
+            return
+        if job.status == "succeeded":
+            await channel.send(f"Fine-tune `{job.id}` succeeded: `{job.fine_tuned_model}`. "
+                               "The operator can make it the reply model.")  # fmt: skip
+        else:
+            await channel.send(f"Fine-tune `{job.id}` {job.status}: {job.error or 'no details'}.")
+
+    @commands.command()
+    @trainer_only()
+    async def archive(
+        self, ctx: commands.Context[commands.Bot], dataset: str | None = None
+    ) -> None:
+        """The dataset's approved examples as a JSONL file."""
+        name = dataset or self.dataset_for(ctx)
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        safe = re.sub(r"[^A-Za-z0-9_-]", "_", name)[:60] or "dataset"
+        target = exports_folder() / f"{safe}-{stamp}.jsonl"
+        result = await export_jsonl(self.services.datasets, name, target)
+        await ctx.reply(f"'{name}': {result.training_examples} examples.",
+                        file=discord.File(target, filename=target.name))  # fmt: skip
+
+    @commands.command(name="select_dataset")
+    @trainer_only()
+    async def select_dataset(self, ctx: commands.Context[commands.Bot], name: str) -> None:
+        """Choose the dataset that corrections, feedback and !train use."""
+        known = [dataset.name for dataset in await self.services.datasets.datasets()]
+        if name not in known:
+            choices = ", ".join(f"`{n}`" for n in known) or "none yet"
+            await ctx.reply(f"There is no dataset '{name}'. Datasets: {choices}.")
+            return
+        self.active[ctx.guild.id if ctx.guild else 0] = name
+        await ctx.reply(f"Corrections and feedback now go to '{name}'.")
+
+    @commands.command()
+    async def instruction(self, ctx: commands.Context[commands.Bot], action: str | None = None, *,
+                          text: str | None = None) -> None:  # fmt: skip
+        """Show how to use me; trainers: !instruction set <text> | reset."""
+        assistant = self.services.assistant
+        if action is None:
+            help_text = importlib.resources.files("resources").joinpath("prompts/instruction.md")
+            await self._send(ctx, help_text.read_text("utf-8"))
+            return
+        if (
+            ctx.guild is None
+            or not isinstance(ctx.author, discord.Member)
+            or not is_trainer(ctx.author, self.settings.trainer_role)
+        ):
+            raise commands.CheckFailure("Changing my instruction needs the trainer role or the "
+                                        "Manage Server permission.")  # fmt: skip
+        if action == "set" and text:
+            assistant.settings.system_prompt = text
+            await ctx.reply("Instruction updated.")
+        elif action == "reset":
+            assistant.settings.system_prompt = None
+            await ctx.reply("Instruction reset to the default.")
+        else:
+            raise commands.BadArgument("Use `!instruction set <text>` or `!instruction reset`.")
+
+    @commands.command()
+    async def correct(
+        self, ctx: commands.Context[commands.Bot], message_id: int, *, correction: str
+    ) -> None:
+        """Correct one of my replies: it becomes a training example for review."""
+        try:
+            mine = await ctx.channel.fetch_message(message_id)
+        except discord.NotFound:
+            await ctx.reply("There is no message with that id in this channel.")
+            return
+        if self.bot.user is None or mine.author.id != self.bot.user.id:
+            await ctx.reply("That is not one of my replies.")
+            return
+        conversation = await self._prompt_of(mine)
+        if not conversation:
+            await ctx.reply("I can't find the question that reply answered.")
+            return
+        dataset = self.dataset_for(ctx)
+        example = await self.services.datasets.add_correction(
+            dataset, conversation=conversation, wrong_reply=mine.content,
+            corrected_reply=correction, metadata=_discord_metadata(ctx, mine.id),
+        )  # fmt: skip
+        await ctx.reply(f"Thanks! Saved as candidate #{example} in '{dataset}' for review.")
+
+    @commands.command()
+    async def feedback(self, ctx: commands.Context[commands.Bot], *, text: str) -> None:
+        """Tell the operator what you think of my last answer to you."""
+        chat = self.bot.get_cog("Chat")
+        exchanges = getattr(chat, "last_exchange", {})
+        conversation = exchanges.get((ctx.channel.id, ctx.author.id), [])
+        dataset = self.dataset_for(ctx)
+        example = await self.services.datasets.add_feedback(
+            dataset, conversation=conversation, feedback=text,
+            metadata=_discord_metadata(ctx, ctx.message.id),
+        )  # fmt: skip
+        await ctx.reply(f"Thanks for the feedback (#{example} in '{dataset}').")
+
+    @commands.command()
+    @trainer_only()
+    async def getfile(self, ctx: commands.Context[commands.Bot], name: str | None = None) -> None:
+        """List the files the app exported, or send one by its name."""
+        folder = exports_folder()
+        files = sorted(p.name for p in folder.glob("*") if p.is_file()) if folder.is_dir() else []
+        if name is None:
+            listing = "\n".join(f"`{f}`" for f in files[-30:]) or "No exported files yet."
+            await self._send(ctx, listing)
+            return
+        if not _SAFE_NAME.fullmatch(name) or ".." in name:
+            await ctx.reply("That looks like a path. Give a file name from `!getfile`.")
+            return
+        if name not in files:
+            await ctx.reply(f"There is no exported file '{name}'. `!getfile` lists them.")
+            return
+        await ctx.reply(file=discord.File(folder / name, filename=name))
+
+    async def _prompt_of(self, reply: discord.Message) -> list[dict[str, Any]]:
+        chat = self.bot.get_cog("Chat")
+        remembered = getattr(chat, "prompts", {}).get(reply.id)
+        if remembered:
+            return list(remembered)
+        reference = reply.reference
+        if reference is None or reference.message_id is None:
+            return []
+        try:
+            question = await reply.channel.fetch_message(reference.message_id)
+        except discord.HTTPException:
+            return []
+        return [{"role": "user", "content": question.content}]
+
+    async def _send(self, ctx: commands.Context[commands.Bot], text: str) -> None:
+        for piece in split_message(text):
+            await ctx.send(piece)
+
+
+def _problems(report: ValidationReport) -> str:
+    lines = [f"The training data has errors ({report.examples} examples), so no job was started:"]
+    lines += [f"• {code}: {count}" for code, count in report.format_errors.items()]
+    errors = [f for f in report.findings if f.severity == "error"][:SHOWN_FINDINGS]
+    lines += [f"line {f.line}: {f.message}" if f.line else f.message for f in errors]
+    return "\n".join(lines)
+
+
+def _suffix(name: str) -> str:
+    return re.sub(r"[^a-z0-9-]", "-", name.lower())[:40] or "voxdesk"
+
+
+def _discord_metadata(ctx: commands.Context[commands.Bot], message_id: int) -> dict[str, Any]:
+    return {"discord": {"guild_id": ctx.guild.id if ctx.guild else None,
+                        "channel_id": ctx.channel.id, "message_id": message_id,
+                        "author": str(ctx.author)}}  # fmt: skip
+
+
+async def setup(bot: commands.Bot) -> None:
+    await bot.add_cog(Training(bot))

@@ -1,0 +1,139 @@
+"""Voice messages and audio files become text: automatically, by !transcribe, or from a menu."""
+
+from __future__ import annotations
+
+import logging
+
+import aiohttp
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bridge.attachments import is_audio, read_capped
+from bridge.places import place_of
+from bridge.replies import split_message
+from core.errors import VoxdeskError
+from core.events import BridgeError, TranscriptReady
+from core.stt import Transcript
+
+log = logging.getLogger(__name__)
+PLACEHOLDER = "🎙️ Transcribing…"
+NO_SPEECH = "(no speech heard)"
+
+
+class Transcription(commands.Cog):
+    def __init__(self, bot: commands.Bot) -> None:
+        self.bot = bot
+        self.services = bot.services  # type: ignore[attr-defined]
+        self.settings = self.services.settings.discord
+        self.cooldown = commands.CooldownMapping.from_cooldown(
+            1, self.settings.cooldown_seconds, commands.BucketType.user
+        )
+        self.session: aiohttp.ClientSession | None = None
+        self.menu = app_commands.ContextMenu(name="Transcribe", callback=self.transcribe_menu)
+
+    async def cog_load(self) -> None:
+        self.session = aiohttp.ClientSession()
+        self.bot.tree.add_command(self.menu)
+
+    async def cog_unload(self) -> None:
+        self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
+        if self.session:
+            await self.session.close()
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        if message.author.bot or not self.settings.auto_transcribe:
+            return
+        audio = [attachment for attachment in message.attachments if is_audio(attachment)]
+        if not audio or (await self.bot.get_context(message)).valid:
+            return
+        if retry := self.cooldown.update_rate_limit(message):
+            await message.reply(f"Slow down: I can transcribe again in {retry:.0f} s.",
+                                mention_author=False)  # fmt: skip
+            return
+        for attachment in audio:  # every audio attachment, not just the first
+            await self.reply_with_transcript(message, attachment)
+
+    @commands.command(name="transcribe")
+    async def transcribe_command(self, ctx: commands.Context[commands.Bot]) -> None:
+        """Reply to a voice message or audio file with !transcribe."""
+        target = await _referenced(ctx.message)
+        audio = [a for a in target.attachments if is_audio(a)] if target else []
+        if not audio:
+            await ctx.reply("Reply to a voice message or an audio file with this command.")
+            return
+        assert target is not None
+        for attachment in audio:
+            await self.reply_with_transcript(target, attachment)
+
+    async def transcribe_menu(
+        self, interaction: discord.Interaction, message: discord.Message
+    ) -> None:
+        audio = [attachment for attachment in message.attachments if is_audio(attachment)]
+        if not audio:
+            await interaction.response.send_message("That message has no audio.", ephemeral=True)
+            return
+        await interaction.response.defer(thinking=True)
+        for attachment in audio:
+            try:
+                text = (await self._transcribe(message, attachment)).text or NO_SPEECH
+            except VoxdeskError as error:
+                text = f"⚠️ {error.describe()}"
+            for piece in split_message(text):
+                await interaction.followup.send(piece)
+
+    async def reply_with_transcript(
+        self, message: discord.Message, attachment: discord.Attachment
+    ) -> None:
+        placeholder = await message.reply(PLACEHOLDER, mention_author=False)
+        try:
+            transcript = await self._transcribe(message, attachment)
+        except VoxdeskError as error:
+            log.info("Could not transcribe %s: %s", attachment.id, error)
+            self.services.events.publish(BridgeError(place_of(message), error.describe()))
+            await placeholder.edit(content=f"⚠️ {error.describe()}")
+            return
+        pieces = split_message(transcript.text or NO_SPEECH)
+        await placeholder.edit(content=pieces[0])
+        for piece in pieces[1:]:
+            await message.channel.send(piece)
+
+    async def _transcribe(
+        self, message: discord.Message, attachment: discord.Attachment
+    ) -> Transcript:
+        assert self.session is not None
+        limit = self.services.settings.audio.max_bytes
+        data = await read_capped(self.session, attachment, limit)
+        transcript: Transcript = await self.services.speech.transcribe(
+            data, language=self._language(message.guild), name="the audio"
+        )
+        self.services.events.publish(TranscriptReady(
+            place_of(message), message.id, message.author.display_name, transcript.text,
+            transcript.language, transcript.engine, transcript.timings.audio_seconds,
+        ))  # fmt: skip
+        return transcript
+
+    def _language(self, guild: discord.Guild | None) -> str:
+        by_guild: dict[str, str] = self.settings.guild_languages
+        if guild is not None and str(guild.id) in by_guild:
+            return by_guild[str(guild.id)]
+        engine_default: str = self.services.settings.speech.language
+        fallback: str = self.settings.language
+        return engine_default if engine_default != "auto" else fallback
+
+
+async def _referenced(message: discord.Message) -> discord.Message | None:
+    reference = message.reference
+    if reference is None or reference.message_id is None:
+        return None
+    if isinstance(reference.resolved, discord.Message):
+        return reference.resolved
+    try:
+        return await message.channel.fetch_message(reference.message_id)
+    except discord.HTTPException:
+        return None
+
+
+async def setup(bot: commands.Bot) -> None:
+    await bot.add_cog(Transcription(bot))

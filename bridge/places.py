@@ -1,0 +1,14 @@
+"""Turning discord.py objects into core's plain event types."""
+
+from __future__ import annotations
+
+import discord
+
+from core.events import Place
+
+
+def place_of(message: discord.Message) -> Place:
+    channel = message.channel
+    guild = message.guild
+    name = getattr(channel, "name", None) or "direct message"
+    return Place(guild.id if guild else None, guild.name if guild else None, channel.id, name)

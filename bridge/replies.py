@@ -1,0 +1,53 @@
+"""What users are told: split to Discord's limit, and short reasons instead of exceptions."""
+
+from __future__ import annotations
+
+import logging
+
+from discord.ext import commands
+
+from core.errors import VoxdeskError
+
+log = logging.getLogger(__name__)
+
+DISCORD_LIMIT = 2000
+
+
+def split_message(text: str, limit: int = DISCORD_LIMIT) -> list[str]:
+    """Pieces of at most ``limit`` characters, cut at a paragraph, line or word when possible."""
+    pieces: list[str] = []
+    text = text.strip()
+    while len(text) > limit:
+        window = text[:limit]
+        cut = max(window.rfind("\n\n"), window.rfind("\n"), window.rfind(" "))
+        if cut < limit // 2:  # no good break nearby: cut mid-word rather than leave scraps
+            cut = limit
+        pieces.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    if text:
+        pieces.append(text)
+    return pieces
+
+
+def explain_command_error(ctx: commands.Context[commands.Bot], error: Exception) -> str | None:
+    """A short reason for the user, or None to stay silent; details go to the log only."""
+    original = getattr(error, "original", error)
+    if isinstance(error, commands.CommandNotFound):
+        return None
+    if isinstance(error, commands.CommandOnCooldown):
+        return f"Slow down: try again in {error.retry_after:.0f} s."
+    if isinstance(error, commands.NoPrivateMessage):
+        return "This command works in a server, not in direct messages."
+    if isinstance(error, commands.CheckFailure):
+        return str(error) or "You are not allowed to use this command."
+    if isinstance(error, commands.UserInputError):
+        usage = (
+            f"{ctx.prefix}{ctx.command.qualified_name} {ctx.command.signature}"
+            if ctx.command
+            else ""
+        )
+        return f"{error} Usage: `{usage.strip()}`"
+    if isinstance(original, VoxdeskError):
+        return original.describe()
+    log.error("Command %s failed", ctx.command, exc_info=original)
+    return "Something went wrong on my side; the operator can see the details in the log."

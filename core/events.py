@@ -1,0 +1,143 @@
+"""One typed event bus: the bot publishes what it sees and does, the window listens.
+
+Events are frozen dataclasses, one type per fact. ``publish`` never blocks the publisher: each
+subscription has its own bounded queue, and a subscriber that falls behind loses its oldest
+events (and is told how many) rather than slowing the bot down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Generic, TypeVar
+
+log = logging.getLogger(__name__)
+
+E = TypeVar("E", bound="Event")
+
+
+@dataclass(frozen=True)
+class Event:
+    at: datetime = field(default_factory=lambda: datetime.now(UTC), kw_only=True)
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where something happened on Discord (guild is None in direct messages)."""
+
+    guild_id: int | None
+    guild_name: str | None
+    channel_id: int
+    channel_name: str
+
+
+@dataclass(frozen=True)
+class MessageSeen(Event):
+    place: Place
+    message_id: int
+    author_id: int
+    author_name: str
+    content: str
+    attachments: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TranscriptReady(Event):
+    place: Place
+    message_id: int
+    author_name: str
+    text: str
+    language: str | None
+    engine: str
+    audio_seconds: float
+
+
+@dataclass(frozen=True)
+class ReplySent(Event):
+    place: Place
+    message_id: int
+    text: str
+    in_reply_to: int | None = None
+    spoken: bool = False
+
+
+@dataclass(frozen=True)
+class CommandRun(Event):
+    place: Place
+    author_name: str
+    command: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class BridgeError(Event):
+    place: Place | None
+    message: str
+
+
+@dataclass(frozen=True)
+class BridgeStateChanged(Event):
+    state: str  # offline, connecting, connected, reconnecting, error
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class JobUpdated(Event):
+    job_id: str
+    status: str
+    fine_tuned_model: str | None = None
+
+
+class Subscription(Generic[E]):
+    """Events of one type (and its subtypes) as they are published."""
+
+    def __init__(self, bus: EventBus, kind: type[E], size: int) -> None:
+        self._bus = bus
+        self.kind = kind
+        self._queue: asyncio.Queue[E] = asyncio.Queue(size)
+        self.dropped = 0
+
+    def offer(self, event: Event) -> None:
+        if not isinstance(event, self.kind):
+            return
+        if self._queue.full():
+            self._queue.get_nowait()
+            self.dropped += 1
+        self._queue.put_nowait(event)
+
+    async def get(self) -> E:
+        return await self._queue.get()
+
+    def get_nowait(self) -> E | None:
+        return None if self._queue.empty() else self._queue.get_nowait()
+
+    def close(self) -> None:
+        self._bus.unsubscribe(self)
+
+    async def __aiter__(self) -> AsyncIterator[E]:
+        while True:
+            yield await self._queue.get()
+
+
+class EventBus:
+    def __init__(self) -> None:
+        self._subscriptions: list[Subscription[Event]] = []
+
+    def subscribe(self, kind: type[E] = Event, *, size: int = 1000) -> Subscription[E]:  # type: ignore[assignment]
+        subscription = Subscription(self, kind, size)
+        self._subscriptions.append(subscription)  # type: ignore[arg-type]
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription[E]) -> None:
+        if subscription in self._subscriptions:
+            self._subscriptions.remove(subscription)  # type: ignore[arg-type]
+
+    def publish(self, event: Event) -> None:
+        """Hand ``event`` to every subscriber of its type; never waits."""
+        log.debug("event %s", event)
+        for subscription in list(self._subscriptions):
+            subscription.offer(event)
