@@ -1,0 +1,106 @@
+"""A running bot connected to the loopback Discord (and the loopback OpenAI)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import discord
+import pytest
+import yarl
+from discord.gateway import DiscordWebSocket
+from discord.http import Route
+
+from bridge.runner import Bridge
+from core.config import SecretStore, Settings
+from core.events import Event, Subscription
+from core.services import Services
+from tests.fakes.discord_server import TOKEN, FakeDiscord
+from tests.fakes.openai_server import API_KEY, FakeOpenAI
+
+
+class RecordingVoiceClient(discord.VoiceProtocol):
+    """Stands in for discord.py's UDP voice client: it joins through the gateway like the real
+    one, and plays sources by reading every 20 ms frame, as the real player would."""
+
+    instances: list[RecordingVoiceClient] = []
+
+    def __init__(self, client: discord.Client, channel: discord.abc.Connectable) -> None:
+        super().__init__(client, channel)
+        self.played: list[int] = []  # frames read from each source
+        self.connected = False
+        RecordingVoiceClient.instances.append(self)
+
+    async def connect(self, *, timeout: float, reconnect: bool, self_deaf: bool = False,
+                      self_mute: bool = False) -> None:  # fmt: skip
+        assert isinstance(self.channel, discord.VoiceChannel)
+        await self.channel.guild.change_voice_state(channel=self.channel, self_deaf=self_deaf)
+        self.connected = True
+
+    async def disconnect(self, *, force: bool) -> None:
+        assert isinstance(self.channel, discord.VoiceChannel)
+        await self.channel.guild.change_voice_state(channel=None)
+        self.connected = False
+        self.cleanup()
+
+    def is_connected(self) -> bool:
+        return self.connected
+
+    def play(self, source: discord.AudioSource, *, after: Any = None) -> None:
+        frames = 0
+        while source.read():
+            frames += 1
+        self.played.append(frames)
+        if after:
+            after(None)
+
+
+E = TypeVar("E", bound=Event)
+
+
+async def next_event(running: Running, kind: type[E], timeout: float = 30) -> E:
+    """The next published event of ``kind`` (others are skipped)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            event = await running.events.get()
+            if isinstance(event, kind):
+                return event
+
+
+@dataclass
+class Running:
+    discord: FakeDiscord
+    openai: FakeOpenAI
+    services: Services
+    bridge: Bridge
+    events: Subscription[Event]
+
+
+@pytest.fixture
+async def running(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Running]:
+    fake = await FakeDiscord().start()
+    openai = await FakeOpenAI(steps=2).start()
+    # discord.py has no base-URL option: point its two endpoints at the loopback server.
+    monkeypatch.setattr(Route, "BASE", fake.api_base)
+    monkeypatch.setattr(DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.gateway))
+    settings = Settings()
+    settings.discord.reply_channels = [fake.chat]
+    settings.discord.trainer_role = "Trainer"
+    settings.discord.cooldown_seconds = 0
+    settings.discord.language = "auto"
+    settings.openai.base_url = openai.base_url
+    settings.openai.job_poll_seconds = 0.01
+    settings.tts.engine = "espeak"
+    services = Services(settings, SecretStore({"DISCORD_TOKEN": TOKEN, "OPENAI_API_KEY": API_KEY}))
+    events = services.events.subscribe(Event)
+    RecordingVoiceClient.instances.clear()
+    bridge = Bridge(services, voice_client_class=RecordingVoiceClient)
+    await bridge.start()
+    await asyncio.wait_for(bridge.bot.wait_until_ready(), 30)
+    yield Running(fake, openai, services, bridge, events)
+    await bridge.stop()
+    await services.close()
+    await openai.stop()
+    await fake.stop()

@@ -1,0 +1,77 @@
+"""Talking to the bot: greeting, replies where wanted, long replies, !test."""
+
+from __future__ import annotations
+
+import json
+
+from core.events import MessageSeen, ReplySent
+from tests.bridge.conftest import Running, next_event
+
+
+async def test_hi(running: Running) -> None:
+    fake = running.discord
+    await fake.post(fake.member, "!hi")
+    reply = await fake.wait_for(lambda m: "Привет, bob" in m["content"])
+    assert reply["message_reference"]["channel_id"] == str(fake.general)
+
+
+async def test_a_mention_gets_the_assistants_reply(running: Running) -> None:
+    fake = running.discord
+    asked = await fake.post(fake.member, "Как дела?", mention_bot=True)
+    reply = await fake.wait_for(lambda m: m["content"] == running.openai.reply)
+    assert reply["message_reference"]["message_id"] == str(asked)
+    sent = running.openai.chat_requests[-1]["messages"]
+    assert sent[-1] == {"role": "user", "content": "Как дела?", "name": "bob"}
+    seen = await next_event(running, MessageSeen)
+    assert seen.message_id == asked and seen.place.channel_name == "general"
+    replied = await next_event(running, ReplySent)
+    assert replied.in_reply_to == asked and not replied.spoken
+
+
+async def test_replies_only_where_wanted(running: Running) -> None:
+    fake, bot = running.discord, running.bridge.bot
+    chat = bot.get_cog("Chat")
+    plain = await fake.post(fake.member, "just talking")
+    mention = await fake.post(fake.member, "hello", mention_bot=True)
+    channel = await fake.post(fake.member, "in the bot channel", channel=fake.chat)
+    await fake.wait_for(lambda m: m["channel_id"] == str(fake.chat))
+    decisions = {}
+    for message_id in (plain, mention, channel):
+        message = bot._connection._get_message(message_id)
+        assert message is not None
+        decisions[message_id] = chat._wants_reply(message)  # type: ignore[union-attr]
+    assert decisions == {plain: False, mention: True, channel: True}
+
+
+async def test_a_5000_character_reply_is_split(running: Running) -> None:
+    fake = running.discord
+    running.openai.reply = " ".join(f"слово{i}" for i in range(700))  # 6,290 characters
+    await fake.post(fake.member, "tell me everything", channel=fake.chat)
+    await fake.wait_for(lambda m: m["content"].endswith("слово699"))
+    pieces = [m for m in fake.bot_messages if m["content"].startswith("слово")]
+    assert all(len(p["content"]) <= 2000 for p in pieces) and len(pieces) == 4
+    assert " ".join(p["content"] for p in pieces) == running.openai.reply
+
+
+async def test_test_command_with_json_and_bad_json(running: Running) -> None:
+    fake = running.discord
+    history = [{"role": "user", "content": "earlier"}, {"role": "assistant", "content": "ok"},
+               {"role": "user", "content": "now"}]  # fmt: skip
+    await fake.post(fake.member, "!test " + json.dumps(history))
+    await fake.wait_for(lambda m: m["content"] == running.openai.reply)
+    assert [m["content"] for m in running.openai.chat_requests[-1]["messages"][1:]] == [
+        "earlier",
+        "ok",
+        "now",
+    ]
+    await fake.post(fake.member, '!test [{"role": "user", "content": ')
+    error = await fake.wait_for(lambda m: "not valid JSON" in m["content"])
+    assert "Traceback" not in error["content"]
+
+
+async def test_an_openai_failure_is_a_short_reason(running: Running) -> None:
+    fake = running.discord
+    running.openai.fail_next(401, "bad key")
+    await fake.post(fake.member, "hello?", channel=fake.chat)
+    reason = await fake.wait_for(lambda m: m["content"].startswith("I can't answer right now"))
+    assert "OpenAI rejected the API key" in reason["content"]

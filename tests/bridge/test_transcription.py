@@ -1,0 +1,95 @@
+"""Voice messages and audio files become transcripts; bad attachments get a short reason."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from core.audio.ffmpeg import ffmpeg_executable
+from core.events import TranscriptReady
+from core.stt.scoring import word_error_rate
+from tests.bridge.conftest import Running, next_event
+from tests.conftest import clip
+
+pytestmark = pytest.mark.slow
+
+
+def voice_message(name: str) -> bytes:
+    """A corpus recording as Discord records voice messages: Ogg Opus, 48 kHz mono."""
+    source = clip(name).path
+    return subprocess.run(
+        [ffmpeg_executable(), "-v", "error", "-i", str(source), "-ac", "1", "-ar", "48000",
+         "-c:a", "libopus", "-b:a", "32k", "-f", "ogg", "-"],
+        capture_output=True, check=True,
+    ).stdout  # fmt: skip
+
+
+def is_final(message: dict[str, object]) -> bool:
+    return "Transcribing" not in str(message["content"])
+
+
+async def test_a_voice_message_is_transcribed_in_place(running: Running) -> None:
+    fake = running.discord
+    audio = fake.attachment(voice_message("deepspeech_new_home_in_the_stars.wav"),
+                            "voice-message.ogg", "audio/ogg", voice=True, duration=3.6)  # fmt: skip
+    posted = await fake.post(fake.member, attachments=[audio], voice=True)
+    placeholder = await fake.wait_for(lambda m: m["content"] == "🎙️ Transcribing…")
+    final = await fake.wait_for(lambda m: m["id"] == placeholder["id"] and is_final(m))
+    reference = clip("deepspeech_new_home_in_the_stars.wav").reference
+    assert word_error_rate(reference, final["content"]) <= 0.1
+    assert final["message_reference"]["message_id"] == str(posted)
+    event = await next_event(running, TranscriptReady)
+    assert event.message_id == posted and event.engine == "whisper" and event.language == "en"
+
+
+async def test_every_audio_attachment_is_transcribed(running: Running) -> None:
+    fake = running.discord
+    first = fake.attachment(voice_message("speechrec_english.wav"), "a.ogg", "audio/ogg")
+    second = fake.attachment(Path(clip("pocketsphinx_librivox_0880.wav").path).read_bytes(),
+                             "b.wav", "audio/x-wav")  # fmt: skip
+    picture = fake.attachment(b"\x89PNG\r\n\x1a\n" + bytes(64), "cat.png", "image/png")
+    await fake.post(fake.member, "three files", attachments=[first, picture, second])
+    await fake.wait_for(lambda m: "young man" in m["content"])
+    await fake.wait_for(lambda m: "1, 2, 3" in m["content"] or "one" in m["content"].lower())
+    placeholders = [m for m in fake.bot_messages if m["content"] == "🎙️ Transcribing…"]
+    assert len(placeholders) == 2  # the picture is not audio: ignored, nothing crashed
+
+
+async def test_oversized_and_fake_audio_get_a_reason(running: Running) -> None:
+    fake = running.discord
+    running.services.settings.audio.max_bytes = 20_000
+    big = fake.attachment(bytes(50_000), "long.ogg", "audio/ogg")
+    await fake.post(fake.member, attachments=[big])
+    too_big = await fake.wait_for(
+        lambda m: m["content"].startswith("⚠️") and "limit" in m["content"]
+    )
+    assert "MiB" in too_big["content"]
+    fake_audio = fake.attachment(b"\x89PNG\r\n\x1a\n" + bytes(500), "voice.ogg", "audio/ogg")
+    await fake.post(fake.member, attachments=[fake_audio], voice=True)
+    reason = await fake.wait_for(lambda m: "PNG image, not audio" in m["content"])
+    assert "Traceback" not in reason["content"] and "/tmp" not in reason["content"]
+
+
+async def test_transcribe_command_as_a_reply(running: Running) -> None:
+    fake = running.discord
+    running.services.settings.discord.auto_transcribe = False
+    audio = fake.attachment(voice_message("pocketsphinx_librivox_0880.wav"), "v.ogg", "audio/ogg")
+    original = await fake.post(fake.member, attachments=[audio], voice=True)
+    await fake.post(fake.trainer, "!transcribe", reply_to=original)
+    done = await fake.wait_for(lambda m: "young man" in m["content"])
+    assert done["message_reference"]["message_id"] == str(original)
+    await fake.post(fake.trainer, "!transcribe")
+    await fake.wait_for(lambda m: "Reply to a voice message" in m["content"])
+
+
+async def test_transcribe_from_the_context_menu(running: Running) -> None:
+    fake = running.discord
+    running.services.settings.discord.auto_transcribe = False
+    audio = fake.attachment(voice_message("speechrec_english.wav"), "v.ogg", "audio/ogg")
+    target = await fake.post(fake.member, attachments=[audio], voice=True)
+    await fake.use_context_menu(fake.trainer, "Transcribe", target)
+    followup = await fake.wait_for(lambda m: bool(m.get("followup")))
+    assert word_error_rate("one two three", followup["content"]) == 0
+    assert fake.interaction_responses[0]["type"] == 5  # deferred: "the bot is thinking"

@@ -1,0 +1,477 @@
+"""A loopback Discord for the real discord.py client: REST v10 and the gateway, on 127.0.0.1.
+
+One guild with text and voice channels, a trainer, a plain member and a moderator. Tests act
+as Discord's users do (post a message, a voice message, use a context menu) and wait for what
+the bot sends back. The gateway keeps every dispatch with its sequence number, so a client that
+RESUMEs after a dropped socket gets what it missed. REST traffic is recorded and checked against
+Discord's OpenAPI spec; 429s with retry-after can be injected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiohttp import BodyPartReader, WSMsgType, web
+
+from tests.fakes.openapi import Exchange, OpenApiSpec
+
+TOKEN = "MTAxMDEwMTAxMDEwMTAxMDEw.Gvoxdx.loopback-discord-test-token-0000"
+SPEC = Path(__file__).parents[3] / "shared" / "specs" / "discord-openapi.json"
+MANAGE_GUILD = 1 << 5
+ADMINISTRATOR = 1 << 3
+HEARTBEAT_MS = 41_250
+
+
+def _json(
+    payload: Any, *, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    """JSON with the bare content type: discord.py parses bodies only for exactly this one."""
+    all_headers = {"Content-Type": "application/json", **(headers or {})}
+    return web.Response(body=json.dumps(payload).encode(), status=status, headers=all_headers)
+
+
+def _stamp() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def discord_spec() -> OpenApiSpec:
+    return OpenApiSpec.load(SPEC, "/api/v10")
+
+
+@dataclass
+class FakeUser:
+    id: int
+    name: str
+    roles: list[int] = field(default_factory=list)
+    bot: bool = False
+
+    def json(self) -> dict[str, Any]:
+        return {"id": str(self.id), "username": self.name, "discriminator": "0",
+                "global_name": self.name, "avatar": None, "bot": self.bot,
+                "public_flags": 0, "flags": 0}  # fmt: skip
+
+    def member(self, with_user: bool = True) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "roles": [str(r) for r in self.roles], "joined_at": "2025-01-01T00:00:00+00:00",
+            "deaf": False, "mute": False, "nick": None, "flags": 0, "pending": False,
+            "premium_since": None, "avatar": None, "communication_disabled_until": None,
+        }  # fmt: skip
+        if with_user:
+            data["user"] = self.json()
+        return data
+
+
+class FakeDiscord:
+    def __init__(self) -> None:
+        self._ids = itertools.count(1_200_000_000_000_000_000)
+        self.guild_id = self.new_id()
+        self.application_id = self.new_id()
+        trainer_role, mod_role, bot_role = self.new_id(), self.new_id(), self.new_id()
+        self.roles = [
+            {"id": str(self.guild_id), "name": "@everyone", "permissions": str(1 << 11 | 1 << 10)},
+            {"id": str(trainer_role), "name": "Trainer", "permissions": "0"},
+            {"id": str(mod_role), "name": "Moderator", "permissions": str(MANAGE_GUILD)},
+            {"id": str(bot_role), "name": "Voxdesk", "permissions": str(ADMINISTRATOR)},
+        ]
+        self.bot = FakeUser(self.application_id, "voxdesk-bot", [bot_role], bot=True)
+        self.trainer = FakeUser(self.new_id(), "alice", [trainer_role])
+        self.member = FakeUser(self.new_id(), "bob")
+        self.moderator = FakeUser(self.new_id(), "carol", [mod_role])
+        self.users = {u.id: u for u in (self.bot, self.trainer, self.member, self.moderator)}
+        self.general, self.chat, self.voice = self.new_id(), self.new_id(), self.new_id()
+        self.voice_states: dict[int, int | None] = {}  # user id -> voice channel id
+        self.messages: dict[int, dict[str, Any]] = {}
+        self.bot_messages: list[dict[str, Any]] = []  # created or edited by the bot, in order
+        self.interaction_responses: list[dict[str, Any]] = []
+        self.cdn: dict[str, bytes] = {}
+        self.exchanges: list[Exchange] = []
+        self.rate_limits: list[tuple[str, float]] = []  # (path start, retry after)
+        self.rate_limited = 0
+        self.changed = asyncio.Condition()
+        self.events: list[dict[str, Any]] = []  # every dispatch, for RESUME
+        self.sockets: list[web.WebSocketResponse] = []
+        self.session_id = "fake-session-0001"
+        self.identifies = 0
+        self.resumes = 0
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    def new_id(self) -> int:
+        return next(self._ids)
+
+    # --- life cycle -----------------------------------------------------------------------
+
+    async def start(self) -> FakeDiscord:
+        app = web.Application(middlewares=[self._gate], client_max_size=64 * 1024 * 1024)
+        api = "/api/v10"
+        routes = [
+            ("GET", "/users/@me", self._me),
+            ("GET", "/oauth2/applications/@me", self._application),
+            ("GET", "/gateway", self._gateway_url),
+            ("GET", "/gateway/bot", self._gateway_url),
+            ("POST", "/channels/{channel}/messages", self._create_message),
+            ("GET", "/channels/{channel}/messages/{message}", self._get_message),
+            ("PATCH", "/channels/{channel}/messages/{message}", self._edit_message),
+            ("PUT", "/channels/{channel}/messages/{message}/reactions/{emoji}/@me", self._no_content),
+            ("DELETE", "/channels/{channel}/messages/{message}/reactions/{emoji}/@me", self._no_content),
+            ("POST", "/channels/{channel}/typing", self._no_content),
+            ("POST", "/interactions/{id}/{token}/callback", self._interaction_callback),
+            ("POST", "/webhooks/{app}/{token}", self._followup),
+            ("PUT", "/applications/{app}/commands", self._sync_commands),
+        ]  # fmt: skip
+        for method, path, handler in routes:
+            app.router.add_route(method, api + path, handler)
+        app.router.add_get("/cdn/{name}", self._cdn)
+        app.router.add_get("/gateway/ws", self._websocket)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        return self
+
+    async def stop(self) -> None:
+        for socket in list(self.sockets):
+            await socket.close()
+        if self._runner:
+            await self._runner.cleanup()
+
+    @property
+    def api_base(self) -> str:
+        return f"{self.url}/api/v10"
+
+    @property
+    def gateway(self) -> str:
+        return self.url.replace("http://", "ws://") + "/gateway/ws"
+
+    def spec_problems(self) -> list[str]:
+        spec = discord_spec()
+        return [problem for exchange in self.exchanges for problem in spec.problems(exchange)]
+
+    # --- what users do ----------------------------------------------------------------------
+
+    def attachment(self, data: bytes, filename: str, content_type: str | None,
+                   *, voice: bool = False, duration: float = 0.0) -> dict[str, Any]:  # fmt: skip
+        key = f"{self.new_id()}-{filename.replace('/', '_')}"
+        self.cdn[key] = data
+        item: dict[str, Any] = {
+            "id": str(self.new_id()),
+            "filename": filename,
+            "size": len(data),
+            "url": f"{self.url}/cdn/{key}",
+            "proxy_url": f"{self.url}/cdn/{key}",
+        }
+        if content_type:
+            item["content_type"] = content_type
+        if voice:
+            item |= {"duration_secs": duration, "waveform": "AAAA"}
+        return item
+
+    async def post(self, author: FakeUser, content: str = "", *, channel: int | None = None,
+                   attachments: list[dict[str, Any]] | None = None, voice: bool = False,
+                   reply_to: int | None = None, mention_bot: bool = False) -> int:  # fmt: skip
+        """A user posts a message; returns its id."""
+        channel = channel or self.general
+        message = self._message(author, channel, content, attachments or [])
+        if voice:
+            message["flags"] = 1 << 13  # IS_VOICE_MESSAGE
+        if mention_bot:
+            message["mentions"] = [self.bot.json()]
+            message["content"] = f"<@{self.bot.id}> {content}".strip()
+        if reply_to is not None:
+            message["type"] = 19
+            message["message_reference"] = {"message_id": str(reply_to), "channel_id": str(channel),
+                                            "guild_id": str(self.guild_id)}  # fmt: skip
+            message["referenced_message"] = self.messages.get(reply_to)
+        self.messages[int(message["id"])] = message
+        await self.dispatch("MESSAGE_CREATE", {**message, "member": author.member(False)})
+        return int(message["id"])
+
+    async def join_voice(self, user: FakeUser, channel: int | None) -> None:
+        self.voice_states[user.id] = channel
+        await self.dispatch("VOICE_STATE_UPDATE", self._voice_state(user, channel))
+
+    async def use_context_menu(self, user: FakeUser, name: str, target: int) -> str:
+        token = f"interaction-token-{self.new_id()}"
+        target_message = self.messages[target]
+        await self.dispatch("INTERACTION_CREATE", {
+            "id": str(self.new_id()), "application_id": str(self.application_id), "type": 2,
+            "token": token, "version": 1, "guild_id": str(self.guild_id),
+            "channel_id": str(target_message["channel_id"]),
+            "channel": self._channels()[0] | {"id": target_message["channel_id"]},
+            "member": user.member() | {"permissions": "2147483647"},
+            "app_permissions": "2147483647", "locale": "ru", "guild_locale": "ru",
+            "entitlements": [], "authorizing_integration_owners": {"0": str(self.guild_id)},
+            "context": 0, "attachment_size_limit": 10 * 1024 * 1024,
+            "data": {"id": str(self.new_id()), "name": name, "type": 3, "target_id": str(target),
+                     "resolved": {"messages": {str(target): target_message}}},
+        })  # fmt: skip
+        return token
+
+    async def wait_for(self, predicate: Callable[[dict[str, Any]], bool],
+                       timeout: float = 60) -> dict[str, Any]:  # fmt: skip
+        """The first bot message (sent or edited) that satisfies ``predicate``."""
+        async with self.changed:
+            found = await asyncio.wait_for(
+                self.changed.wait_for(lambda: next(
+                    (m for m in self.bot_messages if predicate(m)), None)), timeout)  # fmt: skip
+        assert found is not None
+        return found
+
+    async def drop_gateway(self) -> None:
+        """Close every gateway socket as a network failure would (resumable)."""
+        for socket in list(self.sockets):
+            await socket.close(code=4000, message=b"dropped by the test")
+
+    # --- gateway --------------------------------------------------------------------------------
+
+    async def dispatch(self, event: str, data: dict[str, Any]) -> None:
+        payload = {"op": 0, "t": event, "s": len(self.events) + 1, "d": data}
+        self.events.append(payload)
+        for socket in list(self.sockets):
+            if not socket.closed:
+                await socket.send_str(json.dumps(payload))
+
+    async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse(autoping=True)
+        await socket.prepare(request)
+        await socket.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": HEARTBEAT_MS}}))
+        async for frame in socket:
+            if frame.type != WSMsgType.TEXT:
+                continue
+            message = json.loads(frame.data)
+            await self._gateway_op(socket, message["op"], message.get("d"))
+        if socket in self.sockets:
+            self.sockets.remove(socket)
+        return socket
+
+    async def _gateway_op(self, socket: web.WebSocketResponse, op: int, data: Any) -> None:
+        if op == 1:
+            await socket.send_str(json.dumps({"op": 11}))
+        elif op == 2:
+            if data["token"] != TOKEN:
+                await socket.close(code=4004, message=b"Authentication failed.")
+                return
+            self.identifies += 1
+            self.sockets.append(socket)
+            await self.dispatch("READY", {
+                "v": 10, "user": self.bot.json(), "session_id": self.session_id,
+                "resume_gateway_url": self.gateway, "guilds": [{"id": str(self.guild_id),
+                                                                "unavailable": True}],
+                "application": {"id": str(self.application_id), "flags": 0},
+                "shard": data.get("shard", [0, 1]),
+            })  # fmt: skip
+            await self.dispatch("GUILD_CREATE", self._guild())
+        elif op == 6:
+            if data["token"] != TOKEN or data["session_id"] != self.session_id:
+                await socket.send_str(json.dumps({"op": 9, "d": False}))
+                return
+            self.resumes += 1
+            self.sockets.append(socket)
+            for payload in self.events[int(data["seq"] or 0) :]:
+                await socket.send_str(json.dumps(payload))
+            await self.dispatch("RESUMED", {})
+        elif op == 4:
+            channel = int(data["channel_id"]) if data.get("channel_id") else None
+            await self.join_voice(self.bot, channel)
+
+    # --- REST -----------------------------------------------------------------------------------
+
+    @web.middleware
+    async def _gate(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if not request.path.startswith("/api/"):
+            response: web.StreamResponse = await handler(request)
+            return response
+        if request.headers.get("Authorization") != f"Bot {TOKEN}":
+            if request.path.startswith("/api/v10/interactions/") or \
+                    request.path.startswith("/api/v10/webhooks/"):  # fmt: skip
+                pass  # interaction tokens authorise these
+            else:
+                return _json({"message": "401: Unauthorized", "code": 0}, status=401)
+        for index, (prefix, retry_after) in enumerate(self.rate_limits):
+            if request.path.startswith("/api/v10" + prefix):
+                del self.rate_limits[index]
+                self.rate_limited += 1
+                headers = {"Retry-After": str(retry_after), "X-RateLimit-Limit": "5",
+                           "X-RateLimit-Remaining": "0", "X-RateLimit-Reset-After": str(retry_after),
+                           "X-RateLimit-Bucket": "test-bucket", "X-RateLimit-Scope": "user"}  # fmt: skip
+                body = {"message": "You are being rate limited.", "retry_after": retry_after,
+                        "global": False}  # fmt: skip
+                return _json(body, status=429, headers=headers)
+        return await handler(request)
+
+    def _record(self, request: web.Request, body: Any, status: int, payload: Any,
+                files: set[str] | None = None) -> web.Response:  # fmt: skip
+        self.exchanges.append(Exchange(request.method, request.path,
+                                       request.content_type if request.body_exists else "",
+                                       body if isinstance(body, dict) else {}, status, payload,
+                                       files or set(), dict(request.query)))  # fmt: skip
+        if status == 204:
+            return web.Response(status=204)
+        return _json(payload, status=status)
+
+    async def _me(self, request: web.Request) -> web.Response:
+        me = self.bot.json() | {"mfa_enabled": False, "locale": "ru", "verified": True,
+                                "email": None, "premium_type": 0}  # fmt: skip
+        return self._record(request, {}, 200, me)
+
+    async def _application(self, request: web.Request) -> web.Response:
+        app = {"id": str(self.application_id), "name": "Voxdesk", "icon": None,
+               "description": "", "bot_public": False, "bot_require_code_grant": False,
+               "verify_key": "0" * 64, "flags": 0, "owner": self.moderator.json(),
+               "team": None, "summary": "", "type": None, "redirect_uris": [],
+               "interactions_endpoint_url": None, "bot": self.bot.json()}  # fmt: skip
+        return self._record(request, {}, 200, app)
+
+    async def _gateway_url(self, request: web.Request) -> web.Response:
+        payload: dict[str, Any] = {"url": self.gateway}
+        if request.path.endswith("/bot"):
+            payload |= {"shards": 1, "session_start_limit": {"total": 1000, "remaining": 999,
+                        "reset_after": 0, "max_concurrency": 1}}  # fmt: skip
+        return self._record(request, {}, 200, payload)
+
+    async def _create_message(self, request: web.Request) -> web.Response:
+        channel = int(request.match_info["channel"])
+        body, files = await _read_body(request)
+        attachments = [self.attachment(data, name, None) for name, data in files.items()]
+        message = self._message(self.bot, channel, body.get("content") or "", attachments)
+        reference = body.get("message_reference")
+        if reference:
+            message["type"] = 19
+            message["message_reference"] = {**reference, "message_id": str(reference["message_id"]),
+                                            "channel_id": str(channel),
+                                            "guild_id": str(self.guild_id)}  # fmt: skip
+            message["referenced_message"] = self.messages.get(int(reference["message_id"]))
+        self.messages[int(message["id"])] = message
+        await self._bot_said(dict(message))  # a copy: later edits must not rewrite history
+        await self.dispatch("MESSAGE_CREATE", message)
+        return self._record(request, body, 200, message, set(files))
+
+    async def _get_message(self, request: web.Request) -> web.Response:
+        found = self.messages.get(int(request.match_info["message"]))
+        if found is None:
+            return self._record(request, {}, 404, {"message": "Unknown Message", "code": 10008})
+        return self._record(request, {}, 200, found)
+
+    async def _edit_message(self, request: web.Request) -> web.Response:
+        body, _ = await _read_body(request)
+        message = self.messages[int(request.match_info["message"])]
+        message["content"] = body.get("content", message["content"])
+        message["edited_timestamp"] = _stamp()
+        await self._bot_said(dict(message))
+        return self._record(request, body, 200, message)
+
+    async def _no_content(self, request: web.Request) -> web.Response:
+        return self._record(request, {}, 204, None)
+
+    async def _interaction_callback(self, request: web.Request) -> web.Response:
+        body, _ = await _read_body(request)
+        self.interaction_responses.append(body)
+        if request.query.get("with_response") not in ("true", "1"):
+            return self._record(request, body, 204, None)
+        deferred = body.get("type") == 5
+        answer = {"interaction": {"id": request.match_info["id"], "type": 2,
+                                  "response_message_loading": deferred,
+                                  "response_message_ephemeral": False}}  # fmt: skip
+        return self._record(request, body, 200, answer)
+
+    async def _followup(self, request: web.Request) -> web.Response:
+        body, _ = await _read_body(request)
+        message = self._message(self.bot, self.general, body.get("content") or "", [])
+        message["webhook_id"] = str(self.application_id)
+        await self._bot_said(message | {"followup": True})
+        return self._record(request, body, 200, message)
+
+    async def _sync_commands(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        commands = [c | {"id": str(self.new_id()), "application_id": str(self.application_id),
+                         "version": str(self.new_id()), "default_member_permissions": None,
+                         "dm_permission": True, "nsfw": False} for c in body]  # fmt: skip
+        return self._record(request, {}, 200, commands)
+
+    async def _cdn(self, request: web.Request) -> web.Response:
+        data = self.cdn.get(request.match_info["name"])
+        if data is None:
+            return web.Response(status=404)
+        return web.Response(body=data, content_type="application/octet-stream")
+
+    async def _bot_said(self, message: dict[str, Any]) -> None:
+        async with self.changed:
+            self.bot_messages.append(message)
+            self.changed.notify_all()
+
+    # --- payloads ---------------------------------------------------------------------------------
+
+    def _message(self, author: FakeUser, channel: int, content: str,
+                 attachments: list[dict[str, Any]]) -> dict[str, Any]:  # fmt: skip
+        return {
+            "id": str(self.new_id()), "channel_id": str(channel), "guild_id": str(self.guild_id),
+            "author": author.json(), "content": content, "timestamp": _stamp(),
+            "edited_timestamp": None, "tts": False, "mention_everyone": False, "mentions": [],
+            "mention_roles": [], "attachments": attachments, "embeds": [], "pinned": False,
+            "type": 0, "flags": 0, "components": [],
+        }  # fmt: skip
+
+    def _channels(self) -> list[dict[str, Any]]:
+        base = {"guild_id": str(self.guild_id), "permission_overwrites": [], "nsfw": False,
+                "parent_id": None, "rate_limit_per_user": 0, "flags": 0}  # fmt: skip
+        return [
+            base | {"id": str(self.general), "type": 0, "name": "general", "position": 0,
+                    "topic": None, "last_message_id": None},
+            base | {"id": str(self.chat), "type": 0, "name": "bot-chat", "position": 1,
+                    "topic": None, "last_message_id": None},
+            base | {"id": str(self.voice), "type": 2, "name": "Voice", "position": 2,
+                    "bitrate": 64000, "user_limit": 0, "rtc_region": None},
+        ]  # fmt: skip
+
+    def _voice_state(self, user: FakeUser, channel: int | None) -> dict[str, Any]:
+        return {"guild_id": str(self.guild_id), "channel_id": str(channel) if channel else None,
+                "user_id": str(user.id), "member": user.member(), "session_id": "voice-session",
+                "deaf": False, "mute": False, "self_deaf": user.bot, "self_mute": False,
+                "self_video": False, "suppress": False, "request_to_speak_timestamp": None}  # fmt: skip
+
+    def _guild(self) -> dict[str, Any]:
+        roles = [r | {"color": 0, "hoist": False, "icon": None, "unicode_emoji": None,
+                      "position": i, "managed": False, "mentionable": False, "flags": 0}
+                 for i, r in enumerate(self.roles)]  # fmt: skip
+        return {
+            "id": str(self.guild_id), "name": "Voxdesk Test Guild", "icon": None,
+            "owner_id": str(self.moderator.id), "roles": roles, "emojis": [], "stickers": [],
+            "features": [], "member_count": len(self.users),
+            "members": [u.member() for u in self.users.values()], "channels": self._channels(),
+            "threads": [], "presences": [], "large": False, "unavailable": False,
+            "voice_states": [self._voice_state(self.users[u], c) for u, c in self.voice_states.items() if c],
+            "joined_at": "2025-01-01T00:00:00+00:00", "afk_channel_id": None, "afk_timeout": 300,
+            "verification_level": 0, "default_message_notifications": 0,
+            "explicit_content_filter": 0, "mfa_level": 0, "system_channel_id": None,
+            "system_channel_flags": 0, "rules_channel_id": None, "vanity_url_code": None,
+            "description": None, "banner": None, "premium_tier": 0,
+            "premium_subscription_count": 0, "preferred_locale": "ru",
+            "public_updates_channel_id": None, "nsfw_level": 0,
+            "premium_progress_bar_enabled": False, "application_id": None,
+            "max_members": 500_000, "stage_instances": [], "guild_scheduled_events": [],
+        }  # fmt: skip
+
+
+async def _read_body(request: web.Request) -> tuple[dict[str, Any], dict[str, bytes]]:
+    if not request.body_exists:
+        return {}, {}
+    if request.content_type == "application/json":
+        return await request.json(), {}
+    body: dict[str, Any] = {}
+    files: dict[str, bytes] = {}
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        assert isinstance(part, BodyPartReader)
+        data = bytes(await part.read())
+        if part.name == "payload_json":
+            body = json.loads(data)
+        elif part.filename:
+            files[part.filename] = data
+    return body, files
