@@ -108,8 +108,14 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def report(args: Any, megabytes: float, planted: Any, ours: dict[str, Any], cookbook: dict[str, Any],
-           imported: dict[str, Any]) -> None:  # fmt: skip
+def report(
+    args: Any,
+    megabytes: float,
+    planted: Any,
+    ours: dict[str, Any],
+    cookbook: dict[str, Any],
+    imported: dict[str, Any],
+) -> None:
     console = Console(width=120)
     table = Table(title=f"Validating {args.examples:,} examples ({megabytes:.0f} MB)")
     for column in ("implementation", "seconds", "examples/s", "peak RSS MB"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import discord
 import pytest
@@ -25,11 +25,12 @@ class RecordingVoiceClient(discord.VoiceProtocol):
     """Stands in for discord.py's UDP voice client: it joins through the gateway like the real
     one, and plays sources by reading every 20 ms frame, as the real player would."""
 
-    instances: list[RecordingVoiceClient] = []
+    instances: ClassVar[list[RecordingVoiceClient]] = []
 
     def __init__(self, client: discord.Client, channel: discord.abc.Connectable) -> None:
         super().__init__(client, channel)
         self.played: list[int] = []  # frames read from each source
+        self.spoke = asyncio.Event()
         self.connected = False
         RecordingVoiceClient.instances.append(self)
 
@@ -53,6 +54,7 @@ class RecordingVoiceClient(discord.VoiceProtocol):
         while source.read():
             frames += 1
         self.played.append(frames)
+        self.spoke.set()
         if after:
             after(None)
 
@@ -101,6 +103,8 @@ async def running(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Running]:
     await asyncio.wait_for(bridge.bot.wait_until_ready(), 30)
     yield Running(fake, openai, services, bridge, events)
     await bridge.stop()
+    problems = fake.spec_problems() + openai.spec_problems()
     await services.close()
     await openai.stop()
     await fake.stop()
+    assert problems == [], "\n".join(problems)

@@ -42,7 +42,16 @@ def _stamp() -> str:
 
 
 def discord_spec() -> OpenApiSpec:
-    return OpenApiSpec.load(SPEC, "/api/v10")
+    spec = OpenApiSpec.load(SPEC, "/api/v10")
+    # Discord takes snowflakes as JSON numbers too (discord.py sends them so in requests);
+    # its spec lists only strings. Answers from the fake still have to be strings.
+    snowflake = spec.document["components"]["schemas"]["SnowflakeType"]
+    if "anyOf" not in snowflake:
+        spec.document["components"]["schemas"]["SnowflakeType"] = {
+            "anyOf": [snowflake, {"type": "integer", "minimum": 0}]
+        }
+        spec.refresh()
+    return spec
 
 
 @dataclass
@@ -55,7 +64,7 @@ class FakeUser:
     def json(self) -> dict[str, Any]:
         return {"id": str(self.id), "username": self.name, "discriminator": "0",
                 "global_name": self.name, "avatar": None, "bot": self.bot,
-                "public_flags": 0, "flags": 0}  # fmt: skip
+                "public_flags": 0, "flags": 0, "primary_guild": None}  # fmt: skip
 
     def member(self, with_user: bool = True) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -186,7 +195,8 @@ class FakeDiscord:
             message["content"] = f"<@{self.bot.id}> {content}".strip()
         if reply_to is not None:
             message["type"] = 19
-            message["message_reference"] = {"message_id": str(reply_to), "channel_id": str(channel),
+            message["message_reference"] = {"type": 0, "message_id": str(reply_to),
+                                            "channel_id": str(channel),
                                             "guild_id": str(self.guild_id)}  # fmt: skip
             message["referenced_message"] = self.messages.get(reply_to)
         self.messages[int(message["id"])] = message
@@ -298,7 +308,7 @@ class FakeDiscord:
             if request.path.startswith("/api/v10" + prefix):
                 del self.rate_limits[index]
                 self.rate_limited += 1
-                headers = {"Retry-After": str(retry_after), "X-RateLimit-Limit": "5",
+                headers = {"Via": "1.1 google", "Retry-After": str(retry_after), "X-RateLimit-Limit": "5",
                            "X-RateLimit-Remaining": "0", "X-RateLimit-Reset-After": str(retry_after),
                            "X-RateLimit-Bucket": "test-bucket", "X-RateLimit-Scope": "user"}  # fmt: skip
                 body = {"message": "You are being rate limited.", "retry_after": retry_after,
@@ -326,7 +336,10 @@ class FakeDiscord:
                "description": "", "bot_public": False, "bot_require_code_grant": False,
                "verify_key": "0" * 64, "flags": 0, "owner": self.moderator.json(),
                "team": None, "summary": "", "type": None, "redirect_uris": [],
-               "interactions_endpoint_url": None, "bot": self.bot.json()}  # fmt: skip
+               "interactions_endpoint_url": None, "bot": self.bot.json(), "flags_new": "0",
+               "role_connections_verification_url": None, "approximate_guild_count": 1,
+               "approximate_user_install_count": 0, "approximate_user_authorization_count": 0,
+               "explicit_content_filter": 0, "eligible_oauth2_scopes": ["bot"]}  # fmt: skip
         return self._record(request, {}, 200, app)
 
     async def _gateway_url(self, request: web.Request) -> web.Response:
@@ -339,12 +352,13 @@ class FakeDiscord:
     async def _create_message(self, request: web.Request) -> web.Response:
         channel = int(request.match_info["channel"])
         body, files = await _read_body(request)
-        attachments = [self.attachment(data, name, None) for name, data in files.items()]
+        attachments = [self.attachment(data, name, None) for name, data in files.values()]
         message = self._message(self.bot, channel, body.get("content") or "", attachments)
         reference = body.get("message_reference")
         if reference:
             message["type"] = 19
-            message["message_reference"] = {**reference, "message_id": str(reference["message_id"]),
+            message["message_reference"] = {"type": 0, **reference,
+                                            "message_id": str(reference["message_id"]),
                                             "channel_id": str(channel),
                                             "guild_id": str(self.guild_id)}  # fmt: skip
             message["referenced_message"] = self.messages.get(int(reference["message_id"]))
@@ -459,13 +473,16 @@ class FakeDiscord:
         }  # fmt: skip
 
 
-async def _read_body(request: web.Request) -> tuple[dict[str, Any], dict[str, bytes]]:
+async def _read_body(
+    request: web.Request,
+) -> tuple[dict[str, Any], dict[str, tuple[str, bytes]]]:
+    """The JSON body (from payload_json in a multipart request) and files by part name."""
     if not request.body_exists:
         return {}, {}
     if request.content_type == "application/json":
         return await request.json(), {}
     body: dict[str, Any] = {}
-    files: dict[str, bytes] = {}
+    files: dict[str, tuple[str, bytes]] = {}
     reader = await request.multipart()
     while (part := await reader.next()) is not None:
         assert isinstance(part, BodyPartReader)
@@ -473,5 +490,5 @@ async def _read_body(request: web.Request) -> tuple[dict[str, Any], dict[str, by
         if part.name == "payload_json":
             body = json.loads(data)
         elif part.filename:
-            files[part.filename] = data
+            files[part.name or ""] = (part.filename, data)
     return body, files

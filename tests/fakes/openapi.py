@@ -41,6 +41,10 @@ class OpenApiSpec:
         self._components = _normalise(document.get("components", {}))
         self._routes = [(_route_pattern(path), path) for path in document["paths"]]
 
+    def refresh(self) -> None:
+        """Re-read the components after a deliberate, documented change to the document."""
+        self._components = _normalise(self.document.get("components", {}))
+
     @classmethod
     @functools.cache
     def load(cls, path: Path, base_path: str = "") -> OpenApiSpec:
@@ -98,7 +102,10 @@ class OpenApiSpec:
         return self._schema_problems(content[media]["schema"], exchange.body, "request")
 
     def _form_problems(self, schema: dict[str, Any], exchange: Exchange) -> list[str]:
-        properties = schema.get("properties", {})
+        parts = [self._resolve(part) for part in schema.get("allOf", [])] or [schema]
+        properties = {name: value for part in parts
+                      for name, value in part.get("properties", {}).items()}  # fmt: skip
+        schema = {"required": [name for part in parts for name in part.get("required", [])]}
         sent = set(exchange.body) | exchange.files
         required = schema.get("required", [])
         problems = [f"missing required field '{name}'" for name in required if name not in sent]
@@ -110,7 +117,10 @@ class OpenApiSpec:
 
     def _response_problems(self, operation: dict[str, Any], exchange: Exchange) -> list[str]:
         responses = operation.get("responses", {})
-        declared = responses.get(str(exchange.status)) or responses.get("default")
+        status = str(exchange.status)
+        declared = (
+            responses.get(status) or responses.get(f"{status[0]}XX") or responses.get("default")
+        )
         if declared is None:
             return [f"status {exchange.status} is not a declared response"]
         content = self._resolve(declared).get("content", {})

@@ -1,0 +1,77 @@
+"""The connection itself: resuming after a drop, rate limits, tokens, sharding, the spec."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bridge.runner import Bridge, TokenRejected
+from core.config import SecretStore, Settings
+from core.events import BridgeStateChanged
+from core.services import Services
+from tests.bridge.conftest import Running, next_event
+from tests.fakes.discord_server import TOKEN, FakeDiscord
+
+
+async def test_a_dropped_gateway_resumes_and_loses_nothing(running: Running) -> None:
+    fake = running.discord
+    await fake.drop_gateway()
+    await next_event(running, BridgeStateChanged)  # reconnecting
+    await fake.post(fake.member, "!hi")  # sent while the bot is away: kept for the RESUME
+    await fake.wait_for(lambda m: "Привет, bob" in m["content"])
+    assert (fake.identifies, fake.resumes) == (1, 1)
+
+
+async def test_rest_429_is_waited_out(running: Running) -> None:
+    fake = running.discord
+    fake.rate_limits.append(("/channels/", 0.3))
+    await fake.post(fake.member, "!hi")
+    await fake.wait_for(lambda m: "Привет, bob" in m["content"])
+    assert fake.rate_limited == 1
+
+
+async def test_every_rest_exchange_follows_discords_spec(running: Running) -> None:
+    fake = running.discord
+    await fake.post(fake.member, "!hi")
+    await fake.wait_for(lambda m: "Привет" in m["content"])
+    await fake.post(fake.member, "hello", channel=fake.chat)
+    await fake.wait_for(lambda m: m["content"] == running.openai.reply)
+    assert fake.spec_problems() == []
+
+
+async def test_a_rejected_token_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = await start_fake(monkeypatch)
+    services = Services(Settings(), SecretStore({"DISCORD_TOKEN": "not-the-token"}))
+    with pytest.raises(TokenRejected, match="rejected the bot token") as raised:
+        await Bridge(services).start()
+    assert "Developer Portal" in (raised.value.hint or "")
+    await services.close()
+    await fake.stop()
+
+
+async def test_the_sharded_bot_connects(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = await start_fake(monkeypatch)
+    settings = Settings()
+    settings.discord.sharded = True
+    services = Services(settings, SecretStore({"DISCORD_TOKEN": TOKEN}))
+    bridge = Bridge(services)
+    await bridge.start()
+    await asyncio.wait_for(bridge.bot.wait_until_ready(), 30)
+    assert bridge.bot.shard_count == 1 and bridge.bot.get_guild(fake.guild_id) is not None
+    await fake.post(fake.member, "!hi")
+    await fake.wait_for(lambda m: "Привет" in m["content"])
+    await bridge.stop()
+    await services.close()
+    await fake.stop()
+
+
+async def start_fake(monkeypatch: pytest.MonkeyPatch) -> FakeDiscord:
+    import yarl
+    from discord.gateway import DiscordWebSocket
+    from discord.http import Route
+
+    fake = await FakeDiscord().start()
+    monkeypatch.setattr(Route, "BASE", fake.api_base)
+    monkeypatch.setattr(DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.gateway))
+    return fake

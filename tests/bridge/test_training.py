@@ -1,0 +1,128 @@
+"""Training from Discord: who may, what each command stores, sends and refuses."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from core.training.store import Status
+from tests.bridge.conftest import Running
+
+
+def training_jsonl(count: int) -> bytes:
+    rows = [
+        {
+            "messages": [
+                {"role": "system", "content": "Be kind"},
+                {"role": "user", "content": f"Вопрос {i}?"},
+                {"role": "assistant", "content": f"Ответ {i}."},
+            ]
+        }
+        for i in range(count)
+    ]
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode()  # fmt: skip
+
+
+async def test_training_commands_need_the_trainer_role(running: Running) -> None:
+    fake = running.discord
+    for command in ("!train", "!archive", "!select_dataset x", "!getfile", "!instruction set hi"):
+        await fake.post(fake.member, command)
+    refusals = await collect(running, lambda m: "Manage Server" in m["content"], 5)
+    assert sum("'Trainer' role" in m["content"] for m in refusals) == 4  # replies may interleave
+    assert sum("Changing my instruction" in m["content"] for m in refusals) == 1
+
+
+async def collect(
+    running: Running, predicate: Callable[[dict[str, Any]], bool], count: int
+) -> list[dict[str, Any]]:
+    """Every bot message matching ``predicate``, once at least ``count`` have arrived."""
+    fake = running.discord
+    await fake.wait_for(lambda m: sum(1 for x in fake.bot_messages if predicate(x)) >= count
+                        and predicate(m))  # fmt: skip
+    return [m for m in fake.bot_messages if predicate(m)]
+
+
+async def test_train_with_an_attachment_starts_and_announces_a_job(running: Running) -> None:
+    fake = running.discord
+    data = fake.attachment(training_jsonl(12), "data.jsonl", "application/jsonl")
+    await fake.post(fake.trainer, "!train", attachments=[data])
+    started = await fake.wait_for(lambda m: m["content"].startswith("Started fine-tuning job"))
+    job_id = next(iter(running.openai.jobs))
+    assert f"`{job_id}`" in started["content"] and "12 examples" in started["content"]
+    done = await fake.wait_for(lambda m: f"Fine-tune `{job_id}` succeeded" in m["content"])
+    assert "ft:gpt-4o-mini-2024-07-18" in done["content"]
+    record = await running.services.jobs.job(job_id)
+    assert record is not None and record.status == "succeeded"
+
+
+async def test_train_reports_problems_with_line_numbers(running: Running) -> None:
+    fake = running.discord
+    bad = training_jsonl(3) + b"{oops\n"
+    await fake.post(fake.moderator, "!train", attachments=[fake.attachment(bad, "x.jsonl", None)])
+    report = await fake.wait_for(lambda m: m["content"].startswith("The training data has errors"))
+    assert "line 4: not valid JSON" in report["content"] and "too_few_examples" in report["content"]
+    assert not running.openai.jobs
+
+
+async def test_correct_feedback_select_and_archive(running: Running) -> None:
+    fake, store = running.discord, running.services.datasets
+    question = await fake.post(fake.member, "Столица Франции?", channel=fake.chat)
+    answer = await fake.wait_for(lambda m: m["content"] == running.openai.reply)
+    await fake.post(fake.member, f"!correct {answer['id']} Париж.")
+    await fake.wait_for(lambda m: "Saved as candidate" in m["content"])
+    await fake.post(fake.member, "!feedback слишком коротко", channel=fake.chat)
+    await fake.wait_for(lambda m: m["content"].startswith("Thanks for the feedback"))
+    correction, feedback = await store.examples("discord", status=Status.CANDIDATE)
+    assert correction.messages == [{"role": "user", "content": "Столица Франции?", "name": "bob"},
+                                   {"role": "assistant", "content": "Париж."}]  # fmt: skip
+    assert correction.metadata["rejected_reply"] == running.openai.reply
+    assert feedback.note == "слишком коротко" and feedback.messages[-1]["role"] == "assistant"
+    assert str(question) not in json.dumps(correction.messages)
+
+    await fake.post(fake.member, "!correct 12345 nope")
+    await fake.wait_for(lambda m: "no message with that id" in m["content"])
+
+    await fake.post(fake.trainer, "!select_dataset nothing-here")
+    await fake.wait_for(lambda m: "There is no dataset 'nothing-here'" in m["content"])
+    await store.set_status([correction.id], Status.APPROVED)
+    await fake.post(fake.trainer, "!archive")
+    archive = await fake.wait_for(lambda m: bool(m["attachments"]))
+    assert archive["content"] == "'discord': 1 examples."
+    name = archive["attachments"][0]["filename"]
+    assert name.startswith("discord-") and name.endswith(".jsonl") and "/" not in name
+
+
+async def test_getfile_serves_only_exported_names(running: Running) -> None:
+    fake = running.discord
+    await running.services.datasets.add_correction(
+        "discord", conversation=[{"role": "user", "content": "q"}], wrong_reply="a",
+        corrected_reply="b")  # fmt: skip
+    examples = await running.services.datasets.examples("discord")
+    await running.services.datasets.set_status([e.id for e in examples], Status.APPROVED)
+    await fake.post(fake.moderator, "!archive")
+    exported = (await fake.wait_for(lambda m: bool(m["attachments"])))["attachments"][0]
+    await fake.post(fake.moderator, "!getfile")
+    await fake.wait_for(lambda m: f"`{exported['filename']}`" in m["content"])
+    for attempt in ("../../etc/passwd", "/etc/passwd", "..", "a/b.jsonl"):
+        await fake.post(fake.moderator, f"!getfile {attempt}")
+    refusals = await collect(running, lambda m: "looks like a path" in m["content"], 4)
+    assert len(refusals) == 4
+    await fake.post(fake.moderator, "!getfile missing.jsonl")
+    await fake.wait_for(lambda m: "no exported file 'missing.jsonl'" in m["content"])
+    await fake.post(fake.moderator, f"!getfile {exported['filename']}")
+    sent = await collect(running, lambda m: bool(m["attachments"]), 2)
+    assert sent[-1]["attachments"][0]["filename"] == exported["filename"]
+
+
+async def test_instruction_help_and_editing(running: Running) -> None:
+    fake = running.discord
+    await fake.post(fake.member, "!instruction")
+    help_parts = await collect(running, lambda m: "!correct" in m["content"]
+                               or "Transcribe" in m["content"], 1)  # fmt: skip
+    assert all(len(part["content"]) <= 2000 for part in help_parts)
+    await fake.post(fake.trainer, "!instruction set Отвечай только стихами.")
+    await fake.wait_for(lambda m: m["content"] == "Instruction updated.")
+    await fake.post(fake.member, "Привет", channel=fake.chat)
+    await fake.wait_for(lambda m: m["content"] == running.openai.reply)
+    assert running.openai.chat_requests[-1]["messages"][0]["content"] == "Отвечай только стихами."

@@ -1,0 +1,57 @@
+"""Joining and leaving voice, and replies spoken there (TTS -> audio source -> frames)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from core.events import ReplySent
+from tests.bridge.conftest import RecordingVoiceClient, Running, next_event
+
+
+async def test_join_needs_the_author_in_a_voice_channel(running: Running) -> None:
+    fake = running.discord
+    await fake.post(fake.member, "!join")
+    await fake.wait_for(lambda m: m["content"].startswith("Join a voice channel first"))
+    await fake.post(fake.member, "!leave")
+    await fake.wait_for(lambda m: m["content"] == "I'm not in a voice channel.")
+
+
+async def test_join_speak_and_leave(running: Running) -> None:
+    fake, bot = running.discord, running.bridge.bot
+    await fake.join_voice(fake.member, fake.voice)
+    await fake.post(fake.member, "!join")
+    await fake.wait_for(lambda m: m["content"].startswith("Joined Voice"))
+    guild = bot.get_guild(fake.guild_id)
+    assert guild is not None and guild.voice_client is not None
+    assert fake.voice_states[fake.bot.id] == fake.voice  # joined through the gateway
+    await fake.post(fake.member, "!join")
+    await fake.wait_for(lambda m: m["content"] == "I'm already in Voice.")
+
+    await fake.post(fake.member, "Скажи что-нибудь", channel=fake.chat)
+    spoken = await next_event(running, ReplySent)
+    while not spoken.spoken:  # a reply to the "!join" commands is not spoken; this one is
+        spoken = await next_event(running, ReplySent)
+    voice = RecordingVoiceClient.instances[-1]
+    await voice_played(voice)
+    assert voice.played and voice.played[0] > 25  # over half a second of 20 ms frames
+
+    await fake.post(fake.member, "!leave")
+    await fake.wait_for(lambda m: m["content"] == "Left the voice channel.")
+    assert guild.voice_client is None and fake.voice_states[fake.bot.id] is None
+
+
+async def test_replies_are_not_spoken_to_someone_elsewhere(running: Running) -> None:
+    fake = running.discord
+    await fake.join_voice(fake.trainer, fake.voice)
+    await fake.post(fake.trainer, "!join")
+    await fake.wait_for(lambda m: m["content"].startswith("Joined Voice"))
+    await fake.post(fake.member, "not in voice", channel=fake.chat)  # bob is not listening
+    reply = await next_event(running, ReplySent)
+    while reply.text != running.openai.reply:
+        reply = await next_event(running, ReplySent)
+    assert not reply.spoken
+
+
+async def voice_played(voice: RecordingVoiceClient) -> None:
+    """Wait for the speech queue to hand its first source to the voice client."""
+    await asyncio.wait_for(voice.spoke.wait(), 60)
