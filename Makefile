@@ -26,6 +26,8 @@ lint: $(STAMP)
 
 bench: system-deps $(STAMP)
 	$(BIN)/python -m bench.stt
+	$(BIN)/python -m bench.dataset
+	$(BIN)/python -m bench.bridge
 
 system-deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
