@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from discord.ext import commands
 
 from core.audio.ffmpeg import ffmpeg_executable
 from core.events import TranscriptReady
@@ -93,3 +94,37 @@ async def test_transcribe_from_the_context_menu(running: Running) -> None:
     followup = await fake.wait_for(lambda m: bool(m.get("followup")))
     assert word_error_rate("one two three", followup["content"]) == 0
     assert fake.interaction_responses[0]["type"] == 5  # deferred: "the bot is thinking"
+
+
+async def test_the_size_cap_holds_when_the_declared_size_lies(running: Running) -> None:
+    fake = running.discord
+    running.services.settings.audio.max_bytes = 20_000
+    sneaky = fake.attachment(bytes(80_000), "voice.ogg", "audio/ogg")
+    sneaky["size"] = 1_000  # declared small: only counting the download can catch it
+    await fake.post(fake.member, attachments=[sneaky], voice=True)
+    reason = await fake.wait_for(lambda m: m["content"].startswith("⚠️") and "limit" in m["content"])
+    assert reason["content"].startswith("⚠️ The file is 0.1 MiB")  # counted, not as declared
+
+
+async def test_transcription_has_a_per_user_cooldown(running: Running) -> None:
+    fake = running.discord
+    cog = running.bridge.bot.get_cog("Transcription")
+    assert cog is not None
+    cog.cooldown = commands.CooldownMapping.from_cooldown(1, 60, commands.BucketType.user)  # type: ignore[attr-defined]
+    first = fake.attachment(voice_message("speechrec_english.wav"), "a.ogg", "audio/ogg")
+    second = fake.attachment(voice_message("speechrec_english.wav"), "b.ogg", "audio/ogg")
+    await fake.post(fake.member, attachments=[first], voice=True)
+    await fake.post(fake.member, attachments=[second], voice=True)
+    await fake.wait_for(lambda m: m["content"].startswith("Slow down: I can transcribe again in"))
+    other = fake.attachment(voice_message("speechrec_english.wav"), "c.ogg", "audio/ogg")
+    await fake.post(fake.trainer, attachments=[other], voice=True)  # another user is not slowed
+    await collect_finals(fake, 2)
+
+
+async def collect_finals(fake: object, count: int) -> None:
+    from tests.fakes.discord_server import FakeDiscord
+
+    assert isinstance(fake, FakeDiscord)
+    await fake.wait_for(lambda m: sum(
+        1 for x in fake.bot_messages if "1, 2, 3" in x["content"] or "one two" in x["content"].lower()
+    ) >= count)  # fmt: skip
