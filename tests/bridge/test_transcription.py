@@ -13,6 +13,7 @@ from core.events import TranscriptReady
 from core.stt.scoring import word_error_rate
 from tests.bridge.conftest import Running, next_event
 from tests.conftest import clip
+from tests.fakes.discord_server import FakeDiscord
 
 pytestmark = pytest.mark.slow
 
@@ -121,10 +122,11 @@ async def test_transcription_has_a_per_user_cooldown(running: Running) -> None:
     await collect_finals(fake, 2)
 
 
-async def collect_finals(fake: object, count: int) -> None:
-    from tests.fakes.discord_server import FakeDiscord
+async def collect_finals(fake: FakeDiscord, count: int) -> None:
+    """Wait until ``count`` transcripts of "one two three" have been posted."""
 
-    assert isinstance(fake, FakeDiscord)
-    await fake.wait_for(lambda m: sum(
-        1 for x in fake.bot_messages if "1, 2, 3" in x["content"] or "one two" in x["content"].lower()
-    ) >= count)  # fmt: skip
+    def heard(message: dict[str, object]) -> bool:
+        text = str(message["content"]).lower()
+        return "1, 2, 3" in text or "one two" in text
+
+    await fake.wait_for(lambda m: sum(heard(x) for x in fake.bot_messages) >= count)
