@@ -35,3 +35,8 @@ def trainer_only() -> Any:
         )
 
     return commands.check(predicate)
+
+
+def per_user_cooldown(seconds: float) -> commands.CooldownMapping[discord.Message]:
+    """One action per ``seconds`` for each user, checked with ``update_rate_limit(message)``."""
+    return commands.CooldownMapping.from_cooldown(1, seconds, commands.BucketType.user)

@@ -11,6 +11,7 @@ import discord
 from discord.ext import commands
 
 from bridge.attachments import is_audio
+from bridge.checks import per_user_cooldown
 from bridge.places import place_of
 from bridge.replies import split_message
 from core.assistant import Reply
@@ -26,9 +27,7 @@ class Chat(commands.Cog):
         self.bot = bot
         self.services = bot.services  # type: ignore[attr-defined]
         self.settings = self.services.settings.discord
-        self.cooldown = commands.CooldownMapping.from_cooldown(
-            1, self.settings.cooldown_seconds, commands.BucketType.user
-        )
+        self.cooldown = per_user_cooldown(self.settings.cooldown_seconds)
         # The prompt behind each recent reply, for !correct and !feedback.
         self.prompts: OrderedDict[int, list[dict[str, Any]]] = OrderedDict()
         self.last_exchange: dict[tuple[int, int], list[dict[str, Any]]] = {}

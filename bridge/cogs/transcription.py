@@ -10,6 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bridge.attachments import is_audio, read_capped
+from bridge.checks import per_user_cooldown
 from bridge.places import place_of
 from bridge.replies import split_message
 from core.errors import VoxdeskError
@@ -26,9 +27,7 @@ class Transcription(commands.Cog):
         self.bot = bot
         self.services = bot.services  # type: ignore[attr-defined]
         self.settings = self.services.settings.discord
-        self.cooldown = commands.CooldownMapping.from_cooldown(
-            1, self.settings.cooldown_seconds, commands.BucketType.user
-        )
+        self.cooldown = per_user_cooldown(self.settings.cooldown_seconds)
         self.session: aiohttp.ClientSession | None = None
         self.menu = app_commands.ContextMenu(name="Transcribe", callback=self.transcribe_menu)
 

@@ -13,10 +13,9 @@ from core.stt.base import (
     Timings,
     Transcript,
     TranscriptionError,
-    check_cancelled,
     run_blocking,
 )
-from core.stt.chunks import chunks
+from core.stt.chunks import transcribe_in_chunks
 
 # The API refuses long requests; the original bot sent whole files and failed on long ones.
 CHUNK_SECONDS = 50.0
@@ -67,14 +66,13 @@ class GoogleTranscriber:
 
         recognizer = sr.Recognizer()
         recognizer.operation_timeout = self._timeout
-        segments = []
-        for start, piece in chunks(audio, CHUNK_SECONDS):
-            check_cancelled(cancelled)
-            text = self._recognize(recognizer, piece, language)
-            if text:
-                segments.append(Segment(start, start + piece.duration, text))
-            report((start + piece.duration) / audio.duration)
-        return segments
+        return transcribe_in_chunks(
+            audio,
+            CHUNK_SECONDS,
+            lambda piece: self._recognize(recognizer, piece, language),
+            cancelled,
+            report,
+        )
 
     def _recognize(self, recognizer: Any, piece: Pcm, language: str) -> str:
         import speech_recognition as sr

@@ -12,11 +12,10 @@ from core.stt.base import (
     Segment,
     Timings,
     Transcript,
-    check_cancelled,
     run_blocking,
     split_language,
 )
-from core.stt.chunks import chunks
+from core.stt.chunks import transcribe_in_chunks
 
 CHUNK_SECONDS = 30.0
 
@@ -59,19 +58,16 @@ class SphinxTranscriber:
         import speech_recognition as sr
 
         recognizer = sr.Recognizer()
-        segments = []
-        for start, piece in chunks(audio, CHUNK_SECONDS):
-            check_cancelled(cancelled)
+
+        def recognize(piece: Pcm) -> str:
             data = sr.AudioData(piece.data, piece.sample_rate, SAMPLE_WIDTH)
             try:
-                text = str(recognizer.recognize_sphinx(data, language="en-US"))
+                return str(recognizer.recognize_sphinx(data, language="en-US"))
             except sr.UnknownValueError:
-                text = ""
+                return ""
             except sr.RequestError as error:  # pocketsphinx missing or its model broken
                 raise EngineUnavailable(
                     f"PocketSphinx cannot run: {error}.", hint="pip install pocketsphinx"
                 ) from error
-            if text:
-                segments.append(Segment(start, start + piece.duration, text))
-            report((start + piece.duration) / audio.duration)
-        return segments
+
+        return transcribe_in_chunks(audio, CHUNK_SECONDS, recognize, cancelled, report)
