@@ -23,7 +23,7 @@ from aiohttp import BodyPartReader, WSMsgType, web
 from tests.fakes.openapi import Exchange, OpenApiSpec
 
 TOKEN = "MTAxMDEwMTAxMDEwMTAxMDEw.Gvoxdx.loopback-discord-test-token-0000"
-SPEC = Path(__file__).parents[3] / "shared" / "specs" / "discord-openapi.json"
+SPEC = Path(__file__).parents[1] / "data" / "specs" / "discord-openapi.json"
 MANAGE_GUILD = 1 << 5
 ADMINISTRATOR = 1 << 3
 HEARTBEAT_MS = 41_250
