@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -10,19 +11,40 @@ import typer
 from core.cli import speech
 from core.cli.assistant import ask
 from core.cli.config import config_app
-from core.cli.context import init_context
+from core.cli.context import CliContext, get_context, init_context, user_errors
 from core.cli.dataset import dataset_app
 from core.cli.finetune import finetune_app
 
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(envvar="VOXDESK_CONFIG", help="Settings file to use instead of the default."),
+]
+VerboseOption = Annotated[int, typer.Option("--verbose", "-v", count=True, help="More logging.")]
 
-def build_app() -> typer.Typer:
+
+def build_app(on_no_command: Callable[[CliContext], None] | None = None) -> typer.Typer:
+    """The CLI; ``on_no_command`` runs for a bare ``voxdesk`` (the window), else help prints."""
     app = typer.Typer(
         name="voxdesk",
         help="Voxdesk: speech, training data and fine-tunes for a Discord bot that learns.",
         pretty_exceptions_enable=False,
         add_completion=False,
     )
-    app.callback(invoke_without_command=True)(_global_options)
+
+    @app.callback(invoke_without_command=True)
+    def global_options(
+        ctx: typer.Context, config: ConfigOption = None, verbose: VerboseOption = 0
+    ) -> None:
+        init_context(ctx, config, verbose)
+        if ctx.invoked_subcommand is not None:
+            return
+        if on_no_command is None:
+            typer.echo(ctx.get_help())
+            return
+        cli = get_context(ctx)
+        with user_errors(cli.console):
+            on_no_command(cli)
+
     app.command()(speech.transcribe)
     app.command()(speech.speak)
     app.command("record")(speech.record_command)
@@ -32,16 +54,3 @@ def build_app() -> typer.Typer:
     app.add_typer(finetune_app, name="finetune")
     app.add_typer(config_app, name="config")
     return app
-
-
-def _global_options(
-    ctx: typer.Context,
-    config: Annotated[
-        Path | None,
-        typer.Option(envvar="VOXDESK_CONFIG", help="Settings file to use instead of the default."),
-    ] = None,
-    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More logging.")] = 0,
-) -> None:
-    init_context(ctx, config, verbose)
-    if ctx.invoked_subcommand is None:
-        typer.echo(ctx.get_help())

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
-from core.stt.base import Segment, Transcript
+from core.stt.base import Segment, Timings, Transcript
 
 OutputFormat = Literal["txt", "srt", "vtt", "json"]
 
@@ -61,3 +61,16 @@ def _clock(seconds: float, decimal: str) -> str:
     minutes, millis = divmod(millis, 60_000)
     secs, millis = divmod(millis, 1000)
     return f"{hours:02d}:{minutes:02d}:{secs:02d}{decimal}{millis:03d}"
+
+
+def from_dict(data: dict[str, Any]) -> Transcript:
+    """A transcript back from ``dataclasses.asdict`` (or ``to_json``) form."""
+    timings = {k: v for k, v in data["timings"].items() if k != "real_time_factor"}
+    return Transcript(
+        text=data["text"],
+        language=data.get("language"),
+        engine=data["engine"],
+        timings=Timings(**timings),
+        model=data.get("model"),
+        segments=tuple(Segment(**segment) for segment in data.get("segments", [])),
+    )

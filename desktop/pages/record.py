@@ -1,0 +1,281 @@
+"""Record and transcribe: files (opened or dropped) and the microphone, with history."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.audio import AudioSource, MicrophoneSource, Pcm, measure
+from core.errors import VoxdeskError
+from core.services import Services
+from core.stt import ENGINES
+from core.stt.formats import OutputFormat, render
+from desktop.history import Entry, TranscriptHistory
+
+LANGUAGES = ("auto", "ru-RU", "en-US", "de-DE", "fr-FR", "es-ES", "uk-UA", "zh-CN")
+EXPORT_FILTERS = {"txt": "Text (*.txt)", "srt": "SubRip subtitles (*.srt)",
+                  "vtt": "WebVTT subtitles (*.vtt)", "json": "JSON (*.json)"}  # fmt: skip
+
+
+class RecordPage(QWidget):
+    def __init__(self, services: Services, history: TranscriptHistory | None = None) -> None:
+        super().__init__()
+        self.services = services
+        self.history = history or TranscriptHistory()
+        self._job: asyncio.Task[None] | None = None
+        self._microphone: AudioSource | None = None
+        self.setAcceptDrops(True)
+        self._build()
+
+    def _build(self) -> None:
+        speech = self.services.settings.speech
+        self.engine = QComboBox()
+        self.engine.addItems(ENGINES)
+        self.engine.setCurrentText(speech.engine)
+        self.language = QComboBox()
+        self.language.setEditable(True)
+        self.language.addItems(LANGUAGES)
+        self.language.setCurrentText(speech.language)
+        self.open_button = QPushButton("Open files…")
+        self.open_button.setToolTip("Transcribe audio files (Ctrl+O), or drop them here")
+        self.open_button.clicked.connect(self.open_files)
+        self.record_button = QPushButton("● Record")
+        self.record_button.setCheckable(True)
+        self.record_button.toggled.connect(self._record_toggled)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.level = QProgressBar()
+        self.level.setRange(0, 100)
+        self.level.setTextVisible(False)
+        self.level.setFixedWidth(120)
+        self.level.setToolTip("Microphone level")
+        controls = QHBoxLayout()
+        for label, widget in (("Engine", self.engine), ("Language", self.language)):
+            controls.addWidget(QLabel(label))
+            controls.addWidget(widget)
+        controls.addStretch(1)
+        for control in (self.open_button, self.record_button, self.level, self.cancel_button):
+            controls.addWidget(control)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setTextVisible(False)
+        self.status = QLabel("Open or drop audio files, or record the microphone.")
+        self.status.setWordWrap(True)
+        self.list = QListView()
+        self.list.setModel(self.history)
+        self.list.selectionModel().currentChanged.connect(self._show_selected)
+        self.text = QPlainTextEdit()
+        self.text.setReadOnly(True)
+        self.text.setPlaceholderText("The selected transcript appears here.")
+        copy, export = QPushButton("Copy"), QPushButton("Export…")
+        copy.clicked.connect(self.copy_selected)
+        export.clicked.connect(self.export_selected)
+        actions = QHBoxLayout()
+        actions.addStretch(1)
+        actions.addWidget(copy)
+        actions.addWidget(export)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(self.text)
+        right_layout.addLayout(actions)
+        split = QSplitter()
+        split.addWidget(self.list)
+        split.addWidget(right)
+        split.setSizes([380, 620])
+        layout = QVBoxLayout(self)
+        layout.addLayout(controls)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addWidget(split, 1)
+        if self.history.rowCount():
+            self.list.setCurrentIndex(self.history.index(0))
+
+    # --- files ------------------------------------------------------------------------------
+
+    def open_files(self) -> None:
+        names, _ = QFileDialog.getOpenFileNames(
+            self, "Transcribe audio files", "",
+            "Audio (*.ogg *.opus *.mp3 *.m4a *.wav *.flac *.webm *.aiff *.aac);;All files (*)",
+        )  # fmt: skip
+        if names:
+            self.start(self.transcribe_files([Path(name) for name in names]))
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            self.start(self.transcribe_files(paths))
+
+    def start(self, work: Coroutine[Any, Any, None]) -> None:
+        if self._job is not None and not self._job.done():
+            self._say("Busy: cancel the current transcription first.", error=True)
+            return
+        self._job = asyncio.ensure_future(work)
+
+    async def transcribe_files(self, paths: list[Path]) -> None:
+        self._busy(True)
+        problems: list[str] = []
+        try:
+            for number, path in enumerate(paths, start=1):
+                self._say(f"Transcribing {path.name} ({number} of {len(paths)})…")
+                if problem := await self._transcribe(path.name, path):
+                    problems.append(problem)
+            done = len(paths) - len(problems)
+            if problems:
+                self._say(f"{done} of {len(paths)} transcribed. {' '.join(problems)}", error=True)
+            else:
+                self._say(f"Done: {done} file(s) transcribed.")
+        except asyncio.CancelledError:
+            self._say("Cancelled.")
+        finally:
+            self._busy(False)
+
+    async def _transcribe(self, name: str, source: Path | Pcm) -> str | None:
+        """Transcribe into the history; returns the problem, if there was one."""
+        engine = self.engine.currentText()
+        language = self.language.currentText().strip() or "auto"
+        self.progress.setValue(0)
+        try:
+            if isinstance(source, Pcm):
+                transcript = await self.services.speech.transcribe_pcm(
+                    source, engine=engine, language=language, progress=self._progressed
+                )
+            else:
+                transcript = await self.services.speech.transcribe(
+                    source, engine=engine, language=language, name=name,
+                    progress=self._progressed,
+                )  # fmt: skip
+        except VoxdeskError as error:
+            self._say(f"{name}: {error.describe()}", error=True)
+            return error.describe()
+        self.history.add(name, transcript)
+        self.list.setCurrentIndex(self.history.index(0))
+        return None
+
+    def _progressed(self, done: float) -> None:
+        self.progress.setValue(int(done * 1000))
+
+    def cancel(self) -> None:
+        if self._job is not None:
+            self._job.cancel()
+
+    # --- microphone -----------------------------------------------------------------------------
+
+    def _record_toggled(self, on: bool) -> None:
+        if on:
+            self.start(self.record_microphone())
+        elif self._microphone is not None:
+            self._microphone.stop()
+
+    async def record_microphone(self, source: AudioSource | None = None) -> None:
+        self._microphone = source or MicrophoneSource(self.services.settings.audio.input_device)
+        blocks: list[Pcm] = []
+        self.record_button.setText("■ Stop")
+        self._say("Recording… press Stop to transcribe.")
+        try:
+            async for block in self._microphone.blocks():
+                blocks.append(block)
+                self.level.setValue(int(measure(block).fraction * 100))
+        except VoxdeskError as error:
+            self._say(error.describe(), error=True)
+            return
+        finally:
+            self._microphone = None
+            self.level.setValue(0)
+            self.record_button.setText("● Record")
+            self.record_button.setChecked(False)
+        if blocks:
+            audio = Pcm.concatenate(blocks, blocks[0].sample_rate)
+            await self._transcribe(f"Recording ({audio.duration:.0f} s)", audio)
+            self._say("Recording transcribed.")
+
+    # --- selection ------------------------------------------------------------------------------
+
+    def selected(self) -> Entry | None:
+        index = self.list.currentIndex()
+        entry = (
+            self.history.data(index, TranscriptHistory.TranscriptRole) if index.isValid() else None
+        )
+        return entry if isinstance(entry, Entry) else None
+
+    def _show_selected(self) -> None:
+        entry = self.selected()
+        self.text.setPlainText(entry.transcript.text if entry else "")
+
+    def copy_selected(self) -> None:
+        entry = self.selected()
+        if entry:
+            QGuiApplication.clipboard().setText(entry.transcript.text)
+            self._say("Copied.")
+
+    def export_selected(self, path: Path | None = None) -> None:
+        entry = self.selected()
+        if entry is None:
+            self._say("Select a transcript to export.", error=True)
+            return
+        if path is None:
+            name, chosen = QFileDialog.getSaveFileName(
+                self,
+                "Export transcript",
+                Path(entry.source).stem,
+                ";;".join(EXPORT_FILTERS.values()),
+            )
+            if not name:
+                return
+            path = Path(name)
+            if not path.suffix:
+                chosen_format = next(k for k, v in EXPORT_FILTERS.items() if v == chosen)
+                path = path.with_suffix(f".{chosen_format}")
+        formats: dict[str, OutputFormat] = {
+            "txt": "txt",
+            "srt": "srt",
+            "vtt": "vtt",
+            "json": "json",
+        }
+        fmt = formats.get(path.suffix.lstrip("."), "txt")
+        path.write_text(render(entry.transcript, fmt), encoding="utf-8")
+        self._say(f"Exported to {path}.")
+
+    # --- helpers --------------------------------------------------------------------------------
+
+    def _busy(self, busy: bool) -> None:
+        self.cancel_button.setEnabled(busy)
+        self.open_button.setEnabled(not busy)
+        if not busy:
+            self.progress.setValue(0)
+
+    def _say(self, text: str, *, error: bool = False) -> None:
+        self.status.setText(text)
+        self.status.setStyleSheet("color: #c0392b;" if error else "")
+
+    async def shutdown(self) -> None:
+        if self._microphone is not None:
+            self._microphone.stop()
+        if self._job is not None:
+            self._job.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._job

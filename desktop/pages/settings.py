@@ -1,0 +1,197 @@
+"""Settings, generated from core's schema: every field gets a widget by its type."""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from typing import Any, Literal, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.config import Secret, Settings, save_settings
+from core.config.settings import summarize_validation
+from core.errors import VoxdeskError
+from core.services import Services
+
+SECTION_TITLES = {
+    "audio": "Audio",
+    "speech": "Speech to text",
+    "tts": "Voice",
+    "openai": "OpenAI",
+    "assistant": "Assistant",
+    "discord": "Discord bot",
+}
+
+
+class FieldEditor:
+    """One setting's widget, reading and writing plain values."""
+
+    def __init__(self, info: FieldInfo, value: Any) -> None:
+        self.kind = _plain_type(info.annotation)
+        self.widget = self._make(value)
+        self.widget.setToolTip(info.description or "")
+
+    def _make(self, value: Any) -> QWidget:
+        if self.kind is bool:
+            box = QCheckBox()
+            box.setChecked(bool(value))
+            return box
+        if get_origin(self.kind) is Literal:
+            combo = QComboBox()
+            combo.addItems([str(choice) for choice in get_args(self.kind)])
+            combo.setCurrentText(str(value))
+            return combo
+        if self.kind is int:
+            spin = QSpinBox()
+            spin.setRange(0, 2_000_000_000)
+            spin.setValue(int(value))
+            return spin
+        if self.kind is float:
+            number = QDoubleSpinBox()
+            number.setRange(0, 1_000_000)
+            number.setDecimals(2)
+            number.setValue(float(value))
+            return number
+        line = QLineEdit()
+        line.setText(json.dumps(value) if isinstance(value, list | dict) else str(value or ""))
+        return line
+
+    def value(self) -> Any:
+        widget = self.widget
+        if isinstance(widget, QCheckBox):
+            return widget.isChecked()
+        if isinstance(widget, QComboBox):
+            return widget.currentText()
+        if isinstance(widget, QSpinBox | QDoubleSpinBox):
+            return widget.value()
+        assert isinstance(widget, QLineEdit)
+        text = widget.text().strip()
+        if get_origin(self.kind) in (list, dict):
+            return json.loads(text or ("[]" if get_origin(self.kind) is list else "{}"))
+        return text or None
+
+
+class SettingsPage(QWidget):
+    saved = Signal()
+
+    def __init__(self, services: Services) -> None:
+        super().__init__()
+        self.services = services
+        self.editors: dict[tuple[str, str], FieldEditor] = {}
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        content = QWidget()
+        form_layout = QVBoxLayout(content)
+        form_layout.addWidget(self._secrets_group())
+        for section, info in Settings.model_fields.items():
+            form_layout.addWidget(self._section_group(section, info))
+        form_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(content)
+        scroll.setWidgetResizable(True)
+        save = QPushButton("Save settings")
+        save.clicked.connect(self.save)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.status, 1)
+        bottom.addWidget(save)
+        layout = QVBoxLayout(self)
+        layout.addWidget(scroll, 1)
+        layout.addLayout(bottom)
+
+    def _section_group(self, section: str, info: FieldInfo) -> QGroupBox:
+        group = QGroupBox(SECTION_TITLES.get(section, section.title()))
+        form = QFormLayout(group)
+        model: BaseModel = getattr(self.services.settings, section)
+        for name, field in type(model).model_fields.items():
+            editor = FieldEditor(field, getattr(model, name))
+            self.editors[(section, name)] = editor
+            form.addRow(name.replace("_", " ").capitalize(), editor.widget)
+        return group
+
+    def _secrets_group(self) -> QGroupBox:
+        group = QGroupBox("Secrets (stored in the OS keyring, never in the settings file)")
+        form = QFormLayout(group)
+        self.secret_inputs: dict[Secret, QLineEdit] = {}
+        for secret in Secret:
+            found = self.services.secrets.get(secret)
+            line = QLineEdit()
+            line.setEchoMode(QLineEdit.EchoMode.Password)
+            line.setPlaceholderText(found.masked() if found else "not set")
+            store = QPushButton("Store")
+            store.clicked.connect(lambda _=False, s=secret: self.store_secret(s))
+            row = QHBoxLayout()
+            row.addWidget(line, 1)
+            row.addWidget(store)
+            form.addRow(secret.label, row)
+            self.secret_inputs[secret] = line
+        problem = self.services.secrets.keyring_problem()
+        if problem:
+            form.addRow(QLabel(problem))
+        return group
+
+    def store_secret(self, secret: Secret) -> None:
+        line = self.secret_inputs[secret]
+        try:
+            if not line.text().strip():
+                raise VoxdeskError(f"Type the {secret.label} first.")
+            self.services.secrets.store(secret, line.text().strip())
+        except VoxdeskError as error:
+            self._say(error.describe(), error=True)
+            return
+        line.clear()
+        found = self.services.secrets.get(secret)
+        line.setPlaceholderText(found.masked() if found else "not set")
+        self._say(f"Stored the {secret.label} in the OS keyring.")
+        self.saved.emit()
+
+    def collect(self) -> dict[str, dict[str, Any]]:
+        values: dict[str, dict[str, Any]] = {}
+        for (section, name), editor in self.editors.items():
+            values.setdefault(section, {})[name] = editor.value()
+        return values
+
+    def save(self) -> bool:
+        try:
+            updated = Settings.model_validate(self.collect())
+        except ValidationError as error:
+            self._say(f"Not saved: {summarize_validation(error)}", error=True)
+            return False
+        except ValueError as error:
+            self._say(f"Not saved: a list or mapping is not valid JSON ({error}).", error=True)
+            return False
+        for section in Settings.model_fields:
+            setattr(self.services.settings, section, getattr(updated, section))
+        path = save_settings(self.services.settings, self.services.settings_path)
+        self._say(f"Saved to {path}. Some changes apply when Voxdesk restarts.")
+        self.saved.emit()
+        return True
+
+    def _say(self, text: str, *, error: bool = False) -> None:
+        self.status.setText(text)
+        self.status.setStyleSheet("color: #c0392b;" if error else "")
+
+
+def _plain_type(annotation: Any) -> Any:
+    """``str | None`` -> ``str``; other annotations as they are."""
+    if get_origin(annotation) in (types.UnionType, typing.Union):
+        options = [option for option in get_args(annotation) if option is not type(None)]
+        return options[0] if len(options) == 1 else str
+    return annotation

@@ -1,0 +1,135 @@
+"""The main window: pages in a sidebar, a status bar, and the bot started on the same loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QStackedWidget,
+    QStyle,
+    QWidget,
+)
+
+from core.config import Secret
+from core.errors import VoxdeskError
+from core.events import BridgeStateChanged
+from core.services import Services
+from desktop.pages.record import RecordPage
+from desktop.pages.settings import SettingsPage
+
+if TYPE_CHECKING:
+    from bridge.runner import Bridge
+
+log = logging.getLogger(__name__)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, services: Services) -> None:
+        super().__init__()
+        self.services = services
+        self.setWindowTitle("Voxdesk")
+        self.setMinimumSize(900, 600)
+        self.record = RecordPage(services)
+        self.settings_page = SettingsPage(services)
+        self.settings_page.saved.connect(self.refresh_status)
+        self.sidebar = QListWidget()
+        self.pages = QStackedWidget()
+        self._add_page("Record", QStyle.StandardPixmap.SP_MediaPlay, self.record)
+        self._add_page("Settings", QStyle.StandardPixmap.SP_FileDialogDetailedView,
+                       self.settings_page)  # fmt: skip
+        self.sidebar.setFixedWidth(160)
+        self.sidebar.currentRowChanged.connect(self.pages.setCurrentIndex)
+        body = QWidget()
+        layout = QHBoxLayout(body)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.sidebar)
+        layout.addWidget(self.pages, 1)
+        self.setCentralWidget(body)
+        self.bridge_state = QLabel()
+        self.engine_state = QLabel()
+        self.key_state = QLabel()
+        for label in (self.bridge_state, self.engine_state, self.key_state):
+            self.statusBar().addPermanentWidget(label)
+        self._shortcuts()
+        self._restore()
+        self.refresh_status()
+        self._set_bridge_state("offline", "no Discord token (Settings)")
+        self._bridge: Bridge | None = None
+        self._listener: asyncio.Task[None] | None = None
+
+    def _add_page(self, name: str, icon: QStyle.StandardPixmap, page: QWidget) -> None:
+        item = QListWidgetItem(self.style().standardIcon(icon), name)
+        self.sidebar.addItem(item)
+        self.pages.addWidget(page)
+
+    def _shortcuts(self) -> None:
+        for index in range(self.sidebar.count()):
+            shortcut = QShortcut(QKeySequence(f"Ctrl+{index + 1}"), self)
+            shortcut.activated.connect(lambda i=index: self.sidebar.setCurrentRow(i))
+        QShortcut(QKeySequence.StandardKey.Open, self).activated.connect(self.record.open_files)
+        QShortcut(QKeySequence.StandardKey.Quit, self).activated.connect(self.close)
+
+    def refresh_status(self) -> None:
+        speech = self.services.settings.speech
+        model = f" ({speech.whisper_model})" if speech.engine == "whisper" else ""
+        self.engine_state.setText(f"Speech: {speech.engine}{model}")
+        has_key = self.services.secrets.get(Secret.OPENAI_API_KEY) is not None
+        self.key_state.setText("OpenAI key: set" if has_key else "OpenAI key: not set")
+        self.key_state.setToolTip("" if has_key else "Replies and fine-tunes need it: Settings")
+
+    def _set_bridge_state(self, state: str, detail: str = "") -> None:
+        self.bridge_state.setText(f"Discord: {state}")
+        self.bridge_state.setToolTip(detail)
+
+    async def start(self) -> None:
+        """Follow the bridge's state, and start the bot when a token is configured."""
+        self._listener = asyncio.ensure_future(self._follow_bridge_state())
+        if self.services.secrets.get(Secret.DISCORD_TOKEN) is None:
+            return
+        from bridge.runner import Bridge  # discord.py loads only when a token is configured
+
+        self._bridge = Bridge(self.services)
+        try:
+            await self._bridge.start()
+        except VoxdeskError as error:
+            self._set_bridge_state("error", error.describe())
+            self._bridge = None
+
+    async def _follow_bridge_state(self) -> None:
+        async for event in self.services.events.subscribe(BridgeStateChanged, size=50):
+            self._set_bridge_state(event.state, event.detail)
+
+    async def shutdown(self) -> None:
+        if self._bridge is not None:
+            await self._bridge.stop()
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+        await self.record.shutdown()
+
+    def _restore(self) -> None:
+        stored = QSettings()
+        geometry = stored.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1100, 720)
+        page = stored.value("window/page", 0)
+        self.sidebar.setCurrentRow(int(page) if isinstance(page, int | str) else 0)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        stored = QSettings()
+        stored.setValue("window/geometry", self.saveGeometry())
+        stored.setValue("window/page", self.sidebar.currentRow())
+        super().closeEvent(event)

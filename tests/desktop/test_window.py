@@ -1,0 +1,137 @@
+"""The window's main flows, driven through its widgets on the real services."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from core.audio import FileSource
+from core.config import load_settings
+from desktop.history import TranscriptHistory
+from desktop.pages.record import RecordPage
+from desktop.pages.settings import SettingsPage
+from desktop.window import MainWindow
+from tests.conftest import GENEROUS, clip
+from tests.core.test_whisper import long_audio
+
+
+def test_window_pages_and_status_bar(qloop: asyncio.AbstractEventLoop, qtbot: QtBot,
+                                     services: object) -> None:  # fmt: skip
+    window = MainWindow(services)  # type: ignore[arg-type]
+    qtbot.addWidget(window)
+    names = [window.sidebar.item(i).text() for i in range(window.sidebar.count())]
+    assert names == ["Record", "Settings"]
+    assert window.engine_state.text() == "Speech: whisper (base)"
+    assert window.key_state.text() == "OpenAI key: not set"
+    assert window.bridge_state.text() == "Discord: offline"
+    window.sidebar.setCurrentRow(1)
+    assert window.pages.currentWidget() is window.settings_page
+    qloop.run_until_complete(window.start())  # no token: the bot stays off, nothing fails
+    qloop.run_until_complete(window.shutdown())
+
+
+@pytest.mark.slow
+def test_record_page_transcribes_exports_and_remembers(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: object, tmp_path: Path
+) -> None:
+    history_path = tmp_path / "history.json"
+    page = RecordPage(services, TranscriptHistory(history_path))  # type: ignore[arg-type]
+    qtbot.addWidget(page)
+    page.language.setCurrentText("auto")
+    source = clip("deepspeech_new_home_in_the_stars.wav").path
+    qloop.run_until_complete(page.transcribe_files([source]))
+    assert page.history.rowCount() == 1
+    assert page.text.toPlainText() == "We must find a new home in the stars."
+    assert page.status.text() == "Done: 1 file(s) transcribed."
+    page.export_selected(tmp_path / "stars.srt")
+    assert (tmp_path / "stars.srt").read_text().startswith("1\n00:00:00,000 --> 00:00:03,5")
+    assert TranscriptHistory(history_path).rowCount() == 1  # kept across restarts
+
+
+def test_record_page_reports_bad_files(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: object, tmp_path: Path
+) -> None:
+    page = RecordPage(services, TranscriptHistory(tmp_path / "h.json"))  # type: ignore[arg-type]
+    qtbot.addWidget(page)
+    fake = tmp_path / "voice.ogg"
+    fake.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    qloop.run_until_complete(page.transcribe_files([fake]))
+    assert page.status.text().startswith("0 of 1 transcribed. voice.ogg is a PNG image")
+    assert page.history.rowCount() == 0
+
+
+@pytest.mark.slow
+def test_a_long_transcription_can_be_cancelled(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: object, tmp_path: Path
+) -> None:
+    page = RecordPage(services, TranscriptHistory(tmp_path / "h.json"))  # type: ignore[arg-type]
+    qtbot.addWidget(page)
+    audio = qloop.run_until_complete(long_audio())
+    path = tmp_path / "long.wav"
+    path.write_bytes(audio.to_wav())
+
+    async def cancel_on_progress() -> None:
+        progressing = asyncio.Event()
+        page.progress.valueChanged.connect(lambda value: value > 0 and progressing.set())
+        page.start(page.transcribe_files([path]))
+        await progressing.wait()
+        assert page.cancel_button.isEnabled()
+        page.cancel_button.click()
+        await asyncio.gather(page._job, return_exceptions=True)  # type: ignore[arg-type]
+
+    qloop.run_until_complete(asyncio.wait_for(cancel_on_progress(), 120))
+    assert page.status.text() == "Cancelled."
+    assert page.history.rowCount() == 0 and page.open_button.isEnabled()
+
+
+@pytest.mark.slow
+def test_recording_from_an_audio_source(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: object, tmp_path: Path
+) -> None:
+    from core.audio import decode_to_pcm
+
+    page = RecordPage(services, TranscriptHistory(tmp_path / "h.json"))  # type: ignore[arg-type]
+    qtbot.addWidget(page)
+    page.language.setCurrentText("auto")
+    pcm = qloop.run_until_complete(
+        decode_to_pcm(clip("pocketsphinx_librivox_0880.wav").path, GENEROUS)
+    )
+    qloop.run_until_complete(page.record_microphone(FileSource(pcm)))
+    assert page.history.rowCount() == 1
+    assert "young man" in page.text.toPlainText()
+    assert page.record_button.text() == "● Record"
+
+
+def test_settings_page_validates_then_saves(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: object, tmp_path: Path
+) -> None:
+    page = SettingsPage(services)  # type: ignore[arg-type]
+    qtbot.addWidget(page)
+    page.editors[("speech", "language")].widget.setText("ru-RU")  # type: ignore[attr-defined]
+    page.editors[("discord", "reply_channels")].widget.setText("[123, 456]")  # type: ignore[attr-defined]
+    with qtbot.waitSignal(page.saved):
+        assert page.save()
+    saved = load_settings(tmp_path / "settings.toml")
+    assert saved.speech.language == "ru-RU" and saved.discord.reply_channels == [123, 456]
+    page.editors[("audio", "max_bytes")].widget.setValue(0)  # type: ignore[attr-defined]
+    assert not page.save()
+    assert "audio.max_bytes" in page.status.text()
+    assert load_settings(tmp_path / "settings.toml").audio.max_bytes > 0  # nothing was written
+    page.store_secret(next(iter(page.secret_inputs)))
+    assert "first" in page.status.text()  # an empty secret is not stored
+
+
+def test_without_a_display_the_headless_commands_are_named() -> None:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}  # fmt: skip
+    done = subprocess.run([str(Path(sys.executable).parent / "voxdesk")], env=env,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.strip().count("\n") == 0
+    assert "No display" in done.stderr and "voxdesk bridge" in done.stderr
