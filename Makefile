@@ -7,10 +7,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# espeak-ng: offline voice; libportaudio2: microphone capture (sounddevice)
-APT_PACKAGES := espeak-ng libportaudio2
+# espeak-ng: offline voice; libportaudio2: microphone capture (sounddevice);
+# the rest: what Qt needs to draw (offscreen in tests, X11 for the window)
+APT_PACKAGES := espeak-ng libportaudio2 libegl1 libgl1 libxkbcommon0 libfontconfig1 \
+	libdbus-1-3 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 \
+	libxcb-shape0 libxcb-randr0 libxcb-render-util0 libxcb-image0 libxcb-xkb1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-ARGS ?= record --seconds 10 --transcribe
+ARGS ?=
 
 .PHONY: run test lint bench system-deps clean
 

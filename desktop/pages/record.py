@@ -8,6 +8,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import (
     QComboBox,
@@ -68,6 +69,7 @@ class RecordPage(QWidget):
         self.level.setTextVisible(False)
         self.level.setFixedWidth(120)
         self.level.setToolTip("Microphone level")
+        self.level.hide()  # shown while recording
         controls = QHBoxLayout()
         for label, widget in (("Engine", self.engine), ("Language", self.language)):
             controls.addWidget(QLabel(label))
@@ -79,10 +81,17 @@ class RecordPage(QWidget):
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
         self.progress.setTextVisible(False)
+        self.progress.setMaximumHeight(8)
+        self.progress.hide()  # shown while transcribing
         self.status = QLabel("Open or drop audio files, or record the microphone.")
         self.status.setWordWrap(True)
         self.list = QListView()
         self.list.setModel(self.history)
+        self.list.setUniformItemSizes(True)
+        self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.details = QLabel()
+        self.details.setStyleSheet("color: palette(mid);")
         self.list.selectionModel().currentChanged.connect(self._show_selected)
         self.text = QPlainTextEdit()
         self.text.setReadOnly(True)
@@ -97,6 +106,7 @@ class RecordPage(QWidget):
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(self.details)
         right_layout.addWidget(self.text)
         right_layout.addLayout(actions)
         split = QSplitter()
@@ -195,6 +205,7 @@ class RecordPage(QWidget):
         self._microphone = source or MicrophoneSource(self.services.settings.audio.input_device)
         blocks: list[Pcm] = []
         self.record_button.setText("■ Stop")
+        self.level.show()
         self._say("Recording… press Stop to transcribe.")
         try:
             async for block in self._microphone.blocks():
@@ -206,6 +217,7 @@ class RecordPage(QWidget):
         finally:
             self._microphone = None
             self.level.setValue(0)
+            self.level.hide()
             self.record_button.setText("● Record")
             self.record_button.setChecked(False)
         if blocks:
@@ -225,6 +237,15 @@ class RecordPage(QWidget):
     def _show_selected(self) -> None:
         entry = self.selected()
         self.text.setPlainText(entry.transcript.text if entry else "")
+        if entry is None:
+            self.details.clear()
+            return
+        transcript = entry.transcript
+        model = f" {transcript.model}" if transcript.model else ""
+        self.details.setText(
+            f"{entry.source} · {transcript.engine}{model} · {transcript.language or '?'} · "
+            f"{transcript.timings.audio_seconds:.1f} s of audio · {entry.at[:16].replace('T', ' ')}"
+        )
 
     def copy_selected(self) -> None:
         entry = self.selected()
@@ -263,6 +284,7 @@ class RecordPage(QWidget):
     # --- helpers --------------------------------------------------------------------------------
 
     def _busy(self, busy: bool) -> None:
+        self.progress.setVisible(busy)
         self.cancel_button.setEnabled(busy)
         self.open_button.setEnabled(not busy)
         if not busy:

@@ -130,6 +130,7 @@ class SettingsPage(QWidget):
         group = QGroupBox("Secrets (stored in the OS keyring, never in the settings file)")
         form = QFormLayout(group)
         self.secret_inputs: dict[Secret, QLineEdit] = {}
+        problem = self.services.secrets.keyring_problem()
         for secret in Secret:
             found = self.services.secrets.get(secret)
             line = QLineEdit()
@@ -137,14 +138,16 @@ class SettingsPage(QWidget):
             line.setPlaceholderText(found.masked() if found else "not set")
             store = QPushButton("Store")
             store.clicked.connect(lambda _=False, s=secret: self.store_secret(s))
+            store.setEnabled(problem is None)  # without a keyring, storing can only fail
             row = QHBoxLayout()
             row.addWidget(line, 1)
             row.addWidget(store)
             form.addRow(secret.label, row)
             self.secret_inputs[secret] = line
-        problem = self.services.secrets.keyring_problem()
         if problem:
-            form.addRow(QLabel(problem))
+            note = QLabel(problem)
+            note.setWordWrap(True)
+            form.addRow(note)
         return group
 
     def store_secret(self, secret: Secret) -> None:
