@@ -14,20 +14,22 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import qasync
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
 
 from core.config import SecretStore, Settings
 from core.services import Services
 
 
 @pytest.fixture
-def qloop(qapp: QApplication, tmp_path: Path) -> Iterator[asyncio.AbstractEventLoop]:
+def qloop(qapp: QApplication, qtbot: QtBot, tmp_path: Path) -> Iterator[asyncio.AbstractEventLoop]:
+    """Depends on qtbot so that it is torn down first: the loop (and its worker threads) must
+    be gone before pytest-qt closes the widgets, or late callbacks reach deleted objects."""
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qt"))
     loop = qasync.QEventLoop(qapp)
     asyncio.set_event_loop(loop)
     yield loop
-    loop.run_until_complete(asyncio.sleep(0))  # let finished tasks settle
-    loop.close()  # otherwise Qt warns "Signal source has been deleted" at exit
+    loop.close()  # waits for the executor's threads; unclosed, Qt warns at exit
     asyncio.set_event_loop(None)
 
 
