@@ -92,7 +92,12 @@ async def run_headless(services: Services) -> None:
             loop.add_signal_handler(sig, stopping.set)
     done = asyncio.create_task(bridge.wait())
     stop = asyncio.create_task(stopping.wait())
-    await asyncio.wait({done, stop}, return_when=asyncio.FIRST_COMPLETED)
-    log.info("Stopping the bridge")
-    await bridge.stop()
-    stop.cancel()
+    try:
+        await asyncio.wait({done, stop}, return_when=asyncio.FIRST_COMPLETED)
+        log.info("Stopping the bridge")
+        await bridge.stop()
+    finally:
+        stop.cancel()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.remove_signal_handler(sig)

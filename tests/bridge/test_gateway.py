@@ -75,3 +75,33 @@ async def start_fake(monkeypatch: pytest.MonkeyPatch) -> FakeDiscord:
     monkeypatch.setattr(Route, "BASE", fake.api_base)
     monkeypatch.setattr(DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.gateway))
     return fake
+
+
+async def test_heartbeats_are_acknowledged(running: Running) -> None:
+    fake = running.discord
+    for _ in range(2):  # the fake asks for one every 0.5 s
+        fake.heartbeat.clear()
+        await asyncio.wait_for(fake.heartbeat.wait(), 10)
+    assert running.bridge.bot.latency < 1.0  # discord.py measured the ACKs' round trip
+
+
+async def test_headless_bot_stops_cleanly_on_sigterm(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import signal
+
+    from bridge.runner import run_headless
+    from core.events import BridgeStateChanged
+
+    fake = await start_fake(monkeypatch)
+    services = Services(Settings(), SecretStore({"DISCORD_TOKEN": TOKEN}))
+    states = services.events.subscribe(BridgeStateChanged)
+    task = asyncio.create_task(run_headless(services))
+    async with asyncio.timeout(30):
+        while (await states.get()).state != "connected":
+            pass
+        os.kill(os.getpid(), signal.SIGTERM)  # caught by the bot's handler, not by pytest
+        await task
+        while (await states.get()).state != "offline":
+            pass
+    await services.close()
+    await fake.stop()

@@ -26,7 +26,7 @@ TOKEN = "MTAxMDEwMTAxMDEwMTAxMDEw.Gvoxdx.loopback-discord-test-token-0000"
 SPEC = Path(__file__).parents[1] / "data" / "specs" / "discord-openapi.json"
 MANAGE_GUILD = 1 << 5
 ADMINISTRATOR = 1 << 3
-HEARTBEAT_MS = 41_250
+HEARTBEAT_MS = 500  # Discord says ~41 s; short here so tests see heartbeats and ACKs
 
 
 def _json(
@@ -108,6 +108,8 @@ class FakeDiscord:
         self.sockets: list[web.WebSocketResponse] = []
         self.session_id = "fake-session-0001"
         self.identifies = 0
+        self.heartbeats = 0
+        self.heartbeat = asyncio.Event()  # set at each heartbeat
         self.resumes = 0
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -263,6 +265,8 @@ class FakeDiscord:
 
     async def _gateway_op(self, socket: web.WebSocketResponse, op: int, data: Any) -> None:
         if op == 1:
+            self.heartbeats += 1
+            self.heartbeat.set()
             await socket.send_str(json.dumps({"op": 11}))
         elif op == 2:
             if data["token"] != TOKEN:
