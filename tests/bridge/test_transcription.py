@@ -130,3 +130,13 @@ async def collect_finals(fake: FakeDiscord, count: int) -> None:
         return "1, 2, 3" in text or "one two" in text
 
     await fake.wait_for(lambda m: sum(heard(x) for x in fake.bot_messages) >= count)
+
+
+async def test_the_guilds_language_is_used(running: Running) -> None:
+    fake = running.discord
+    running.services.settings.discord.guild_languages = {str(fake.guild_id): "fr-FR"}
+    english = fake.attachment(voice_message("deepspeech_new_home_in_the_stars.wav"), "v.ogg",
+                              "audio/ogg")  # fmt: skip
+    await fake.post(fake.member, attachments=[english], voice=True)
+    event = await next_event(running, TranscriptReady)
+    assert event.language == "fr"  # English speech, so French was set, not detected
