@@ -36,7 +36,8 @@ class FakeStream:
         FakeStream.instances.append(self)
 
     def start(self) -> None:
-        threading.Thread(target=self._run, daemon=True).start()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
 
     def _run(self) -> None:
         value = 0
@@ -46,7 +47,9 @@ class FakeStream:
             value += 1
 
     def stop(self) -> None:
+        # Like Pa_StopStream, return only once no callback is running or will run.
         self.stopped.set()
+        self.thread.join()
 
     def close(self) -> None:
         self.closed = True
