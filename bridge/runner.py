@@ -11,9 +11,11 @@ import aiohttp
 import discord
 
 from bridge.bot import build_bot
+from bridge.places import place_of
+from bridge.replies import split_message
 from core.config import Secret
 from core.errors import VoxdeskError
-from core.events import BridgeStateChanged
+from core.events import BridgeStateChanged, ChannelInfo, GuildInfo, ReplySent
 from core.services import Services
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,51 @@ class Bridge:
             log.error("The Discord connection ended: %s", error)
             self.services.events.publish(BridgeStateChanged("error", str(error)))
 
+    def guilds(self) -> list[GuildInfo]:
+        """The guilds and channels the bot can see, as plain data for the window."""
+        found = []
+        for guild in self.bot.guilds:
+            channels = tuple(
+                ChannelInfo(c.id, c.name, isinstance(c, discord.VoiceChannel))
+                for c in sorted(guild.channels, key=lambda c: c.position)
+                if isinstance(c, discord.TextChannel | discord.VoiceChannel)
+            )
+            voice = getattr(guild.voice_client, "channel", None)
+            found.append(GuildInfo(guild.id, guild.name, channels, voice.id if voice else None))
+        return found
+
+    async def send(self, channel_id: int, text: str) -> None:
+        """Post ``text`` as the bot (split at Discord's limit)."""
+        channel = self.bot.get_channel(channel_id)
+        if not isinstance(channel, discord.abc.Messageable):
+            raise VoxdeskError("The bot cannot write in that channel.")
+        for piece in split_message(text):
+            sent = await channel.send(piece)
+            self.services.events.publish(ReplySent(place_of(sent), sent.id, piece))
+
+    async def join(self, channel_id: int) -> None:
+        channel = self.bot.get_channel(channel_id)
+        if not isinstance(channel, discord.VoiceChannel):
+            raise VoxdeskError("That is not a voice channel.")
+        current = channel.guild.voice_client
+        if current is not None:
+            await current.disconnect(force=True)
+        await channel.connect(cls=self.bot.voice_client_class, self_deaf=True)
+
+    async def leave(self, guild_id: int) -> None:
+        guild = self.bot.get_guild(guild_id)
+        if guild is None or guild.voice_client is None:
+            raise VoxdeskError("The bot is not in a voice channel there.")
+        await guild.voice_client.disconnect(force=True)
+
+    async def speak(self, guild_id: int, text: str) -> None:
+        """Say ``text`` in the voice channel the bot has joined in that guild."""
+        guild = self.bot.get_guild(guild_id)
+        voice = self.bot.get_cog("Voice")
+        if guild is None or voice is None:
+            raise VoxdeskError("The bot is not in that guild.")
+        await voice.say(guild, text)  # type: ignore[attr-defined]
+
     async def wait(self) -> None:
         if self._task is not None:
             await self._task
@@ -75,9 +122,12 @@ class Bridge:
         if not self.bot.is_closed():
             await self.bot.close()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # Closing the client ends connect(); cancel only if it does not end in time.
+            done, _ = await asyncio.wait({self._task}, timeout=10)
+            if not done:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
         self.services.events.publish(BridgeStateChanged("offline"))
 
 

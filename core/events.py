@@ -62,6 +62,7 @@ class ReplySent(Event):
     text: str
     in_reply_to: int | None = None
     spoken: bool = False
+    question: str = ""  # what the reply answered, for corrections
 
 
 @dataclass(frozen=True)
@@ -141,3 +142,18 @@ class EventBus:
         log.debug("event %s", event)
         for subscription in list(self._subscriptions):
             subscription.offer(event)
+
+
+@dataclass(frozen=True)
+class ChannelInfo:
+    id: int
+    name: str
+    voice: bool
+
+
+@dataclass(frozen=True)
+class GuildInfo:
+    id: int
+    name: str
+    channels: tuple[ChannelInfo, ...]
+    voice_channel_id: int | None = None  # where the bot is connected, if anywhere

@@ -24,6 +24,7 @@ from core.config import Secret
 from core.errors import VoxdeskError
 from core.events import BridgeStateChanged
 from core.services import Services
+from desktop.pages.discord import DiscordPage
 from desktop.pages.record import RecordPage
 from desktop.pages.settings import SettingsPage
 
@@ -40,11 +41,13 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Voxdesk")
         self.setMinimumSize(900, 600)
         self.record = RecordPage(services)
+        self.discord = DiscordPage(services)
         self.settings_page = SettingsPage(services)
         self.settings_page.saved.connect(self.refresh_status)
         self.sidebar = QListWidget()
         self.pages = QStackedWidget()
         self._add_page("Record", QStyle.StandardPixmap.SP_MediaPlay, self.record)
+        self._add_page("Discord", QStyle.StandardPixmap.SP_DriveNetIcon, self.discord)
         self._add_page("Settings", QStyle.StandardPixmap.SP_FileDialogDetailedView,
                        self.settings_page)  # fmt: skip
         self.sidebar.setFixedWidth(160)
@@ -94,6 +97,7 @@ class MainWindow(QMainWindow):
     async def start(self) -> None:
         """Follow the bridge's state, and start the bot when a token is configured."""
         self._listener = asyncio.ensure_future(self._follow_bridge_state())
+        self.discord.start()
         if self.services.secrets.get(Secret.DISCORD_TOKEN) is None:
             return
         from bridge.runner import Bridge  # discord.py loads only when a token is configured
@@ -104,6 +108,7 @@ class MainWindow(QMainWindow):
         except VoxdeskError as error:
             self._set_bridge_state("error", error.describe())
             self._bridge = None
+        self.discord.attach(self._bridge)
 
     async def _follow_bridge_state(self) -> None:
         async for event in self.services.events.subscribe(BridgeStateChanged, size=50):
@@ -117,6 +122,7 @@ class MainWindow(QMainWindow):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
         await self.record.shutdown()
+        await self.discord.shutdown()
 
     def _restore(self) -> None:
         stored = QSettings()

@@ -87,9 +87,10 @@ class Chat(commands.Cog):
         if spoken and self.settings.speak_replies and isinstance(message.author, discord.Member):
             voice = self.bot.get_cog("Voice")
             said = bool(voice and await voice.speak_to(message.author, reply.text))  # type: ignore[attr-defined]
-        self.services.events.publish(
-            ReplySent(place_of(message), first.id, reply.text, message.id, spoken=said)
-        )
+        question = reply.prompt[-1].get("content", "") if reply.prompt else ""
+        self.services.events.publish(ReplySent(
+            place_of(message), first.id, reply.text, message.id, spoken=said, question=str(question)
+        ))  # fmt: skip
 
     def _remember(self, reply_id: int, message: discord.Message, reply: Reply) -> None:
         conversation = [m for m in reply.prompt if m["role"] != "system"]

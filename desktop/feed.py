@@ -1,0 +1,123 @@
+"""The bot's traffic as a table: one row per event seen on the bus, newest last."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+)
+
+from core.events import (
+    BridgeError,
+    CommandRun,
+    Event,
+    MessageSeen,
+    Place,
+    ReplySent,
+    TranscriptReady,
+)
+
+MAX_ROWS = 5000
+Index = QModelIndex | QPersistentModelIndex
+COLUMNS = ("Time", "Where", "Who", "What", "Text")
+
+
+@dataclass(frozen=True)
+class FeedRow:
+    event: Event
+    place: Place | None
+    who: str
+    kind: str
+    text: str
+
+
+def row_for(event: Event) -> FeedRow | None:
+    """How an event reads in the feed; None for events the feed does not show."""
+    if isinstance(event, MessageSeen):
+        attached = f" [{', '.join(event.attachments)}]" if event.attachments else ""
+        return FeedRow(event, event.place, event.author_name, "message", event.content + attached)
+    if isinstance(event, TranscriptReady):
+        return FeedRow(event, event.place, event.author_name, "transcript", event.text)
+    if isinstance(event, ReplySent):
+        kind = "reply (spoken)" if event.spoken else "reply"
+        return FeedRow(event, event.place, "bot", kind, event.text)
+    if isinstance(event, CommandRun):
+        outcome = "" if event.ok else f" — {event.detail}"
+        return FeedRow(event, event.place, event.author_name, "command", event.command + outcome)
+    if isinstance(event, BridgeError):
+        return FeedRow(event, event.place, "bot", "error", event.message)
+    return None
+
+
+class FeedModel(QAbstractTableModel):
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[FeedRow] = []
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's API
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # fmt: skip
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row = self.rows[index.row()]
+        if role == Qt.ItemDataRole.UserRole:
+            return row
+        if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            return None
+        place = row.place
+        where = f"{place.guild_name or 'DM'} #{place.channel_name}" if place else ""
+        values = (row.event.at.astimezone().strftime("%H:%M:%S"), where, row.who, row.kind,
+                  " ".join(row.text.split()))  # fmt: skip
+        return values[index.column()]
+
+    def add(self, event: Event) -> None:
+        row = row_for(event)
+        if row is None:
+            return
+        if len(self.rows) >= MAX_ROWS:  # keep memory bounded on a busy bot
+            self.beginRemoveRows(QModelIndex(), 0, 0)
+            del self.rows[0]
+            self.endRemoveRows()
+        self.beginInsertRows(QModelIndex(), len(self.rows), len(self.rows))
+        self.rows.append(row)
+        self.endInsertRows()
+
+
+class PlaceFilter(QSortFilterProxyModel):
+    """Shows rows from one guild or one channel (or everything)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.guild_id: int | None = None
+        self.channel_id: int | None = None
+
+    def show_only(self, guild_id: int | None, channel_id: int | None) -> None:
+        self.beginFilterChange()
+        self.guild_id, self.channel_id = guild_id, channel_id
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
+        model = self.sourceModel()
+        assert isinstance(model, FeedModel)
+        place = model.rows[source_row].place
+        if self.channel_id is not None:
+            return place is not None and place.channel_id == self.channel_id
+        if self.guild_id is not None:
+            return place is not None and place.guild_id == self.guild_id
+        return True
