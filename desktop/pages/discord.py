@@ -8,7 +8,7 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeySequence, QShortcut, QStandardItem, QStandardItemModel
+from PySide6.QtGui import QIcon, QKeySequence, QShortcut, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSplitter,
+    QStyle,
     QTableView,
     QTreeView,
     QVBoxLayout,
@@ -65,6 +66,7 @@ class DiscordPage(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
@@ -133,8 +135,9 @@ class DiscordPage(QWidget):
 
     def refresh_places(self) -> None:
         self.places.clear()
+        voice_icon = self.style().standardIcon(QStyle.StandardPixmap.SP_MediaVolume)
         for guild in self.bridge.guilds() if self.bridge else []:
-            self.places.appendRow(_guild_item(guild))
+            self.places.appendRow(_guild_item(guild, voice_icon))
         self.tree.expandAll()
 
     def _place_selected(self) -> None:
@@ -246,7 +249,7 @@ class DiscordPage(QWidget):
         self.status.setStyleSheet("color: #c0392b;" if error else "")
 
 
-def _guild_item(guild: GuildInfo) -> QStandardItem:
+def _guild_item(guild: GuildInfo, voice_icon: QIcon) -> QStandardItem:
     item = QStandardItem(guild.name)
     item.setEditable(False)
     item.setData(GUILD, ROLE_KIND)
@@ -254,7 +257,10 @@ def _guild_item(guild: GuildInfo) -> QStandardItem:
     item.setData(guild.id, ROLE_GUILD)
     for channel in guild.channels:
         joined = " (bot here)" if channel.id == guild.voice_channel_id else ""
-        child = QStandardItem(("🔊 " if channel.voice else "# ") + channel.name + joined)
+        # An icon, not an emoji: many systems have no emoji font to draw one.
+        child = QStandardItem(("" if channel.voice else "# ") + channel.name + joined)
+        if channel.voice:
+            child.setIcon(voice_icon)
         child.setEditable(False)
         child.setData(VOICE if channel.voice else CHANNEL, ROLE_KIND)
         child.setData(channel.id, ROLE_ID)

@@ -85,7 +85,7 @@ def test_feed_reply_as_the_bot_and_correct(qloop: asyncio.AbstractEventLoop, liv
     assert [guild.child(i).text() for i in range(guild.rowCount())] == [
         "# general",
         "# bot-chat",
-        "🔊 Voice",
+        "Voice",
     ]
 
     qloop.run_until_complete(fake.post(fake.member, "Столица Франции?", mention_bot=True))
@@ -121,7 +121,7 @@ def test_join_speak_and_leave_from_the_window(qloop: asyncio.AbstractEventLoop, 
     page.join_button.click()
     qloop.run_until_complete(asyncio.gather(*page._actions))
     assert fake.voice_states[fake.bot.id] == fake.voice
-    assert page.places.item(0).child(2).text() == "🔊 Voice (bot here)"
+    assert page.places.item(0).child(2).text() == "Voice (bot here)"
     select_channel(page, "general")
     page.message.setText("Проверка связи")
     page.speak_button.click()
