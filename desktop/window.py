@@ -24,6 +24,7 @@ from core.config import Secret
 from core.errors import VoxdeskError
 from core.events import BridgeStateChanged
 from core.services import Services
+from desktop.pages.dataset import DatasetPage
 from desktop.pages.discord import DiscordPage
 from desktop.pages.record import RecordPage
 from desktop.pages.settings import SettingsPage
@@ -42,12 +43,14 @@ class MainWindow(QMainWindow):
         self.setMinimumSize(900, 600)
         self.record = RecordPage(services)
         self.discord = DiscordPage(services)
+        self.dataset = DatasetPage(services)
         self.settings_page = SettingsPage(services)
         self.settings_page.saved.connect(self.refresh_status)
         self.sidebar = QListWidget()
         self.pages = QStackedWidget()
         self._add_page("Record", QStyle.StandardPixmap.SP_MediaPlay, self.record)
         self._add_page("Discord", QStyle.StandardPixmap.SP_DriveNetIcon, self.discord)
+        self._add_page("Dataset", QStyle.StandardPixmap.SP_FileDialogListView, self.dataset)
         self._add_page("Settings", QStyle.StandardPixmap.SP_FileDialogDetailedView,
                        self.settings_page)  # fmt: skip
         self.sidebar.setFixedWidth(160)
@@ -98,6 +101,7 @@ class MainWindow(QMainWindow):
         """Follow the bridge's state, and start the bot when a token is configured."""
         self._listener = asyncio.ensure_future(self._follow_bridge_state())
         self.discord.start()
+        await self.dataset.refresh()
         if self.services.secrets.get(Secret.DISCORD_TOKEN) is None:
             return
         from bridge.runner import Bridge  # discord.py loads only when a token is configured
@@ -123,6 +127,7 @@ class MainWindow(QMainWindow):
                 await self._listener
         await self.record.shutdown()
         await self.discord.shutdown()
+        await self.dataset.shutdown()
 
     def _restore(self) -> None:
         stored = QSettings()

@@ -1,0 +1,314 @@
+"""Training data: datasets, their examples, review, editing, import/export and validation."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import tempfile
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QItemSelectionModel, QSignalBlocker, Qt
+from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.errors import VoxdeskError
+from core.services import Services
+from core.training.store import Example, Status, kind_of
+from core.training.transfer import export_jsonl, import_file
+from core.training.validator import Finding, validate_file
+from desktop.examples import ExamplesModel
+
+ROLE_NAME = Qt.ItemDataRole.UserRole
+ROLE_FINDING = Qt.ItemDataRole.UserRole + 1
+STATUSES = ("all", "candidate", "approved", "rejected")
+
+
+class DatasetPage(QWidget):
+    def __init__(self, services: Services) -> None:
+        super().__init__()
+        self.services = services
+        self.datasets = QStandardItemModel()
+        self.examples = ExamplesModel(services.datasets)
+        self.findings = QStandardItemModel()
+        self._validated_ids: list[int] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._build()
+
+    def _build(self) -> None:
+        self.dataset_list = QListView()
+        self.dataset_list.setModel(self.datasets)
+        self.dataset_list.selectionModel().currentChanged.connect(lambda *_: self.reload())
+        self.status_filter = QComboBox()
+        self.status_filter.addItems(STATUSES)
+        self.status_filter.currentTextChanged.connect(lambda _: self.reload())
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search text and notes…")
+        self.search.returnPressed.connect(self.reload)
+        buttons = {
+            "Import…": self.choose_import, "Export…": self.choose_export,
+            "Validate": lambda: self._run(self.validate()), "Approve": self.approve,
+            "Reject": self.reject, "Edit…": lambda: self.edit_selected(),
+        }  # fmt: skip
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Show"))
+        bar.addWidget(self.status_filter)
+        bar.addWidget(self.search, 1)
+        self.buttons: dict[str, QPushButton] = {}
+        for label, action in buttons.items():
+            button = QPushButton(label)
+            button.clicked.connect(action)
+            bar.addWidget(button)
+            self.buttons[label] = button
+        self.table = QTableView()
+        self.table.setModel(self.examples)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        for column, width in enumerate((60, 80, 130, 260, 260)):
+            self.table.setColumnWidth(column, width)
+        self.finding_list = QListView()
+        self.finding_list.setModel(self.findings)
+        self.finding_list.clicked.connect(lambda index: self._run(self.show_finding(index.row())))
+        self.report = QLabel("Validate to check the examples shown, line by line.")
+        self.report.setWordWrap(True)
+        side = QWidget()
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(0, 0, 0, 0)
+        side_layout.addWidget(self.report)
+        side_layout.addWidget(self.finding_list, 1)
+        split = QSplitter()
+        split.addWidget(self.dataset_list)
+        split.addWidget(self.table)
+        split.addWidget(side)
+        split.setSizes([160, 640, 280])
+        self.progress = QProgressBar()
+        self.progress.setMaximumHeight(8)
+        self.progress.setTextVisible(False)
+        self.progress.hide()
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addLayout(bar)
+        layout.addWidget(split, 1)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+
+    # --- loading --------------------------------------------------------------------------------
+
+    async def refresh(self, select: str | None = None) -> None:
+        """Rebuild the dataset list (keeping or choosing the selection), then load it once."""
+        current = select or self.current_dataset()
+        with QSignalBlocker(self.dataset_list.selectionModel()):
+            await self._fill_datasets(current)
+        await self.load()
+
+    async def _fill_datasets(self, current: str | None) -> None:
+        self.datasets.clear()
+        for dataset in await self.services.datasets.datasets():
+            counts = dataset.counts
+            item = QStandardItem(f"{dataset.name}  ({counts.get('approved', 0)} approved, "
+                                 f"{counts.get('candidate', 0)} to review)")  # fmt: skip
+            item.setData(dataset.name, ROLE_NAME)
+            item.setEditable(False)
+            self.datasets.appendRow(item)
+            if dataset.name == current:
+                self.dataset_list.setCurrentIndex(item.index())
+        if self.datasets.rowCount() and not self.dataset_list.currentIndex().isValid():
+            self.dataset_list.setCurrentIndex(self.datasets.index(0, 0))
+
+    def current_dataset(self) -> str | None:
+        index = self.dataset_list.currentIndex()
+        name = index.data(ROLE_NAME) if index.isValid() else None
+        return str(name) if name else None
+
+    def reload(self) -> None:
+        self._run(self.load())
+
+    async def load(self) -> None:
+        chosen = self.status_filter.currentText()
+        status = None if chosen == "all" else Status(chosen)
+        await self.examples.show(self.current_dataset(), status, self.search.text().strip())
+
+    # --- review ---------------------------------------------------------------------------------
+
+    def selected_examples(self) -> list[Example]:
+        rows = self.table.selectionModel().selectedRows()
+        return [self.examples.rows[index.row()] for index in rows]
+
+    def approve(self) -> None:
+        self._run(self._set_status(Status.APPROVED))
+
+    def reject(self) -> None:
+        self._run(self._set_status(Status.REJECTED))
+
+    async def _set_status(self, status: Status) -> None:
+        chosen = self.selected_examples()
+        if not chosen:
+            raise VoxdeskError("Select the examples first.")
+        await self.services.datasets.set_status([e.id for e in chosen], status)
+        for example in chosen:
+            self.examples.replace(await self.services.datasets.get(example.id))
+        await self.refresh()
+        self._say(f"{status.value.capitalize()} {len(chosen)} example(s).")
+
+    def edit_selected(self, text: str | None = None) -> None:
+        chosen = self.selected_examples()
+        if len(chosen) != 1:
+            self._say("Select one example to edit.", error=True)
+            return
+        if text is None:
+            current = json.dumps(chosen[0].record, ensure_ascii=False, indent=2)
+            text, ok = QInputDialog.getMultiLineText(self, "Edit example", "JSON record:", current)
+            if not ok:
+                return
+        self._run(self._save_edit(chosen[0], text))
+
+    async def _save_edit(self, example: Example, text: str) -> None:
+        try:
+            record = json.loads(text)
+        except ValueError as error:
+            raise VoxdeskError(f"That is not valid JSON ({error.args[0]}).") from None
+        if kind_of(record) is None:
+            raise VoxdeskError("An example needs a 'messages' list or a preference pair.")
+        self.examples.replace(await self.services.datasets.update(example.id, record=record))
+        self._say(f"Saved example {example.id}.")
+
+    # --- import, export, validate -----------------------------------------------------------------
+
+    def choose_import(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(
+            self, "Import training data", "", "Training data (*.jsonl *.csv);;All files (*)"
+        )
+        if name:
+            dataset, ok = QInputDialog.getText(
+                self, "Import", "Into dataset:", text=self.current_dataset() or "discord"
+            )
+            if ok and dataset.strip():
+                self._run(self.import_path(Path(name), dataset.strip()))
+
+    async def import_path(self, path: Path, dataset: str) -> None:
+        self.progress.show()
+
+        def progressed(done: int, total: int) -> None:
+            self.progress.setValue(int(done * 100 / max(total, 1)))
+
+        try:
+            result = await import_file(self.services.datasets, dataset, path, progress=progressed)
+        finally:
+            self.progress.hide()
+        await self.refresh(select=dataset)
+        problems = result.problems
+        first = f" First: line {problems[0].line}, {problems[0].message}." if problems else ""
+        self._say(f"Imported {result.imported} examples into '{dataset}'; {result.rejected} "
+                  f"lines rejected.{first}", error=bool(result.rejected))  # fmt: skip
+
+    def choose_export(self) -> None:
+        dataset = self.current_dataset()
+        if dataset:
+            name, _ = QFileDialog.getSaveFileName(
+                self, "Export approved examples", f"{dataset}.jsonl", "JSONL (*.jsonl)"
+            )
+            if name:
+                self._run(self.export_to(Path(name)))
+
+    async def export_to(self, path: Path) -> None:
+        dataset = self.current_dataset()
+        if dataset is None:
+            raise VoxdeskError("Select a dataset first.")
+        result = await export_jsonl(self.services.datasets, dataset, path)
+        self._say(f"Exported {result.training_examples} approved examples to {path}.")
+
+    async def validate(self) -> None:
+        """Validate the examples shown (current dataset and filter), in table order."""
+        dataset = self.current_dataset()
+        if dataset is None:
+            raise VoxdeskError("Select a dataset first.")
+        while len(self.examples.rows) < self.examples.total:
+            await self.examples.load_more()
+        self._validated_ids = [example.id for example in self.examples.rows]
+        with tempfile.TemporaryDirectory(prefix="voxdesk-validate-") as folder:
+            path = Path(folder) / "shown.jsonl"
+            path.write_text("".join(json.dumps(e.record, ensure_ascii=False) + "\n"
+                                    for e in self.examples.rows), encoding="utf-8")  # fmt: skip
+            report = await asyncio.to_thread(
+                validate_file, path, model=self.services.settings.discord.fine_tune_model
+            )
+        self.findings.clear()
+        for finding in report.findings:
+            item = QStandardItem(_finding_text(finding, self._validated_ids))
+            item.setData(finding, ROLE_FINDING)
+            item.setEditable(False)
+            self.findings.appendRow(item)
+        cost = f", about ${report.cost.dollars:,.2f} to train" if report.cost else ""
+        verdict = "ready to fine-tune" if report.ok else "has errors"
+        self.report.setText(f"{report.examples} examples {verdict}: {len(report.findings)} "
+                            f"findings, {report.epochs} epochs, ~{report.charged_tokens:,} "
+                            f"tokens{cost}. Click a finding to select its example.")  # fmt: skip
+
+    async def show_finding(self, row: int) -> None:
+        finding = self.findings.item(row).data(ROLE_FINDING)
+        if not isinstance(finding, Finding) or not 0 < finding.line <= len(self._validated_ids):
+            return
+        table_row = await self.examples.row_of(self._validated_ids[finding.line - 1])
+        if table_row is not None:
+            index = self.examples.index(table_row, 0)
+            self.table.selectionModel().select(
+                index, QItemSelectionModel.SelectionFlag.ClearAndSelect
+                | QItemSelectionModel.SelectionFlag.Rows)  # fmt: skip
+            self.table.scrollTo(index)
+
+    # --- helpers ----------------------------------------------------------------------------------
+
+    def _run(self, work: Coroutine[Any, Any, None]) -> None:
+        async def run() -> None:
+            try:
+                await work
+            except VoxdeskError as error:
+                self._say(error.describe(), error=True)
+
+        task = asyncio.ensure_future(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def settle(self) -> None:
+        """Wait for the page's running actions (used by tests and at shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def shutdown(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def _say(self, text: str, *, error: bool = False) -> None:
+        self.status.setText(text)
+        self.status.setStyleSheet("color: #c0392b;" if error else "")
+
+
+def _finding_text(finding: Finding, ids: list[int]) -> str:
+    where = f"#{ids[finding.line - 1]}" if 0 < finding.line <= len(ids) else "all"
+    return f"{where} {finding.severity}: {finding.message}"

@@ -1,0 +1,122 @@
+"""The Dataset page on a real store: import, review, edit, validate, export, paging."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from pytestqt.qtbot import QtBot
+
+from core.services import Services
+from core.training.store import NewExample, Status
+from desktop.examples import PAGE
+from desktop.pages.dataset import DatasetPage
+
+
+def chat(i: int, reply: str = "") -> str:
+    return json.dumps({"messages": [
+        {"role": "system", "content": "Be kind"}, {"role": "user", "content": f"Вопрос {i}?"},
+        {"role": "assistant", "content": reply or f"Ответ {i}."}]}, ensure_ascii=False)  # fmt: skip
+
+
+def page_with_data(qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: Services,
+                   tmp_path: Path) -> DatasetPage:  # fmt: skip
+    lines = [chat(i) for i in range(12)]
+    lines += ["{broken", chat(1), chat(99, "my key is sk-abcdefghijklmnopqrstuvwxyz123")]
+    source = tmp_path / "train.jsonl"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    page = DatasetPage(services)
+    qtbot.addWidget(page)
+    qloop.run_until_complete(page.import_path(source, "bot"))
+    return page
+
+
+def test_import_shows_the_dataset_and_reports_bad_lines(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: Services, tmp_path: Path
+) -> None:
+    page = page_with_data(qloop, qtbot, services, tmp_path)
+    assert page.status.text() == ("Imported 14 examples into 'bot'; 1 lines rejected. First: "
+                                  "line 13, not valid JSON (Expecting property name enclosed in "
+                                  "double quotes).")  # fmt: skip
+    assert page.datasets.item(0).text() == "bot  (14 approved, 0 to review)"
+    assert page.examples.rowCount() == 14
+    assert page.examples.data(page.examples.index(0, 3)) == "Вопрос 0?"
+
+
+def test_review_candidates_and_edit(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: Services, tmp_path: Path
+) -> None:
+    page = page_with_data(qloop, qtbot, services, tmp_path)
+    store = services.datasets
+    for wrong, right in (("Берлин", "Париж"), ("Мадрид", "Лиссабон")):
+        qloop.run_until_complete(store.add_correction(
+            "bot", conversation=[{"role": "user", "content": "Столица?"}], wrong_reply=wrong,
+            corrected_reply=right))  # fmt: skip
+    page.status_filter.setCurrentText("candidate")
+    qloop.run_until_complete(page.settle())
+    assert page.examples.rowCount() == 2
+    rejected_id = page.examples.rows[0].id
+    page.table.selectRow(0)
+    page.reject()
+    qloop.run_until_complete(page.settle())
+    assert qloop.run_until_complete(store.get(rejected_id)).status == "rejected"
+    assert page.examples.rowCount() == 1  # the reviewed one left the "candidate" view
+
+    page.table.selectRow(0)
+    page.edit_selected("{not json")
+    qloop.run_until_complete(page.settle())
+    assert page.status.text().startswith("That is not valid JSON")
+    fixed = {"messages": [{"role": "user", "content": "Столица Португалии?"},
+                          {"role": "assistant", "content": "Лиссабон"}]}  # fmt: skip
+    edited_id = page.examples.rows[0].id
+    page.edit_selected(json.dumps(fixed, ensure_ascii=False))
+    qloop.run_until_complete(page.settle())
+    assert page.examples.rows[0].messages[0]["content"] == "Столица Португалии?"
+    page.table.selectRow(0)
+    page.approve()
+    qloop.run_until_complete(page.settle())
+    edited = qloop.run_until_complete(store.get(edited_id))
+    assert edited.status == "approved" and edited.messages[0]["content"] == "Столица Португалии?"
+    assert page.datasets.item(0).text() == "bot  (15 approved, 0 to review)"
+
+
+def test_validation_findings_select_their_example(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: Services, tmp_path: Path
+) -> None:
+    page = page_with_data(qloop, qtbot, services, tmp_path)
+    qloop.run_until_complete(page.validate())
+    texts = [page.findings.item(i).text() for i in range(page.findings.rowCount())]
+    secret = next(i for i, text in enumerate(texts) if "OpenAI API key" in text)
+    assert any("same as line 2" in text for text in texts)
+    qloop.run_until_complete(page.show_finding(secret))
+    (selected,) = page.selected_examples()
+    assert "sk-abcdef" in json.dumps(selected.record)
+    assert "ready to fine-tune" in page.report.text()
+
+
+def test_export_writes_the_approved_examples(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: Services, tmp_path: Path
+) -> None:
+    page = page_with_data(qloop, qtbot, services, tmp_path)
+    target = tmp_path / "out" / "bot.jsonl"
+    qloop.run_until_complete(page.export_to(target))
+    assert len(target.read_text(encoding="utf-8").splitlines()) == 14
+    assert page.status.text().startswith("Exported 14 approved examples")
+
+
+def test_large_datasets_load_page_by_page(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: Services
+) -> None:
+    examples = [NewExample(json.loads(chat(i)), status=Status.APPROVED) for i in range(1000)]
+    qloop.run_until_complete(services.datasets.add("big", examples))
+    page = DatasetPage(services)
+    qtbot.addWidget(page)
+    qloop.run_until_complete(page.refresh())
+    qloop.run_until_complete(page.load())
+    assert page.examples.rowCount() == PAGE and page.examples.total == 1000
+    assert page.examples.canFetchMore(page.examples.index(-1, -1))
+    page.table.scrollToBottom()  # the view asks for the next page
+    page.examples.fetchMore(page.examples.index(-1, -1))
+    qloop.run_until_complete(page.examples._loading)  # type: ignore[arg-type]
+    assert page.examples.rowCount() == 2 * PAGE
