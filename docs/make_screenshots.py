@@ -61,7 +61,16 @@ async def main(app: QApplication) -> None:
     await fake.wait_for(lambda m: m["content"] == openai.reply)
     await fake.post(fake.member, "!hi")
     await fake.wait_for(lambda m: "Привет, bob" in m["content"])
-    for row, name in enumerate(("record", "discord", "settings")):
+    reply = next(m for m in fake.bot_messages if m["content"] == openai.reply)
+    await fake.post(fake.trainer, f"!correct {reply['id']} Всё отлично, спасибо!")
+    await fake.wait_for(lambda m: "Saved as candidate" in m["content"])
+    await fake.post(fake.member, "!feedback Ответы иногда слишком длинные", channel=fake.chat)
+    await fake.wait_for(lambda m: m["content"].startswith("Thanks for the feedback"))
+    await window.dataset.refresh(select="discord")
+    window.dataset.status_filter.setCurrentText("candidate")
+    await window.dataset.settle()
+    await window.dataset.validate()
+    for row, name in enumerate(("record", "discord", "dataset", "settings")):
         window.sidebar.setCurrentRow(row)
         await asyncio.sleep(0.3)  # let the page lay itself out before it is grabbed
         app.processEvents()

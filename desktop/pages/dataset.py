@@ -56,6 +56,7 @@ class DatasetPage(QWidget):
     def _build(self) -> None:
         self.dataset_list = QListView()
         self.dataset_list.setModel(self.datasets)
+        self.dataset_list.setWordWrap(True)
         self.dataset_list.selectionModel().currentChanged.connect(lambda *_: self.reload())
         self.status_filter = QComboBox()
         self.status_filter.addItems(STATUSES)
@@ -87,10 +88,11 @@ class DatasetPage(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        for column, width in enumerate((60, 80, 130, 260, 260)):
+        for column, width in enumerate((50, 80, 130, 190, 190)):
             self.table.setColumnWidth(column, width)
         self.finding_list = QListView()
         self.finding_list.setModel(self.findings)
+        self.finding_list.setWordWrap(True)
         self.finding_list.clicked.connect(lambda index: self._run(self.show_finding(index.row())))
         self.report = QLabel("Validate to check the examples shown, line by line.")
         self.report.setWordWrap(True)
@@ -103,7 +105,7 @@ class DatasetPage(QWidget):
         split.addWidget(self.dataset_list)
         split.addWidget(self.table)
         split.addWidget(side)
-        split.setSizes([160, 640, 280])
+        split.setSizes([190, 640, 300])
         self.progress = QProgressBar()
         self.progress.setMaximumHeight(8)
         self.progress.setTextVisible(False)
@@ -129,8 +131,8 @@ class DatasetPage(QWidget):
         self.datasets.clear()
         for dataset in await self.services.datasets.datasets():
             counts = dataset.counts
-            item = QStandardItem(f"{dataset.name}  ({counts.get('approved', 0)} approved, "
-                                 f"{counts.get('candidate', 0)} to review)")  # fmt: skip
+            item = QStandardItem(f"{dataset.name}\n{counts.get('approved', 0)} approved, "
+                                 f"{counts.get('candidate', 0)} to review")  # fmt: skip
             item.setData(dataset.name, ROLE_NAME)
             item.setEditable(False)
             self.datasets.appendRow(item)
@@ -263,9 +265,9 @@ class DatasetPage(QWidget):
             item.setEditable(False)
             self.findings.appendRow(item)
         cost = f", about ${report.cost.dollars:,.2f} to train" if report.cost else ""
-        verdict = "ready to fine-tune" if report.ok else "has errors"
-        self.report.setText(f"{report.examples} examples {verdict}: {len(report.findings)} "
-                            f"findings, {report.epochs} epochs, ~{report.charged_tokens:,} "
+        verdict = "ready to fine-tune" if report.ok else "errors to fix before fine-tuning"
+        self.report.setText(f"{report.examples} examples, {verdict}. {len(report.findings)} "
+                            f"findings; {report.epochs} epochs, ~{report.charged_tokens:,} "
                             f"tokens{cost}. Click a finding to select its example.")  # fmt: skip
 
     async def show_finding(self, row: int) -> None:

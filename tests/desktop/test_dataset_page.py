@@ -39,7 +39,7 @@ def test_import_shows_the_dataset_and_reports_bad_lines(
     assert page.status.text() == ("Imported 14 examples into 'bot'; 1 lines rejected. First: "
                                   "line 13, not valid JSON (Expecting property name enclosed in "
                                   "double quotes).")  # fmt: skip
-    assert page.datasets.item(0).text() == "bot  (14 approved, 0 to review)"
+    assert page.datasets.item(0).text() == "bot\n14 approved, 0 to review"
     assert page.examples.rowCount() == 14
     assert page.examples.data(page.examples.index(0, 3)) == "Вопрос 0?"
 
@@ -78,7 +78,7 @@ def test_review_candidates_and_edit(
     qloop.run_until_complete(page.settle())
     edited = qloop.run_until_complete(store.get(edited_id))
     assert edited.status == "approved" and edited.messages[0]["content"] == "Столица Португалии?"
-    assert page.datasets.item(0).text() == "bot  (15 approved, 0 to review)"
+    assert page.datasets.item(0).text() == "bot\n15 approved, 0 to review"
 
 
 def test_validation_findings_select_their_example(
