@@ -26,6 +26,7 @@ from core.events import BridgeStateChanged
 from core.services import Services
 from desktop.pages.dataset import DatasetPage
 from desktop.pages.discord import DiscordPage
+from desktop.pages.finetune import FineTunePage
 from desktop.pages.record import RecordPage
 from desktop.pages.settings import SettingsPage
 
@@ -44,6 +45,7 @@ class MainWindow(QMainWindow):
         self.record = RecordPage(services)
         self.discord = DiscordPage(services)
         self.dataset = DatasetPage(services)
+        self.finetune = FineTunePage(services)
         self.settings_page = SettingsPage(services)
         self.settings_page.saved.connect(self.refresh_status)
         self.sidebar = QListWidget()
@@ -51,6 +53,7 @@ class MainWindow(QMainWindow):
         self._add_page("Record", QStyle.StandardPixmap.SP_MediaPlay, self.record)
         self._add_page("Discord", QStyle.StandardPixmap.SP_DriveNetIcon, self.discord)
         self._add_page("Dataset", QStyle.StandardPixmap.SP_FileDialogListView, self.dataset)
+        self._add_page("Fine-tunes", QStyle.StandardPixmap.SP_BrowserReload, self.finetune)
         self._add_page("Settings", QStyle.StandardPixmap.SP_FileDialogDetailedView,
                        self.settings_page)  # fmt: skip
         self.sidebar.setFixedWidth(160)
@@ -102,6 +105,7 @@ class MainWindow(QMainWindow):
         self._listener = asyncio.ensure_future(self._follow_bridge_state())
         self.discord.start()
         await self.dataset.refresh()
+        await self.finetune.start()
         if self.services.secrets.get(Secret.DISCORD_TOKEN) is None:
             return
         from bridge.runner import Bridge  # discord.py loads only when a token is configured
@@ -128,6 +132,7 @@ class MainWindow(QMainWindow):
         await self.record.shutdown()
         await self.discord.shutdown()
         await self.dataset.shutdown()
+        await self.finetune.shutdown()
 
     def _restore(self) -> None:
         stored = QSettings()

@@ -26,11 +26,11 @@ def test_window_pages_and_status_bar(qloop: asyncio.AbstractEventLoop, qtbot: Qt
     window = MainWindow(services)  # type: ignore[arg-type]
     qtbot.addWidget(window)
     names = [window.sidebar.item(i).text() for i in range(window.sidebar.count())]
-    assert names == ["Record", "Discord", "Dataset", "Settings"]
+    assert names == ["Record", "Discord", "Dataset", "Fine-tunes", "Settings"]
     assert window.engine_state.text() == "Speech: whisper (base)"
     assert window.key_state.text() == "OpenAI key: not set"
     assert window.bridge_state.text() == "Discord: offline"
-    window.sidebar.setCurrentRow(3)
+    window.sidebar.setCurrentRow(4)
     assert window.pages.currentWidget() is window.settings_page
     assert window.discord.banner.text().startswith("The bot is offline")
     qloop.run_until_complete(window.start())  # no token: the bot stays off, nothing fails

@@ -1,0 +1,317 @@
+"""Fine-tunes: a form with the cost shown before confirming, the jobs, their events and chart."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+import pyqtgraph
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.assistant import activate_model
+from core.errors import VoxdeskError
+from core.events import JobUpdated
+from core.services import Services
+from core.training.finetune import Hyperparameters, JobRequest
+from core.training.jobs import JobRecord
+from core.training.pricing import price_table
+from core.training.transfer import export_jsonl
+from core.training.validator import ValidationReport, validate_file
+from desktop.jobs import JobsModel
+
+
+class FineTunePage(QWidget):
+    def __init__(self, services: Services) -> None:
+        super().__init__()
+        self.services = services
+        self.jobs = JobsModel()
+        self._followers: dict[str, asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.last_report: ValidationReport | None = None
+        self._build()
+
+    def _build(self) -> None:
+        self.base_model = QComboBox()
+        self.base_model.setEditable(True)
+        self.base_model.addItems(sorted(price_table()["training_per_million_tokens"]))
+        self.base_model.setCurrentText(self.services.settings.discord.fine_tune_model)
+        self.dataset = QComboBox()
+        self.method = QComboBox()
+        self.method.addItems(["supervised", "dpo"])
+        self.validation = _spin(QDoubleSpinBox(), 0, 0.5, 0.1)
+        self.suffix = QLineEdit()
+        self.suffix.setMaxLength(40)
+        self.seed = _spin(QSpinBox(), 0, 2_000_000_000, 0, "random")
+        self.epochs = _spin(QSpinBox(), 0, 50, 0, "auto")
+        self.batch_size = _spin(QSpinBox(), 0, 256, 0, "auto")
+        self.learning_rate = _spin(QDoubleSpinBox(), 0, 10, 0, "auto")
+        self.beta = _spin(QDoubleSpinBox(), 0, 2, 0, "auto")
+        form = QFormLayout()
+        for label, widget in (
+            ("Base model", self.base_model),
+            ("Dataset", self.dataset),
+            ("Method", self.method),
+            ("Validation share", self.validation),
+            ("Suffix", self.suffix),
+            ("Seed", self.seed),
+            ("Epochs", self.epochs),
+            ("Batch size", self.batch_size),
+            ("Learning rate ×", self.learning_rate),
+            ("Beta (DPO)", self.beta),
+        ):
+            form.addRow(label, widget)  # fmt: skip
+        self.estimate_label = QLabel("Estimate the tokens and cost before starting.")
+        self.estimate_label.setWordWrap(True)
+        estimate, start = QPushButton("Estimate"), QPushButton("Start fine-tune…")
+        estimate.clicked.connect(lambda: self._run(self.estimate()))
+        start.clicked.connect(lambda: self._run(self.start_job()))
+        buttons = QHBoxLayout()
+        buttons.addWidget(estimate)
+        buttons.addWidget(start)
+        box = QGroupBox("New fine-tune")
+        box_layout = QVBoxLayout(box)
+        box_layout.addLayout(form)
+        box_layout.addWidget(self.estimate_label)
+        box_layout.addLayout(buttons)
+        box_layout.addStretch(1)
+        self.table = QTableView()
+        self.table.setModel(self.jobs)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.selectionModel().currentChanged.connect(lambda *_: self._run(self.show_job()))
+        self.chart = pyqtgraph.PlotWidget(background="w")
+        self.chart.addLegend()
+        self.chart.setLabel("bottom", "step")
+        self.loss_curve = self.chart.plot(
+            [], [], pen=pyqtgraph.mkPen("#c62828", width=2), name="training loss"
+        )
+        self.accuracy_curve = self.chart.plot([], [], pen=pyqtgraph.mkPen("#1565c0", width=2),
+                                              name="token accuracy")  # fmt: skip
+        self.events = QPlainTextEdit()
+        self.events.setReadOnly(True)
+        cancel, use = QPushButton("Cancel job"), QPushButton("Use this model for replies")
+        cancel.clicked.connect(lambda: self._run(self.cancel_selected()))
+        use.clicked.connect(lambda: self._run(self.use_selected()))
+        actions = QHBoxLayout()
+        actions.addStretch(1)
+        actions.addWidget(cancel)
+        actions.addWidget(use)
+        detail = QSplitter()
+        detail.addWidget(self.chart)
+        detail.addWidget(self.events)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(self.table, 2)
+        right_layout.addWidget(detail, 3)
+        right_layout.addLayout(actions)
+        split = QSplitter()
+        split.addWidget(box)
+        split.addWidget(right)
+        split.setSizes([330, 800])
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addWidget(split, 1)
+        layout.addWidget(self.status)
+
+    # --- life cycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Fill the dataset choice and job list; resume following unfinished jobs."""
+        self.dataset.clear()
+        self.dataset.addItems([d.name for d in await self.services.datasets.datasets()])
+        await self.refresh_jobs()
+        for job in await self.services.jobs.unfinished():
+            self.follow(job.id)
+
+    async def refresh_jobs(self) -> None:
+        self.jobs.set_jobs(await self.services.jobs.jobs())
+
+    async def shutdown(self) -> None:
+        for task in [*self._followers.values(), *self._tasks]:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # --- the form -------------------------------------------------------------------------------
+
+    async def estimate(self) -> ValidationReport:
+        """Export the dataset as it would be trained and validate it: tokens and cost."""
+        with tempfile.TemporaryDirectory(prefix="voxdesk-estimate-") as folder:
+            train, _ = await self._export(Path(folder))
+            report = await asyncio.to_thread(
+                validate_file, train, model=self.base_model.currentText()
+            )
+        cost = (
+            f"${report.cost.dollars:,.2f}" if report.cost else "unknown (no price for this model)"
+        )
+        verdict = "" if report.ok else f" Errors: {', '.join(report.format_errors)}."
+        self.estimate_label.setText(
+            f"{report.examples} examples, ~{report.billing_tokens:,} tokens × {report.epochs} "
+            f"epochs = ~{report.charged_tokens:,} trained tokens; cost {cost}.{verdict}"
+        )
+        self.last_report = report
+        return report
+
+    async def start_job(self, *, confirm: bool = True) -> str:
+        report = await self.estimate()
+        if not report.ok:
+            raise VoxdeskError("The training data has errors; see the estimate, then fix them.")
+        cost = f"${report.cost.dollars:,.2f}" if report.cost else "an unknown amount"
+        if confirm and QMessageBox.question(self, "Start fine-tune",
+                                            f"This fine-tune is estimated at {cost}. Start it?") \
+                != QMessageBox.StandardButton.Yes:  # fmt: skip
+            raise VoxdeskError("Not started.")
+        tuner = self.services.fine_tuner
+        with tempfile.TemporaryDirectory(prefix="voxdesk-finetune-") as folder:
+            train, valid = await self._export(Path(folder))
+            self._say("Uploading…")
+            training_id = await tuner.upload(train)
+            validation_id = await tuner.upload(valid) if valid else None
+        request = JobRequest(
+            self.base_model.currentText(), training_id, validation_id,
+            "dpo" if self.method.currentText() == "dpo" else "supervised",
+            Hyperparameters(self.epochs.value() or None, self.batch_size.value() or None,
+                            self.learning_rate.value() or None, self.beta.value() or None),
+            self.suffix.text().strip() or None, self.seed.value() or None,
+        )  # fmt: skip
+        job = await tuner.create(
+            request,
+            dataset=self.dataset.currentText(),
+            estimated_cost=report.cost.dollars if report.cost else None,
+        )
+        self._say(f"Started {job.id}.")
+        await self.refresh_jobs()
+        self.follow(job.id)
+        return job.id
+
+    async def _export(self, folder: Path) -> tuple[Path, Path | None]:
+        name = self.dataset.currentText()
+        if not name:
+            raise VoxdeskError("Choose a dataset (import or approve examples first).")
+        result = await export_jsonl(
+            self.services.datasets, name, folder / f"{name}.jsonl",
+            kind="preference" if self.method.currentText() == "dpo" else "chat",
+            validation_ratio=self.validation.value(), seed=self.seed.value(),
+        )  # fmt: skip
+        return result.training, result.validation
+
+    # --- jobs -------------------------------------------------------------------------------------
+
+    def follow(self, job_id: str) -> None:
+        if job_id not in self._followers or self._followers[job_id].done():
+            self._followers[job_id] = asyncio.ensure_future(self._follow(job_id))
+
+    async def _follow(self, job_id: str) -> None:
+        try:
+            async for update in self.services.fine_tuner.follow(job_id):
+                job = update.job
+                self.services.events.publish(JobUpdated(job.id, job.status, job.fine_tuned_model))
+                await self.refresh_jobs()
+                if self.selected_job_id() == job_id:
+                    await self.show_job()
+        except VoxdeskError as error:
+            self._say(f"Lost track of {job_id}: {error.describe()}", error=True)
+
+    async def wait_for(self, job_id: str) -> None:
+        await self._followers[job_id]
+
+    def selected_job(self) -> JobRecord | None:
+        index = self.table.currentIndex()
+        if not index.isValid():
+            return None
+        job = self.jobs.data(self.jobs.index(index.row(), 0), Qt.ItemDataRole.UserRole)
+        return job if isinstance(job, JobRecord) else None
+
+    def selected_job_id(self) -> str | None:
+        job = self.selected_job()
+        return job.id if job else None
+
+    def select(self, job_id: str) -> None:
+        for row, job in enumerate(self.jobs.jobs):
+            if job.id == job_id:
+                self.table.selectRow(row)
+
+    async def show_job(self) -> None:
+        job = self.selected_job()
+        if job is None:
+            return
+        metrics = await self.services.jobs.metrics(job.id)
+        steps = [point.step for point in metrics]
+        self.loss_curve.setData(steps, [point.train_loss or 0.0 for point in metrics])
+        self.accuracy_curve.setData(steps, [point.train_mean_token_accuracy or 0.0
+                                            for point in metrics])  # fmt: skip
+        events = await self.services.jobs.events(job.id)
+        checkpoints = await self.services.jobs.checkpoints(job.id)
+        lines = [f"{event.level}: {event.message}" for event in events]
+        lines += [f"checkpoint at step {c.step}: {c.model}" for c in checkpoints]
+        self.events.setPlainText("\n".join(lines))
+
+    async def cancel_selected(self) -> None:
+        job = self.selected_job()
+        if job is None:
+            raise VoxdeskError("Select a job first.")
+        await self.services.fine_tuner.cancel(job.id)
+        await self.refresh_jobs()
+        self._say(f"Cancelled {job.id}.")
+
+    async def use_selected(self) -> None:
+        job = self.selected_job()
+        if job is None or job.status != "succeeded" or not job.fine_tuned_model:
+            raise VoxdeskError("Select a succeeded job: only it has a model to use.")
+        activate_model(job.fine_tuned_model, self.services.settings_path)
+        self.services.settings.assistant.model = job.fine_tuned_model
+        self._say(f"Replies now use {job.fine_tuned_model}.")
+
+    # --- helpers ----------------------------------------------------------------------------------
+
+    def _run(self, work: Coroutine[Any, Any, Any]) -> None:
+        async def run() -> None:
+            try:
+                await work
+            except VoxdeskError as error:
+                self._say(error.describe(), error=True)
+
+        task = asyncio.ensure_future(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _say(self, text: str, *, error: bool = False) -> None:
+        self.status.setText(text)
+        self.status.setStyleSheet("color: #c0392b;" if error else "")
+
+
+def _spin(widget: Any, low: float, high: float, value: float, special: str = "") -> Any:
+    widget.setRange(low, high)
+    widget.setValue(value)
+    if special:
+        widget.setSpecialValueText(
+            special
+        )  # shown for the lowest value: 0 means "let OpenAI choose"
+    return widget
