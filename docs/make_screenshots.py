@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).parents[1]))
 from core.config import SecretStore, Settings
 from core.events import BridgeStateChanged
 from core.services import Services
+from core.training.store import NewExample, Status
 from desktop.app import create_application
 from desktop.window import MainWindow
 from tests.bridge.test_transcription import voice_message
@@ -41,6 +42,8 @@ async def main(app: QApplication) -> None:
     settings.openai.base_url = openai.base_url
     settings.discord.language = "auto"
     settings.discord.reply_channels = [fake.chat]
+    settings.openai.job_poll_seconds = 0.05
+    openai.steps = 12
     secrets = SecretStore({"DISCORD_TOKEN": TOKEN, "OPENAI_API_KEY": API_KEY})
     services = Services(settings, secrets, settings_path=Path("/tmp/voxdesk-shots.toml"))
     states = services.events.subscribe(BridgeStateChanged)
@@ -66,11 +69,30 @@ async def main(app: QApplication) -> None:
     await fake.wait_for(lambda m: "Saved as candidate" in m["content"])
     await fake.post(fake.member, "!feedback Ответы иногда слишком длинные", channel=fake.chat)
     await fake.wait_for(lambda m: m["content"].startswith("Thanks for the feedback"))
+    demo = [
+        {
+            "messages": [
+                {"role": "system", "content": "Отвечай кратко."},
+                {"role": "user", "content": f"Вопрос {i}?"},
+                {"role": "assistant", "content": f"Ответ {i}."},
+            ]
+        }
+        for i in range(24)
+    ]
+    await services.datasets.add("demo", [NewExample(r, status=Status.APPROVED) for r in demo])
+    await window.finetune.start()
+    window.finetune.dataset.setCurrentText("demo")
+    window.finetune.validation.setValue(0.2)
+    window.finetune.suffix.setText("voxbot")
+    job_id = await window.finetune.start_job(confirm=False)
+    await window.finetune.wait_for(job_id)
+    window.finetune.select(job_id)
+    await window.finetune.show_job()
     await window.dataset.refresh(select="discord")
     window.dataset.status_filter.setCurrentText("candidate")
     await window.dataset.settle()
     await window.dataset.validate()
-    for row, name in enumerate(("record", "discord", "dataset", "settings")):
+    for row, name in enumerate(("record", "discord", "dataset", "finetunes", "settings")):
         window.sidebar.setCurrentRow(row)
         await asyncio.sleep(0.3)  # let the page lay itself out before it is grabbed
         app.processEvents()

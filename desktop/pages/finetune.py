@@ -124,6 +124,7 @@ class FineTunePage(QWidget):
         detail = QSplitter()
         detail.addWidget(self.chart)
         detail.addWidget(self.events)
+        detail.setSizes([520, 300])
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)

@@ -237,7 +237,7 @@ class FakeOpenAI:
         elif job.status == "running" and job.step < self.steps:
             job.step += 1
             loss = round(1.5 / job.step, 4)
-            accuracy = round(0.6 + 0.1 * job.step, 4)
+            accuracy = round(min(0.98, 0.6 + 0.3 * job.step / self.steps), 4)  # an accuracy: <= 1
             self._event(job, "info", f"Step {job.step}/{self.steps}: training loss={loss}",
                         "metrics", {"step": job.step, "train_loss": loss,
                                     "train_mean_token_accuracy": accuracy,
