@@ -31,6 +31,7 @@ bench: system-deps $(STAMP)
 	$(BIN)/python -m bench.stt
 	$(BIN)/python -m bench.dataset
 	$(BIN)/python -m bench.bridge
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench.ui
 
 system-deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \

@@ -1,0 +1,150 @@
+"""Window responsiveness: loop stalls under load, cold start, idle memory.
+
+    QT_QPA_PLATFORM=offscreen python -m bench.ui     (or under Xvfb with DISPLAY set)
+
+Three measurements of the real window on one qasync loop:
+- cold start: a fresh process until the window is shown and its services answer;
+- idle RSS of that process;
+- event-loop stall (p50/p99/max) while the bot, connected to the loopback Discord, handles
+  voice messages and a long file is transcribed from the Record page at the same time.
+Targets: p99 < 16 ms, max < 50 ms, cold start < 2 s, idle RSS < 300 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).parent / "results" / "ui.json"
+
+
+def cold_start() -> dict[str, float]:
+    """Start a new interpreter that opens the window; it reports when it is usable."""
+    code = (
+        "import time, resource; t=time.perf_counter();"
+        "import asyncio, qasync;"
+        "from desktop.app import create_application; from desktop.window import MainWindow;"
+        "from core.config import Settings, SecretStore; from core.services import Services;"
+        "app=create_application(); loop=qasync.QEventLoop(app); asyncio.set_event_loop(loop);"
+        "w=MainWindow(Services(Settings(), SecretStore({}))); w.show();"
+        "loop.run_until_complete(w.start()); app.processEvents();"
+        "print(time.perf_counter()-t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024)"
+    )
+    started = time.perf_counter()
+    env = {**os.environ, "XDG_DATA_HOME": tempfile.mkdtemp()}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    inside, rss = map(float, done.stdout.split()[-2:])
+    return {"process_seconds": time.perf_counter() - started, "window_seconds": inside,
+            "idle_rss_mb": rss}  # fmt: skip
+
+
+async def under_load(messages: int) -> dict[str, Any]:
+    import yarl
+    from discord.gateway import DiscordWebSocket
+    from discord.http import Route
+
+    from core.config import SecretStore, Settings
+    from core.events import BridgeStateChanged
+    from core.looplag import LoopLagMonitor
+    from core.services import Services
+    from desktop.window import MainWindow
+    from tests.bridge.test_transcription import voice_message
+    from tests.conftest import corpus_clips
+    from tests.core.test_whisper import long_audio
+    from tests.fakes.discord_server import TOKEN, FakeDiscord
+
+    fake = await FakeDiscord().start()
+    Route.BASE = fake.api_base
+    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(fake.gateway)
+    settings = Settings()
+    settings.discord.cooldown_seconds = 0
+    settings.discord.language = "auto"
+    services = Services(settings, SecretStore({"DISCORD_TOKEN": TOKEN}))
+    await services.speech.transcriber("whisper").load()  # type: ignore[attr-defined]
+    states = services.events.subscribe(BridgeStateChanged)
+    window = MainWindow(services)
+    window.show()
+    await window.start()
+    while (await states.get()).state != "connected":
+        pass
+    long_file = Path(tempfile.mkdtemp()) / "long.wav"
+    long_file.write_bytes((await long_audio()).to_wav())
+    clips = [voice_message(c.path.name) for c in corpus_clips() if c.path.suffix != ".raw"]
+    monitor = LoopLagMonitor()
+    monitor.start()
+
+    async def traffic() -> None:
+        for index in range(messages):
+            audio = fake.attachment(clips[index % len(clips)], "v.ogg", "audio/ogg", voice=True)
+            posted = await fake.post(fake.member, attachments=[audio], voice=True)
+            await fake.wait_for(lambda m, p=posted: answered(m, p), timeout=300)
+
+    await asyncio.gather(traffic(), window.record.transcribe_files([long_file]))
+    lag = await monitor.stop()
+    await window.shutdown()
+    await services.close()
+    await fake.stop()
+    return {"messages": messages, "lag": lag.__dict__}
+
+
+def answered(message: dict[str, Any], posted: int) -> bool:
+    """The bot's final transcript reply to the message ``posted``."""
+    replied_to = message.get("message_reference", {}).get("message_id")
+    return bool(replied_to == str(posted) and not message["content"].startswith("🎙️"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=15)
+    parser.add_argument("--json", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    start = cold_start()
+    import qasync
+
+    from desktop.app import create_application
+
+    app = create_application()
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    with loop:
+        load = loop.run_until_complete(under_load(args.messages))
+    report(start, load, args.json)
+
+
+def report(start: dict[str, float], load: dict[str, Any], path: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    lag = load["lag"]
+    table = Table(title="The window under load (2 cores)")
+    for column in ("stall p50 ms", "p99 ms", "max ms", "cold start s", "idle RSS MB"):
+        table.add_column(column, justify="right")
+    table.add_row(f"{lag['p50_ms']:.1f}", f"{lag['p99_ms']:.1f}", f"{lag['max_ms']:.1f}",
+                  f"{start['window_seconds']:.2f}", f"{start['idle_rss_mb']:.0f}")  # fmt: skip
+    console = Console(width=120)
+    console.print(table)
+    console.print(f"(cold start of the whole process, interpreter included: "
+                  f"{start['process_seconds']:.2f} s)")  # fmt: skip
+    checks = {"stall p99 < 16 ms": lag["p99_ms"] < 16, "stall max < 50 ms": lag["max_ms"] < 50,
+              "cold start < 2 s": start["window_seconds"] < 2,
+              "idle RSS < 300 MB": start["idle_rss_mb"] < 300}  # fmt: skip
+    for name, ok in checks.items():
+        console.print(f"{'PASS' if ok else 'FAIL'}  {name}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"cold_start": start, "load": load}, indent=2) + "\n")
+    console.print(f"Wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
