@@ -48,6 +48,7 @@ class MainWindow(QMainWindow):
         self.finetune = FineTunePage(services)
         self.settings_page = SettingsPage(services)
         self.settings_page.saved.connect(self.refresh_status)
+        self.discord.settings_requested.connect(lambda: self.show_page(self.settings_page))
         self.sidebar = QListWidget()
         self.pages = QStackedWidget()
         self._add_page("Record", QStyle.StandardPixmap.SP_MediaPlay, self.record)
@@ -80,6 +81,9 @@ class MainWindow(QMainWindow):
         item = QListWidgetItem(self.style().standardIcon(icon), name)
         self.sidebar.addItem(item)
         self.pages.addWidget(page)
+
+    def show_page(self, page: QWidget) -> None:
+        self.sidebar.setCurrentRow(self.pages.indexOf(page))
 
     def _shortcuts(self) -> None:
         for index in range(self.sidebar.count()):

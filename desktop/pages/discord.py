@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QIcon, QKeySequence, QShortcut, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -41,6 +41,8 @@ ROLE_GUILD = Qt.ItemDataRole.UserRole + 3
 
 
 class DiscordPage(QWidget):
+    settings_requested = Signal()  # the offline banner's link to the Settings page
+
     def __init__(self, services: Services) -> None:
         super().__init__()
         self.services = services
@@ -57,6 +59,7 @@ class DiscordPage(QWidget):
     def _build(self) -> None:
         self.banner = QLabel()
         self.banner.setWordWrap(True)
+        self.banner.linkActivated.connect(lambda _: self.settings_requested.emit())
         self.tree = QTreeView()
         self.tree.setModel(self.places)
         self.tree.setHeaderHidden(True)

@@ -33,6 +33,9 @@ def test_window_pages_and_status_bar(qloop: asyncio.AbstractEventLoop, qtbot: Qt
     window.sidebar.setCurrentRow(4)
     assert window.pages.currentWidget() is window.settings_page
     assert window.discord.banner.text().startswith("The bot is offline")
+    window.sidebar.setCurrentRow(1)
+    window.discord.banner.linkActivated.emit("settings")
+    assert window.pages.currentWidget() is window.settings_page
     qloop.run_until_complete(window.start())  # no token: the bot stays off, nothing fails
     qloop.run_until_complete(window.shutdown())
 
