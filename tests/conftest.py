@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import sys
+import types
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,3 +104,13 @@ def memory_keyring() -> MemoryKeyring:
 def whisper() -> WhisperTranscriber:
     """The default offline engine, loaded once for the whole run."""
     return WhisperTranscriber("base")
+
+
+@pytest.fixture
+def fake_sounddevice(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
+    """sounddevice replaced by a stand-in whose stream calls back from its own thread."""
+    from tests.fakes.sounddevice import make_module
+
+    module = make_module()
+    monkeypatch.setitem(sys.modules, "sounddevice", module)
+    return module

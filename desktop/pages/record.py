@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.audio import AudioSource, MicrophoneSource, Pcm, measure
+from core.audio import AudioSource, MicrophoneSource, Pcm, list_input_devices, measure
 from core.errors import VoxdeskError
 from core.services import Services
 from core.stt import ENGINES
@@ -55,6 +55,9 @@ class RecordPage(QWidget):
         self.language.setEditable(True)
         self.language.addItems(LANGUAGES)
         self.language.setCurrentText(speech.language)
+        self.device = QComboBox()
+        self.device.setToolTip("Microphone to record from")
+        self.refresh_devices()
         self.open_button = QPushButton("Open files…")
         self.open_button.setToolTip("Transcribe audio files (Ctrl+O), or drop them here")
         self.open_button.clicked.connect(self.open_files)
@@ -71,7 +74,8 @@ class RecordPage(QWidget):
         self.level.setToolTip("Microphone level")
         self.level.hide()  # shown while recording
         controls = QHBoxLayout()
-        for label, widget in (("Engine", self.engine), ("Language", self.language)):
+        for label, widget in (("Engine", self.engine), ("Language", self.language),
+                              ("Microphone", self.device)):  # fmt: skip
             controls.addWidget(QLabel(label))
             controls.addWidget(widget)
         controls.addStretch(1)
@@ -201,8 +205,26 @@ class RecordPage(QWidget):
         elif self._microphone is not None:
             self._microphone.stop()
 
+    def refresh_devices(self) -> None:
+        """List the inputs; without PortAudio or a microphone, say why instead."""
+        self.device.clear()
+        try:
+            devices = list_input_devices()
+        except VoxdeskError as error:
+            self.device.addItem("no microphone", None)
+            self.device.setToolTip(error.describe())
+            return
+        self.device.addItem("system default", None)
+        for device in devices:
+            self.device.addItem(device.name, device.index)
+        wanted = self.services.settings.audio.input_device
+        if wanted is not None:
+            found = self.device.findText(str(wanted))
+            self.device.setCurrentIndex(max(found, 0))
+
     async def record_microphone(self, source: AudioSource | None = None) -> None:
-        self._microphone = source or MicrophoneSource(self.services.settings.audio.input_device)
+        chosen = self.device.currentData()
+        self._microphone = source or MicrophoneSource(chosen)
         blocks: list[Pcm] = []
         self.record_button.setText("■ Stop")
         self.level.show()

@@ -139,3 +139,31 @@ def test_without_a_display_the_headless_commands_are_named() -> None:
     assert done.returncode == 1
     assert done.stderr.strip().count("\n") == 0
     assert "No display" in done.stderr and "voxdesk bridge" in done.stderr
+
+
+def test_the_microphone_picker_lists_inputs_or_says_why(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: object, tmp_path: Path,
+    fake_sounddevice: object,
+) -> None:  # fmt: skip
+    page = RecordPage(services, TranscriptHistory(tmp_path / "h.json"))  # type: ignore[arg-type]
+    qtbot.addWidget(page)
+    names = [page.device.itemText(i) for i in range(page.device.count())]
+    assert names == ["system default", "USB mic", "Webcam"]
+    page.device.setCurrentIndex(1)
+    assert page.device.currentData() == 1
+
+
+def test_without_portaudio_the_picker_explains(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: object, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from core.audio import MicrophoneUnavailable
+
+    def missing() -> list[object]:
+        raise MicrophoneUnavailable("No PortAudio.", hint="apt-get install libportaudio2")
+
+    monkeypatch.setattr("desktop.pages.record.list_input_devices", missing)
+    page = RecordPage(services, TranscriptHistory(tmp_path / "h.json"))  # type: ignore[arg-type]
+    qtbot.addWidget(page)
+    assert page.device.itemText(0) == "no microphone"
+    assert "libportaudio2" in page.device.toolTip()
