@@ -131,6 +131,20 @@ class Bridge:
         self.services.events.publish(BridgeStateChanged("offline"))
 
 
+async def check_token(token: str) -> str:
+    """Log in once with ``token`` to see whether Discord accepts it; the bot's name if so."""
+    client = discord.Client(intents=discord.Intents.none())
+    try:
+        await client.login(token)
+        return f"Discord accepted the token: the bot is {client.user}."
+    except discord.LoginFailure as error:
+        raise TokenRejected("Discord rejected the bot token.") from error
+    except (aiohttp.ClientError, OSError, discord.HTTPException) as error:
+        raise VoxdeskError(f"Discord cannot be reached: {error}.") from error
+    finally:
+        await client.close()
+
+
 async def run_headless(services: Services) -> None:
     """Run the bot until SIGINT or SIGTERM, then close it cleanly."""
     bridge = Bridge(services)

@@ -61,3 +61,17 @@ def _detail(error: openai.APIStatusError) -> str:
         if message:
             return str(message)
     return error.message
+
+
+async def check_key(settings: OpenAISettings, key: str) -> str:
+    """Ask OpenAI whether ``key`` works; a short confirmation, or a clear error."""
+    client = openai.AsyncOpenAI(
+        api_key=key, base_url=settings.base_url or None, timeout=settings.timeout, max_retries=0
+    )
+    try:
+        models = await client.models.list()
+    except openai.OpenAIError as error:
+        raise explain(error) from error
+    finally:
+        await client.close()
+    return f"OpenAI accepted the key ({len(models.data)} models available)."

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import types
 import typing
+from collections.abc import Coroutine
 from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
@@ -29,6 +31,7 @@ from PySide6.QtWidgets import (
 from core.config import Secret, Settings, save_settings
 from core.config.settings import summarize_validation
 from core.errors import VoxdeskError
+from core.openai_client import check_key
 from core.services import Services
 
 SECTION_TITLES = {
@@ -96,6 +99,7 @@ class SettingsPage(QWidget):
         super().__init__()
         self.services = services
         self.editors: dict[tuple[str, str], FieldEditor] = {}
+        self._checks: set[asyncio.Task[None]] = set()
         self.status = QLabel()
         self.status.setWordWrap(True)
         content = QWidget()
@@ -138,10 +142,14 @@ class SettingsPage(QWidget):
             line.setPlaceholderText(found.masked() if found else "not set")
             store = QPushButton("Store")
             store.clicked.connect(lambda _=False, s=secret: self.store_secret(s))
+            check = QPushButton("Check")
+            check.setToolTip("Ask the service whether it accepts this (or the stored) secret")
+            check.clicked.connect(lambda _=False, s=secret: self._start(self.check_secret(s)))
             store.setEnabled(problem is None)  # without a keyring, storing can only fail
             row = QHBoxLayout()
             row.addWidget(line, 1)
             row.addWidget(store)
+            row.addWidget(check)
             form.addRow(secret.label, row)
             self.secret_inputs[secret] = line
         if problem:
@@ -164,6 +172,32 @@ class SettingsPage(QWidget):
         line.setPlaceholderText(found.masked() if found else "not set")
         self._say(f"Stored the {secret.label} in the OS keyring.")
         self.saved.emit()
+
+    async def check_secret(self, secret: Secret) -> None:
+        """Test the typed value (or the one in use) against Discord or OpenAI."""
+        typed = self.secret_inputs[secret].text().strip()
+        found = self.services.secrets.get(secret)
+        value = typed or (found.value if found else "")
+        if not value:
+            self._say(f"There is no {secret.label} to check yet.", error=True)
+            return
+        self._say(f"Checking the {secret.label}…")
+        try:
+            if secret is Secret.DISCORD_TOKEN:
+                from bridge.runner import check_token  # discord.py loads only when asked
+
+                answer = await check_token(value)
+            else:
+                answer = await check_key(self.services.settings.openai, value)
+        except VoxdeskError as error:
+            self._say(error.describe(), error=True)
+            return
+        self._say(answer)
+
+    def _start(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._checks.add(task)
+        task.add_done_callback(self._checks.discard)
 
     def collect(self) -> dict[str, dict[str, Any]]:
         values: dict[str, dict[str, Any]] = {}

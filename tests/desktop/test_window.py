@@ -167,3 +167,45 @@ def test_without_portaudio_the_picker_explains(
     qtbot.addWidget(page)
     assert page.device.itemText(0) == "no microphone"
     assert "libportaudio2" in page.device.toolTip()
+
+
+def test_settings_check_buttons_ask_the_services(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    import yarl
+    from discord.gateway import DiscordWebSocket
+    from discord.http import Route
+
+    from core.config import Secret, SecretStore, Settings
+    from core.services import Services
+    from tests.fakes.discord_server import TOKEN, FakeDiscord
+    from tests.fakes.openai_server import API_KEY, FakeOpenAI
+
+    fake = qloop.run_until_complete(FakeDiscord().start())
+    openai = qloop.run_until_complete(FakeOpenAI().start())
+    monkeypatch.setattr(Route, "BASE", fake.api_base)
+    monkeypatch.setattr(DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.gateway))
+    settings = Settings()
+    settings.openai.base_url = openai.base_url
+    services = Services(settings, SecretStore({"OPENAI_API_KEY": API_KEY}),
+                        settings_path=tmp_path / "settings.toml")  # fmt: skip
+    page = SettingsPage(services)
+    qtbot.addWidget(page)
+    qloop.run_until_complete(page.check_secret(Secret.OPENAI_API_KEY))  # the key in use
+    assert page.status.text() == "OpenAI accepted the key (2 models available)."
+    page.secret_inputs[Secret.OPENAI_API_KEY].setText("sk-typed-but-wrong-0000000000")
+    qloop.run_until_complete(page.check_secret(Secret.OPENAI_API_KEY))
+    assert "rejected the API key" in page.status.text()
+    qloop.run_until_complete(page.check_secret(Secret.DISCORD_TOKEN))
+    assert page.status.text() == "There is no Discord bot token to check yet."
+    page.secret_inputs[Secret.DISCORD_TOKEN].setText(TOKEN)
+    qloop.run_until_complete(page.check_secret(Secret.DISCORD_TOKEN))
+    assert page.status.text() == "Discord accepted the token: the bot is voxdesk-bot."
+    page.secret_inputs[Secret.DISCORD_TOKEN].setText("wrong.token.value")
+    qloop.run_until_complete(page.check_secret(Secret.DISCORD_TOKEN))
+    assert page.status.text().startswith("Discord rejected the bot token")
+    problems = fake.spec_problems() + openai.spec_problems()
+    qloop.run_until_complete(openai.stop())
+    qloop.run_until_complete(fake.stop())
+    assert problems == []

@@ -85,6 +85,7 @@ class FakeOpenAI:
         routes.add_get("/v1/fine_tuning/jobs/{id}/events", self._events)
         routes.add_get("/v1/fine_tuning/jobs/{id}/checkpoints", self._checkpoints)
         routes.add_post("/v1/chat/completions", self._chat)
+        routes.add_get("/v1/models", self._models)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
@@ -294,6 +295,11 @@ class FakeOpenAI:
             "method": {"type": method["type"], method["type"]: {"hyperparameters": hyper}},
             "metadata": body.get("metadata"),
         }  # fmt: skip
+
+    async def _models(self, request: web.Request) -> web.Response:
+        data = [{"id": name, "object": "model", "created": 1_700_000_000, "owned_by": "system"}
+                for name in ("gpt-4o-mini-2024-07-18", "whisper-1")]  # fmt: skip
+        return self._answer(request, {}, {"object": "list", "data": data})
 
     # --- chat -------------------------------------------------------------------------------------
 
