@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -59,6 +60,13 @@ class FineTunePage(QWidget):
         self.base_model.addItems(sorted(price_table()["training_per_million_tokens"]))
         self.base_model.setCurrentText(self.services.settings.discord.fine_tune_model)
         self.dataset = QComboBox()
+        self.file = QLineEdit()
+        self.file.setPlaceholderText("or a JSONL file instead of the dataset")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        file_row = QHBoxLayout()
+        file_row.addWidget(self.file, 1)
+        file_row.addWidget(browse)
         self.method = QComboBox()
         self.method.addItems(["supervised", "dpo"])
         self.validation = _spin(QDoubleSpinBox(), 0, 0.5, 0.1)
@@ -212,7 +220,15 @@ class FineTunePage(QWidget):
         self.follow(job.id)
         return job.id
 
+    def _browse(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self, "Training file", "", "JSONL (*.jsonl)")
+        if name:
+            self.file.setText(name)
+
     async def _export(self, folder: Path) -> tuple[Path, Path | None]:
+        """The file to train on: the chosen JSONL as it is, or the dataset exported now."""
+        if self.file.text().strip():
+            return await asyncio.to_thread(_existing_file, self.file.text().strip()), None
         name = self.dataset.currentText()
         if not name:
             raise VoxdeskError("Choose a dataset (import or approve examples first).")
@@ -306,6 +322,13 @@ class FineTunePage(QWidget):
     def _say(self, text: str, *, error: bool = False) -> None:
         self.status.setText(text)
         self.status.setStyleSheet("color: #c0392b;" if error else "")
+
+
+def _existing_file(text: str) -> Path:
+    chosen = Path(text).expanduser()
+    if not chosen.is_file():
+        raise VoxdeskError(f"{chosen} is not a file.")
+    return chosen
 
 
 def _spin(widget: Any, low: float, high: float, value: float, special: str = "") -> Any:

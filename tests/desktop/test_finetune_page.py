@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,3 +100,31 @@ def test_use_refuses_a_failed_job(
 
     qloop.run_until_complete(scenario())
     assert page.jobs.jobs[0].status == "failed"
+
+
+def test_fine_tune_from_a_file(
+    qloop: asyncio.AbstractEventLoop, page_and_server: tuple[FineTunePage, FakeOpenAI],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    page, server = page_and_server
+    rows = [
+        {"messages": [{"role": "user", "content": f"Q{i}"}, {"role": "assistant", "content": "A"}]}
+        for i in range(10)
+    ]
+    path = tmp_path / "own.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    page.file.setText(str(path))
+
+    async def scenario() -> str:
+        report = await page.estimate()
+        assert report.examples == 10
+        job_id = await page.start_job(confirm=False)
+        await asyncio.wait_for(page.wait_for(job_id), 30)
+        return job_id
+
+    job_id = qloop.run_until_complete(scenario())
+    training_file = server.jobs[job_id].body["training_file"]
+    assert server.file_contents[training_file] == path.read_bytes()  # uploaded as it is
+    page.file.setText(str(tmp_path / "missing.jsonl"))
+    with pytest.raises(VoxdeskError, match="is not a file"):
+        qloop.run_until_complete(page.estimate())
