@@ -11,10 +11,12 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QListView,
     QPlainTextEdit,
     QProgressBar,
@@ -25,10 +27,12 @@ from PySide6.QtWidgets import (
 )
 
 from core.audio import AudioSource, MicrophoneSource, Pcm, list_input_devices, measure
+from core.audio.playback import play
 from core.errors import VoxdeskError
 from core.services import Services
 from core.stt import ENGINES
 from core.stt.formats import OutputFormat, render
+from core.tts import create_synthesizer
 from desktop.history import Entry, TranscriptHistory
 
 LANGUAGES = ("auto", "ru-RU", "en-US", "de-DE", "fr-FR", "es-ES", "uk-UA", "zh-CN")
@@ -111,8 +115,26 @@ class RecordPage(QWidget):
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
         right_layout.addWidget(self.details)
-        right_layout.addWidget(self.text)
-        right_layout.addLayout(actions)
+        right_layout.addWidget(self.text, 2)
+        right_layout.addLayout(actions)  # copy and export act on the transcript above
+        right_layout.addWidget(QLabel("Ask the assistant (the bot's model and instruction)"))
+        self.conversation = QPlainTextEdit()
+        self.conversation.setReadOnly(True)
+        self.question = QLineEdit()
+        self.question.setPlaceholderText("Type a question, or ask about the selected transcript…")
+        self.question.returnPressed.connect(lambda: self.start(self.ask()))
+        self.speak_replies = QCheckBox("Speak replies")
+        self.speak_replies.setChecked(True)
+        ask, ask_transcript = QPushButton("Ask"), QPushButton("Ask with transcript")
+        ask.clicked.connect(lambda: self.start(self.ask()))
+        ask_transcript.clicked.connect(lambda: self.start(self.ask(use_transcript=True)))
+        ask_row = QHBoxLayout()
+        ask_row.addWidget(self.question, 1)
+        ask_row.addWidget(self.speak_replies)
+        ask_row.addWidget(ask)
+        ask_row.addWidget(ask_transcript)
+        right_layout.addWidget(self.conversation, 1)
+        right_layout.addLayout(ask_row)
         split = QSplitter()
         split.addWidget(self.list)
         split.addWidget(right)
@@ -246,6 +268,38 @@ class RecordPage(QWidget):
             audio = Pcm.concatenate(blocks, blocks[0].sample_rate)
             await self._transcribe(f"Recording ({audio.duration:.0f} s)", audio)
             self._say("Recording transcribed.")
+
+    # --- asking the assistant ---------------------------------------------------------------
+
+    async def ask(self, *, use_transcript: bool = False) -> None:
+        """Send typed text (or the selected transcript) to the assistant; show and speak it."""
+        entry = self.selected()
+        text = self.question.text().strip()
+        if use_transcript and entry is not None:
+            text = entry.transcript.text if not text else f"{text}\n\n{entry.transcript.text}"
+        if not text:
+            self._say("Type a question or select a transcript first.", error=True)
+            return
+        self.conversation.appendPlainText(f"You: {text}")
+        self.question.clear()
+        try:
+            reply = await self.services.assistant.reply("desktop", text)
+        except VoxdeskError as error:
+            self._say(error.describe(), error=True)
+            return
+        self.conversation.appendPlainText(f"Assistant: {reply.text}\n")
+        if self.speak_replies.isChecked():
+            await self._speak(reply.text)
+
+    async def _speak(self, text: str) -> None:
+        settings = self.services.settings.tts
+        try:
+            speech = await create_synthesizer(settings.engine).synthesize(
+                text, language=settings.language, output="wav"
+            )
+            await play(await self.services.speech.decode(speech.data, name="the reply"))
+        except VoxdeskError as error:
+            self._say(f"Not spoken: {error.describe()}", error=True)
 
     # --- selection ------------------------------------------------------------------------------
 

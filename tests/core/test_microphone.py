@@ -53,3 +53,16 @@ def test_missing_portaudio_says_what_to_install(monkeypatch: pytest.MonkeyPatch)
     with pytest.raises(MicrophoneUnavailable, match="PortAudio") as raised:
         list_input_devices()
     assert "libportaudio2" in (raised.value.hint or "")
+
+
+async def test_playback_plays_and_explains_a_bad_device(fake_sounddevice: types.ModuleType) -> None:
+    from core.audio import Pcm
+    from core.audio.playback import SpeakersUnavailable, play
+
+    audio = Pcm(bytes(3200))
+    await play(audio)
+    ((samples, rate),) = fake_sounddevice.played  # type: ignore[attr-defined]
+    assert rate == 16_000 and len(samples) == 1600
+    with pytest.raises(SpeakersUnavailable, match="speakers cannot be used") as raised:
+        await play(audio, device="missing")
+    assert "still shown as text" in (raised.value.hint or "")

@@ -209,3 +209,35 @@ def test_settings_check_buttons_ask_the_services(
     qloop.run_until_complete(openai.stop())
     qloop.run_until_complete(fake.stop())
     assert problems == []
+
+
+@pytest.mark.slow
+def test_ask_shows_and_speaks_the_assistants_reply(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, tmp_path: Path, fake_sounddevice: object,
+) -> None:  # fmt: skip
+    from core.config import SecretStore, Settings
+    from core.services import Services
+    from tests.fakes.openai_server import API_KEY, FakeOpenAI
+
+    openai = qloop.run_until_complete(FakeOpenAI().start())
+    settings = Settings()
+    settings.openai.base_url = openai.base_url
+    settings.tts.engine = "espeak"
+    services = Services(settings, SecretStore({"OPENAI_API_KEY": API_KEY}))
+    page = RecordPage(services, TranscriptHistory(tmp_path / "h.json"))
+    qtbot.addWidget(page)
+    page.language.setCurrentText("auto")
+
+    async def scenario() -> None:
+        await page.transcribe_files([clip("deepspeech_new_home_in_the_stars.wav").path])
+        page.question.setText("Translate this into Russian:")
+        await page.ask(use_transcript=True)
+
+    qloop.run_until_complete(scenario())
+    sent = openai.chat_requests[-1]["messages"][-1]["content"]
+    assert sent == "Translate this into Russian:\n\nWe must find a new home in the stars."
+    assert f"Assistant: {openai.reply}" in page.conversation.toPlainText()
+    ((samples, rate),) = fake_sounddevice.played  # type: ignore[attr-defined]
+    assert rate == 16_000 and len(samples) > rate  # over a second of the spoken reply
+    qloop.run_until_complete(services.close())
+    qloop.run_until_complete(openai.stop())

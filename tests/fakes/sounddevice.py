@@ -56,5 +56,14 @@ def make_module() -> types.ModuleType:
         {"name": "USB mic", "max_input_channels": 1, "default_samplerate": 48000.0},
         {"name": "Webcam", "max_input_channels": 2, "default_samplerate": 16000.0},
     ]
+    module.played = []  # type: ignore[attr-defined]  # (samples, rate) handed to play()
+
+    def play(samples: Any, samplerate: int, device: Any = None) -> None:
+        if device == "missing":
+            raise PortAudioError("Invalid output device")
+        module.played.append((samples, samplerate))  # type: ignore[attr-defined]
+
+    module.play = play  # type: ignore[attr-defined]
+    module.wait = lambda: None  # type: ignore[attr-defined]
     FakeStream.instances.clear()
     return module
