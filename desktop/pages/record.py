@@ -35,6 +35,7 @@ from core.stt.formats import OutputFormat, render
 from core.tts import create_synthesizer
 from desktop.history import Entry, TranscriptHistory
 
+LIVE_EVERY_SECONDS = 4.0  # how often the transcript-so-far is refreshed while recording
 LANGUAGES = ("auto", "ru-RU", "en-US", "de-DE", "fr-FR", "es-ES", "uk-UA", "zh-CN")
 EXPORT_FILTERS = {"txt": "Text (*.txt)", "srt": "SubRip subtitles (*.srt)",
                   "vtt": "WebVTT subtitles (*.vtt)", "json": "JSON (*.json)"}  # fmt: skip
@@ -47,6 +48,8 @@ class RecordPage(QWidget):
         self.history = history or TranscriptHistory()
         self._job: asyncio.Task[None] | None = None
         self._microphone: AudioSource | None = None
+        self._live: asyncio.Task[None] | None = None
+        self.live_updates = 0
         self.setAcceptDrops(True)
         self._build()
 
@@ -251,10 +254,16 @@ class RecordPage(QWidget):
         self.record_button.setText("■ Stop")
         self.level.show()
         self._say("Recording… press Stop to transcribe.")
+        next_live = LIVE_EVERY_SECONDS
         try:
             async for block in self._microphone.blocks():
                 blocks.append(block)
                 self.level.setValue(int(measure(block).fraction * 100))
+                captured = sum(b.duration for b in blocks)
+                if captured >= next_live and (self._live is None or self._live.done()):
+                    next_live = captured + LIVE_EVERY_SECONDS
+                    so_far = Pcm.concatenate(blocks, blocks[0].sample_rate)
+                    self._live = asyncio.ensure_future(self._show_live(so_far))
         except VoxdeskError as error:
             self._say(error.describe(), error=True)
             return
@@ -264,10 +273,23 @@ class RecordPage(QWidget):
             self.level.hide()
             self.record_button.setText("● Record")
             self.record_button.setChecked(False)
+        if self._live is not None:
+            await self._live  # one pass at a time; the final transcript comes last
         if blocks:
             audio = Pcm.concatenate(blocks, blocks[0].sample_rate)
             await self._transcribe(f"Recording ({audio.duration:.0f} s)", audio)
             self._say("Recording transcribed.")
+
+    async def _show_live(self, so_far: Pcm) -> None:
+        """The transcript of the recording so far, shown while recording goes on."""
+        try:
+            transcript = await self.services.speech.transcribe_pcm(
+                so_far, engine=self.engine.currentText(), language=self.language.currentText()
+            )
+        except VoxdeskError:
+            return  # the final transcription reports problems
+        self.text.setPlainText(f"(live, {so_far.duration:.0f} s) {transcript.text}")
+        self.live_updates += 1
 
     # --- asking the assistant ---------------------------------------------------------------
 
