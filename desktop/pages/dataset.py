@@ -88,7 +88,7 @@ class DatasetPage(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        for column, width in enumerate((50, 80, 130, 190, 190)):
+        for column, width in enumerate((45, 75, 120, 150, 150)):  # the Note column stretches
             self.table.setColumnWidth(column, width)
         self.finding_list = QListView()
         self.finding_list.setModel(self.findings)

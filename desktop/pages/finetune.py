@@ -112,7 +112,8 @@ class FineTunePage(QWidget):
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.selectionModel().currentChanged.connect(lambda *_: self._run(self.show_job()))
-        self.chart = pyqtgraph.PlotWidget(background="w")
+        # The palette's colours, not white: the chart then follows a light or dark theme.
+        self.chart = pyqtgraph.PlotWidget(background=self.palette().base().color())
         self.chart.addLegend()
         self.chart.setLabel("bottom", "step")
         self.loss_curve = self.chart.plot(

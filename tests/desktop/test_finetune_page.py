@@ -128,3 +128,11 @@ def test_fine_tune_from_a_file(
     page.file.setText(str(tmp_path / "missing.jsonl"))
     with pytest.raises(VoxdeskError, match="is not a file"):
         qloop.run_until_complete(page.estimate())
+
+
+def test_the_chart_takes_the_theme_colours(
+    page_and_server: tuple[FineTunePage, FakeOpenAI],
+) -> None:
+    page, _ = page_and_server
+    background = page.chart.backgroundBrush().color()
+    assert background == page.palette().base().color()
