@@ -105,7 +105,7 @@ class DatasetPage(QWidget):
         split.addWidget(self.dataset_list)
         split.addWidget(self.table)
         split.addWidget(side)
-        split.setSizes([190, 640, 300])
+        split.setSizes([150, 720, 250])
         self.progress = QProgressBar()
         self.progress.setMaximumHeight(8)
         self.progress.setTextVisible(False)
