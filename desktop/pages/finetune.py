@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pyqtgraph
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -149,6 +149,12 @@ class FineTunePage(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(split, 1)
         layout.addWidget(self.status)
+
+    def changeEvent(self, event: QEvent) -> None:
+        # A new palette (the system switched light/dark): the chart follows it.
+        if event.type() == QEvent.Type.PaletteChange:
+            self.chart.setBackground(self.palette().base().color())
+        super().changeEvent(event)
 
     # --- life cycle -------------------------------------------------------------------------
 

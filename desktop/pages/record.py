@@ -32,6 +32,7 @@ from core.errors import VoxdeskError
 from core.services import Services
 from core.stt import ENGINES
 from core.stt.formats import OutputFormat, render
+from core.training.store import NewExample, Origin
 from core.tts import create_synthesizer
 from desktop.history import Entry, TranscriptHistory
 
@@ -110,8 +111,12 @@ class RecordPage(QWidget):
         copy, export = QPushButton("Copy"), QPushButton("Export…")
         copy.clicked.connect(self.copy_selected)
         export.clicked.connect(self.export_selected)
+        to_dataset = QPushButton("Add to dataset")
+        to_dataset.setToolTip("A candidate example: the transcript as the user's message")
+        to_dataset.clicked.connect(lambda: self.start(self.add_to_dataset()))
         actions = QHBoxLayout()
         actions.addStretch(1)
+        actions.addWidget(to_dataset)
         actions.addWidget(copy)
         actions.addWidget(export)
         right = QWidget()
@@ -290,6 +295,21 @@ class RecordPage(QWidget):
             return  # the final transcription reports problems
         self.text.setPlainText(f"(live, {so_far.duration:.0f} s) {transcript.text}")
         self.live_updates += 1
+
+    async def add_to_dataset(self) -> None:
+        """The selected transcript becomes a candidate example, answered later in Dataset."""
+        entry = self.selected()
+        if entry is None or not entry.transcript.text:
+            self._say("Select a transcript with words in it first.", error=True)
+            return
+        dataset = self.services.settings.discord.dataset
+        example = NewExample(
+            {"messages": [{"role": "user", "content": entry.transcript.text}]},
+            origin=Origin.DESKTOP_TRANSCRIPT,
+            note=f"from {entry.source}; write the answer in the Dataset page",
+        )
+        (example_id,) = await self.services.datasets.add(dataset, [example])
+        self._say(f"Added as candidate #{example_id} to '{dataset}'.")
 
     # --- asking the assistant ---------------------------------------------------------------
 

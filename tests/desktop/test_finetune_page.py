@@ -133,6 +133,11 @@ def test_fine_tune_from_a_file(
 def test_the_chart_takes_the_theme_colours(
     page_and_server: tuple[FineTunePage, FakeOpenAI],
 ) -> None:
+    from PySide6.QtGui import QColor, QPalette
+
     page, _ = page_and_server
-    background = page.chart.backgroundBrush().color()
-    assert background == page.palette().base().color()
+    assert page.chart.backgroundBrush().color() == page.palette().base().color()
+    dark = QPalette(page.palette())
+    dark.setColor(QPalette.ColorRole.Base, QColor("#202124"))
+    page.setPalette(dark)  # as when the system switches to a dark theme
+    assert page.chart.backgroundBrush().color() == QColor("#202124")

@@ -45,7 +45,7 @@ def test_record_page_transcribes_exports_and_remembers(
     qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: object, tmp_path: Path
 ) -> None:
     history_path = tmp_path / "history.json"
-    page = RecordPage(services, TranscriptHistory(history_path))  # type: ignore[arg-type]
+    page: RecordPage = RecordPage(services, TranscriptHistory(history_path))  # type: ignore[arg-type]
     qtbot.addWidget(page)
     page.language.setCurrentText("auto")
     source = clip("deepspeech_new_home_in_the_stars.wav").path
@@ -54,6 +54,10 @@ def test_record_page_transcribes_exports_and_remembers(
     assert page.text.toPlainText() == "We must find a new home in the stars."
     assert page.status.text() == "Done: 1 file(s) transcribed."
     page.export_selected(tmp_path / "stars.srt")
+    qloop.run_until_complete(page.add_to_dataset())
+    (candidate,) = qloop.run_until_complete(page.services.datasets.examples("discord"))
+    assert candidate.messages == [{"role": "user", "content": page.text.toPlainText()}]
+    assert candidate.origin == "desktop_transcript" and candidate.status == "candidate"
     assert (tmp_path / "stars.srt").read_text().startswith("1\n00:00:00,000 --> 00:00:03,5")
     assert TranscriptHistory(history_path).rowCount() == 1  # kept across restarts
 
