@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 
 from core.training.store import DatasetStore, Example, Status
+from desktop.tables import RowsModel
 
 PAGE = 200
 COLUMNS = ("Id", "Status", "Origin", "Question", "Answer", "Note")
@@ -24,8 +25,10 @@ def _last(example: Example, role: str) -> str:
     return ""
 
 
-class ExamplesModel(QAbstractTableModel):
+class ExamplesModel(RowsModel):
     """Rows arrive in pages from the store (off the loop) when the view asks for more."""
+
+    columns = COLUMNS
 
     def __init__(self, store: DatasetStore) -> None:
         super().__init__()
@@ -33,7 +36,7 @@ class ExamplesModel(QAbstractTableModel):
         self.dataset: str | None = None
         self.status: Status | None = None
         self.search = ""
-        self.rows: list[Example] = []
+        self.rows: list[Example] = []  # loaded so far
         self.total = 0
         self._loading: asyncio.Task[None] | None = None
         # Each show() starts a generation; pages from an older one are dropped, and pages load
@@ -56,18 +59,6 @@ class ExamplesModel(QAbstractTableModel):
         if generation == self._generation:
             self.total = total
             await self.load_more()
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's API
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # fmt: skip
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return COLUMNS[section]
-        return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():

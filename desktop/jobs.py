@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
 from core.training.jobs import JobRecord
+from desktop.tables import RowsModel
 
 COLUMNS = ("Job", "Status", "Base model", "Dataset", "Fine-tuned model")
 Index = QModelIndex | QPersistentModelIndex
@@ -15,27 +16,17 @@ BADGES = {"succeeded": "#2e7d32", "failed": "#c62828", "cancelled": "#757575",
           "running": "#1565c0", "queued": "#6a1b9a", "validating_files": "#6a1b9a"}  # fmt: skip
 
 
-class JobsModel(QAbstractTableModel):
-    def __init__(self) -> None:
-        super().__init__()
-        self.jobs: list[JobRecord] = []
+class JobsModel(RowsModel):
+    columns = COLUMNS
+
+    @property
+    def jobs(self) -> list[JobRecord]:
+        return self.rows
 
     def set_jobs(self, jobs: list[JobRecord]) -> None:
         self.beginResetModel()
-        self.jobs = jobs
+        self.rows = jobs
         self.endResetModel()
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's API
-        return 0 if parent.isValid() else len(self.jobs)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # fmt: skip
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return COLUMNS[section]
-        return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():

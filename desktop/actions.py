@@ -1,0 +1,54 @@
+"""What every page does with background work and the one-line status under it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Coroutine
+from typing import Any
+
+from PySide6.QtWidgets import QLabel
+
+from core.errors import VoxdeskError
+
+
+class StatusLine(QLabel):
+    """A line saying what just happened; errors in red."""
+
+    def __init__(self, text: str = "") -> None:
+        super().__init__(text)
+        self.setWordWrap(True)
+
+    def say(self, text: str, *, error: bool = False) -> None:
+        self.setText(text)
+        self.setStyleSheet("color: #c0392b;" if error else "")
+
+
+class Actions:
+    """Runs a page's coroutines in the background; a user error lands on its status line."""
+
+    def __init__(self, status: StatusLine) -> None:
+        self._status = status
+        self.running: set[asyncio.Task[None]] = set()
+
+    def run(self, work: Coroutine[Any, Any, Any]) -> None:
+        async def guarded() -> None:
+            try:
+                await work
+            except VoxdeskError as error:
+                self._status.say(error.describe(), error=True)
+
+        task = asyncio.ensure_future(guarded())
+        self.running.add(task)
+        task.add_done_callback(self.running.discard)
+
+    async def settle(self) -> None:
+        """Wait until nothing started here is still running."""
+        while self.running:
+            await asyncio.gather(*self.running, return_exceptions=True)
+
+    async def cancel(self) -> None:
+        for task in list(self.running):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
