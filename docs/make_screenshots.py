@@ -90,7 +90,7 @@ async def main(app: QApplication) -> None:
     await window.finetune.show_job()
     await window.dataset.refresh(select="discord")
     window.dataset.status_filter.setCurrentText("candidate")
-    await window.dataset.settle()
+    await window.dataset.background.settle()
     await window.dataset.validate()
     for row, name in enumerate(("record", "discord", "dataset", "finetunes", "settings")):
         window.sidebar.setCurrentRow(row)

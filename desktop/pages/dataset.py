@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import tempfile
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, QSignalBlocker, Qt
 from PySide6.QtGui import QStandardItem, QStandardItemModel
@@ -35,6 +32,7 @@ from core.services import Services
 from core.training.store import Example, Status, kind_of
 from core.training.transfer import export_jsonl, import_file
 from core.training.validator import Finding, validate_file
+from desktop.actions import Actions, StatusLine
 from desktop.examples import ExamplesModel
 
 ROLE_NAME = Qt.ItemDataRole.UserRole
@@ -46,11 +44,12 @@ class DatasetPage(QWidget):
     def __init__(self, services: Services) -> None:
         super().__init__()
         self.services = services
+        self.status = StatusLine()
+        self.background = Actions(self.status)
         self.datasets = QStandardItemModel()
         self.examples = ExamplesModel(services.datasets)
         self.findings = QStandardItemModel()
         self._validated_ids: list[int] = []
-        self._tasks: set[asyncio.Task[None]] = set()
         self._build()
 
     def _build(self) -> None:
@@ -66,7 +65,7 @@ class DatasetPage(QWidget):
         self.search.returnPressed.connect(self.reload)
         buttons = {
             "Import…": self.choose_import, "Export…": self.choose_export,
-            "Validate": lambda: self._run(self.validate()), "Approve": self.approve,
+            "Validate": lambda: self.background.run(self.validate()), "Approve": self.approve,
             "Reject": self.reject, "Edit…": lambda: self.edit_selected(),
         }  # fmt: skip
         bar = QHBoxLayout()
@@ -93,7 +92,9 @@ class DatasetPage(QWidget):
         self.finding_list = QListView()
         self.finding_list.setModel(self.findings)
         self.finding_list.setWordWrap(True)
-        self.finding_list.clicked.connect(lambda index: self._run(self.show_finding(index.row())))
+        self.finding_list.clicked.connect(
+            lambda index: self.background.run(self.show_finding(index.row()))
+        )
         self.report = QLabel("Validate to check the examples shown, line by line.")
         self.report.setWordWrap(True)
         side = QWidget()
@@ -110,8 +111,6 @@ class DatasetPage(QWidget):
         self.progress.setMaximumHeight(8)
         self.progress.setTextVisible(False)
         self.progress.hide()
-        self.status = QLabel()
-        self.status.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
         layout.addWidget(split, 1)
@@ -147,7 +146,7 @@ class DatasetPage(QWidget):
         return str(name) if name else None
 
     def reload(self) -> None:
-        self._run(self.load())
+        self.background.run(self.load())
 
     async def load(self) -> None:
         chosen = self.status_filter.currentText()
@@ -161,10 +160,10 @@ class DatasetPage(QWidget):
         return [self.examples.rows[index.row()] for index in rows]
 
     def approve(self) -> None:
-        self._run(self._set_status(Status.APPROVED))
+        self.background.run(self._set_status(Status.APPROVED))
 
     def reject(self) -> None:
-        self._run(self._set_status(Status.REJECTED))
+        self.background.run(self._set_status(Status.REJECTED))
 
     async def _set_status(self, status: Status) -> None:
         chosen = self.selected_examples()
@@ -174,19 +173,19 @@ class DatasetPage(QWidget):
         for example in chosen:
             self.examples.replace(await self.services.datasets.get(example.id))
         await self.refresh()
-        self._say(f"{status.value.capitalize()} {len(chosen)} example(s).")
+        self.status.say(f"{status.value.capitalize()} {len(chosen)} example(s).")
 
     def edit_selected(self, text: str | None = None) -> None:
         chosen = self.selected_examples()
         if len(chosen) != 1:
-            self._say("Select one example to edit.", error=True)
+            self.status.say("Select one example to edit.", error=True)
             return
         if text is None:
             current = json.dumps(chosen[0].record, ensure_ascii=False, indent=2)
             text, ok = QInputDialog.getMultiLineText(self, "Edit example", "JSON record:", current)
             if not ok:
                 return
-        self._run(self._save_edit(chosen[0], text))
+        self.background.run(self._save_edit(chosen[0], text))
 
     async def _save_edit(self, example: Example, text: str) -> None:
         try:
@@ -196,7 +195,7 @@ class DatasetPage(QWidget):
         if kind_of(record) is None:
             raise VoxdeskError("An example needs a 'messages' list or a preference pair.")
         self.examples.replace(await self.services.datasets.update(example.id, record=record))
-        self._say(f"Saved example {example.id}.")
+        self.status.say(f"Saved example {example.id}.")
 
     # --- import, export, validate -----------------------------------------------------------------
 
@@ -209,7 +208,7 @@ class DatasetPage(QWidget):
                 self, "Import", "Into dataset:", text=self.current_dataset() or "discord"
             )
             if ok and dataset.strip():
-                self._run(self.import_path(Path(name), dataset.strip()))
+                self.background.run(self.import_path(Path(name), dataset.strip()))
 
     async def import_path(self, path: Path, dataset: str) -> None:
         self.progress.show()
@@ -224,7 +223,7 @@ class DatasetPage(QWidget):
         await self.refresh(select=dataset)
         problems = result.problems
         first = f" First: line {problems[0].line}, {problems[0].message}." if problems else ""
-        self._say(f"Imported {result.imported} examples into '{dataset}'; {result.rejected} "
+        self.status.say(f"Imported {result.imported} examples into '{dataset}'; {result.rejected} "
                   f"lines rejected.{first}", error=bool(result.rejected))  # fmt: skip
 
     def choose_export(self) -> None:
@@ -234,14 +233,14 @@ class DatasetPage(QWidget):
                 self, "Export approved examples", f"{dataset}.jsonl", "JSONL (*.jsonl)"
             )
             if name:
-                self._run(self.export_to(Path(name)))
+                self.background.run(self.export_to(Path(name)))
 
     async def export_to(self, path: Path) -> None:
         dataset = self.current_dataset()
         if dataset is None:
             raise VoxdeskError("Select a dataset first.")
         result = await export_jsonl(self.services.datasets, dataset, path)
-        self._say(f"Exported {result.training_examples} approved examples to {path}.")
+        self.status.say(f"Exported {result.training_examples} approved examples to {path}.")
 
     async def validate(self) -> None:
         """Validate the examples shown (current dataset and filter), in table order."""
@@ -284,31 +283,8 @@ class DatasetPage(QWidget):
 
     # --- helpers ----------------------------------------------------------------------------------
 
-    def _run(self, work: Coroutine[Any, Any, None]) -> None:
-        async def run() -> None:
-            try:
-                await work
-            except VoxdeskError as error:
-                self._say(error.describe(), error=True)
-
-        task = asyncio.ensure_future(run())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def settle(self) -> None:
-        """Wait for the page's running actions (used by tests and at shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-
     async def shutdown(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    def _say(self, text: str, *, error: bool = False) -> None:
-        self.status.setText(text)
-        self.status.setStyleSheet("color: #c0392b;" if error else "")
+        await self.background.cancel()
 
 
 def _finding_text(finding: Finding, ids: list[int]) -> str:

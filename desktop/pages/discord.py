@@ -25,9 +25,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.errors import VoxdeskError
 from core.events import BridgeStateChanged, Event, GuildInfo, ReplySent
 from core.services import Services
+from desktop.actions import Actions, StatusLine
 from desktop.feed import FeedModel, FeedRow, PlaceFilter
 
 if TYPE_CHECKING:
@@ -46,13 +46,14 @@ class DiscordPage(QWidget):
     def __init__(self, services: Services) -> None:
         super().__init__()
         self.services = services
+        self.status = StatusLine()
+        self.background = Actions(self.status)
         self.bridge: Bridge | None = None
         self.feed = FeedModel()
         self.filter = PlaceFilter()
         self.filter.setSourceModel(self.feed)
         self.places = QStandardItemModel()
         self._listener: asyncio.Task[None] | None = None
-        self._actions: set[asyncio.Task[None]] = set()
         self._build()
         self._set_online(False)
 
@@ -90,8 +91,6 @@ class DiscordPage(QWidget):
             "Mark the selected bot reply as wrong and write a better one"
         )
         self.correct_button.clicked.connect(lambda: self.correct_selected())
-        self.status = QLabel()
-        self.status.setWordWrap(True)
         compose = QHBoxLayout()
         compose.addWidget(self.message, 1)
         for button in (self.send_button, self.speak_button, self.join_button, self.leave_button,
@@ -129,10 +128,11 @@ class DiscordPage(QWidget):
                 self.refresh_places()
 
     async def shutdown(self) -> None:
-        for task in [*self._actions, *([self._listener] if self._listener else [])]:
-            task.cancel()
+        await self.background.cancel()
+        if self._listener is not None:
+            self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                await self._listener
 
     # --- places ---------------------------------------------------------------------------------
 
@@ -164,7 +164,7 @@ class DiscordPage(QWidget):
         kind, channel_id, _ = self._current_place()
         text = self.message.text().strip()
         if kind != CHANNEL or channel_id is None:
-            self._say("Select a text channel first.", error=True)
+            self.status.say("Select a text channel first.", error=True)
         elif text and self.bridge:
             self._run(self.bridge.send(channel_id, text), "Sent.", clear=True)
 
@@ -172,28 +172,28 @@ class DiscordPage(QWidget):
         _, _, guild_id = self._current_place()
         text = self.message.text().strip()
         if guild_id is None or not text or not self.bridge:
-            self._say("Select a channel of the guild and write what to say.", error=True)
+            self.status.say("Select a channel of the guild and write what to say.", error=True)
             return
         self._run(self.bridge.speak(guild_id, text), "Speaking…", clear=True)
 
     def join(self) -> None:
         kind, channel_id, _ = self._current_place()
         if kind != VOICE or channel_id is None or not self.bridge:
-            self._say("Select a voice channel to join.", error=True)
+            self.status.say("Select a voice channel to join.", error=True)
             return
         self._run(self.bridge.join(channel_id), "Joined.", refresh=True)
 
     def leave(self) -> None:
         _, _, guild_id = self._current_place()
         if guild_id is None or not self.bridge:
-            self._say("Select the guild whose voice channel to leave.", error=True)
+            self.status.say("Select the guild whose voice channel to leave.", error=True)
             return
         self._run(self.bridge.leave(guild_id), "Left the voice channel.", refresh=True)
 
     def correct_selected(self, correction: str | None = None) -> None:
         row = self._selected_row()
         if row is None or not isinstance(row.event, ReplySent) or not row.event.question:
-            self._say("Select one of the bot's replies to a question first.", error=True)
+            self.status.say("Select one of the bot's replies to a question first.", error=True)
             return
         if correction is None:
             correction, ok = QInputDialog.getMultiLineText(
@@ -221,21 +221,15 @@ class DiscordPage(QWidget):
 
     def _run(self, work: Coroutine[Any, Any, None], done: str, *, clear: bool = False,
              refresh: bool = False) -> None:  # fmt: skip
-        async def run() -> None:
-            try:
-                await work
-            except VoxdeskError as error:
-                self._say(error.describe(), error=True)
-                return
+        async def then() -> None:
+            await work
             if clear:
                 self.message.clear()
             if refresh:
                 self.refresh_places()
-            self._say(done)
+            self.status.say(done)
 
-        task = asyncio.ensure_future(run())
-        self._actions.add(task)
-        task.add_done_callback(self._actions.discard)
+        self.background.run(then())
 
     def _set_online(self, online: bool) -> None:
         for widget in (self.message, self.send_button, self.speak_button, self.join_button,
@@ -246,10 +240,6 @@ class DiscordPage(QWidget):
             "The bot is offline: set the Discord bot token in Settings (Ctrl+2) "
             "and restart Voxdesk. The feed still shows what happens here."
         )
-
-    def _say(self, text: str, *, error: bool = False) -> None:
-        self.status.setText(text)
-        self.status.setStyleSheet("color: #c0392b;" if error else "")
 
 
 def _guild_item(guild: GuildInfo, voice_icon: QIcon) -> QStandardItem:

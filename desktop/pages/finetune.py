@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import tempfile
-from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ from core.training.jobs import JobRecord
 from core.training.pricing import price_table
 from core.training.transfer import export_jsonl
 from core.training.validator import ValidationReport, validate_file
+from desktop.actions import Actions, StatusLine
 from desktop.jobs import JobsModel
 
 
@@ -48,9 +48,10 @@ class FineTunePage(QWidget):
     def __init__(self, services: Services) -> None:
         super().__init__()
         self.services = services
+        self.status = StatusLine()
+        self.background = Actions(self.status)
         self.jobs = JobsModel()
         self._followers: dict[str, asyncio.Task[None]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
         self.last_report: ValidationReport | None = None
         self._build()
 
@@ -94,8 +95,8 @@ class FineTunePage(QWidget):
         self.estimate_label = QLabel("Estimate the tokens and cost before starting.")
         self.estimate_label.setWordWrap(True)
         estimate, start = QPushButton("Estimate"), QPushButton("Start fine-tune…")
-        estimate.clicked.connect(lambda: self._run(self.estimate()))
-        start.clicked.connect(lambda: self._run(self.start_job()))
+        estimate.clicked.connect(lambda: self.background.run(self.estimate()))
+        start.clicked.connect(lambda: self.background.run(self.start_job()))
         buttons = QHBoxLayout()
         buttons.addWidget(estimate)
         buttons.addWidget(start)
@@ -111,7 +112,9 @@ class FineTunePage(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.selectionModel().currentChanged.connect(lambda *_: self._run(self.show_job()))
+        self.table.selectionModel().currentChanged.connect(
+            lambda *_: self.background.run(self.show_job())
+        )
         # The palette's colours, not white: the chart then follows a light or dark theme.
         self.chart = pyqtgraph.PlotWidget(background=self.palette().base().color())
         self.chart.addLegend()
@@ -124,8 +127,8 @@ class FineTunePage(QWidget):
         self.events = QPlainTextEdit()
         self.events.setReadOnly(True)
         cancel, use = QPushButton("Cancel job"), QPushButton("Use this model for replies")
-        cancel.clicked.connect(lambda: self._run(self.cancel_selected()))
-        use.clicked.connect(lambda: self._run(self.use_selected()))
+        cancel.clicked.connect(lambda: self.background.run(self.cancel_selected()))
+        use.clicked.connect(lambda: self.background.run(self.use_selected()))
         actions = QHBoxLayout()
         actions.addStretch(1)
         actions.addWidget(cancel)
@@ -144,8 +147,6 @@ class FineTunePage(QWidget):
         split.addWidget(box)
         split.addWidget(right)
         split.setSizes([330, 800])
-        self.status = QLabel()
-        self.status.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addWidget(split, 1)
         layout.addWidget(self.status)
@@ -170,10 +171,11 @@ class FineTunePage(QWidget):
         self.jobs.set_jobs(await self.services.jobs.jobs())
 
     async def shutdown(self) -> None:
-        for task in [*self._followers.values(), *self._tasks]:
+        for task in self._followers.values():
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.background.cancel()
 
     # --- the form -------------------------------------------------------------------------------
 
@@ -207,7 +209,7 @@ class FineTunePage(QWidget):
         tuner = self.services.fine_tuner
         with tempfile.TemporaryDirectory(prefix="voxdesk-finetune-") as folder:
             train, valid = await self._export(Path(folder))
-            self._say("Uploading…")
+            self.status.say("Uploading…")
             training_id = await tuner.upload(train)
             validation_id = await tuner.upload(valid) if valid else None
         request = JobRequest(
@@ -222,7 +224,7 @@ class FineTunePage(QWidget):
             dataset=self.dataset.currentText(),
             estimated_cost=report.cost.dollars if report.cost else None,
         )
-        self._say(f"Started {job.id}.")
+        self.status.say(f"Started {job.id}.")
         await self.refresh_jobs()
         self.follow(job.id)
         return job.id
@@ -261,7 +263,7 @@ class FineTunePage(QWidget):
                 if self.selected_job_id() == job_id:
                     await self.show_job()
         except VoxdeskError as error:
-            self._say(f"Lost track of {job_id}: {error.describe()}", error=True)
+            self.status.say(f"Lost track of {job_id}: {error.describe()}", error=True)
 
     async def wait_for(self, job_id: str) -> None:
         await self._followers[job_id]
@@ -303,7 +305,7 @@ class FineTunePage(QWidget):
             raise VoxdeskError("Select a job first.")
         await self.services.fine_tuner.cancel(job.id)
         await self.refresh_jobs()
-        self._say(f"Cancelled {job.id}.")
+        self.status.say(f"Cancelled {job.id}.")
 
     async def use_selected(self) -> None:
         job = self.selected_job()
@@ -311,24 +313,9 @@ class FineTunePage(QWidget):
             raise VoxdeskError("Select a succeeded job: only it has a model to use.")
         activate_model(job.fine_tuned_model, self.services.settings_path)
         self.services.settings.assistant.model = job.fine_tuned_model
-        self._say(f"Replies now use {job.fine_tuned_model}.")
+        self.status.say(f"Replies now use {job.fine_tuned_model}.")
 
     # --- helpers ----------------------------------------------------------------------------------
-
-    def _run(self, work: Coroutine[Any, Any, Any]) -> None:
-        async def run() -> None:
-            try:
-                await work
-            except VoxdeskError as error:
-                self._say(error.describe(), error=True)
-
-        task = asyncio.ensure_future(run())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def _say(self, text: str, *, error: bool = False) -> None:
-        self.status.setText(text)
-        self.status.setStyleSheet("color: #c0392b;" if error else "")
 
 
 def _existing_file(text: str) -> Path:

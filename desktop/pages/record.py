@@ -34,6 +34,7 @@ from core.stt import ENGINES
 from core.stt.formats import OutputFormat, render
 from core.training.store import NewExample, Origin
 from core.tts import create_synthesizer
+from desktop.actions import StatusLine
 from desktop.history import Entry, TranscriptHistory
 
 LIVE_EVERY_SECONDS = 4.0  # how often the transcript-so-far is refreshed while recording
@@ -95,8 +96,7 @@ class RecordPage(QWidget):
         self.progress.setTextVisible(False)
         self.progress.setMaximumHeight(8)
         self.progress.hide()  # shown while transcribing
-        self.status = QLabel("Open or drop audio files, or record the microphone.")
-        self.status.setWordWrap(True)
+        self.status = StatusLine("Open or drop audio files, or record the microphone.")
         self.list = QListView()
         self.list.setModel(self.history)
         self.list.setUniformItemSizes(True)
@@ -176,7 +176,7 @@ class RecordPage(QWidget):
 
     def start(self, work: Coroutine[Any, Any, None]) -> None:
         if self._job is not None and not self._job.done():
-            self._say("Busy: cancel the current transcription first.", error=True)
+            self.status.say("Busy: cancel the current transcription first.", error=True)
             return
         self._job = asyncio.ensure_future(work)
 
@@ -185,16 +185,18 @@ class RecordPage(QWidget):
         problems: list[str] = []
         try:
             for number, path in enumerate(paths, start=1):
-                self._say(f"Transcribing {path.name} ({number} of {len(paths)})…")
+                self.status.say(f"Transcribing {path.name} ({number} of {len(paths)})…")
                 if problem := await self._transcribe(path.name, path):
                     problems.append(problem)
             done = len(paths) - len(problems)
             if problems:
-                self._say(f"{done} of {len(paths)} transcribed. {' '.join(problems)}", error=True)
+                self.status.say(
+                    f"{done} of {len(paths)} transcribed. {' '.join(problems)}", error=True
+                )
             else:
-                self._say(f"Done: {done} file(s) transcribed.")
+                self.status.say(f"Done: {done} file(s) transcribed.")
         except asyncio.CancelledError:
-            self._say("Cancelled.")
+            self.status.say("Cancelled.")
         finally:
             self._busy(False)
 
@@ -214,7 +216,7 @@ class RecordPage(QWidget):
                     progress=self._progressed,
                 )  # fmt: skip
         except VoxdeskError as error:
-            self._say(f"{name}: {error.describe()}", error=True)
+            self.status.say(f"{name}: {error.describe()}", error=True)
             return error.describe()
         self.history.add(name, transcript)
         self.list.setCurrentIndex(self.history.index(0))
@@ -258,7 +260,7 @@ class RecordPage(QWidget):
         blocks: list[Pcm] = []
         self.record_button.setText("■ Stop")
         self.level.show()
-        self._say("Recording… press Stop to transcribe.")
+        self.status.say("Recording… press Stop to transcribe.")
         next_live = LIVE_EVERY_SECONDS
         try:
             async for block in self._microphone.blocks():
@@ -270,7 +272,7 @@ class RecordPage(QWidget):
                     so_far = Pcm.concatenate(blocks, blocks[0].sample_rate)
                     self._live = asyncio.ensure_future(self._show_live(so_far))
         except VoxdeskError as error:
-            self._say(error.describe(), error=True)
+            self.status.say(error.describe(), error=True)
             return
         finally:
             self._microphone = None
@@ -283,7 +285,7 @@ class RecordPage(QWidget):
         if blocks:
             audio = Pcm.concatenate(blocks, blocks[0].sample_rate)
             await self._transcribe(f"Recording ({audio.duration:.0f} s)", audio)
-            self._say("Recording transcribed.")
+            self.status.say("Recording transcribed.")
 
     async def _show_live(self, so_far: Pcm) -> None:
         """The transcript of the recording so far, shown while recording goes on."""
@@ -300,7 +302,7 @@ class RecordPage(QWidget):
         """The selected transcript becomes a candidate example, answered later in Dataset."""
         entry = self.selected()
         if entry is None or not entry.transcript.text:
-            self._say("Select a transcript with words in it first.", error=True)
+            self.status.say("Select a transcript with words in it first.", error=True)
             return
         dataset = self.services.settings.discord.dataset
         example = NewExample(
@@ -309,7 +311,7 @@ class RecordPage(QWidget):
             note=f"from {entry.source}; write the answer in the Dataset page",
         )
         (example_id,) = await self.services.datasets.add(dataset, [example])
-        self._say(f"Added as candidate #{example_id} to '{dataset}'.")
+        self.status.say(f"Added as candidate #{example_id} to '{dataset}'.")
 
     # --- asking the assistant ---------------------------------------------------------------
 
@@ -320,14 +322,14 @@ class RecordPage(QWidget):
         if use_transcript and entry is not None:
             text = entry.transcript.text if not text else f"{text}\n\n{entry.transcript.text}"
         if not text:
-            self._say("Type a question or select a transcript first.", error=True)
+            self.status.say("Type a question or select a transcript first.", error=True)
             return
         self.conversation.appendPlainText(f"You: {text}")
         self.question.clear()
         try:
             reply = await self.services.assistant.reply("desktop", text)
         except VoxdeskError as error:
-            self._say(error.describe(), error=True)
+            self.status.say(error.describe(), error=True)
             return
         self.conversation.appendPlainText(f"Assistant: {reply.text}\n")
         if self.speak_replies.isChecked():
@@ -341,7 +343,7 @@ class RecordPage(QWidget):
             )
             await play(await self.services.speech.decode(speech.data, name="the reply"))
         except VoxdeskError as error:
-            self._say(f"Not spoken: {error.describe()}", error=True)
+            self.status.say(f"Not spoken: {error.describe()}", error=True)
 
     # --- selection ------------------------------------------------------------------------------
 
@@ -369,12 +371,12 @@ class RecordPage(QWidget):
         entry = self.selected()
         if entry:
             QGuiApplication.clipboard().setText(entry.transcript.text)
-            self._say("Copied.")
+            self.status.say("Copied.")
 
     def export_selected(self, path: Path | None = None) -> None:
         entry = self.selected()
         if entry is None:
-            self._say("Select a transcript to export.", error=True)
+            self.status.say("Select a transcript to export.", error=True)
             return
         if path is None:
             name, chosen = QFileDialog.getSaveFileName(
@@ -397,7 +399,7 @@ class RecordPage(QWidget):
         }
         fmt = formats.get(path.suffix.lstrip("."), "txt")
         path.write_text(render(entry.transcript, fmt), encoding="utf-8")
-        self._say(f"Exported to {path}.")
+        self.status.say(f"Exported to {path}.")
 
     # --- helpers --------------------------------------------------------------------------------
 
@@ -407,10 +409,6 @@ class RecordPage(QWidget):
         self.open_button.setEnabled(not busy)
         if not busy:
             self.progress.setValue(0)
-
-    def _say(self, text: str, *, error: bool = False) -> None:
-        self.status.setText(text)
-        self.status.setStyleSheet("color: #c0392b;" if error else "")
 
     async def shutdown(self) -> None:
         if self._microphone is not None:

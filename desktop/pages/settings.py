@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import types
 import typing
-from collections.abc import Coroutine
 from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
@@ -33,6 +31,7 @@ from core.config.settings import summarize_validation
 from core.errors import VoxdeskError
 from core.openai_client import check_key
 from core.services import Services
+from desktop.actions import Actions, StatusLine
 
 SECTION_TITLES = {
     "audio": "Audio",
@@ -98,10 +97,9 @@ class SettingsPage(QWidget):
     def __init__(self, services: Services) -> None:
         super().__init__()
         self.services = services
+        self.status = StatusLine()
+        self.background = Actions(self.status)
         self.editors: dict[tuple[str, str], FieldEditor] = {}
-        self._checks: set[asyncio.Task[None]] = set()
-        self.status = QLabel()
-        self.status.setWordWrap(True)
         content = QWidget()
         form_layout = QVBoxLayout(content)
         form_layout.addWidget(self._secrets_group())
@@ -144,7 +142,9 @@ class SettingsPage(QWidget):
             store.clicked.connect(lambda _=False, s=secret: self.store_secret(s))
             check = QPushButton("Check")
             check.setToolTip("Ask the service whether it accepts this (or the stored) secret")
-            check.clicked.connect(lambda _=False, s=secret: self._start(self.check_secret(s)))
+            check.clicked.connect(
+                lambda _=False, s=secret: self.background.run(self.check_secret(s))
+            )
             store.setEnabled(problem is None)  # without a keyring, storing can only fail
             row = QHBoxLayout()
             row.addWidget(line, 1)
@@ -165,12 +165,12 @@ class SettingsPage(QWidget):
                 raise VoxdeskError(f"Type the {secret.label} first.")
             self.services.secrets.store(secret, line.text().strip())
         except VoxdeskError as error:
-            self._say(error.describe(), error=True)
+            self.status.say(error.describe(), error=True)
             return
         line.clear()
         found = self.services.secrets.get(secret)
         line.setPlaceholderText(found.masked() if found else "not set")
-        self._say(f"Stored the {secret.label} in the OS keyring.")
+        self.status.say(f"Stored the {secret.label} in the OS keyring.")
         self.saved.emit()
 
     async def check_secret(self, secret: Secret) -> None:
@@ -179,9 +179,9 @@ class SettingsPage(QWidget):
         found = self.services.secrets.get(secret)
         value = typed or (found.value if found else "")
         if not value:
-            self._say(f"There is no {secret.label} to check yet.", error=True)
+            self.status.say(f"There is no {secret.label} to check yet.", error=True)
             return
-        self._say(f"Checking the {secret.label}…")
+        self.status.say(f"Checking the {secret.label}…")
         try:
             if secret is Secret.DISCORD_TOKEN:
                 from bridge.runner import check_token  # discord.py loads only when asked
@@ -190,14 +190,9 @@ class SettingsPage(QWidget):
             else:
                 answer = await check_key(self.services.settings.openai, value)
         except VoxdeskError as error:
-            self._say(error.describe(), error=True)
+            self.status.say(error.describe(), error=True)
             return
-        self._say(answer)
-
-    def _start(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(work)
-        self._checks.add(task)
-        task.add_done_callback(self._checks.discard)
+        self.status.say(answer)
 
     def collect(self) -> dict[str, dict[str, Any]]:
         values: dict[str, dict[str, Any]] = {}
@@ -209,21 +204,19 @@ class SettingsPage(QWidget):
         try:
             updated = Settings.model_validate(self.collect())
         except ValidationError as error:
-            self._say(f"Not saved: {summarize_validation(error)}", error=True)
+            self.status.say(f"Not saved: {summarize_validation(error)}", error=True)
             return False
         except ValueError as error:
-            self._say(f"Not saved: a list or mapping is not valid JSON ({error}).", error=True)
+            self.status.say(
+                f"Not saved: a list or mapping is not valid JSON ({error}).", error=True
+            )
             return False
         for section in Settings.model_fields:
             setattr(self.services.settings, section, getattr(updated, section))
         path = save_settings(self.services.settings, self.services.settings_path)
-        self._say(f"Saved to {path}. Some changes apply when Voxdesk restarts.")
+        self.status.say(f"Saved to {path}. Some changes apply when Voxdesk restarts.")
         self.saved.emit()
         return True
-
-    def _say(self, text: str, *, error: bool = False) -> None:
-        self.status.setText(text)
-        self.status.setStyleSheet("color: #c0392b;" if error else "")
 
 
 def _plain_type(annotation: Any) -> Any:

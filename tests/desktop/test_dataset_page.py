@@ -54,28 +54,28 @@ def test_review_candidates_and_edit(
             "bot", conversation=[{"role": "user", "content": "Столица?"}], wrong_reply=wrong,
             corrected_reply=right))  # fmt: skip
     page.status_filter.setCurrentText("candidate")
-    qloop.run_until_complete(page.settle())
+    qloop.run_until_complete(page.background.settle())
     assert page.examples.rowCount() == 2
     rejected_id = page.examples.rows[0].id
     page.table.selectRow(0)
     page.reject()
-    qloop.run_until_complete(page.settle())
+    qloop.run_until_complete(page.background.settle())
     assert qloop.run_until_complete(store.get(rejected_id)).status == "rejected"
     assert page.examples.rowCount() == 1  # the reviewed one left the "candidate" view
 
     page.table.selectRow(0)
     page.edit_selected("{not json")
-    qloop.run_until_complete(page.settle())
+    qloop.run_until_complete(page.background.settle())
     assert page.status.text().startswith("That is not valid JSON")
     fixed = {"messages": [{"role": "user", "content": "Столица Португалии?"},
                           {"role": "assistant", "content": "Лиссабон"}]}  # fmt: skip
     edited_id = page.examples.rows[0].id
     page.edit_selected(json.dumps(fixed, ensure_ascii=False))
-    qloop.run_until_complete(page.settle())
+    qloop.run_until_complete(page.background.settle())
     assert page.examples.rows[0].messages[0]["content"] == "Столица Португалии?"
     page.table.selectRow(0)
     page.approve()
-    qloop.run_until_complete(page.settle())
+    qloop.run_until_complete(page.background.settle())
     edited = qloop.run_until_complete(store.get(edited_id))
     assert edited.status == "approved" and edited.messages[0]["content"] == "Столица Португалии?"
     assert page.datasets.item(0).text() == "bot\n15 approved, 0 to review"

@@ -107,7 +107,7 @@ def test_feed_reply_as_the_bot_and_correct(qloop: asyncio.AbstractEventLoop, liv
     proxy = page.filter.mapFromSource(page.feed.index(reply_row, 0))
     page.table.selectRow(proxy.row())
     page.correct_selected("Париж.")
-    qloop.run_until_complete(asyncio.gather(*page._actions))
+    qloop.run_until_complete(page.background.settle())
     store = page.services.datasets
     (candidate,) = qloop.run_until_complete(store.examples("discord", status=Status.CANDIDATE))
     assert candidate.messages == [{"role": "user", "content": "Столица Франции?"},
@@ -119,16 +119,16 @@ def test_join_speak_and_leave_from_the_window(qloop: asyncio.AbstractEventLoop, 
     fake, _, page = live
     select_channel(page, "Voice")
     page.join_button.click()
-    qloop.run_until_complete(asyncio.gather(*page._actions))
+    qloop.run_until_complete(page.background.settle())
     assert fake.voice_states[fake.bot.id] == fake.voice
     assert page.places.item(0).child(2).text() == "Voice (bot here)"
     select_channel(page, "general")
     page.message.setText("Проверка связи")
     page.speak_button.click()
-    qloop.run_until_complete(asyncio.gather(*page._actions))
+    qloop.run_until_complete(page.background.settle())
     voice = RecordingVoiceClient.instances[-1]
     qloop.run_until_complete(asyncio.wait_for(voice.spoke.wait(), 60))
     assert voice.played[0] > 25
     page.leave_button.click()
-    qloop.run_until_complete(asyncio.gather(*page._actions))
+    qloop.run_until_complete(page.background.settle())
     assert fake.voice_states[fake.bot.id] is None

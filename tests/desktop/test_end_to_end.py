@@ -80,16 +80,16 @@ def test_the_operator_story(qloop: asyncio.AbstractEventLoop, qtbot: QtBot, tmp_
         window.discord.table.selectRow(window.discord.filter.mapFromSource(
             feed.index(reply_row, 0)).row())  # fmt: skip
         window.discord.correct_selected("Париж.")
-        await asyncio.gather(*window.discord._actions)
+        await window.discord.background.settle()
         dataset_page = window.dataset
         await dataset_page.refresh(select="discord")
         dataset_page.status_filter.setCurrentText("candidate")
-        await dataset_page.settle()
+        await dataset_page.background.settle()
         assert [e.messages[-1]["content"] for e in dataset_page.examples.rows] == ["Париж."]
         # 4. approve it (plus earlier approved data, enough for the API's minimum)
         dataset_page.table.selectRow(0)
         dataset_page.approve()
-        await dataset_page.settle()
+        await dataset_page.background.settle()
         earlier = [NewExample({"messages": [{"role": "user", "content": f"Вопрос {i}?"},
                                             {"role": "assistant", "content": f"Ответ {i}."}]},
                               status=Status.APPROVED) for i in range(11)]  # fmt: skip
