@@ -18,9 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yarl
-from discord.gateway import DiscordWebSocket
-from discord.http import Route
 from rich.console import Console
 from rich.table import Table
 
@@ -37,8 +34,7 @@ RESULTS = Path(__file__).parent / "results" / "bridge.json"
 
 async def run(messages: int, rate: float) -> dict[str, Any]:
     fake = await FakeDiscord().start()
-    Route.BASE = fake.api_base
-    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(fake.gateway)
+    fake.point_client_here()
     settings = Settings()
     settings.discord.cooldown_seconds = 0
     settings.discord.language = "auto"

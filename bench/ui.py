@@ -49,9 +49,6 @@ def cold_start() -> dict[str, float]:
 
 
 async def under_load(messages: int) -> dict[str, Any]:
-    import yarl
-    from discord.gateway import DiscordWebSocket
-    from discord.http import Route
 
     from core.config import SecretStore, Settings
     from core.events import BridgeStateChanged
@@ -64,8 +61,7 @@ async def under_load(messages: int) -> dict[str, Any]:
     from tests.fakes.discord_server import TOKEN, FakeDiscord
 
     fake = await FakeDiscord().start()
-    Route.BASE = fake.api_base
-    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(fake.gateway)
+    fake.point_client_here()
     settings = Settings()
     settings.discord.cooldown_seconds = 0
     settings.discord.language = "auto"

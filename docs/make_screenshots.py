@@ -13,9 +13,6 @@ import sys
 from pathlib import Path
 
 import qasync
-import yarl
-from discord.gateway import DiscordWebSocket
-from discord.http import Route
 from PySide6.QtWidgets import QApplication
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
@@ -36,8 +33,7 @@ CORPUS = DOCS.parent / "tests" / "data" / "corpus"
 
 async def main(app: QApplication) -> None:
     fake, openai = await FakeDiscord().start(), await FakeOpenAI().start()
-    Route.BASE = fake.api_base
-    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(fake.gateway)
+    fake.point_client_here()
     settings = Settings()
     settings.openai.base_url = openai.base_url
     settings.discord.language = "auto"

@@ -9,9 +9,6 @@ from typing import Any, ClassVar, TypeVar
 
 import discord
 import pytest
-import yarl
-from discord.gateway import DiscordWebSocket
-from discord.http import Route
 
 from bridge.runner import Bridge
 from core.config import SecretStore, Settings
@@ -85,8 +82,7 @@ async def running(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Running]:
     fake = await FakeDiscord().start()
     openai = await FakeOpenAI(steps=2).start()
     # discord.py has no base-URL option: point its two endpoints at the loopback server.
-    monkeypatch.setattr(Route, "BASE", fake.api_base)
-    monkeypatch.setattr(DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.gateway))
+    fake.point_client_here(monkeypatch)
     settings = Settings()
     settings.discord.reply_channels = [fake.chat]
     settings.discord.trainer_role = "Trainer"

@@ -67,13 +67,9 @@ async def test_the_sharded_bot_connects(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 async def start_fake(monkeypatch: pytest.MonkeyPatch) -> FakeDiscord:
-    import yarl
-    from discord.gateway import DiscordWebSocket
-    from discord.http import Route
 
     fake = await FakeDiscord().start()
-    monkeypatch.setattr(Route, "BASE", fake.api_base)
-    monkeypatch.setattr(DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.gateway))
+    fake.point_client_here(monkeypatch)
     return fake
 
 

@@ -7,9 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yarl
-from discord.gateway import DiscordWebSocket
-from discord.http import Route
 from pytestqt.qtbot import QtBot
 
 from bridge.runner import Bridge
@@ -30,8 +27,7 @@ def live(
 ) -> Iterator[Live]:
     fake = qloop.run_until_complete(FakeDiscord().start())
     openai = qloop.run_until_complete(FakeOpenAI().start())
-    monkeypatch.setattr(Route, "BASE", fake.api_base)
-    monkeypatch.setattr(DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.gateway))
+    fake.point_client_here(monkeypatch)
     settings = Settings()
     settings.openai.base_url = openai.base_url
     settings.discord.cooldown_seconds = 0

@@ -13,9 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import yarl
-from discord.gateway import DiscordWebSocket
-from discord.http import Route
 from pytestqt.qtbot import QtBot
 
 from core.config import SecretStore, Settings, load_settings
@@ -36,8 +33,7 @@ def test_the_operator_story(qloop: asyncio.AbstractEventLoop, qtbot: QtBot, tmp_
                             monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     fake = qloop.run_until_complete(FakeDiscord().start())
     openai = qloop.run_until_complete(FakeOpenAI(steps=3).start())
-    monkeypatch.setattr(Route, "BASE", fake.api_base)
-    monkeypatch.setattr(DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.gateway))
+    fake.point_client_here(monkeypatch)
     settings = Settings()
     settings.openai.base_url = openai.base_url
     settings.openai.job_poll_seconds = 0.01

@@ -178,9 +178,6 @@ def test_settings_check_buttons_ask_the_services(
     qloop: asyncio.AbstractEventLoop, qtbot: QtBot, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    import yarl
-    from discord.gateway import DiscordWebSocket
-    from discord.http import Route
 
     from core.config import Secret, SecretStore, Settings
     from core.services import Services
@@ -189,8 +186,7 @@ def test_settings_check_buttons_ask_the_services(
 
     fake = qloop.run_until_complete(FakeDiscord().start())
     openai = qloop.run_until_complete(FakeOpenAI().start())
-    monkeypatch.setattr(Route, "BASE", fake.api_base)
-    monkeypatch.setattr(DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.gateway))
+    fake.point_client_here(monkeypatch)
     settings = Settings()
     settings.openai.base_url = openai.base_url
     services = Services(settings, SecretStore({"OPENAI_API_KEY": API_KEY}),

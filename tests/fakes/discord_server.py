@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import yarl
 from aiohttp import BodyPartReader, WSMsgType, web
 
 from tests.fakes.openapi import Exchange, OpenApiSpec
@@ -160,6 +161,24 @@ class FakeDiscord:
     @property
     def gateway(self) -> str:
         return self.url.replace("http://", "ws://") + "/gateway/ws"
+
+    def point_client_here(self, monkeypatch: Any = None) -> None:
+        """Send discord.py's REST calls and gateway connection to this server.
+
+        discord.py has no base-URL option; these two class attributes are its endpoints. With
+        pytest's ``monkeypatch`` they are restored after the test; scripts set them for good.
+        """
+        from discord.gateway import DiscordWebSocket
+        from discord.http import Route
+
+        for owner, name, value in (
+            (Route, "BASE", self.api_base),
+            (DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(self.gateway)),
+        ):
+            if monkeypatch is not None:
+                monkeypatch.setattr(owner, name, value)
+            else:
+                setattr(owner, name, value)
 
     def spec_problems(self) -> list[str]:
         spec = discord_spec()
