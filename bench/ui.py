@@ -105,6 +105,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=RESULTS)
     args = parser.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    # The window writes history and a database: a benchmark must not touch the user's own.
+    os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="voxdesk-bench-ui-")
     start = cold_start()
     import qasync
 
