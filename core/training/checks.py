@@ -12,6 +12,7 @@ import bisect
 import itertools
 import json
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 CHAT_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
@@ -19,29 +20,29 @@ MESSAGE_KEYS = frozenset(
     {"role", "content", "name", "function_call", "weight", "tool_calls", "tool_call_id", "refusal"}
 )
 
-# (code, cheap test that must pass before the pattern runs, pattern). Most texts hold none of
-# the anchors, so most examples cost a few substring tests instead of eight regex scans.
-_SENSITIVE: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = tuple(
+# (code, anchor, pattern). The anchors run over the raw lines of a whole chunk at once; only the
+# examples they hit have their text searched with the full pattern. An anchor is ASCII, which
+# JSON writers leave unescaped, so it is in the raw line whenever the pattern is in the text.
+_SECRETS: tuple[tuple[str, re.Pattern[bytes], re.Pattern[str]], ...] = tuple(
     (code, re.compile(anchor), re.compile(pattern))
     for code, anchor, pattern in (
-        ("secret_openai_key", r"sk-", r"\bsk-(?:proj-|svcacct-)?[A-Za-z0-9_-]{20,}"),
+        ("secret_openai_key", rb"sk-", r"\bsk-(?:proj-|svcacct-)?[A-Za-z0-9_-]{20,}"),
         (
             "secret_discord_token",
-            r"\.[\w-]{6}\.",
-            r"\b[MNO][A-Za-z\d_-]{23,27}\.[\w-]{6}\.[\w-]{27,}",
+            rb"\.[\w-]{6}\.",
+            r"\b[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,}",
         ),
-        ("secret_aws_key", r"AKIA", r"\bAKIA[0-9A-Z]{16}\b"),
-        ("secret_github_token", r"gh[pousr]_", r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"),
-        ("secret_slack_token", r"xox", r"\bxox[abprs]-[A-Za-z0-9-]{10,}"),
-        ("secret_private_key", r"PRIVATE KEY", r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
-        ("personal_email", r"@", r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b"),
-        (
-            "personal_phone_number",
-            r"[0-9][0-9][0-9]",  # a charset scans fast; \d does not
-            r"(?<![\w+])\+?\d(?:[\s().-]?\d){9,14}(?!\w)",
-        ),
+        ("secret_aws_key", rb"AKIA", r"\bAKIA[0-9A-Z]{16}\b"),
+        ("secret_github_token", rb"gh[pousr]_", r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"),
+        ("secret_slack_token", rb"xox", r"\bxox[abprs]-[A-Za-z0-9-]{10,}"),
+        ("secret_private_key", rb"PRIVATE KEY", r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+        ("personal_email", rb"@", r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b"),
     )
 )
+# A phone number has ten ASCII digits or more: only lines with as many are searched for one.
+_PHONE = re.compile(r"(?<![\w+])\+?\d(?:[\s().-]?\d){9,14}(?!\w)", re.ASCII)
+_PHONE_MIN_DIGITS = 10
+_NOT_DIGITS = bytes(byte for byte in range(256) if not ord("0") <= byte <= ord("9"))
 
 
 def chat_format_errors(example: Any) -> list[str]:
@@ -171,17 +172,22 @@ def preference_problems(example: dict[str, Any]) -> list[str]:
     return problems
 
 
-def sensitive_content(texts: list[str]) -> list[tuple[int, str]]:
-    """(index into ``texts``, code) for every text holding a secret or personal data.
+def sensitive_content(lines: Sequence[bytes], texts: Mapping[int, str]) -> list[tuple[int, str]]:
+    """(index into ``lines``, code) for every example whose text holds a secret or personal data.
 
-    Each anchor is searched once over all the texts joined, so the usual case (nothing found)
-    costs eight scans of a chunk instead of eight per example.
+    ``texts`` maps the index of each line that held an example to all the text of that example.
     """
-    joined = "\n\x00\n".join(texts)
-    starts = list(itertools.accumulate((len(text) + 3 for text in texts), initial=0))
+    joined = b"\n".join(lines)
+    starts = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
     found: list[tuple[int, str]] = []
-    for code, anchor, pattern in _SENSITIVE:
-        candidates = {bisect.bisect_right(starts, match.start()) - 1
-                      for match in anchor.finditer(joined)}  # fmt: skip
-        found += [(index, code) for index in sorted(candidates) if pattern.search(texts[index])]
+    for code, anchor, pattern in _SECRETS:
+        hits = {bisect.bisect_right(starts, hit.start()) - 1 for hit in anchor.finditer(joined)}
+        found += [(index, code) for index in hits if pattern.search(texts.get(index, ""))]
+    found += [
+        (index, "personal_phone_number")
+        for index, line in enumerate(lines)
+        if len(line.translate(None, _NOT_DIGITS)) >= _PHONE_MIN_DIGITS
+        and index in texts
+        and _PHONE.search(texts[index])
+    ]
     return sorted(found)

@@ -8,7 +8,7 @@ outside the GIL. The test suite checks its cl100k_base counts against tiktoken i
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Literal
 
 import toktok
 
@@ -31,10 +31,3 @@ def encoding_for_model(model: str) -> Encoding:
 def count_texts(texts: Sequence[str], encoding: Encoding = "cl100k_base") -> list[int]:
     """Token count of each text, special-token strings counted as plain text."""
     return list(toktok.batch_count(list(texts), encoding)) if texts else []
-
-
-def message_token_parts(message: dict[str, Any]) -> tuple[list[str], int]:
-    """The strings of a message that the cookbook counts, and its fixed overhead."""
-    texts = [value for value in message.values() if isinstance(value, str)]
-    overhead = TOKENS_PER_MESSAGE + (TOKENS_PER_NAME if "name" in message else 0)
-    return texts, overhead

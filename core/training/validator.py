@@ -6,30 +6,38 @@ billed tokens). Beyond it: a line number for every finding, exact and near dupli
 with a validation file, empty assistant turns, tool-call structure, preference (DPO) pairs,
 secrets and personal data, the API's minimum example count, and a cost estimate.
 
-Lines are read in chunks; each chunk's texts are counted in one parallel tokenizer call.
+The lines are scanned by scan.py (on every core for a large file, stretches.py); this module
+turns the tally into a report.
 """
 
 from __future__ import annotations
 
-import string
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
 
 import numpy as np
 import orjson
 
-from core.training import checks
+from core.training.findings import ERRORS, Finding, describe
 from core.training.pricing import CostEstimate, estimate_cost
-from core.training.tokens import (
-    REPLY_PRIMING_TOKENS,
-    Encoding,
-    count_texts,
-    encoding_for_model,
-    message_token_parts,
+from core.training.scan import (
+    ASSISTANT_TOKENS,
+    EXACT_KEY,
+    LINE,
+    MAX_FINDINGS,
+    MESSAGES,
+    NEAR_KEY,
+    TOTAL_TOKENS,
+    ProgressCallback,
+    Tally,
+    all_text,
+    near_key,
+    scan_stream,
 )
+from core.training.stretches import scan_file
+from core.training.tokens import Encoding, encoding_for_model
 
 MAX_TOKENS_PER_EXAMPLE = 16_385
 TARGET_EPOCHS = 3
@@ -38,34 +46,7 @@ MAX_TARGET_EXAMPLES = 25_000
 MIN_DEFAULT_EPOCHS = 1
 MAX_DEFAULT_EPOCHS = 25
 MIN_EXAMPLES = 10  # the fine-tuning API refuses smaller training files
-CHUNK_LINES = 20_000
-MAX_FINDINGS = 10_000  # findings listed one by one; the counts stay exact beyond this
-
-Severity = Literal["error", "warning"]
-ProgressCallback = Callable[[int], None]
-
-_ERRORS = frozenset(
-    {"invalid_json", "data_type", "missing_messages_list", "message_missing_key",
-     "message_unrecognized_key", "unrecognized_role", "missing_content",
-     "example_missing_assistant_message", "invalid_tool_calls", "tool_message_without_call",
-     "tool_call_arguments_not_json", "invalid_tools", "preference_missing_input",
-     "preference_input_not_ending_with_user", "invalid_preferred_output",
-     "invalid_non_preferred_output", "too_few_examples", "mixed_formats"}
-)  # fmt: skip
-# Near duplicates: the same words once case and ASCII punctuation are set aside.
-# Bytes, not str: bytes.translate is a table lookup in C, str.translate a dict lookup per char.
-_PUNCTUATION_TO_SPACE = bytes.maketrans(string.punctuation.encode(), b" " * len(string.punctuation))
-
-
-@dataclass(frozen=True)
-class Finding:
-    line: int  # 1-based line of the JSONL file; 0 for findings about the whole file
-    code: str
-    message: str
-
-    @property
-    def severity(self) -> Severity:
-        return "error" if self.code in _ERRORS else "warning"
+DEFAULT_MODEL = "gpt-4o-mini-2024-07-18"
 
 
 @dataclass(frozen=True)
@@ -106,11 +87,11 @@ class ValidationReport:
 
     @property
     def format_errors(self) -> dict[str, int]:
-        return {code: n for code, n in sorted(self.counts.items()) if code in _ERRORS}
+        return {code: n for code, n in sorted(self.counts.items()) if code in ERRORS}
 
     @property
     def warnings(self) -> dict[str, int]:
-        return {code: n for code, n in sorted(self.counts.items()) if code not in _ERRORS}
+        return {code: n for code, n in sorted(self.counts.items()) if code not in ERRORS}
 
     @property
     def ok(self) -> bool:
@@ -122,220 +103,93 @@ class ValidationReport:
         return self.epochs * self.billing_tokens
 
 
-class _Accumulator:
-    """What the report needs from each example, kept as compactly as possible."""
-
-    def __init__(self, report: ValidationReport, seen: dict[int, int] | None) -> None:
-        self.report = report
-        self.message_counts: list[int] = []
-        self.total_tokens: list[int] = []
-        self.assistant_tokens: list[int] = []
-        self.exact: dict[int, int] = {}
-        self.near: dict[int, int] = {}
-        self.other_file = seen  # near-duplicate keys of the training file, for overlap
-
-    def add(self, line: int, code: str, message: str) -> None:
-        self.report.counts[code] += 1
-        if len(self.report.findings) < MAX_FINDINGS:
-            self.report.findings.append(Finding(line, code, message))
-
-
 def validate_file(
     path: Path,
     *,
-    model: str = "gpt-4o-mini-2024-07-18",
+    model: str = DEFAULT_MODEL,
     validation_file: Path | None = None,
     progress: ProgressCallback | None = None,
 ) -> ValidationReport:
     """Validate a training file (and optionally its validation file) for ``model``."""
-    with path.open("rb") as handle:
-        report, keys = validate_lines(handle, model=model, progress=progress)
+    tally = scan_file(path, encoding_for_model(model), progress)
+    report = _report(tally, model)
     if validation_file is not None:
         with validation_file.open("rb") as handle:
-            _report_overlap(report, handle, keys)
+            _report_overlap(report, handle, tally.keys)
     return report
 
 
 def validate_lines(
     lines: Iterable[bytes | str],
     *,
-    model: str = "gpt-4o-mini-2024-07-18",
+    model: str = DEFAULT_MODEL,
     progress: ProgressCallback | None = None,
-) -> tuple[ValidationReport, dict[int, int]]:
-    """Validate JSONL lines; also returns each example's near-duplicate key -> line."""
-    report = ValidationReport(encoding=encoding_for_model(model))
-    state = _Accumulator(report, None)
-    done = 0
-    for chunk in _chunks(lines):
-        _check_chunk(chunk, state)
-        done += len(chunk)
-        if progress:
-            progress(done)
-    _summarise(report, state, model)
-    return report, state.near
+) -> ValidationReport:
+    """Validate JSONL lines, in this process."""
+    return _report(scan_stream(lines, encoding_for_model(model), progress), model)
 
 
-def _chunks(lines: Iterable[bytes | str]) -> Iterator[list[tuple[int, bytes | str]]]:
-    chunk: list[tuple[int, bytes | str]] = []
-    for number, line in enumerate(lines, start=1):
-        chunk.append((number, line))
-        if len(chunk) == CHUNK_LINES:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+def _report(tally: Tally, model: str) -> ValidationReport:
+    report = ValidationReport(
+        examples=tally.examples,
+        chat_examples=tally.chat_examples,
+        preference_examples=tally.preference_examples,
+        counts=tally.counts,
+        findings=tally.findings,
+        encoding=encoding_for_model(model),
+    )
+    _report_duplicates(report, tally.keys)
+    _report_sizes(report, tally.sizes)
+    _report_file_problems(report)
+    report.findings.sort(key=lambda finding: finding.line)
+    del report.findings[MAX_FINDINGS:]
+    report.cost = estimate_cost(model, report.charged_tokens)
+    return report
 
 
-def _check_chunk(chunk: list[tuple[int, bytes | str]], state: _Accumulator) -> None:
-    texts: list[str] = []
-    plans: list[tuple[int, int, int, list[tuple[int, int]]]] = []  # line, overhead, spans
-    scanned: list[tuple[int, str]] = []  # (line, all text of the example) for secrets and PII
-    for number, raw in chunk:
-        if not raw.strip():
-            continue  # blank lines are skipped by the API too
-        try:
-            example = orjson.loads(raw)
-        except orjson.JSONDecodeError as error:
-            state.report.examples += 1
-            state.add(number, "invalid_json", f"not valid JSON: {error}")
-            continue
-        state.report.examples += 1
-        plan = _check_example(number, example, state, texts, raw, scanned)
-        if plan is not None:
-            plans.append(plan)
-    for index, code in checks.sensitive_content([text for _, text in scanned]):
-        state.add(scanned[index][0], code, _describe(code))
-    counts = count_texts(texts, state.report.encoding)
-    for number, overhead, assistant_from, spans in plans:
-        del number
-        total = overhead + sum(sum(counts[a:b]) for a, b in spans[:assistant_from])
-        assistant = sum(sum(counts[a:b]) for a, b in spans[assistant_from:])
-        state.total_tokens.append(total)
-        state.assistant_tokens.append(assistant)
+def _report_duplicates(report: ValidationReport, keys: np.ndarray) -> None:
+    """An example is a duplicate of the first with the same bytes, else with the same words."""
+    lines = keys[:, LINE]
+    rows = np.arange(len(keys))
+    first_exact, first_near = _first_rows(keys[:, EXACT_KEY]), _first_rows(keys[:, NEAR_KEY])
+    exact = np.flatnonzero(first_exact != rows)
+    near = np.flatnonzero((first_exact == rows) & (first_near != rows))
+    found = (("duplicate", exact, first_exact, "same as line"),
+             ("near_duplicate", near, first_near, "same words as line"))  # fmt: skip
+    for code, hits, first, says in found:
+        if len(hits):
+            report.counts[code] += len(hits)
+        report.findings += [Finding(int(lines[row]), code, f"{says} {lines[first[row]]}")
+                            for row in hits[:MAX_FINDINGS]]  # fmt: skip
 
 
-def _check_example(
-    number: int,
-    example: Any,
-    state: _Accumulator,
-    texts: list[str],
-    raw: bytes | str,
-    scanned: list[tuple[int, str]],
-) -> tuple[int, int, int, list[tuple[int, int]]] | None:
-    if isinstance(example, dict) and "preferred_output" in example:
-        state.report.preference_examples += 1
-        for code in checks.preference_problems(example):
-            state.add(number, code, _describe(code))
-        _check_duplicates(number, example, state, raw, scanned)
-        return None
-    state.report.chat_examples += 1
-    errors = checks.chat_format_errors(example)
-    for code in errors:
-        state.add(number, code, _describe(code))
-    if errors and errors[0] in ("data_type", "missing_messages_list"):
-        return None
-    messages: list[Any] = example["messages"]
-    dict_messages = [m for m in messages if isinstance(m, dict)]
-    roles = {m.get("role") for m in dict_messages if isinstance(m.get("role"), str)}
-    if "system" not in roles:
-        state.add(number, "missing_system_message", _describe("missing_system_message"))
-    if "user" not in roles:
-        state.add(number, "missing_user_message", _describe("missing_user_message"))
-    for code in checks.assistant_turn_problems(messages) + checks.tools_problems(example):
-        state.add(number, code, _describe(code))
-    state.message_counts.append(len(messages))
-    _check_duplicates(number, example, state, raw, scanned)
-    return _token_plan(number, dict_messages, texts)
+def _first_rows(values: np.ndarray) -> np.ndarray:
+    """For each row, the first row holding the same value."""
+    _, first, inverse = np.unique(values, return_index=True, return_inverse=True)
+    return np.asarray(first[inverse])
 
 
-def _token_plan(
-    number: int, messages: list[dict[str, Any]], texts: list[str]
-) -> tuple[int, int, int, list[tuple[int, int]]]:
-    """Queue the strings to count; spans of every message first, then assistant contents."""
-    overhead = REPLY_PRIMING_TOKENS
-    spans = []
-    for message in messages:
-        strings, fixed = message_token_parts(message)
-        overhead += fixed
-        spans.append((len(texts), len(texts) + len(strings)))
-        texts.extend(strings)
-    assistant_from = len(spans)
-    for message in messages:
-        if message.get("role") == "assistant" and isinstance(message.get("content"), str):
-            spans.append((len(texts), len(texts) + 1))
-            texts.append(message["content"])
-    return number, overhead, assistant_from, spans
-
-
-def _check_duplicates(
-    number: int, example: Any, state: _Accumulator, raw: bytes | str, scanned: list[tuple[int, str]]
-) -> None:
-    text = _all_text(example)
-    scanned.append((number, text))
-    exact = _key(raw.strip() if isinstance(raw, bytes) else raw.strip().encode())
-    near = _near_key(text)
-    if exact in state.exact:
-        state.add(number, "duplicate", f"same as line {state.exact[exact]}")
-    elif near in state.near:
-        state.add(number, "near_duplicate", f"same words as line {state.near[near]}")
-    state.exact.setdefault(exact, number)
-    state.near.setdefault(near, number)
-
-
-def _all_text(example: Any) -> str:
-    if not isinstance(example, dict):
-        return ""
-    parts: list[str] = []
-    for message in _all_messages(example):
-        parts.append(checks.content_text(message.get("content")))
-        calls = message.get("tool_calls")
-        for call in calls if isinstance(calls, list) else []:
-            if isinstance(call, dict) and isinstance(call.get("function"), dict):
-                parts.append(str(call["function"].get("arguments", "")))
-    return "\n".join(parts)
-
-
-def _all_messages(example: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    groups = [example.get("messages"), (example.get("input") or {}).get("messages")
-              if isinstance(example.get("input"), dict) else None,
-              example.get("preferred_output"), example.get("non_preferred_output")]  # fmt: skip
-    for group in groups:
-        if isinstance(group, list):
-            yield from (message for message in group if isinstance(message, dict))
-
-
-def _key(data: bytes) -> int:
-    # Keys are compared within one run only, so the interpreter's fast hash will do.
-    return hash(data)
-
-
-def _near_key(text: str) -> int:
-    return _key(b" ".join(text.lower().encode().translate(_PUNCTUATION_TO_SPACE).split()))
-
-
-def _summarise(report: ValidationReport, state: _Accumulator, model: str) -> None:
-    report.messages_per_example = Distribution.of(state.message_counts)
-    report.total_tokens_per_example = Distribution.of(state.total_tokens)
-    report.assistant_tokens_per_example = Distribution.of(state.assistant_tokens)
-    report.too_long = sum(length > MAX_TOKENS_PER_EXAMPLE for length in state.total_tokens)
-    report.total_tokens = sum(state.total_tokens)
+def _report_sizes(report: ValidationReport, sizes: np.ndarray) -> None:
+    totals = sizes[:, TOTAL_TOKENS]
+    report.messages_per_example = Distribution.of(sizes[:, MESSAGES])
+    report.total_tokens_per_example = Distribution.of(totals)
+    report.assistant_tokens_per_example = Distribution.of(sizes[:, ASSISTANT_TOKENS])
+    report.too_long = int(np.count_nonzero(totals > MAX_TOKENS_PER_EXAMPLE))
+    report.total_tokens = int(totals.sum())
     if report.too_long:
         report.counts["over_token_limit"] = report.too_long
     report.epochs = default_epochs(report.examples)
-    report.billing_tokens = sum(min(MAX_TOKENS_PER_EXAMPLE, n) for n in state.total_tokens)
-    report.cost = estimate_cost(model, report.charged_tokens)
+    report.billing_tokens = int(np.minimum(totals, MAX_TOKENS_PER_EXAMPLE).sum())
+
+
+def _report_file_problems(report: ValidationReport) -> None:
     if report.chat_examples and report.preference_examples:
         report.counts["mixed_formats"] += 1
-        report.findings.append(Finding(0, "mixed_formats", _describe("mixed_formats")))
+        report.findings.append(Finding(0, "mixed_formats", describe("mixed_formats")))
     if report.examples < MIN_EXAMPLES:
         report.counts["too_few_examples"] += 1
-        report.findings.append(
-            Finding(
-                0,
-                "too_few_examples",
-                f"{report.examples} examples; the API needs at least {MIN_EXAMPLES}",
-            )
-        )
+        message = f"{report.examples} examples; the API needs at least {MIN_EXAMPLES}"
+        report.findings.append(Finding(0, "too_few_examples", message))
 
 
 def default_epochs(examples: int) -> int:
@@ -349,54 +203,16 @@ def default_epochs(examples: int) -> int:
     return TARGET_EPOCHS
 
 
-def _report_overlap(
-    report: ValidationReport, lines: Iterable[bytes], train: dict[int, int]
-) -> None:
+def _report_overlap(report: ValidationReport, lines: Iterable[bytes], keys: np.ndarray) -> None:
+    _, first = np.unique(keys[:, NEAR_KEY], return_index=True)
+    train = dict(zip(keys[first, NEAR_KEY].tolist(), keys[first, LINE].tolist(), strict=True))
     for number, raw in enumerate(lines, start=1):
         try:
             example = orjson.loads(raw)
         except orjson.JSONDecodeError:
             continue
-        near = _near_key(_all_text(example))
-        if near in train:
+        line = train.get(near_key(all_text(example)))
+        if line is not None:
             report.counts["train_validation_overlap"] += 1
-            report.findings.append(Finding(
-                train[near], "train_validation_overlap",
-                f"also in the validation file at line {number}",
-            ))  # fmt: skip
-
-
-_DESCRIPTIONS = {
-    "data_type": "an example or message is not a JSON object",
-    "missing_messages_list": "no 'messages' list",
-    "message_missing_key": "a message lacks 'role' or 'content'",
-    "message_unrecognized_key": "a message has a key the API does not know",
-    "unrecognized_role": "a message has an unknown role",
-    "missing_content": "a message has no text content",
-    "example_missing_assistant_message": "no assistant message to learn from",
-    "missing_system_message": "no system message",
-    "missing_user_message": "no user message",
-    "empty_assistant_message": "an assistant message is empty or only whitespace",
-    "invalid_tool_calls": "an assistant tool call lacks id, type 'function' or function name",
-    "tool_call_arguments_not_json": "tool call arguments are not a JSON string",
-    "tool_message_without_call": "a tool message answers no earlier tool call",
-    "invalid_tools": "'tools' is not a list of functions with names",
-    "preference_missing_input": "a preference pair has no input messages",
-    "preference_input_not_ending_with_user": "a preference pair's input must end with a user turn",
-    "invalid_preferred_output": "'preferred_output' must be one assistant message",
-    "invalid_non_preferred_output": "'non_preferred_output' must be one assistant message",
-    "preference_outputs_identical": "preferred and non-preferred outputs are the same",
-    "mixed_formats": "chat examples and preference pairs are mixed in one file",
-    "secret_openai_key": "contains what looks like an OpenAI API key",
-    "secret_discord_token": "contains what looks like a Discord token",
-    "secret_aws_key": "contains what looks like an AWS access key",
-    "secret_github_token": "contains what looks like a GitHub token",
-    "secret_slack_token": "contains what looks like a Slack token",
-    "secret_private_key": "contains a private key",
-    "personal_email": "contains an email address",
-    "personal_phone_number": "contains a phone number",
-}
-
-
-def _describe(code: str) -> str:
-    return _DESCRIPTIONS.get(code, code.replace("_", " "))
+            message = f"also in the validation file at line {number}"
+            report.findings.append(Finding(line, "train_validation_overlap", message))

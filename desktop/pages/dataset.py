@@ -29,9 +29,10 @@ from PySide6.QtWidgets import (
 
 from core.errors import VoxdeskError
 from core.services import Services
+from core.training.findings import Finding
 from core.training.store import Example, Status, kind_of
 from core.training.transfer import export_jsonl, import_file
-from core.training.validator import Finding, validate_file
+from core.training.validator import validate_file
 from desktop.actions import Actions, StatusLine
 from desktop.examples import ExamplesModel
 

@@ -31,7 +31,7 @@ def chat(user: str = "Hi there", reply: str = "Hello!", system: str | None = "Be
 
 def report_of(*records: Any, model: str = CL100K_MODEL) -> ValidationReport:
     lines = [r if isinstance(r, str) else json.dumps(r, ensure_ascii=False) for r in records]
-    return validate_lines(lines, model=model)[0]
+    return validate_lines(lines, model=model)
 
 
 def codes_at(report: ValidationReport, line: int) -> set[str]:
@@ -48,6 +48,10 @@ def test_same_counts_as_the_cookbook_on_the_same_file(tmp_path: Path) -> None:
     assert ours.counts["missing_user_message"] == cookbook["missing_user_message"]
     assert ours.too_long == cookbook["over_token_limit"] == planted["over_token_limit"]
     assert ours.total_tokens == cookbook["total_tokens"]
+    distributions = [ours.messages_per_example, ours.total_tokens_per_example,
+                     ours.assistant_tokens_per_example]  # fmt: skip
+    flat = [value for d in distributions if d for value in (d.minimum, d.maximum, d.mean, d.median)]
+    assert flat == pytest.approx([value for row in cookbook["distributions"] for value in row])
     for code in ("unrecognized_role", "message_missing_key", "invalid_json"):
         assert ours.format_errors[code] == planted[code]
 
@@ -175,8 +179,11 @@ lines = st.one_of(records.map(json.dumps), st.binary(max_size=40), st.text(max_s
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(lines, min_size=1, max_size=12))
 def test_fuzzed_lines_never_crash_and_bad_ones_are_reported(batch: list[Any]) -> None:
-    report, _ = validate_lines(batch)
-    lines_with_content = [i for i, line in enumerate(batch, 1) if line.strip()]
+    report = validate_lines(batch)
+    # blank as in a file: ASCII whitespace only, as JSON has it
+    raw = [line.encode("utf-8", "surrogatepass") if isinstance(line, str) else line
+           for line in batch]  # fmt: skip
+    lines_with_content = [i for i, line in enumerate(raw, 1) if line.strip()]
     assert report.examples == len(lines_with_content)
     for number in lines_with_content:
         line = batch[number - 1]
