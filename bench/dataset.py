@@ -76,6 +76,7 @@ def run_ours(path: Path) -> dict[str, Any]:
               "distributions": [[d.minimum, d.maximum, d.mean, d.median] if d else None
                                 for d in distributions]}  # fmt: skip
     return {"seconds": seconds, "peak_rss_mb": _peak_mb(), "counts": counts,
+            "worker_peak_rss_mb": _peak_mb(resource.RUSAGE_CHILDREN),
             "extra_findings": sum(result.warnings.values())}  # fmt: skip
 
 
@@ -148,8 +149,8 @@ WORKERS = {"voxdesk": run_ours, "cookbook": run_cookbook, "floor": run_floor,
            "import": run_import}  # fmt: skip
 
 
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _peak_mb(who: int = resource.RUSAGE_SELF) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024
 
 
 def report(
@@ -172,6 +173,7 @@ def report(
     same = ours["counts"] == cookbook["counts"]
     speedup = cookbook["seconds"] / ours["seconds"]
     console.print(f"Counts identical to the cookbook's: {same} {ours['counts']}")
+    console.print(f"Voxdesk's worker processes: peak RSS {ours['worker_peak_rss_mb']:.0f} MB each")
     console.print(f"Beyond the cookbook: {ours['extra_findings']} warnings (duplicates, PII, ...)")
     console.print(f"{'PASS' if speedup >= 10 else 'FAIL'}  at least 10x faster: {speedup:.1f}x")
     ceiling = cookbook["seconds"] / floor["seconds"]
