@@ -12,6 +12,7 @@ from core.audio.pcm import Pcm
 from core.openai_client import explain
 from core.stt.base import ProgressCallback, Segment, Timings, Transcript, split_language
 from core.stt.chunks import chunks
+from core.stt.languages import language_code
 
 # The API takes files up to 25 MB; ten minutes of 16 kHz 16-bit WAV is about 19 MB.
 CHUNK_SECONDS = 600.0
@@ -41,7 +42,7 @@ class OpenAITranscriber:
         detected = split_language(language)
         for start, piece in chunks(audio, CHUNK_SECONDS):
             result = await self._request(client, piece, split_language(language))
-            detected = detected or _language_code(getattr(result, "language", None))
+            detected = detected or language_code(getattr(result, "language", None))
             segments.extend(_segments(result, start, piece.duration))
             if progress:
                 progress((start + piece.duration) / audio.duration)
@@ -78,13 +79,3 @@ def _segments(result: Any, offset: float, duration: float) -> list[Segment]:
         ]
     text = str(getattr(result, "text", "")).strip()
     return [Segment(offset, offset + duration, text)] if text else []
-
-
-_LANGUAGE_NAMES = {"english": "en", "russian": "ru", "french": "fr", "chinese": "zh"}
-
-
-def _language_code(language: str | None) -> str | None:
-    """verbose_json names the language ('russian'); we use codes ('ru')."""
-    if not language:
-        return None
-    return _LANGUAGE_NAMES.get(language.lower(), language.lower())

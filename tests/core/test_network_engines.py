@@ -12,6 +12,7 @@ from core.config import OpenAISettings, SecretStore
 from core.openai_client import OpenAIError, make_client
 from core.stt.base import TranscriptionError
 from core.stt.google import GoogleTranscriber
+from core.stt.languages import CODE_OF_NAME
 from core.stt.openai_api import OpenAITranscriber
 from tests.conftest import clip
 from tests.fakes.google_speech import FakeGoogleSpeech
@@ -92,6 +93,22 @@ async def test_openai_returns_segments_and_language(openai_server: FakeOpenAI) -
     sent = openai_server.exchanges[0].body
     assert sent["language"] == "ru" and sent["response_format"] == "verbose_json"
     assert openai_server.spec_problems() == []
+
+
+@pytest.mark.parametrize(("heard", "code"), [("english", "en"), ("haitian creole", "ht"),
+                                             ("Cantonese", "yue"), ("burmese", "my")])  # fmt: skip
+async def test_openai_detected_language_names_become_codes(
+    openai_server: FakeOpenAI, heard: str, code: str
+) -> None:
+    openai_server.heard_language = heard
+    transcript = await openai_engine(openai_server).transcribe(tone(2))
+    assert transcript.language == code
+
+
+def test_every_whisper_language_has_a_name() -> None:
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+    assert set(CODE_OF_NAME.values()) == set(_LANGUAGE_CODES)
 
 
 async def test_openai_plain_json_models(openai_server: FakeOpenAI) -> None:

@@ -62,6 +62,7 @@ class FakeOpenAI:
         self.steps = steps
         self.fail_jobs = False  # new jobs fail while running, as a bad training file would
         self.reply = "Привет! Чем могу помочь?"
+        self.heard_language = "english"  # what detection reports when no language is asked for
         self.exchanges: list[Exchange] = []
         self.failures: deque[Failure] = deque()
         self.files: dict[str, dict[str, Any]] = {}
@@ -142,12 +143,15 @@ class FakeOpenAI:
     async def _transcriptions(self, request: web.Request) -> web.Response:
         fields, files = await _read_form(request)
         seconds = _wav_seconds(files["file"])
-        language = fields.get("language") or "en"
+        asked = fields.get("language")
+        heard = (
+            {"ru": "russian", "en": "english"}.get(asked, asked) if asked else self.heard_language
+        )
         payload: dict[str, Any] = {"text": self.transcript}
         if fields.get("response_format") == "verbose_json":
             payload |= {
                 "task": "transcribe",
-                "language": {"ru": "russian", "en": "english"}.get(language, language),
+                "language": heard,
                 "duration": seconds,
                 "segments": [_segment(0, 0.0, seconds, self.transcript)],
             }
