@@ -41,6 +41,20 @@ def run_app(settings: Settings, secrets: SecretStore, settings_path: Path) -> No
         await closed.wait()
         await window.shutdown()
         await services.close()
+        await cancel_leftover_tasks()
 
     with loop:
         loop.run_until_complete(main())
+
+
+async def cancel_leftover_tasks() -> None:
+    """What asyncio.run does before it closes its loop, which qasync's loop does not do.
+
+    discord.py still schedules tasks while it disconnects (voice state handlers); destroyed
+    pending when the loop closes, they warn of coroutines never awaited. Cancelled, they end.
+    """
+    current = asyncio.current_task()
+    leftovers = [task for task in asyncio.all_tasks() if task is not current]
+    for task in leftovers:
+        task.cancel()
+    await asyncio.gather(*leftovers, return_exceptions=True)

@@ -18,6 +18,7 @@ from pytestqt.qtbot import QtBot
 
 from core.config import SecretStore, Settings
 from core.services import Services
+from desktop.app import cancel_leftover_tasks
 
 
 @pytest.fixture
@@ -29,6 +30,7 @@ def qloop(qapp: QApplication, qtbot: QtBot, tmp_path: Path) -> Iterator[asyncio.
     loop = qasync.QEventLoop(qapp)
     asyncio.set_event_loop(loop)
     yield loop
+    loop.run_until_complete(cancel_leftover_tasks())
     loop.close()  # waits for the executor's threads; unclosed, Qt warns at exit
     asyncio.set_event_loop(None)
 
