@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import struct
+from collections.abc import Iterator
+from importlib.resources import files
 from pathlib import Path
 
 import pytest
@@ -12,6 +17,7 @@ from core.training.tokens import count_texts, encoding_for_model
 from tests.conftest import corpus_clips, russian_clips
 
 ROOT = Path(__file__).parents[3]
+O200K_URL = "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken"
 
 
 def real_text_sample() -> list[str]:
@@ -37,16 +43,38 @@ def test_cl100k_counts_equal_tiktoken_on_real_text() -> None:
     assert count_texts(texts, "cl100k_base") == expected
 
 
-def test_o200k_counts_are_plausible() -> None:
-    # No tiktoken file for o200k_base can be had offline, so it is checked for consistency:
-    # it must differ from cl100k on Russian (its larger vocabulary merges more) and be close.
-    russian = [clip.reference for clip in russian_clips()]
-    o200k, cl100k = (
-        sum(count_texts(russian, "o200k_base")),
-        sum(count_texts(russian, "cl100k_base")),
-    )
-    assert 0.4 * cl100k < o200k < cl100k
-    assert count_texts(["hello world"], "o200k_base") == [2]
+def test_o200k_counts_equal_tiktoken_on_real_text(tiktoken_o200k: tiktoken.Encoding) -> None:
+    texts = real_text_sample()
+    expected = [len(tiktoken_o200k.encode(text, disallowed_special=())) for text in texts]
+    assert count_texts(texts, "o200k_base") == expected
+
+
+@pytest.fixture(scope="module")
+def tiktoken_o200k(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tiktoken.Encoding]:
+    """tiktoken's own o200k_base, loaded from its cache folder offline.
+
+    The ranks come from the quicktok-v1 package, which ships them in a binary form. Written back
+    as a .tiktoken file, they must match the SHA-256 that tiktoken checks for OpenAI's original,
+    so the reference is the very file tiktoken would download.
+    """
+    cache = tmp_path_factory.mktemp("tiktoken-cache")
+    (cache / hashlib.sha1(O200K_URL.encode()).hexdigest()).write_bytes(_o200k_tiktoken_file())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TIKTOKEN_CACHE_DIR", str(cache))
+        yield tiktoken.get_encoding("o200k_base")
+
+
+def _o200k_tiktoken_file() -> bytes:
+    """quicktok's o200k.vocab (u32 count, then u16 length, token bytes, u32 rank) as .tiktoken."""
+    data = (files("quicktok") / "data" / "o200k.vocab").read_bytes()
+    (count,), offset, ranked = struct.unpack_from("<I", data), 4, []
+    for _ in range(count):
+        (length,) = struct.unpack_from("<H", data, offset)
+        token = data[offset + 2 : offset + 2 + length]
+        (rank,) = struct.unpack_from("<I", data, offset + 2 + length)
+        ranked.append((rank, token))
+        offset += 6 + length
+    return b"".join(base64.b64encode(token) + b" %d\n" % rank for rank, token in sorted(ranked))
 
 
 @pytest.mark.parametrize(
