@@ -45,10 +45,10 @@ _NO_CONVERSATION = ("data_type", "missing_messages_list")  # nothing further can
 _PLAIN_ROLES = {"system": 1, "user": 2, "assistant": 4}
 _PLAIN_KEYS = frozenset({"role", "content", "weight"})
 _ROLE_NAMES_WARNED = (("system", "missing_system_message"), ("user", "missing_user_message"))
-_ROLE_CODES = (
+_ROLE_CODES = (  # in the order the full checks report them: the error, then the warnings
+    (4, "example_missing_assistant_message"),
     (1, "missing_system_message"),
     (2, "missing_user_message"),
-    (4, "example_missing_assistant_message"),
 )
 _ROLE_WARNINGS = [[code for bit, code in _ROLE_CODES if not roles & bit] for roles in range(8)]
 # Near duplicates: the same letters and digits once case, punctuation and spacing are set aside.

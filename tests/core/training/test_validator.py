@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from bench import cookbook_baseline
 from bench.dataset_file import write_dataset
+from core.training import scan
 from core.training.validator import (
     ValidationReport,
     default_epochs,
@@ -191,3 +192,27 @@ def test_fuzzed_lines_never_crash_and_bad_ones_are_reported(batch: list[Any]) ->
             json.loads(line)
         except ValueError:
             assert "invalid_json" in codes_at(report, number)
+
+
+plain_messages = st.lists(
+    st.fixed_dictionaries(
+        {"role": st.sampled_from(["system", "user", "assistant", "tool", "bot"]),
+         "content": st.sampled_from(["", "  ", "Hi!", "Привет, мир", "<|endoftext|>", "a\nb"])},
+        optional={"weight": st.sampled_from([0, 1, "1", None]), "name": st.just("ann")},
+    ),
+    max_size=5,
+)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(plain_messages.map(lambda m: json.dumps({"messages": m})), min_size=1, max_size=8))
+def test_the_plain_example_shortcut_reports_what_the_full_checks_do(batch: list[str]) -> None:
+    shortcut = validate_lines(batch)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(scan._Chunk, "queue_plain", lambda self, example: None)
+        full = validate_lines(batch)
+    assert shortcut.counts == full.counts
+    assert shortcut.findings == full.findings
+    assert (shortcut.total_tokens, shortcut.billing_tokens) == (full.total_tokens,
+                                                                full.billing_tokens)  # fmt: skip
+    assert shortcut.assistant_tokens_per_example == full.assistant_tokens_per_example
