@@ -139,11 +139,13 @@ def test_secrets_and_personal_data() -> None:
         chat(user="mail me at anna.petrova@example.ru or call +7 912 345-67-89"),
         chat(user="token MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.GaBcDe.abcdefghijklmnopqrstuvwxyz12345"),
         chat(user="Nothing sensitive, just 2024 and 42."),
+        chat(reply="Ring 8-9-1-2-3-4-5-6-7-8-9, then mail ПЁТР@пример.рф"),
     )
     assert "secret_openai_key" in codes_at(report, 1)
     assert {"personal_email", "personal_phone_number"} <= codes_at(report, 2)
     assert "secret_discord_token" in codes_at(report, 3)
     assert codes_at(report, 4) == set()
+    assert {"personal_phone_number", "personal_email"} <= codes_at(report, 5)
 
 
 def test_too_few_examples_and_mixed_formats() -> None:
