@@ -75,7 +75,7 @@ class Tally:
             self.findings.append(Finding(line, code, message or describe(code)))
 
     def extend(self, later: Tally) -> None:
-        """Append the tally of the run of lines that follows this one's."""
+        """Append the tally of the run of lines that follows this one's (taking over its arrays)."""
         offset = self.lines
         self.lines += later.lines
         self.examples += later.examples
