@@ -29,19 +29,34 @@ class RecordingVoiceClient(discord.VoiceProtocol):
         self.played: list[int] = []  # frames read from each source
         self.spoke = asyncio.Event()
         self.connected = False
+        self._state = asyncio.Event()  # Discord confirmed our voice state
         RecordingVoiceClient.instances.append(self)
+
+    async def on_voice_state_update(self, data: Any) -> None:
+        self._state.set()
+
+    async def on_voice_server_update(self, data: Any) -> None:
+        pass  # the real client would open its UDP connection here
 
     async def connect(self, *, timeout: float, reconnect: bool, self_deaf: bool = False,
                       self_mute: bool = False) -> None:  # fmt: skip
         assert isinstance(self.channel, discord.VoiceChannel)
-        await self.channel.guild.change_voice_state(channel=self.channel, self_deaf=self_deaf)
+        await self._change_state(self.channel, timeout, self_deaf=self_deaf)
         self.connected = True
 
     async def disconnect(self, *, force: bool) -> None:
         assert isinstance(self.channel, discord.VoiceChannel)
-        await self.channel.guild.change_voice_state(channel=None)
+        await self._change_state(None, 30)
         self.connected = False
         self.cleanup()
+
+    async def _change_state(self, channel: discord.VoiceChannel | None, timeout: float,
+                            **options: Any) -> None:  # fmt: skip
+        """Ask the gateway, then wait for Discord's answer, as the real client does."""
+        assert isinstance(self.channel, discord.VoiceChannel)
+        self._state.clear()
+        await self.channel.guild.change_voice_state(channel=channel, **options)
+        await asyncio.wait_for(self._state.wait(), timeout)
 
     def is_connected(self) -> bool:
         return self.connected
