@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 from core.audio.pcm import Pcm
 from core.errors import VoxdeskError
 
 ProgressCallback = Callable[[float], None]
 """Called on the event loop with the share of the audio done, from 0.0 to 1.0."""
-
-T = TypeVar("T")
 
 
 class TranscriptionError(VoxdeskError):
@@ -72,39 +68,6 @@ class Transcriber(Protocol):
     ) -> Transcript:
         """Transcribe ``audio``; ``language`` None means detect it where the engine can."""
         ...
-
-
-async def run_blocking(
-    work: Callable[[threading.Event, ProgressCallback], T],
-    progress: ProgressCallback | None = None,
-) -> T:
-    """Run blocking engine code in a worker thread, cancellably.
-
-    ``work`` gets an event that is set when the awaiting task is cancelled (it should check it
-    between chunks and stop) and a progress function that is safe to call from the thread.
-    """
-    loop = asyncio.get_running_loop()
-    cancelled = threading.Event()
-
-    def report(done: float) -> None:
-        if progress is not None:
-            loop.call_soon_threadsafe(progress, min(1.0, max(0.0, done)))
-
-    future = loop.run_in_executor(None, work, cancelled, report)
-    try:
-        return await asyncio.shield(future)
-    except asyncio.CancelledError:
-        cancelled.set()
-        raise
-
-
-class Cancelled(Exception):
-    """Raised inside a worker thread when its task was cancelled."""
-
-
-def check_cancelled(cancelled: threading.Event) -> None:
-    if cancelled.is_set():
-        raise Cancelled
 
 
 def split_language(language: str | None) -> str | None:

@@ -6,7 +6,8 @@ import threading
 from collections.abc import Callable, Iterator
 
 from core.audio.pcm import Pcm
-from core.stt.base import ProgressCallback, Segment, check_cancelled
+from core.stt.base import ProgressCallback, Segment
+from core.work import check_cancelled
 
 
 def chunks(audio: Pcm, seconds: float) -> Iterator[tuple[float, Pcm]]:

@@ -13,9 +13,9 @@ from core.stt.base import (
     Timings,
     Transcript,
     TranscriptionError,
-    run_blocking,
 )
 from core.stt.chunks import transcribe_in_chunks
+from core.work import run_blocking
 
 # The API refuses long requests; the original bot sent whole files and failed on long ones.
 CHUNK_SECONDS = 50.0

@@ -12,10 +12,10 @@ from core.stt.base import (
     Segment,
     Timings,
     Transcript,
-    run_blocking,
     split_language,
 )
 from core.stt.chunks import transcribe_in_chunks
+from core.work import run_blocking
 
 CHUNK_SECONDS = 30.0
 

@@ -28,11 +28,10 @@ from core.stt.base import (
     Segment,
     Timings,
     Transcript,
-    check_cancelled,
-    run_blocking,
     split_language,
 )
 from core.stt.whisper_models import ModelLocation, locate_model
+from core.work import check_cancelled, run_blocking
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
