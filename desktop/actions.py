@@ -42,6 +42,11 @@ class Actions:
         self.running.add(task)
         task.add_done_callback(self.running.discard)
 
+    def stop(self) -> None:
+        """Cancel everything running here (what a page's Cancel button does)."""
+        for task in self.running:
+            task.cancel()
+
     async def settle(self) -> None:
         """Wait until nothing started here is still running."""
         while self.running:

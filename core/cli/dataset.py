@@ -127,7 +127,11 @@ def validate_command(
     with user_errors(cli.console):
         if not file.is_file():
             raise VoxdeskError(f"{file} is not a file.")
-        report = validate_file(file, model=model, validation_file=validation_file)
+        with _bytes_progress(cli.console, f"Validating {file.name}") as (bar, task):
+            report = validate_file(
+                file, model=model, validation_file=validation_file,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )  # fmt: skip
         if as_json:
             cli.out.print_json(json.dumps(report_as_dict(report)))
         else:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import string
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,8 +34,8 @@ from core.training.tokens import (
 )
 
 CHUNK_LINES = 20_000
+JSON_WHITESPACE = b" \t\r\n"  # bytes.strip() would also drop \v and \f, which JSON rejects
 MAX_FINDINGS = 10_000  # findings kept one by one; the counts stay exact beyond this
-ProgressCallback = Callable[[int], None]  # called with the number of lines read so far
 
 # Columns of Tally.sizes and Tally.keys
 MESSAGES, TOTAL_TOKENS, ASSISTANT_TOKENS = range(3)
@@ -101,19 +101,16 @@ class Tally:
         return np.concatenate(self.key_parts) if self.key_parts else np.zeros((0, 3), np.uint64)
 
 
-def scan_stream(
-    lines: Iterable[bytes | str], encoding: Encoding, progress: ProgressCallback | None = None
-) -> Tally:
+def scan_stream(lines: Iterable[bytes | str], encoding: Encoding) -> Tally:
     """Scan lines in chunks, in this process."""
     tally = Tally()
-    for chunk in _chunks(lines):
+    for chunk in chunks(lines):
         scan_chunk(chunk, tally, encoding)
-        if progress:
-            progress(tally.lines)
     return tally
 
 
-def _chunks(lines: Iterable[bytes | str]) -> Iterator[list[bytes]]:
+def chunks(lines: Iterable[bytes | str]) -> Iterator[list[bytes]]:
+    """Lines in lists of CHUNK_LINES, as bytes."""
     chunk: list[bytes] = []
     for line in lines:
         chunk.append(line if isinstance(line, bytes) else line.encode("utf-8", "surrogatepass"))
@@ -129,7 +126,7 @@ def scan_chunk(lines: list[bytes], tally: Tally, encoding: Encoding) -> None:
     chunk = _Chunk(encoding)
     first = tally.lines + 1
     for index, raw in enumerate(lines):
-        stripped = raw.strip()
+        stripped = raw.strip(JSON_WHITESPACE)
         if not stripped:
             continue  # blank lines are skipped by the API too
         number = first + index

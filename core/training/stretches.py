@@ -15,36 +15,65 @@ import logging
 import math
 import multiprocessing
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from itertools import repeat
 from pathlib import Path
 
-from core.training.scan import CHUNK_LINES, ProgressCallback, Tally, scan_chunk, scan_stream
+from core.training.scan import CHUNK_LINES, Tally, chunks, scan_chunk
 from core.training.tokens import Encoding
+from core.work import Cancelled, check_cancelled
 
 log = logging.getLogger(__name__)
+
+ByteProgress = Callable[[int, int], None]
+"""Called from the scanning thread with the bytes read so far and the file's size."""
 
 PARALLEL_MIN_BYTES = 48 << 20
 STRETCH_BYTES = 16 << 20  # about 0.3 s of work: fine-grained progress, little overhead
 
 
-def scan_file(path: Path, encoding: Encoding, progress: ProgressCallback | None = None) -> Tally:
-    """Scan a JSONL file, on every core when it is large enough to gain from that."""
+def scan_file(
+    path: Path,
+    encoding: Encoding,
+    progress: ByteProgress | None = None,
+    cancelled: threading.Event | None = None,
+) -> Tally:
+    """Scan a JSONL file, on every core when it is large enough to gain from that.
+
+    Setting ``cancelled`` stops the scan within a chunk or a stretch, raising Cancelled.
+    """
     size = path.stat().st_size
     workers = min(os.cpu_count() or 1, math.ceil(size / STRETCH_BYTES))
     if size < PARALLEL_MIN_BYTES or workers < 2:
-        with path.open("rb") as handle:
-            return scan_stream(handle, encoding, progress)
+        return _scan_here(path, size, encoding, progress, cancelled)
     bounds = _line_bounds(path, size, workers * math.ceil(size / (workers * STRETCH_BYTES)))
     try:
-        return _scan_in_workers(path, bounds, workers, encoding, progress)
+        return _scan_in_workers(path, bounds, workers, encoding, progress, cancelled)
     except BrokenProcessPool as error:
         # A worker died (killed for memory, or unable to start): do the work here instead.
         log.warning("Validating %s in one process: a worker process failed (%s)", path, error)
-        with path.open("rb") as handle:
-            return scan_stream(handle, encoding, progress)
+        return _scan_here(path, size, encoding, progress, cancelled)
+
+
+def _scan_here(
+    path: Path,
+    size: int,
+    encoding: Encoding,
+    progress: ByteProgress | None,
+    cancelled: threading.Event | None,
+) -> Tally:
+    tally, done = Tally(), 0
+    with path.open("rb") as handle:
+        for chunk in chunks(handle):
+            check_cancelled(cancelled)
+            scan_chunk(chunk, tally, encoding)
+            done += sum(map(len, chunk))
+            if progress:
+                progress(done, size)
+    return tally
 
 
 def _scan_in_workers(
@@ -52,7 +81,8 @@ def _scan_in_workers(
     bounds: list[int],
     workers: int,
     encoding: Encoding,
-    progress: ProgressCallback | None,
+    progress: ByteProgress | None,
+    cancelled: threading.Event | None,
 ) -> Tally:
     tally = Tally()
     # A worker only ever holds its own short-lived objects, so the cycle collector that would
@@ -60,10 +90,16 @@ def _scan_in_workers(
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=gc.disable) as pool:
         starts, ends = bounds[:-1], bounds[1:]
-        for part in pool.map(_scan_stretch, repeat(path), starts, ends, repeat(encoding)):
-            tally.extend(part)
-            if progress:
-                progress(tally.lines)
+        parts = pool.map(_scan_stretch, repeat(path), starts, ends, repeat(encoding))
+        try:
+            for end, part in zip(ends, parts, strict=True):
+                check_cancelled(cancelled)
+                tally.extend(part)
+                if progress:
+                    progress(end, bounds[-1])
+        except Cancelled:
+            pool.shutdown(cancel_futures=True)  # the stretches not yet begun
+            raise
     return tally
 
 

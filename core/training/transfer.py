@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from core.training.database import Transaction, now
+from core.training.scan import JSON_WHITESPACE
 from core.training.store import (
     DatasetError,
     DatasetStore,
@@ -153,7 +154,7 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, int, Any]]:
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             position = handle.tell()
-            if not raw.strip():
+            if not raw.strip(JSON_WHITESPACE):
                 continue
             yield number, position, _parse_record(number, raw)
 

@@ -12,6 +12,7 @@ turns the tally into a report.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -30,13 +31,12 @@ from core.training.scan import (
     MESSAGES,
     NEAR_KEY,
     TOTAL_TOKENS,
-    ProgressCallback,
     Tally,
     all_text,
     near_key,
     scan_stream,
 )
-from core.training.stretches import scan_file
+from core.training.stretches import ByteProgress, scan_file
 from core.training.tokens import Encoding, encoding_for_model
 
 MAX_TOKENS_PER_EXAMPLE = 16_385
@@ -108,10 +108,15 @@ def validate_file(
     *,
     model: str = DEFAULT_MODEL,
     validation_file: Path | None = None,
-    progress: ProgressCallback | None = None,
+    progress: ByteProgress | None = None,
+    cancelled: threading.Event | None = None,
 ) -> ValidationReport:
-    """Validate a training file (and optionally its validation file) for ``model``."""
-    tally = scan_file(path, encoding_for_model(model), progress)
+    """Validate a training file (and optionally its validation file) for ``model``.
+
+    ``progress`` hears how many bytes were read; setting ``cancelled`` stops the work with
+    core.work.Cancelled.
+    """
+    tally = scan_file(path, encoding_for_model(model), progress, cancelled)
     report = _report(tally, model)
     if validation_file is not None:
         with validation_file.open("rb") as handle:
@@ -119,14 +124,9 @@ def validate_file(
     return report
 
 
-def validate_lines(
-    lines: Iterable[bytes | str],
-    *,
-    model: str = DEFAULT_MODEL,
-    progress: ProgressCallback | None = None,
-) -> ValidationReport:
+def validate_lines(lines: Iterable[bytes | str], *, model: str = DEFAULT_MODEL) -> ValidationReport:
     """Validate JSONL lines, in this process."""
-    return _report(scan_stream(lines, encoding_for_model(model), progress), model)
+    return _report(scan_stream(lines, encoding_for_model(model)), model)
 
 
 def _report(tally: Tally, model: str) -> ValidationReport:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, QSignalBlocker, Qt
@@ -33,6 +35,7 @@ from core.training.findings import Finding
 from core.training.store import Example, Status, kind_of
 from core.training.transfer import export_jsonl, import_file
 from core.training.validator import validate_file
+from core.work import run_blocking
 from desktop.actions import Actions, StatusLine
 from desktop.examples import ExamplesModel
 
@@ -109,13 +112,19 @@ class DatasetPage(QWidget):
         split.addWidget(side)
         split.setSizes([150, 720, 250])
         self.progress = QProgressBar()
-        self.progress.setMaximumHeight(8)
         self.progress.setTextVisible(False)
-        self.progress.hide()
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.background.stop)
+        self.working = QWidget()  # shown while an import or a validation runs
+        working = QHBoxLayout(self.working)
+        working.setContentsMargins(0, 0, 0, 0)
+        working.addWidget(self.progress, 1)
+        working.addWidget(self.cancel_button)
+        self.working.hide()
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
         layout.addWidget(split, 1)
-        layout.addWidget(self.progress)
+        layout.addWidget(self.working)
         layout.addWidget(self.status)
 
     # --- loading --------------------------------------------------------------------------------
@@ -212,16 +221,16 @@ class DatasetPage(QWidget):
                 self.background.run(self.import_path(Path(name), dataset.strip()))
 
     async def import_path(self, path: Path, dataset: str) -> None:
-        self.progress.show()
-
         def progressed(done: int, total: int) -> None:
-            self.progress.setValue(int(done * 100 / max(total, 1)))
+            self.show_progress(done / max(total, 1))
 
         try:
-            result = await import_file(self.services.datasets, dataset, path, progress=progressed)
+            with self._working("Import cancelled; the examples committed before are kept."):
+                result = await import_file(
+                    self.services.datasets, dataset, path, progress=progressed
+                )
         finally:
-            self.progress.hide()
-        await self.refresh(select=dataset)
+            await self.refresh(select=dataset)
         problems = result.problems
         first = f" First: line {problems[0].line}, {problems[0].message}." if problems else ""
         self.status.say(f"Imported {result.imported} examples into '{dataset}'; {result.rejected} "
@@ -255,9 +264,15 @@ class DatasetPage(QWidget):
             path = Path(folder) / "shown.jsonl"
             path.write_text("".join(json.dumps(e.record, ensure_ascii=False) + "\n"
                                     for e in self.examples.rows), encoding="utf-8")  # fmt: skip
-            report = await asyncio.to_thread(
-                validate_file, path, model=self.services.settings.discord.fine_tune_model
-            )
+            model = self.services.settings.discord.fine_tune_model
+            with self._working("Validation cancelled."):
+                report = await run_blocking(
+                    lambda cancelled, report: validate_file(
+                        path, model=model, cancelled=cancelled,
+                        progress=lambda done, total: report(done / max(total, 1)),
+                    ),
+                    progress=self.show_progress,
+                )  # fmt: skip
         self.findings.clear()
         for finding in report.findings:
             item = QStandardItem(_finding_text(finding, self._validated_ids))
@@ -283,6 +298,22 @@ class DatasetPage(QWidget):
             self.table.scrollTo(index)
 
     # --- helpers ----------------------------------------------------------------------------------
+
+    def show_progress(self, share: float) -> None:
+        self.progress.setValue(round(share * 100))
+
+    @contextlib.contextmanager
+    def _working(self, on_cancel: str) -> Iterator[None]:
+        """The progress bar and its Cancel button while the block runs."""
+        self.progress.setValue(0)
+        self.working.show()
+        try:
+            yield
+        except asyncio.CancelledError:
+            self.status.say(on_cancel)
+            raise
+        finally:
+            self.working.hide()
 
     async def shutdown(self) -> None:
         await self.background.cancel()

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import pytest
 from pytestqt.qtbot import QtBot
 
 from core.services import Services
 from core.training.store import NewExample, Status
+from core.work import Cancelled
 from desktop.examples import PAGE
+from desktop.pages import dataset as dataset_page
 from desktop.pages.dataset import DatasetPage
 
 
@@ -120,3 +126,52 @@ def test_large_datasets_load_page_by_page(
     page.examples.fetchMore(page.examples.index(-1, -1))
     qloop.run_until_complete(page.examples._loading)  # type: ignore[arg-type]
     assert page.examples.rowCount() == 2 * PAGE
+
+
+def test_cancel_stops_a_validation_and_an_import(
+    qloop: asyncio.AbstractEventLoop,
+    qtbot: QtBot,
+    services: Services,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    page = page_with_data(qloop, qtbot, services, tmp_path)
+    validating, stopped = threading.Event(), threading.Event()
+
+    def long_validation(path: Path, *, model: str, cancelled: threading.Event,
+                        progress: Callable[[int, int], None]) -> None:  # fmt: skip
+        progress(1, 4)
+        validating.set()
+        if cancelled.wait(30):  # a large file, until Cancel is pressed
+            stopped.set()
+        raise Cancelled
+
+    importing = asyncio.Event()
+
+    async def long_import(*_: Any, progress: Callable[[int, int], None], **__: Any) -> None:
+        progress(10, 100)
+        importing.set()
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(dataset_page, "validate_file", long_validation)
+    monkeypatch.setattr(dataset_page, "import_file", long_import)
+
+    async def scenario() -> None:
+        page.background.run(page.validate())
+        await asyncio.to_thread(validating.wait, 30)
+        assert not page.working.isHidden() and page.progress.value() == 25
+        page.cancel_button.click()
+        await page.background.settle()
+        assert page.working.isHidden() and page.status.text() == "Validation cancelled."
+        assert await asyncio.to_thread(stopped.wait, 5)  # the worker thread was told to stop
+
+        page.background.run(page.import_path(tmp_path / "more.jsonl", "bot"))
+        await asyncio.wait_for(importing.wait(), 30)
+        assert not page.working.isHidden() and page.progress.value() == 10
+        page.cancel_button.click()
+        await page.background.settle()
+        assert page.working.isHidden()
+        assert page.status.text().startswith("Import cancelled")
+
+    qloop.run_until_complete(scenario())
+    assert page.datasets.item(0).text() == "bot\n14 approved, 0 to review"  # refreshed, intact

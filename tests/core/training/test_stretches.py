@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import random
+import threading
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,9 @@ from typing import Any
 import pytest
 
 from bench.dataset_file import write_dataset
-from core.training import stretches
+from core.training import scan, stretches
 from core.training.validator import validate_file, validate_lines
+from core.work import Cancelled
 
 MODEL = "gpt-3.5-turbo-0125"
 
@@ -43,11 +45,14 @@ def small_stretches(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.usefixtures("small_stretches")
 def test_workers_report_what_one_process_does(training_file: Path) -> None:
-    seen: list[int] = []
-    parallel = validate_file(training_file, model=MODEL, progress=seen.append)
+    seen: list[tuple[int, int]] = []
+    size = training_file.stat().st_size
+    parallel = validate_file(
+        training_file, model=MODEL, progress=lambda done, total: seen.append((done, total))
+    )
     with training_file.open("rb") as handle:
         single = validate_lines(handle, model=MODEL)
-    assert len(seen) > 3 and seen == sorted(seen) and seen[-1] == 1_503
+    assert len(seen) > 3 and seen == sorted(seen) and seen[-1] == (size, size)
     assert parallel.counts == single.counts
     assert parallel.findings == single.findings
     assert parallel.total_tokens_per_example == single.total_tokens_per_example
@@ -71,6 +76,25 @@ def test_a_failed_worker_pool_falls_back_to_this_process(
     with training_file.open("rb") as handle:
         single = validate_lines(handle, model=MODEL)
     assert validate_file(training_file, model=MODEL).findings == single.findings
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_validation_can_be_cancelled(
+    training_file: Path, monkeypatch: pytest.MonkeyPatch, parallel: bool
+) -> None:
+    monkeypatch.setattr(stretches, "PARALLEL_MIN_BYTES", 0 if parallel else 1 << 40)
+    monkeypatch.setattr(stretches, "STRETCH_BYTES", 100_000)
+    monkeypatch.setattr(stretches.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(scan, "CHUNK_LINES", 100)
+    cancelled, seen = threading.Event(), []
+
+    def progressed(done: int, total: int) -> None:
+        seen.append(done)
+        cancelled.set()  # as the Cancel button would, once work is under way
+
+    with pytest.raises(Cancelled):
+        validate_file(training_file, model=MODEL, progress=progressed, cancelled=cancelled)
+    assert len(seen) == 1 and seen[0] < training_file.stat().st_size
 
 
 @pytest.mark.parametrize("seed", range(5))
