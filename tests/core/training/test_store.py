@@ -271,8 +271,9 @@ def test_fuzzed_imports_never_crash_and_account_for_every_line(
         database = Database(folder / "voxdesk.db")
         result = await import_file(DatasetStore(database), "fuzz", path)
         await database.close()
-        # JSONL records end at "\n" only (splitlines would also split at a lone "\r").
-        non_blank = sum(1 for line in path.read_bytes().split(b"\n") if line.strip())
+        # JSONL records end at "\n" only (splitlines would also split at a lone "\r"); blank
+        # means JSON's whitespace only (not \v or \f, which bytes.strip would drop too).
+        non_blank = sum(1 for line in path.read_bytes().split(b"\n") if line.strip(b" \t\r\n"))
         assert result.imported + result.rejected == non_blank
         assert len(result.problems) == result.rejected
 
