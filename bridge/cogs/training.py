@@ -24,7 +24,7 @@ from core.errors import VoxdeskError
 from core.events import JobUpdated
 from core.training.finetune import JobRequest
 from core.training.transfer import export_jsonl
-from core.training.validator import ValidationReport, validate_file
+from core.training.validator import ValidationReport, validate_file_async
 
 log = logging.getLogger(__name__)
 MAX_TRAINING_FILE = 50 * 1024 * 1024
@@ -66,7 +66,7 @@ class Training(commands.Cog):
         with tempfile.TemporaryDirectory(prefix="voxdesk-train-") as folder:
             path, name = await self._training_file(ctx, dataset, Path(folder))
             model = self.settings.fine_tune_model
-            report = await asyncio.to_thread(validate_file, path, model=model)
+            report = await validate_file_async(path, model=model)
             if not report.ok:
                 await self._send(ctx, _problems(report))
                 return

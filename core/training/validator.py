@@ -38,6 +38,7 @@ from core.training.scan import (
 )
 from core.training.stretches import ByteProgress, scan_file
 from core.training.tokens import Encoding, encoding_for_model
+from core.work import Fraction, run_blocking
 
 MAX_TOKENS_PER_EXAMPLE = 16_385
 TARGET_EPOCHS = 3
@@ -122,6 +123,26 @@ def validate_file(
         with validation_file.open("rb") as handle:
             _report_overlap(report, handle, tally.keys)
     return report
+
+
+async def validate_file_async(
+    path: Path,
+    *,
+    model: str = DEFAULT_MODEL,
+    validation_file: Path | None = None,
+    progress: Fraction | None = None,
+) -> ValidationReport:
+    """validate_file in a worker thread; cancelling the awaiting task stops the work too.
+
+    ``progress`` is called on the event loop with the share of the file read.
+    """
+    return await run_blocking(
+        lambda cancelled, report: validate_file(
+            path, model=model, validation_file=validation_file, cancelled=cancelled,
+            progress=lambda done, total: report(done / max(total, 1)),
+        ),
+        progress,
+    )  # fmt: skip
 
 
 def validate_lines(lines: Iterable[bytes | str], *, model: str = DEFAULT_MODEL) -> ValidationReport:

@@ -34,8 +34,7 @@ from core.services import Services
 from core.training.findings import Finding
 from core.training.store import Example, Status, kind_of
 from core.training.transfer import export_jsonl, import_file
-from core.training.validator import validate_file
-from core.work import run_blocking
+from core.training.validator import validate_file_async
 from desktop.actions import Actions, StatusLine
 from desktop.examples import ExamplesModel
 
@@ -266,13 +265,7 @@ class DatasetPage(QWidget):
                                     for e in self.examples.rows), encoding="utf-8")  # fmt: skip
             model = self.services.settings.discord.fine_tune_model
             with self._working("Validation cancelled."):
-                report = await run_blocking(
-                    lambda cancelled, report: validate_file(
-                        path, model=model, cancelled=cancelled,
-                        progress=lambda done, total: report(done / max(total, 1)),
-                    ),
-                    progress=self.show_progress,
-                )  # fmt: skip
+                report = await validate_file_async(path, model=model, progress=self.show_progress)
         self.findings.clear()
         for finding in report.findings:
             item = QStandardItem(_finding_text(finding, self._validated_ids))

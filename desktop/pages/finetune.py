@@ -39,7 +39,7 @@ from core.training.finetune import Hyperparameters, JobRequest
 from core.training.jobs import JobRecord
 from core.training.pricing import price_table
 from core.training.transfer import export_jsonl
-from core.training.validator import ValidationReport, validate_file
+from core.training.validator import ValidationReport, validate_file_async
 from desktop.actions import Actions, StatusLine
 from desktop.jobs import JobsModel
 
@@ -183,9 +183,7 @@ class FineTunePage(QWidget):
         """Export the dataset as it would be trained and validate it: tokens and cost."""
         with tempfile.TemporaryDirectory(prefix="voxdesk-estimate-") as folder:
             train, _ = await self._export(Path(folder))
-            report = await asyncio.to_thread(
-                validate_file, train, model=self.base_model.currentText()
-            )
+            report = await validate_file_async(train, model=self.base_model.currentText())
         cost = (
             f"${report.cost.dollars:,.2f}" if report.cost else "unknown (no price for this model)"
         )

@@ -13,6 +13,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from core.services import Services
+from core.training import validator
 from core.training.store import NewExample, Status
 from core.work import Cancelled
 from desktop.examples import PAGE
@@ -138,8 +139,8 @@ def test_cancel_stops_a_validation_and_an_import(
     page = page_with_data(qloop, qtbot, services, tmp_path)
     validating, stopped = threading.Event(), threading.Event()
 
-    def long_validation(path: Path, *, model: str, cancelled: threading.Event,
-                        progress: Callable[[int, int], None]) -> None:  # fmt: skip
+    def long_validation(path: Path, *, cancelled: threading.Event,
+                        progress: Callable[[int, int], None], **_: Any) -> None:  # fmt: skip
         progress(1, 4)
         validating.set()
         if cancelled.wait(30):  # a large file, until Cancel is pressed
@@ -153,7 +154,7 @@ def test_cancel_stops_a_validation_and_an_import(
         importing.set()
         await asyncio.Event().wait()
 
-    monkeypatch.setattr(dataset_page, "validate_file", long_validation)
+    monkeypatch.setattr(validator, "validate_file", long_validation)
     monkeypatch.setattr(dataset_page, "import_file", long_import)
 
     async def scenario() -> None:
