@@ -84,9 +84,11 @@ class ExamplesModel(RowsModel):
         async with self._page_lock:
             if self.dataset is None or generation != self._generation:
                 return
-            page = await self.store.examples(self.dataset, status=self.status,
-                                             search=self.search or None, offset=len(self.rows),
-                                             limit=PAGE)  # fmt: skip
+            last_id = self.rows[-1].id if self.rows else 0
+            page = await self.store.examples(
+                self.dataset, status=self.status, search=self.search or None,
+                after_id=last_id, limit=PAGE,
+            )  # fmt: skip
             if page and generation == self._generation:
                 self.beginInsertRows(QModelIndex(), len(self.rows), len(self.rows) + len(page) - 1)
                 self.rows.extend(page)

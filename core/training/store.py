@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
@@ -176,21 +176,43 @@ class DatasetStore:
         status: Status | None = None,
         tag: str | None = None,
         search: str | None = None,
+        after_id: int = 0,
         offset: int = 0,
         limit: int = 100,
     ) -> list[Example]:
-        """A page of a dataset's examples, oldest first, filtered."""
+        """A page of a dataset's examples, oldest first, filtered.
+
+        Page on with ``after_id`` (the last id seen), which costs the same at any depth;
+        ``offset`` makes SQLite step over every skipped row.
+        """
         target = await self.dataset(dataset)
         where, params = _filters(target.id, status, tag, search)
 
         def query(connection: sqlite3.Connection) -> list[Example]:
             rows = connection.execute(
-                f"SELECT * FROM examples WHERE {where} ORDER BY id LIMIT ? OFFSET ?",
-                (*params, limit, offset),
+                f"SELECT * FROM examples WHERE {where} AND id > ? ORDER BY id LIMIT ? OFFSET ?",
+                (*params, after_id, limit, offset),
             )
             return [_example(row) for row in rows]
 
         return await self.db.run(query)
+
+    async def each_example(
+        self,
+        dataset: str,
+        *,
+        status: Status | None = None,
+        search: str | None = None,
+        page: int = 1_000,
+    ) -> AsyncIterator[Example]:
+        """Every example of a dataset that passes the filters, oldest first, a page at a time."""
+        after_id = 0
+        while batch := await self.examples(
+            dataset, status=status, search=search, after_id=after_id, limit=page
+        ):
+            for example in batch:
+                yield example
+            after_id = batch[-1].id
 
     async def count(
         self,

@@ -256,13 +256,9 @@ class DatasetPage(QWidget):
         dataset = self.current_dataset()
         if dataset is None:
             raise VoxdeskError("Select a dataset first.")
-        while len(self.examples.rows) < self.examples.total:
-            await self.examples.load_more()
-        self._validated_ids = [example.id for example in self.examples.rows]
         with tempfile.TemporaryDirectory(prefix="voxdesk-validate-") as folder:
             path = Path(folder) / "shown.jsonl"
-            path.write_text("".join(json.dumps(e.record, ensure_ascii=False) + "\n"
-                                    for e in self.examples.rows), encoding="utf-8")  # fmt: skip
+            self._validated_ids = await self._write_shown(dataset, path)
             model = self.services.settings.discord.fine_tune_model
             with self._working("Validation cancelled."):
                 report = await validate_file_async(path, model=model, progress=self.show_progress)
@@ -277,6 +273,19 @@ class DatasetPage(QWidget):
         self.report.setText(f"{report.examples} examples, {verdict}. {len(report.findings)} "
                             f"findings; {report.epochs} epochs, ~{report.charged_tokens:,} "
                             f"tokens{cost}. Click a finding to select its example.")  # fmt: skip
+
+    async def _write_shown(self, dataset: str, path: Path) -> list[int]:
+        """Write the examples the table shows (all pages, not only those loaded) to ``path``."""
+        ids: list[int] = []
+        filters = self.examples
+        shown = self.services.datasets.each_example(
+            dataset, status=filters.status, search=filters.search or None
+        )
+        with path.open("w", encoding="utf-8") as out:
+            async for example in shown:
+                ids.append(example.id)
+                out.write(json.dumps(example.record, ensure_ascii=False) + "\n")
+        return ids
 
     async def show_finding(self, row: int) -> None:
         finding = self.findings.item(row).data(ROLE_FINDING)

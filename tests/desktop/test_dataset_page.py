@@ -176,3 +176,23 @@ def test_cancel_stops_a_validation_and_an_import(
 
     qloop.run_until_complete(scenario())
     assert page.datasets.item(0).text() == "bot\n14 approved, 0 to review"  # refreshed, intact
+
+
+def test_validation_reads_every_example_without_loading_the_table(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: Services
+) -> None:
+    lines = [chat(i) for i in range(1000)]
+    lines[900] = chat(900, "my key is sk-abcdefghijklmnopqrstuvwxyz123")
+    examples = [NewExample(json.loads(line), status=Status.APPROVED) for line in lines]
+    qloop.run_until_complete(services.datasets.add("big", examples))
+    page = DatasetPage(services)
+    qtbot.addWidget(page)
+    qloop.run_until_complete(page.refresh())
+    qloop.run_until_complete(page.validate())
+    assert page.report.text().startswith("1000 examples")
+    assert page.examples.rowCount() == PAGE  # validating did not fill the table
+    texts = [page.findings.item(i).text() for i in range(page.findings.rowCount())]
+    secret = next(i for i, text in enumerate(texts) if "OpenAI API key" in text)
+    qloop.run_until_complete(page.show_finding(secret))  # loads pages until its row is there
+    (selected,) = page.selected_examples()
+    assert "sk-abcdef" in json.dumps(selected.record)

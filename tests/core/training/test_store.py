@@ -188,6 +188,21 @@ async def test_edit_filter_and_delete(store: DatasetStore) -> None:
     assert await store.count("d") == 0
 
 
+async def test_paging_by_last_id_walks_every_filtered_example_once(store: DatasetStore) -> None:
+    statuses = [Status.APPROVED, Status.CANDIDATE, Status.APPROVED]
+    examples = [NewExample(json.loads(chat_line(i)), status=statuses[i % 3]) for i in range(20)]
+    ids = await store.add("d", examples)
+    approved = [i for n, i in enumerate(ids) if statuses[n % 3] is Status.APPROVED]
+    walked = [e.id async for e in store.each_example("d", status=Status.APPROVED, page=4)]
+    assert walked == approved
+    second_page = await store.examples("d", status=Status.APPROVED, after_id=approved[3], limit=4)
+    assert [e.id for e in second_page] == approved[4:8]
+    assert [e.id async for e in store.each_example("d", search="Question 1")] == [
+        ids[1],
+        *ids[10:20],
+    ]
+
+
 async def test_names_are_checked(store: DatasetStore) -> None:
     await store.create_dataset("one")
     with pytest.raises(DatasetError, match="already exists"):
