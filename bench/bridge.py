@@ -21,25 +21,18 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from bench.loopback import loopback_bot_services
 from bridge.runner import Bridge
-from core.config import SecretStore, Settings
 from core.looplag import LoopLagMonitor
-from core.services import Services
 from tests.bridge.test_transcription import voice_message
 from tests.conftest import corpus_clips
-from tests.fakes.discord_server import TOKEN, FakeDiscord
+from tests.fakes.discord_server import FakeDiscord
 
 RESULTS = Path(__file__).parent / "results" / "bridge.json"
 
 
 async def run(messages: int, rate: float) -> dict[str, Any]:
-    fake = await FakeDiscord().start()
-    fake.point_client_here()
-    settings = Settings()
-    settings.discord.cooldown_seconds = 0
-    settings.discord.language = "auto"
-    services = Services(settings, SecretStore({"DISCORD_TOKEN": TOKEN}))
-    await services.speech.transcriber("whisper").load()  # type: ignore[attr-defined]
+    fake, services = await loopback_bot_services()
     bridge = Bridge(services)
     await bridge.start()
     await bridge.bot.wait_until_ready()

@@ -50,23 +50,15 @@ def cold_start() -> dict[str, float]:
 
 async def under_load(messages: int) -> dict[str, Any]:
 
-    from core.config import SecretStore, Settings
+    from bench.loopback import loopback_bot_services
     from core.events import BridgeStateChanged
     from core.looplag import LoopLagMonitor
-    from core.services import Services
     from desktop.window import MainWindow
     from tests.bridge.test_transcription import voice_message
     from tests.conftest import corpus_clips
     from tests.core.test_whisper import long_audio
-    from tests.fakes.discord_server import TOKEN, FakeDiscord
 
-    fake = await FakeDiscord().start()
-    fake.point_client_here()
-    settings = Settings()
-    settings.discord.cooldown_seconds = 0
-    settings.discord.language = "auto"
-    services = Services(settings, SecretStore({"DISCORD_TOKEN": TOKEN}))
-    await services.speech.transcriber("whisper").load()  # type: ignore[attr-defined]
+    fake, services = await loopback_bot_services()
     states = services.events.subscribe(BridgeStateChanged)
     window = MainWindow(services)
     window.show()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -54,13 +55,12 @@ def import_command(
     cli = get_context(ctx)
     with user_errors(cli.console):
         status = Status.CANDIDATE if candidates else Status.APPROVED
-        with _bytes_progress(cli.console, f"Importing {file.name}") as (bar, task):
+        with _bytes_progress(cli.console, f"Importing {file.name}") as progress:
 
             async def work(services: Services) -> Any:
                 return await import_file(
-                    services.datasets, dataset, file, status=status,
-                    progress=lambda done, total: bar.update(task, completed=done, total=total),
-                )  # fmt: skip
+                    services.datasets, dataset, file, status=status, progress=progress
+                )
 
             result = cli.run(work)
         cli.out.print(
@@ -127,11 +127,10 @@ def validate_command(
     with user_errors(cli.console):
         if not file.is_file():
             raise VoxdeskError(f"{file} is not a file.")
-        with _bytes_progress(cli.console, f"Validating {file.name}") as (bar, task):
+        with _bytes_progress(cli.console, f"Validating {file.name}") as progress:
             report = validate_file(
-                file, model=model, validation_file=validation_file,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )  # fmt: skip
+                file, model=model, validation_file=validation_file, progress=progress
+            )
         if as_json:
             cli.out.print_json(json.dumps(report_as_dict(report)))
         else:
@@ -243,15 +242,18 @@ def _short(content: Any, width: int = 48) -> str:
 
 
 class _bytes_progress:
+    """A transient progress bar in bytes; entering it gives the (done, total) callback."""
+
     def __init__(self, console: Console, description: str) -> None:
         columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn())
         self.progress = Progress(*columns, console=console, transient=True,
                                  disable=not console.is_terminal)  # fmt: skip
         self.description = description
 
-    def __enter__(self) -> tuple[Progress, Any]:
+    def __enter__(self) -> Callable[[int, int], None]:
         self.progress.__enter__()
-        return self.progress, self.progress.add_task(self.description, total=None)
+        task = self.progress.add_task(self.description, total=None)
+        return lambda done, total: self.progress.update(task, completed=done, total=total)
 
     def __exit__(self, *details: object) -> None:
         self.progress.__exit__(None, None, None)
