@@ -93,12 +93,21 @@ class Tally:
     @property
     def sizes(self) -> np.ndarray:
         """One row per chat example with a conversation: messages, tokens, assistant tokens."""
-        return np.concatenate(self.size_parts) if self.size_parts else np.zeros((0, 3), np.int64)
+        self.size_parts = [_joined(self.size_parts, np.int64)]
+        return self.size_parts[0]
 
     @property
     def keys(self) -> np.ndarray:
         """One row per example with text: its line, exact key and near-duplicate key."""
-        return np.concatenate(self.key_parts) if self.key_parts else np.zeros((0, 3), np.uint64)
+        self.key_parts = [_joined(self.key_parts, np.uint64)]
+        return self.key_parts[0]
+
+
+def _joined(parts: list[np.ndarray], dtype: type[np.generic]) -> np.ndarray:
+    """The parts as one array (joined once: the parts are replaced by it)."""
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate(parts) if parts else np.zeros((0, 3), dtype)
 
 
 def scan_stream(lines: Iterable[bytes | str], encoding: Encoding) -> Tally:
