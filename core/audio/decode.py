@@ -110,6 +110,7 @@ def _write_temp(data: bytes) -> Path:
 
 
 def _read_limited(path: Path, max_bytes: int, name: str) -> bytes:
+    name = name or str(path)  # "." and "/" have no name of their own
     try:
         size = path.stat().st_size
         _check_size(size, max_bytes, name)
