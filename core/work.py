@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 Fraction = Callable[[float], None]
 """Called with the share of the work done, from 0.0 to 1.0."""
@@ -35,7 +35,15 @@ async def run_blocking(
         return await asyncio.shield(future)
     except asyncio.CancelledError:
         cancelled.set()
+        # Nobody awaits the work any more; it ends by itself, usually raising Cancelled, and
+        # some loops (qasync's) would report that as an exception never retrieved.
+        future.add_done_callback(_ignore_outcome)
         raise
+
+
+def _ignore_outcome(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 class Cancelled(Exception):
