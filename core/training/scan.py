@@ -44,7 +44,6 @@ LINE, EXACT_KEY, NEAR_KEY = range(3)
 _NO_CONVERSATION = ("data_type", "missing_messages_list")  # nothing further can be read
 _PLAIN_ROLES = {"system": 1, "user": 2, "assistant": 4}
 _PLAIN_KEYS = frozenset({"role", "content", "weight"})
-_ROLE_NAMES_WARNED = (("system", "missing_system_message"), ("user", "missing_user_message"))
 _ROLE_CODES = (  # in the order the full checks report them: the error, then the warnings
     (4, "example_missing_assistant_message"),
     (1, "missing_system_message"),
@@ -183,7 +182,9 @@ def _full_checks(example: Any) -> list[str]:
         return errors
     messages: list[Any] = example["messages"]
     roles = {m.get("role") for m in messages if isinstance(m, dict) and type(m.get("role")) is str}
-    warnings = [code for role, code in _ROLE_NAMES_WARNED if role not in roles]
+    present = sum(bit for role, bit in _PLAIN_ROLES.items() if role in roles)
+    # The missing assistant is an error chat_format_errors has reported: only the warnings here.
+    warnings = _ROLE_WARNINGS[present | _PLAIN_ROLES["assistant"]]
     return [*errors, *warnings, *checks.assistant_turn_problems(messages),
             *checks.tools_problems(example)]  # fmt: skip
 
