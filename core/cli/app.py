@@ -19,7 +19,17 @@ ConfigOption = Annotated[
     Path | None,
     typer.Option(envvar="VOXDESK_CONFIG", help="Settings file to use instead of the default."),
 ]
-VerboseOption = Annotated[int, typer.Option("--verbose", "-v", count=True, help="More logging.")]
+VerboseOption = Annotated[
+    int,
+    typer.Option(
+        "--verbose",
+        "-v",
+        count=True,
+        metavar="",
+        show_default=False,
+        help="More logging: -v for info, -vv for debug.",
+    ),
+]
 
 
 def build_app(on_no_command: Callable[[CliContext], None] | None = None) -> typer.Typer:

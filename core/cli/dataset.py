@@ -87,7 +87,7 @@ def export_command(
         bool, typer.Option("--preference", help="Write DPO preference pairs.")
     ] = False,
     include_candidates: Annotated[
-        bool, typer.Option(help="Also export examples not yet approved.")
+        bool, typer.Option("--include-candidates", help="Also export examples not yet approved.")
     ] = False,
 ) -> None:
     """Export approved examples as fine-tuning JSONL (written atomically)."""

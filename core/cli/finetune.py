@@ -23,6 +23,7 @@ from core.training.transfer import export_jsonl
 from core.training.validator import validate_file
 
 finetune_app = typer.Typer(help="Start and follow OpenAI fine-tuning jobs.", no_args_is_help=True)
+_AUTO = "Chosen by OpenAI when left out."
 
 
 @finetune_app.command("start")
@@ -40,14 +41,14 @@ def start(
         str | None, typer.Option(help="Up to 64 characters in the model name.")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for a reproducible job.")] = None,
-    epochs: Annotated[int | None, typer.Option(min=1, max=50)] = None,
-    batch_size: Annotated[int | None, typer.Option(min=1)] = None,
-    learning_rate_multiplier: Annotated[float | None, typer.Option(min=0)] = None,
+    epochs: Annotated[int | None, typer.Option(min=1, max=50, help=_AUTO)] = None,
+    batch_size: Annotated[int | None, typer.Option(min=1, help=_AUTO)] = None,
+    learning_rate_multiplier: Annotated[float | None, typer.Option(min=0, help=_AUTO)] = None,
     beta: Annotated[float | None, typer.Option(min=0, help="DPO only.")] = None,
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Do not ask to confirm the cost.")
     ] = False,
-    follow: Annotated[bool, typer.Option(help="Follow the job until it ends.")] = False,
+    follow: Annotated[bool, typer.Option("--follow", help="Follow the job until it ends.")] = False,
 ) -> None:
     """Validate, show the cost, upload and create a fine-tuning job."""
     cli = get_context(ctx)
@@ -111,7 +112,9 @@ async def _create(
 @finetune_app.command("list")
 def list_jobs(
     ctx: typer.Context,
-    remote: Annotated[bool, typer.Option(help="List the account's jobs on OpenAI.")] = False,
+    remote: Annotated[
+        bool, typer.Option("--remote", help="List the account's jobs on OpenAI.")
+    ] = False,
     limit: Annotated[int, typer.Option(min=1, max=100)] = 20,
     after: Annotated[str | None, typer.Option(help="Page after this job id.")] = None,
 ) -> None:
