@@ -3,9 +3,9 @@
 tiktoken downloads its encodings at run time, which cannot work here; toktok (toktok-rs) has
 cl100k_base and o200k_base compiled in and counts without building id lists, in parallel and
 outside the GIL. The test suite checks its counts in both encodings against tiktoken itself, on
-real text and on every character Unicode 14 assigns. Characters assigned since (CJK Extension J,
-for one) are classed by newer Unicode tables in toktok than in tiktoken, so a count next to one
-can differ by a token.
+real text and on every character Unicode 14 assigns. The two carry Unicode tables of different
+versions, so characters assigned since (CJK Extension J, for one) may be classed differently and
+a count next to one can differ by a token.
 """
 
 from __future__ import annotations
