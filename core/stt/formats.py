@@ -28,7 +28,7 @@ def to_text(transcript: Transcript) -> str:
 
 def to_srt(transcript: Transcript) -> str:
     cues = [
-        f"{number}\n{_clock(cue.start, ',')} --> {_clock(cue.end, ',')}\n{cue.text}\n"
+        f"{number}\n{_clock(cue.start, ',')} --> {_clock(cue.end, ',')}\n{_lines(cue.text)}\n"
         for number, cue in enumerate(_cues(transcript), start=1)
     ]
     return "\n".join(cues)
@@ -36,10 +36,21 @@ def to_srt(transcript: Transcript) -> str:
 
 def to_vtt(transcript: Transcript) -> str:
     cues = [
-        f"{_clock(cue.start, '.')} --> {_clock(cue.end, '.')}\n{cue.text}\n"
+        f"{_clock(cue.start, '.')} --> {_clock(cue.end, '.')}\n{_vtt_text(cue.text)}\n"
         for cue in _cues(transcript)
     ]
     return "WEBVTT\n\n" + "\n".join(cues)
+
+
+def _lines(text: str) -> str:
+    """Cue text without blank lines: in SubRip and WebVTT a blank line ends the cue."""
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _vtt_text(text: str) -> str:
+    # WebVTT reads "<" as the start of a tag and "&" as the start of a character reference.
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _lines(escaped)
 
 
 def to_json(transcript: Transcript) -> str:

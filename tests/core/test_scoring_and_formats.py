@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import html
+import io
 import json
 
 import pytest
+import srt
+import webvtt
+from hypothesis import given
+from hypothesis import strategies as st
 
 from core.stt import Segment, Timings, Transcript
 from core.stt.formats import render
@@ -69,3 +75,39 @@ def test_a_transcript_without_segments_is_one_cue() -> None:
     plain = Transcript("just text", "en", "google", Timings(2.0, 1.0))
     assert render(plain, "srt") == "1\n00:00:00,000 --> 00:00:02,000\njust text\n"
     assert render(Transcript("", None, "google", Timings(2.0, 1.0)), "srt") == ""
+
+
+cue_texts = st.one_of(
+    st.sampled_from(["Tom & Jerry", "x < 3 > 2", "a --> b", "one\n\ntwo", "  padded  ", "<i>"]),
+    st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp"), whitelist_characters="\n"),
+            min_size=1, max_size=30),
+).filter(str.strip)  # fmt: skip
+
+
+@st.composite
+def transcripts(draw: st.DrawFn) -> Transcript:
+    segments, clock = [], 0.0
+    for text in draw(st.lists(cue_texts, max_size=4)):
+        start = clock + draw(st.floats(0, 5))
+        clock = start + draw(st.floats(0.001, 5))
+        segments.append(Segment(start, clock, text))
+    text = " ".join(segment.text for segment in segments) or draw(cue_texts)
+    return Transcript(text, "en", "whisper", Timings(clock + 1, 1.0), segments=tuple(segments))
+
+
+def cue_lines(text: str) -> str:
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+@given(transcripts())
+def test_subtitle_parsers_read_back_every_cue(transcript: Transcript) -> None:
+    cues = transcript.segments or (Segment(0.0, transcript.timings.audio_seconds, transcript.text),)
+    subtitles = list(srt.parse(render(transcript, "srt")))
+    captions = webvtt.from_buffer(io.StringIO(render(transcript, "vtt"))).captions
+    assert len(subtitles) == len(captions) == len(cues)
+    for subtitle, caption, cue in zip(subtitles, captions, cues, strict=True):
+        assert subtitle.start.total_seconds() == pytest.approx(cue.start, abs=0.001)
+        assert subtitle.end.total_seconds() == pytest.approx(cue.end, abs=0.001)
+        assert subtitle.content == cue_lines(cue.text)
+        # webvtt-py leaves character references as they are written
+        assert html.unescape(caption.text) == cue_lines(cue.text)
