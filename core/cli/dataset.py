@@ -46,7 +46,13 @@ def list_datasets(ctx: typer.Context) -> None:
 def import_command(
     ctx: typer.Context,
     dataset: Annotated[str, typer.Argument(help="Dataset name (created if new).")],
-    file: Annotated[Path, typer.Argument(help=".jsonl (chat or preference) or .csv file.")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help=".jsonl (chat or preference), or .csv with prompt, completion and optional"
+            " system columns (separated by commas, semicolons or tabs)."
+        ),
+    ],
     candidates: Annotated[
         bool, typer.Option("--as-candidates", help="Import for review instead of approved.")
     ] = False,

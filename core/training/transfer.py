@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import itertools
 import json
 import os
 import random
@@ -34,6 +35,7 @@ from core.training.store import (
 
 BATCH_LINES = 1_000
 MAX_REPORTED_PROBLEMS = 1_000  # listed one by one; the count stays exact beyond this
+_CSV_DELIMITERS = (",", ";", "\t")
 
 ProgressCallback = Callable[[int, int], None]
 """(bytes read, total bytes), called on the event loop."""
@@ -177,7 +179,9 @@ def _parse_record(number: int, raw: bytes) -> Any:
 def _csv_rows(path: Path) -> Iterator[tuple[int, int, Any]]:
     with path.open("rb") as handle:
         position = [0]
-        reader = csv.DictReader(_decoded_lines(handle, position, path))
+        lines = _decoded_lines(handle, position, path)
+        header = next(lines, "")
+        reader = csv.DictReader(itertools.chain([header], lines), delimiter=_delimiter(header))
         columns = {name.strip().lower(): name for name in reader.fieldnames or []}
         if not {"prompt", "completion"} <= columns.keys():
             raise DatasetError(
@@ -187,6 +191,19 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, int, Any]]:
         for row in reader:
             number = reader.line_num
             yield number, position[0], _csv_record(number, row, columns)
+
+
+def _delimiter(header: str) -> str:
+    """The separator that splits the header into named columns.
+
+    Spreadsheets write ';' where the decimal separator is a comma (Russian and German
+    locales, among others), and some exports use tabs.
+    """
+    for delimiter in _CSV_DELIMITERS:
+        names = {name.strip().lower() for name in next(csv.reader([header], delimiter=delimiter))}
+        if {"prompt", "completion"} <= names:
+            return delimiter
+    return ","
 
 
 def _decoded_lines(handle: Any, position: list[int], path: Path) -> Iterator[str]:

@@ -92,6 +92,22 @@ async def test_csv_import(store: DatasetStore, tmp_path: Path) -> None:
     assert first.status == "candidate"
 
 
+@pytest.mark.parametrize("delimiter", [";", "\t"])
+async def test_csv_from_spreadsheets_with_other_separators(
+    store: DatasetStore, tmp_path: Path, delimiter: str
+) -> None:
+    # as a spreadsheet set to Russian saves "CSV UTF-8": a byte-order mark, ';' between columns
+    path = tmp_path / "pairs.csv"
+    with path.open("w", newline="", encoding="utf-8-sig") as handle:
+        writer = csv.writer(handle, delimiter=delimiter)
+        writer.writerows([["prompt", "completion"], ["Сколько стоит?", "3,50 рубля; спасибо"]])
+    result = await import_file(store, "csv", path)
+    assert (result.imported, result.rejected) == (1, 0)
+    (example,) = await store.examples("csv")
+    contents = [message["content"] for message in example.record["messages"]]
+    assert contents == ["Сколько стоит?", "3,50 рубля; спасибо"]
+
+
 async def test_csv_without_the_columns_is_refused(store: DatasetStore, tmp_path: Path) -> None:
     path = tmp_path / "wrong.csv"
     path.write_text("question,answer\nhi,hello\n")
