@@ -18,15 +18,22 @@ def split_message(text: str, limit: int = DISCORD_LIMIT) -> list[str]:
     pieces: list[str] = []
     text = text.strip()
     while len(text) > limit:
-        window = text[:limit]
-        cut = max(window.rfind("\n\n"), window.rfind("\n"), window.rfind(" "))
-        if cut < limit // 2:  # no good break nearby: cut mid-word rather than leave scraps
-            cut = limit
+        cut = _cut(text[:limit])
         pieces.append(text[:cut].rstrip())
         text = text[cut:].lstrip()
     if text:
         pieces.append(text)
     return pieces
+
+
+def _cut(window: str) -> int:
+    """Where to end a piece: the last paragraph break, else line break, else space, in the
+    second half of the window; else the whole window, mid-word, rather than leave scraps."""
+    for separator in ("\n\n", "\n", " "):
+        cut = window.rfind(separator)
+        if cut >= len(window) // 2:
+            return cut
+    return len(window)
 
 
 def explain_command_error(ctx: commands.Context[commands.Bot], error: Exception) -> str | None:
