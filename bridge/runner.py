@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 import logging
 import signal
+import threading
 
 import aiohttp
 import discord
+from discord.gateway import KeepAliveHandler
 
 from bridge.bot import build_bot
 from bridge.places import place_of
@@ -119,6 +121,7 @@ class Bridge:
             await self._task
 
     async def stop(self) -> None:
+        heartbeats = _heartbeat_threads(asyncio.get_running_loop())
         if not self.bot.is_closed():
             await self.bot.close()
         if self._task is not None:
@@ -128,7 +131,16 @@ class Bridge:
                 self._task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._task
+        # discord.py tells its heartbeat thread to stop but does not wait for it. A beat already
+        # under way would reach for this loop after its owner closed it; let it end while the
+        # loop still runs.
+        await asyncio.gather(*(asyncio.to_thread(thread.join, 5) for thread in heartbeats))
         self.services.events.publish(BridgeStateChanged("offline"))
+
+
+def _heartbeat_threads(loop: asyncio.AbstractEventLoop) -> list[KeepAliveHandler]:
+    return [thread for thread in threading.enumerate()
+            if isinstance(thread, KeepAliveHandler) and thread.ws.loop is loop]  # fmt: skip
 
 
 async def check_token(token: str) -> str:

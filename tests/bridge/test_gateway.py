@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+from typing import Any
 
 import pytest
+from discord.gateway import KeepAliveHandler
 
 from bridge.runner import Bridge, TokenRejected
 from core.config import SecretStore, Settings
@@ -38,6 +41,34 @@ async def test_every_rest_exchange_follows_discords_spec(running: Running) -> No
     await fake.post(fake.member, "hello", channel=fake.chat)
     await fake.wait_for(lambda m: m["content"] == running.openai.reply)
     assert fake.spec_problems() == []
+
+
+async def test_stopping_waits_for_a_heartbeat_under_way(
+    running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A beat that began as the bot closed used to reach for the event loop after the app had
+    # closed it ("Event loop is closed" in discord.py's heartbeat thread).
+    beating, closed = threading.Event(), threading.Event()
+    payload = KeepAliveHandler.get_payload
+
+    def held_until_closed(self: KeepAliveHandler) -> dict[str, Any]:
+        beating.set()
+        closed.wait(10)
+        return payload(self)
+
+    monkeypatch.setattr(KeepAliveHandler, "get_payload", held_until_closed)
+    await asyncio.to_thread(beating.wait, 10)
+    bot, close = running.bridge.bot, running.bridge.bot.close
+
+    async def close_then_release() -> None:
+        await close()
+        closed.set()
+
+    monkeypatch.setattr(bot, "close", close_then_release)
+    await running.bridge.stop()
+    loop = asyncio.get_running_loop()
+    assert not [thread for thread in threading.enumerate()
+                if isinstance(thread, KeepAliveHandler) and thread.ws.loop is loop]  # fmt: skip
 
 
 async def test_a_rejected_token_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
