@@ -11,18 +11,31 @@ from core.errors import VoxdeskError
 log = logging.getLogger(__name__)
 
 DISCORD_LIMIT = 2000
+FENCE = "```"
+_CLOSE = "\n" + FENCE
 
 
 def split_message(text: str, limit: int = DISCORD_LIMIT) -> list[str]:
-    """Pieces of at most ``limit`` characters, cut at a paragraph, line or word when possible."""
+    """Pieces of at most ``limit`` characters, cut at a paragraph, line or word when possible.
+
+    A code block cut in two is closed at the end of one piece and opened again, with its
+    language, at the start of the next, so that both halves still show as code.
+    """
     pieces: list[str] = []
-    text = text.strip()
-    while len(text) > limit:
-        cut = _cut(text[:limit])
-        pieces.append(text[:cut].rstrip())
-        text = text[cut:].lstrip()
+    text, reopen = text.strip(), ""
+    while len(reopen) + len(text) > limit:
+        cut = _cut(text[: limit - len(reopen) - len(_CLOSE)])
+        piece, text = reopen + text[:cut].rstrip(), text[cut:]
+        fence = _open_fence(piece)
+        if fence is None:
+            pieces.append(piece)
+            text, reopen = text.lstrip(), ""
+        else:
+            pieces.append(piece + _CLOSE)
+            # code keeps its indentation; a long info line is not worth repeating
+            text, reopen = text.lstrip("\n"), (fence if len(fence) <= limit // 4 else FENCE) + "\n"
     if text:
-        pieces.append(text)
+        pieces.append(reopen + text)
     return pieces
 
 
@@ -34,6 +47,16 @@ def _cut(window: str) -> int:
         if cut >= len(window) // 2:
             return cut
     return len(window)
+
+
+def _open_fence(text: str) -> str | None:
+    """The opening line of a code block that ``text`` leaves open, if it does."""
+    fence = None
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith(FENCE) and line.count(FENCE) == 1:  # not a one-line block
+            fence = None if fence else line
+    return fence
 
 
 def explain_command_error(ctx: commands.Context[commands.Bot], error: Exception) -> str | None:
