@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.resources
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +40,7 @@ class Assistant:
         self._client_factory = client_factory
         self._client: openai.AsyncOpenAI | None = None
         self._histories: dict[str, list[Message]] = {}
+        self._turns: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     @property
     def model(self) -> str:
@@ -69,12 +72,18 @@ class Assistant:
         user: Message = {"role": "user", "content": text}
         if author:
             user["name"] = _safe_name(author)
-        history = messages if messages is not None else self.history(conversation)
-        prompt = [{"role": "system", "content": self.system_prompt}, *self._trim([*history, user])]
-        answer = await self._complete(prompt)
-        if messages is None:
+        if messages is not None:
+            prompt = self._prompt([*messages, user])
+            return Reply(await self._complete(prompt), self.model, conversation, tuple(prompt))
+        # One exchange at a time in a conversation: two at once would each miss the other.
+        async with self._turns[conversation]:
+            prompt = self._prompt([*self.history(conversation), user])
+            answer = await self._complete(prompt)
             self._histories[conversation] = [*prompt[1:], {"role": "assistant", "content": answer}]
         return Reply(answer, self.model, conversation, tuple(prompt))
+
+    def _prompt(self, messages: list[Message]) -> list[Message]:
+        return [{"role": "system", "content": self.system_prompt}, *self._trim(messages)]
 
     async def _complete(self, prompt: list[Message]) -> str:
         if self._client is None:

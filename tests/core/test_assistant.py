@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from functools import partial
 from pathlib import Path
@@ -40,6 +41,13 @@ async def test_reply_uses_the_system_prompt_and_remembers_the_channel(server: Fa
     assert [m["content"] for m in sent[1]["messages"][1:]] == ["Привет!", server.reply, "Как дела?"]
     assert [m["content"] for m in sent[2]["messages"][1:]] == ["Другой канал"]
     assert first.prompt == tuple(sent[0]["messages"])
+
+
+async def test_questions_at_once_in_one_channel_are_all_remembered(server: FakeOpenAI) -> None:
+    bot = assistant(server)
+    await asyncio.gather(*(bot.reply("busy", f"Question {n}") for n in range(3)))
+    remembered = [m["content"] for m in bot.history("busy") if m["role"] == "user"]
+    assert sorted(remembered) == ["Question 0", "Question 1", "Question 2"]
 
 
 async def test_history_is_trimmed_to_the_token_budget(server: FakeOpenAI) -> None:
