@@ -33,13 +33,22 @@ class _Section(BaseModel):
 
 class AudioSettings(_Section):
     max_bytes: int = Field(
-        25 * 1024 * 1024, gt=0, description="Largest audio file accepted, in bytes."
+        25 * 1024 * 1024,
+        gt=0,
+        description="Largest audio file accepted, in bytes.",
+        json_schema_extra={"unit": "bytes"},
     )
     max_seconds: float = Field(
-        15 * 60, gt=0, description="Longest audio accepted, in seconds of sound."
+        15 * 60,
+        gt=0,
+        description="Longest audio accepted, in seconds of sound.",
+        json_schema_extra={"unit": "s"},
     )
     decode_timeout: float = Field(
-        120, gt=0, description="Seconds ffmpeg may spend decoding one file before it is stopped."
+        120,
+        gt=0,
+        description="Seconds ffmpeg may spend decoding one file before it is stopped.",
+        json_schema_extra={"unit": "s"},
     )
     input_device: str | None = Field(
         None, description="Microphone to record from (name or index); empty for the default."
@@ -62,9 +71,17 @@ class SpeechSettings(_Section):
         "base",
         description="Bundled Whisper model ('base' or 'tiny.en') or a CTranslate2 model folder.",
     )
-    whisper_threads: int = Field(0, ge=0, description="CPU threads for Whisper; 0 uses all cores.")
+    whisper_threads: int = Field(
+        0,
+        ge=0,
+        description="CPU threads for Whisper; 0 uses all cores.",
+        json_schema_extra={"zero": "all cores"},
+    )
     network_timeout: float = Field(
-        30, gt=0, description="Seconds a network engine may take per request."
+        30,
+        gt=0,
+        description="Seconds a network engine may take per request.",
+        json_schema_extra={"unit": "s"},
     )
 
 
@@ -83,10 +100,15 @@ class OpenAISettings(_Section):
         None, description="OpenAI-compatible API address; empty for api.openai.com."
     )
     transcription_model: str = Field("whisper-1", description="Model for the transcription API.")
-    timeout: float = Field(60, gt=0, description="Seconds an OpenAI request may take.")
+    timeout: float = Field(
+        60, gt=0, description="Seconds an OpenAI request may take.", json_schema_extra={"unit": "s"}
+    )
     max_retries: int = Field(2, ge=0, description="Retries for transient OpenAI errors.")
     job_poll_seconds: float = Field(
-        10, gt=0, description="Seconds between checks on a running fine-tuning job."
+        10,
+        gt=0,
+        description="Seconds between checks on a running fine-tuning job.",
+        json_schema_extra={"unit": "s"},
     )
 
 
@@ -98,9 +120,14 @@ class AssistantSettings(_Section):
         None, description="System instruction for replies; empty for the bundled default."
     )
     history_tokens: int = Field(
-        3000, ge=200, description="Tokens of earlier conversation sent with each message."
+        3000,
+        ge=200,
+        description="Tokens of earlier conversation sent with each message.",
+        json_schema_extra={"unit": "tokens"},
     )
-    max_reply_tokens: int = Field(600, ge=16, description="Longest reply, in tokens.")
+    max_reply_tokens: int = Field(
+        600, ge=16, description="Longest reply, in tokens.", json_schema_extra={"unit": "tokens"}
+    )
     temperature: float = Field(0.7, ge=0, le=2, description="Higher is more varied.")
 
 
@@ -129,7 +156,10 @@ class DiscordSettings(_Section):
         "gpt-4o-mini-2024-07-18", description="Base model that !train fine-tunes."
     )
     cooldown_seconds: float = Field(
-        3, ge=0, description="Per-user pause between transcriptions or replies."
+        3,
+        ge=0,
+        description="Per-user pause between transcriptions or replies.",
+        json_schema_extra={"unit": "s"},
     )
     sharded: bool = Field(False, description="Use Discord's sharding (for very large bots).")
     sync_commands: bool = Field(False, description="Register slash commands at start-up.")

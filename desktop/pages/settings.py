@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import types
 import typing
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Literal, cast, get_args, get_origin
 
+import annotated_types
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from PySide6.QtCore import Signal
@@ -48,10 +49,10 @@ class FieldEditor:
 
     def __init__(self, info: FieldInfo, value: Any) -> None:
         self.kind = _plain_type(info.annotation)
-        self.widget = self._make(value)
+        self.widget = self._make(info, value)
         self.widget.setToolTip(info.description or "")
 
-    def _make(self, value: Any) -> QWidget:
+    def _make(self, info: FieldInfo, value: Any) -> QWidget:
         if self.kind is bool:
             box = QCheckBox()
             box.setChecked(bool(value))
@@ -61,17 +62,8 @@ class FieldEditor:
             combo.addItems([str(choice) for choice in get_args(self.kind)])
             combo.setCurrentText(str(value))
             return combo
-        if self.kind is int:
-            spin = QSpinBox()
-            spin.setRange(0, 2_000_000_000)
-            spin.setValue(int(value))
-            return spin
-        if self.kind is float:
-            number = QDoubleSpinBox()
-            number.setRange(0, 1_000_000)
-            number.setDecimals(2)
-            number.setValue(float(value))
-            return number
+        if self.kind in (int, float):
+            return _number_box(info, value, self.kind)
         line = QLineEdit()
         line.setText(json.dumps(value) if isinstance(value, list | dict) else str(value or ""))
         return line
@@ -89,6 +81,43 @@ class FieldEditor:
         if get_origin(self.kind) in (list, dict):
             return json.loads(text or ("[]" if get_origin(self.kind) is list else "{}"))
         return text or None
+
+
+def _number_box(info: FieldInfo, value: Any, kind: type) -> QSpinBox | QDoubleSpinBox:
+    """A spin box held to the field's bounds, showing its unit (``json_schema_extra``)."""
+    box: QSpinBox | QDoubleSpinBox
+    if kind is int:
+        box = QSpinBox()
+        low, high = _bounds(info, step=1, maximum=2**31 - 1)  # a QSpinBox holds an int32
+        box.setRange(int(low), int(high))
+    else:
+        box = QDoubleSpinBox()
+        box.setDecimals(2)
+        low, high = _bounds(info, step=0.01, maximum=1e9)
+        box.setRange(low, high)
+    box.setGroupSeparatorShown(True)
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    if extra.get("unit"):
+        box.setSuffix(f" {extra['unit']}")
+    if extra.get("zero") and low == 0:
+        box.setSpecialValueText(str(extra["zero"]))  # what 0 stands for, such as "all cores"
+    box.setValue(value)
+    return box
+
+
+def _bounds(info: FieldInfo, step: float, maximum: float) -> tuple[float, float]:
+    """The field's bounds for a spin box: an exclusive one moves in by ``step``."""
+    low, high = 0.0, maximum
+    for rule in info.metadata:
+        if isinstance(rule, annotated_types.Ge):
+            low = float(cast(float, rule.ge))
+        elif isinstance(rule, annotated_types.Gt):
+            low = float(cast(float, rule.gt)) + step
+        elif isinstance(rule, annotated_types.Le):
+            high = float(cast(float, rule.le))
+        elif isinstance(rule, annotated_types.Lt):
+            high = float(cast(float, rule.lt)) - step
+    return low, high
 
 
 class SettingsPage(QWidget):

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from PySide6.QtWidgets import QDoubleSpinBox, QSpinBox
 from pytestqt.qtbot import QtBot
 
 from core.audio import FileSource
@@ -128,12 +129,31 @@ def test_settings_page_validates_then_saves(
         assert page.save()
     saved = load_settings(tmp_path / "settings.toml")
     assert saved.speech.language == "ru-RU" and saved.discord.reply_channels == [123, 456]
-    page.editors[("audio", "max_bytes")].widget.setValue(0)  # type: ignore[attr-defined]
+    page.editors[("discord", "reply_channels")].widget.setText('["general"]')  # type: ignore[attr-defined]
     assert not page.save()
-    assert "audio.max_bytes" in page.status.text()
-    assert load_settings(tmp_path / "settings.toml").audio.max_bytes > 0  # nothing was written
+    assert "discord.reply_channels" in page.status.text()
+    assert load_settings(tmp_path / "settings.toml").discord.reply_channels == [123, 456]
     page.store_secret(next(iter(page.secret_inputs)))
     assert "first" in page.status.text()  # an empty secret is not stored
+
+
+def test_number_settings_keep_to_the_schemas_bounds_and_units(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: object
+) -> None:
+    page = SettingsPage(services)  # type: ignore[arg-type]
+    qtbot.addWidget(page)
+    boxes = {key: editor.widget for key, editor in page.editors.items()
+             if isinstance(editor.widget, QSpinBox | QDoubleSpinBox)}  # fmt: skip
+    settings = services.settings  # type: ignore[attr-defined]
+    assert page.collect() == settings.model_dump(mode="json")  # every value shown as it is
+    temperature = boxes[("assistant", "temperature")]
+    assert (temperature.minimum(), temperature.maximum()) == (0, 2)
+    assert boxes[("audio", "max_bytes")].minimum() == 1  # gt=0
+    assert boxes[("assistant", "history_tokens")].minimum() == 200
+    assert boxes[("openai", "timeout")].suffix() == " s"
+    threads = boxes[("speech", "whisper_threads")]
+    threads.setValue(0)
+    assert threads.text() == "all cores"
 
 
 def test_without_a_display_the_headless_commands_are_named() -> None:
