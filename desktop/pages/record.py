@@ -56,6 +56,39 @@ class RecordPage(QWidget):
         self._build()
 
     def _build(self) -> None:
+        controls = self._controls()  # first: focus moves through widgets in creation order
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setTextVisible(False)
+        self.progress.setMaximumHeight(8)
+        self.progress.hide()  # shown while transcribing
+        self.status = StatusLine("Open or drop audio files, or record the microphone.")
+        self.list = QListView()
+        self.list.setModel(self.history)
+        self.list.setUniformItemSizes(True)
+        self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.selectionModel().currentChanged.connect(self._show_selected)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        self._add_transcript_panel(right_layout)
+        self._add_ask_panel(right_layout)
+        split = QSplitter()
+        split.addWidget(self.list)
+        split.addWidget(right)
+        split.setSizes([380, 620])
+        layout = QVBoxLayout(self)
+        layout.addLayout(controls)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addWidget(split, 1)
+        if self.history.rowCount():
+            self.list.setCurrentIndex(self.history.index(0))
+
+    def _controls(self) -> QHBoxLayout:
+        """Engine, language and microphone pickers; open, record and cancel."""
         speech = self.services.settings.speech
         self.engine = QComboBox()
         self.engine.addItems(ENGINES)
@@ -90,21 +123,12 @@ class RecordPage(QWidget):
         controls.addStretch(1)
         for control in (self.open_button, self.record_button, self.level, self.cancel_button):
             controls.addWidget(control)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setValue(0)
-        self.progress.setTextVisible(False)
-        self.progress.setMaximumHeight(8)
-        self.progress.hide()  # shown while transcribing
-        self.status = StatusLine("Open or drop audio files, or record the microphone.")
-        self.list = QListView()
-        self.list.setModel(self.history)
-        self.list.setUniformItemSizes(True)
-        self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        return controls
+
+    def _add_transcript_panel(self, layout: QVBoxLayout) -> None:
+        """The selected transcript, with what can be done with it."""
         self.details = QLabel()
         self.details.setStyleSheet("color: palette(mid);")
-        self.list.selectionModel().currentChanged.connect(self._show_selected)
         self.text = QPlainTextEdit()
         self.text.setReadOnly(True)
         self.text.setPlaceholderText("The selected transcript appears here.")
@@ -119,13 +143,12 @@ class RecordPage(QWidget):
         actions.addWidget(to_dataset)
         actions.addWidget(copy)
         actions.addWidget(export)
-        right = QWidget()
-        right_layout = QVBoxLayout(right)
-        right_layout.setContentsMargins(0, 0, 0, 0)
-        right_layout.addWidget(self.details)
-        right_layout.addWidget(self.text, 2)
-        right_layout.addLayout(actions)  # copy and export act on the transcript above
-        right_layout.addWidget(QLabel("Ask the assistant (the bot's model and instruction)"))
+        layout.addWidget(self.details)
+        layout.addWidget(self.text, 2)
+        layout.addLayout(actions)  # copy and export act on the transcript above
+
+    def _add_ask_panel(self, layout: QVBoxLayout) -> None:
+        """A conversation with the bot's assistant, typed or from the transcript."""
         self.conversation = QPlainTextEdit()
         self.conversation.setReadOnly(True)
         self.question = QLineEdit()
@@ -141,19 +164,9 @@ class RecordPage(QWidget):
         ask_row.addWidget(self.speak_replies)
         ask_row.addWidget(ask)
         ask_row.addWidget(ask_transcript)
-        right_layout.addWidget(self.conversation, 1)
-        right_layout.addLayout(ask_row)
-        split = QSplitter()
-        split.addWidget(self.list)
-        split.addWidget(right)
-        split.setSizes([380, 620])
-        layout = QVBoxLayout(self)
-        layout.addLayout(controls)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.status)
-        layout.addWidget(split, 1)
-        if self.history.rowCount():
-            self.list.setCurrentIndex(self.history.index(0))
+        layout.addWidget(QLabel("Ask the assistant (the bot's model and instruction)"))
+        layout.addWidget(self.conversation, 1)
+        layout.addLayout(ask_row)
 
     # --- files ------------------------------------------------------------------------------
 
