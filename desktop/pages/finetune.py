@@ -56,13 +56,24 @@ class FineTunePage(QWidget):
         self._build()
 
     def _build(self) -> None:
+        split = QSplitter()
+        split.addWidget(self._form())
+        split.addWidget(self._jobs_panel())
+        split.setSizes([330, 800])
+        layout = QVBoxLayout(self)
+        layout.addWidget(split, 1)
+        layout.addWidget(self.status)
+
+    def _form(self) -> QGroupBox:
+        """What a new job is made of, its estimate, and the buttons that act on them."""
         self.base_model = QComboBox()
         self.base_model.setEditable(True)
         self.base_model.addItems(sorted(price_table()["training_per_million_tokens"]))
         self.base_model.setCurrentText(self.services.settings.discord.fine_tune_model)
         self.dataset = QComboBox()
         self.file = QLineEdit()
-        self.file.setPlaceholderText("or a JSONL file instead of the dataset")
+        self.file.setPlaceholderText("training .jsonl")
+        self.file.setToolTip("Train on this JSONL file instead of the dataset")
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         file_row = QHBoxLayout()
@@ -82,6 +93,7 @@ class FineTunePage(QWidget):
         for label, widget in (
             ("Base model", self.base_model),
             ("Dataset", self.dataset),
+            ("Or a file", file_row),
             ("Method", self.method),
             ("Validation share", self.validation),
             ("Suffix", self.suffix),
@@ -106,6 +118,10 @@ class FineTunePage(QWidget):
         box_layout.addWidget(self.estimate_label)
         box_layout.addLayout(buttons)
         box_layout.addStretch(1)
+        return box
+
+    def _jobs_panel(self) -> QWidget:
+        """The jobs, and the selected one's chart, events and actions."""
         self.table = QTableView()
         self.table.setModel(self.jobs)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -115,15 +131,6 @@ class FineTunePage(QWidget):
         self.table.selectionModel().currentChanged.connect(
             lambda *_: self.background.run(self.show_job())
         )
-        # The palette's colours, not white: the chart then follows a light or dark theme.
-        self.chart = pyqtgraph.PlotWidget(background=self.palette().base().color())
-        self.chart.addLegend()
-        self.chart.setLabel("bottom", "step")
-        self.loss_curve = self.chart.plot(
-            [], [], pen=pyqtgraph.mkPen("#c62828", width=2), name="training loss"
-        )
-        self.accuracy_curve = self.chart.plot([], [], pen=pyqtgraph.mkPen("#1565c0", width=2),
-                                              name="token accuracy")  # fmt: skip
         self.events = QPlainTextEdit()
         self.events.setReadOnly(True)
         cancel, use = QPushButton("Cancel job"), QPushButton("Use this model for replies")
@@ -134,22 +141,28 @@ class FineTunePage(QWidget):
         actions.addWidget(cancel)
         actions.addWidget(use)
         detail = QSplitter()
-        detail.addWidget(self.chart)
+        detail.addWidget(self._chart())
         detail.addWidget(self.events)
         detail.setSizes([520, 300])
-        right = QWidget()
-        right_layout = QVBoxLayout(right)
-        right_layout.setContentsMargins(0, 0, 0, 0)
-        right_layout.addWidget(self.table, 2)
-        right_layout.addWidget(detail, 3)
-        right_layout.addLayout(actions)
-        split = QSplitter()
-        split.addWidget(box)
-        split.addWidget(right)
-        split.setSizes([330, 800])
-        layout = QVBoxLayout(self)
-        layout.addWidget(split, 1)
-        layout.addWidget(self.status)
+        panel = QWidget()
+        layout = QVBoxLayout(panel)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.table, 2)
+        layout.addWidget(detail, 3)
+        layout.addLayout(actions)
+        return panel
+
+    def _chart(self) -> pyqtgraph.PlotWidget:
+        # The palette's colours, not white: the chart then follows a light or dark theme.
+        self.chart = pyqtgraph.PlotWidget(background=self.palette().base().color())
+        self.chart.addLegend()
+        self.chart.setLabel("bottom", "step")
+        self.loss_curve = self.chart.plot(
+            [], [], pen=pyqtgraph.mkPen("#c62828", width=2), name="training loss"
+        )
+        self.accuracy_curve = self.chart.plot([], [], pen=pyqtgraph.mkPen("#1565c0", width=2),
+                                              name="token accuracy")  # fmt: skip
+        return self.chart
 
     def changeEvent(self, event: QEvent) -> None:
         # A new palette (the system switched light/dark): the chart follows it.

@@ -113,6 +113,7 @@ def test_fine_tune_from_a_file(
     ]
     path = tmp_path / "own.jsonl"
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    assert page.file.isVisibleTo(page)  # in the form, next to the dataset it replaces
     page.file.setText(str(path))
 
     async def scenario() -> str:
