@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QDoubleSpinBox, QSpinBox
+from PySide6.QtWidgets import QDoubleSpinBox, QSpinBox, QWidget
 from pytestqt.qtbot import QtBot
 
 from core.audio import FileSource
@@ -38,6 +38,21 @@ def test_window_pages_and_status_bar(qloop: asyncio.AbstractEventLoop, qtbot: Qt
     window.discord.banner.linkActivated.emit("settings")
     assert window.pages.currentWidget() is window.settings_page
     qloop.run_until_complete(window.start())  # no token: the bot stays off, nothing fails
+    qloop.run_until_complete(window.shutdown())
+
+
+def test_every_widget_a_page_keeps_is_placed_in_it(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: object
+) -> None:
+    window = MainWindow(services)  # type: ignore[arg-type]
+    qtbot.addWidget(window)
+    for index in range(window.pages.count()):
+        page = window.pages.widget(index)
+        kept = {name: value for name, value in vars(page).items() if isinstance(value, QWidget)}
+        assert kept, f"{type(page).__name__} keeps no widgets?"
+        # a widget built but left out of every layout has no parent: the user never sees it
+        assert [name for name, widget in kept.items()
+                if widget is not page and not page.isAncestorOf(widget)] == []  # fmt: skip
     qloop.run_until_complete(window.shutdown())
 
 
