@@ -56,10 +56,34 @@ class DatasetPage(QWidget):
         self._build()
 
     def _build(self) -> None:
+        bar = self._toolbar()
         self.dataset_list = QListView()
         self.dataset_list.setModel(self.datasets)
         self.dataset_list.setWordWrap(True)
         self.dataset_list.selectionModel().currentChanged.connect(lambda *_: self.reload())
+        split = QSplitter()
+        split.addWidget(self.dataset_list)
+        split.addWidget(self._examples_table())
+        split.addWidget(self._report_panel())
+        split.setSizes([150, 720, 250])
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(False)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.background.stop)
+        self.working = QWidget()  # shown while an import or a validation runs
+        working = QHBoxLayout(self.working)
+        working.setContentsMargins(0, 0, 0, 0)
+        working.addWidget(self.progress, 1)
+        working.addWidget(self.cancel_button)
+        self.working.hide()
+        layout = QVBoxLayout(self)
+        layout.addLayout(bar)
+        layout.addWidget(split, 1)
+        layout.addWidget(self.working)
+        layout.addWidget(self.status)
+
+    def _toolbar(self) -> QHBoxLayout:
+        """The filter, the search and a button for each action."""
         self.status_filter = QComboBox()
         self.status_filter.addItems(STATUSES)
         self.status_filter.currentTextChanged.connect(lambda _: self.reload())
@@ -81,6 +105,9 @@ class DatasetPage(QWidget):
             button.clicked.connect(action)
             bar.addWidget(button)
             self.buttons[label] = button
+        return bar
+
+    def _examples_table(self) -> QTableView:
         self.table = QTableView()
         self.table.setModel(self.examples)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -92,6 +119,10 @@ class DatasetPage(QWidget):
         header.setStretchLastSection(True)
         for column, width in enumerate((45, 75, 120, 150, 150)):  # the Note column stretches
             self.table.setColumnWidth(column, width)
+        return self.table
+
+    def _report_panel(self) -> QWidget:
+        """The validation report, each finding a link to its example."""
         self.finding_list = QListView()
         self.finding_list.setModel(self.findings)
         self.finding_list.setWordWrap(True)
@@ -105,26 +136,7 @@ class DatasetPage(QWidget):
         side_layout.setContentsMargins(0, 0, 0, 0)
         side_layout.addWidget(self.report)
         side_layout.addWidget(self.finding_list, 1)
-        split = QSplitter()
-        split.addWidget(self.dataset_list)
-        split.addWidget(self.table)
-        split.addWidget(side)
-        split.setSizes([150, 720, 250])
-        self.progress = QProgressBar()
-        self.progress.setTextVisible(False)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.clicked.connect(self.background.stop)
-        self.working = QWidget()  # shown while an import or a validation runs
-        working = QHBoxLayout(self.working)
-        working.setContentsMargins(0, 0, 0, 0)
-        working.addWidget(self.progress, 1)
-        working.addWidget(self.cancel_button)
-        self.working.hide()
-        layout = QVBoxLayout(self)
-        layout.addLayout(bar)
-        layout.addWidget(split, 1)
-        layout.addWidget(self.working)
-        layout.addWidget(self.status)
+        return side
 
     # --- loading --------------------------------------------------------------------------------
 
