@@ -90,7 +90,8 @@ class MainWindow(QMainWindow):
             shortcut = QShortcut(QKeySequence(f"Ctrl+{index + 1}"), self)
             shortcut.activated.connect(lambda i=index: self.sidebar.setCurrentRow(i))
         QShortcut(QKeySequence.StandardKey.Open, self).activated.connect(self.record.open_files)
-        QShortcut(QKeySequence.StandardKey.Quit, self).activated.connect(self.close)
+        # Not StandardKey.Quit: some platforms (Windows, offscreen) bind nothing to it.
+        QShortcut(QKeySequence("Ctrl+Q"), self).activated.connect(self.close)
 
     def refresh_status(self) -> None:
         speech = self.services.settings.speech

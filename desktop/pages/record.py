@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -105,6 +105,8 @@ class RecordPage(QWidget):
         self.open_button.clicked.connect(self.open_files)
         self.record_button = QPushButton("● Record")
         self.record_button.setCheckable(True)
+        self.record_button.setShortcut(QKeySequence("Ctrl+R"))
+        self.record_button.setToolTip("Record the microphone (Ctrl+R); again to stop")
         self.record_button.toggled.connect(self._record_toggled)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QDoubleSpinBox, QSpinBox, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QDoubleSpinBox, QSpinBox, QWidget
 from pytestqt.qtbot import QtBot
 
 from core.audio import FileSource
@@ -38,6 +39,39 @@ def test_window_pages_and_status_bar(qloop: asyncio.AbstractEventLoop, qtbot: Qt
     window.discord.banner.linkActivated.emit("settings")
     assert window.pages.currentWidget() is window.settings_page
     qloop.run_until_complete(window.start())  # no token: the bot stays off, nothing fails
+    qloop.run_until_complete(window.shutdown())
+
+
+def test_keyboard_shortcuts(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: object,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    window = MainWindow(services)  # type: ignore[arg-type]
+    qtbot.addWidget(window)
+    with qtbot.waitActive(window):  # shortcuts go to the active window only
+        window.show()
+        window.activateWindow()
+
+    def press(key: Qt.Key) -> None:
+        focus = QApplication.focusWidget() or window
+        qtbot.keyClick(focus, key, Qt.KeyboardModifier.ControlModifier)
+
+    press(Qt.Key.Key_3)
+    assert window.pages.currentWidget() is window.dataset
+    press(Qt.Key.Key_1)
+    assert window.pages.currentWidget() is window.record
+    recordings: list[object] = []
+
+    async def record_microphone() -> None:
+        recordings.append(window.record.record_button.isChecked())
+
+    monkeypatch.setattr(window.record, "record_microphone", record_microphone)
+    press(Qt.Key.Key_R)
+    qtbot.waitUntil(window.record.record_button.isChecked)  # a shortcut clicks after a flash
+    qloop.run_until_complete(asyncio.sleep(0))  # the recording task starts on the loop
+    assert recordings == [True]
+    press(Qt.Key.Key_Q)
+    assert not window.isVisible()
     qloop.run_until_complete(window.shutdown())
 
 
