@@ -36,6 +36,8 @@ from core.training.store import (
 BATCH_LINES = 1_000
 MAX_REPORTED_PROBLEMS = 1_000  # listed one by one; the count stays exact beyond this
 _CSV_DELIMITERS = (",", ";", "\t")
+# JSON allows these unescaped, but str.splitlines() and some JSONL readers end a line at them.
+_LINE_BREAKS_ESCAPED = {ord(c): f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"}
 
 ProgressCallback = Callable[[int, int], None]
 """(bytes read, total bytes), called on the event loop."""
@@ -285,7 +287,7 @@ def _export_line(row: sqlite3.Row, kind: str) -> str | None:
     record = json.loads(row["record"])
     if kind == "preference" and row["kind"] == "chat":
         record = _pair_from_correction(record, json.loads(row["metadata"])["rejected_reply"])
-    return json.dumps(record, ensure_ascii=False) + "\n"
+    return json.dumps(record, ensure_ascii=False).translate(_LINE_BREAKS_ESCAPED) + "\n"
 
 
 def _pair_from_correction(record: dict[str, Any], wrong: str) -> dict[str, Any]:

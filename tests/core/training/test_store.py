@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from core.training.database import Database
@@ -309,3 +309,41 @@ def test_fuzzed_imports_never_crash_and_account_for_every_line(
         assert len(result.problems) == result.rejected
 
     asyncio.run(run())
+
+
+texts = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=20)
+chat_records = st.builds(
+    lambda turns, weight: {"messages": [
+        {"role": role, "content": text, **({"weight": weight} if role == "assistant" else {})}
+        for role, text in turns
+    ]},
+    st.lists(st.tuples(st.sampled_from(["system", "user", "assistant"]), texts), min_size=1,
+             max_size=4),
+    st.sampled_from([0, 1]),
+)  # fmt: skip
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(st.lists(chat_records, min_size=1, max_size=8))
+@example([{"messages": [{"role": "user", "content": "one\x85two\u2028three"}]}])
+def test_what_is_imported_exports_as_it_was(
+    tmp_path_factory: pytest.TempPathFactory, records: list[dict[str, object]]
+) -> None:
+    folder = tmp_path_factory.mktemp("round-trip")
+    source = folder / "in.jsonl"
+    source.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+
+    async def run() -> list[object]:
+        database = Database(folder / "voxdesk.db")
+        store = DatasetStore(database)
+        await import_file(store, "trip", source)
+        result = await export_jsonl(store, "trip", folder / "out.jsonl")
+        await database.close()
+        # splitlines(), as careless readers do: it also breaks at U+0085 and U+2028
+        return [json.loads(line) for line in result.training.read_text("utf-8").splitlines()]
+
+    assert asyncio.run(run()) == records
