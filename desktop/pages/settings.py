@@ -11,6 +11,7 @@ import annotated_types
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from PySide6.QtCore import Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -45,30 +46,45 @@ SECTION_TITLES = {
 
 
 class FieldEditor:
-    """One setting's widget, reading and writing plain values."""
+    """One setting's widget: shows a value, reads it back, and knows whether it was edited."""
 
     def __init__(self, info: FieldInfo, value: Any) -> None:
         self.kind = _plain_type(info.annotation)
-        self.widget = self._make(info, value)
+        self.widget = self._make(info)
         self.widget.setToolTip(info.description or "")
+        self.show(value)
 
-    def _make(self, info: FieldInfo, value: Any) -> QWidget:
+    def _make(self, info: FieldInfo) -> QWidget:
         if self.kind is bool:
-            box = QCheckBox()
-            box.setChecked(bool(value))
-            return box
+            return QCheckBox()
         if get_origin(self.kind) is Literal:
             combo = QComboBox()
             combo.addItems([str(choice) for choice in get_args(self.kind)])
-            combo.setCurrentText(str(value))
             return combo
         if self.kind in (int, float):
-            return _number_box(info, value, self.kind)
-        line = QLineEdit()
-        line.setText(json.dumps(value) if isinstance(value, list | dict) else str(value or ""))
-        return line
+            return _number_box(info, self.kind)
+        return QLineEdit()
 
-    def value(self) -> Any:
+    def show(self, value: Any) -> None:
+        """Display ``value`` as the one in force: the editor counts as not edited."""
+        widget = self.widget
+        if isinstance(widget, QCheckBox):
+            widget.setChecked(bool(value))
+        elif isinstance(widget, QComboBox):
+            widget.setCurrentText(str(value))
+        elif isinstance(widget, QSpinBox | QDoubleSpinBox):
+            widget.setValue(value)
+        else:
+            assert isinstance(widget, QLineEdit)
+            widget.setText(
+                json.dumps(value) if isinstance(value, list | dict) else str(value or "")
+            )
+        self._shown = self._state()
+
+    def edited(self) -> bool:
+        return self._state() != self._shown
+
+    def _state(self) -> object:
         widget = self.widget
         if isinstance(widget, QCheckBox):
             return widget.isChecked()
@@ -77,13 +93,20 @@ class FieldEditor:
         if isinstance(widget, QSpinBox | QDoubleSpinBox):
             return widget.value()
         assert isinstance(widget, QLineEdit)
-        text = widget.text().strip()
+        return widget.text()
+
+    def value(self) -> Any:
+        """The value typed or chosen; raises ValueError for a list or mapping that is not JSON."""
+        state = self._state()
+        if not isinstance(self.widget, QLineEdit):
+            return state
+        text = str(state).strip()
         if get_origin(self.kind) in (list, dict):
             return json.loads(text or ("[]" if get_origin(self.kind) is list else "{}"))
         return text or None
 
 
-def _number_box(info: FieldInfo, value: Any, kind: type) -> QSpinBox | QDoubleSpinBox:
+def _number_box(info: FieldInfo, kind: type) -> QSpinBox | QDoubleSpinBox:
     """A spin box held to the field's bounds, showing its unit (``json_schema_extra``)."""
     box: QSpinBox | QDoubleSpinBox
     if kind is int:
@@ -101,7 +124,6 @@ def _number_box(info: FieldInfo, value: Any, kind: type) -> QSpinBox | QDoubleSp
         box.setSuffix(f" {extra['unit']}")
     if extra.get("zero") and low == 0:
         box.setSpecialValueText(str(extra["zero"]))  # what 0 stands for, such as "all cores"
-    box.setValue(value)
     return box
 
 
@@ -223,13 +245,28 @@ class SettingsPage(QWidget):
             return
         self.status.say(answer)
 
-    def collect(self) -> dict[str, dict[str, Any]]:
-        values: dict[str, dict[str, Any]] = {}
+    def showEvent(self, event: QShowEvent) -> None:
+        self.refresh()
+        super().showEvent(event)
+
+    def refresh(self) -> None:
+        """Show the settings in force, which the bot or other pages may have changed
+        (``!instruction set``, "Use this model"), in every field the user has not edited."""
         for (section, name), editor in self.editors.items():
-            values.setdefault(section, {})[name] = editor.value()
+            if not editor.edited():
+                editor.show(getattr(getattr(self.services.settings, section), name))
+
+    def collect(self) -> dict[str, dict[str, Any]]:
+        """The settings in force with the user's edits on top."""
+        values = self.services.settings.model_dump()
+        for (section, name), editor in self.editors.items():
+            if editor.edited():
+                values[section][name] = editor.value()
         return values
 
     def save(self) -> bool:
+        """Validate and save the edited fields only: a value changed elsewhere since this page
+        was filled stays as it is."""
         try:
             updated = Settings.model_validate(self.collect())
         except ValidationError as error:
@@ -240,8 +277,12 @@ class SettingsPage(QWidget):
                 f"Not saved: a list or mapping is not valid JSON ({error}).", error=True
             )
             return False
-        for section in Settings.model_fields:
-            setattr(self.services.settings, section, getattr(updated, section))
+        edited = [(key, editor) for key, editor in self.editors.items() if editor.edited()]
+        for (section, name), editor in edited:
+            # In place: the assistant, the bot and the pages hold these section objects.
+            value = getattr(getattr(updated, section), name)
+            setattr(getattr(self.services.settings, section), name, value)
+            editor.show(value)
         path = save_settings(self.services.settings, self.services.settings_path)
         self.status.say(f"Saved to {path}. Some changes apply when Voxdesk restarts.")
         self.saved.emit()

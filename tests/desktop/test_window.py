@@ -15,6 +15,7 @@ from pytestqt.qtbot import QtBot
 
 from core.audio import FileSource
 from core.config import load_settings
+from core.services import Services
 from desktop.history import TranscriptHistory
 from desktop.pages.record import RecordPage
 from desktop.pages.settings import SettingsPage
@@ -186,6 +187,22 @@ def test_settings_page_validates_then_saves(
     assert "first" in page.status.text()  # an empty secret is not stored
 
 
+def test_settings_changed_elsewhere_are_shown_and_never_undone(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: Services, tmp_path: Path
+) -> None:
+    page = SettingsPage(services)
+    qtbot.addWidget(page)
+    services.settings.assistant.model = "ft:gpt-4o-mini:org::x1"  # "Use this model", meanwhile
+    page.editors[("assistant", "temperature")].widget.setValue(1.5)  # type: ignore[attr-defined]
+    assert page.save()
+    saved = load_settings(tmp_path / "settings.toml").assistant
+    assert (saved.model, saved.temperature) == ("ft:gpt-4o-mini:org::x1", 1.5)
+    assert services.assistant.settings.temperature == 1.5  # the running assistant has it
+    services.settings.assistant.system_prompt = "Be brief."  # "!instruction set", meanwhile
+    page.refresh()  # as when the page is shown again
+    assert page.editors[("assistant", "system_prompt")].widget.text() == "Be brief."  # type: ignore[attr-defined]
+
+
 def test_number_settings_keep_to_the_schemas_bounds_and_units(
     qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: object
 ) -> None:
@@ -194,7 +211,8 @@ def test_number_settings_keep_to_the_schemas_bounds_and_units(
     boxes = {key: editor.widget for key, editor in page.editors.items()
              if isinstance(editor.widget, QSpinBox | QDoubleSpinBox)}  # fmt: skip
     settings = services.settings  # type: ignore[attr-defined]
-    assert page.collect() == settings.model_dump(mode="json")  # every value shown as it is
+    for (section, name), editor in page.editors.items():  # every value shown as it is
+        assert editor.value() == getattr(getattr(settings, section), name), name
     temperature = boxes[("assistant", "temperature")]
     assert (temperature.minimum(), temperature.maximum()) == (0, 2)
     assert boxes[("audio", "max_bytes")].minimum() == 1  # gt=0
