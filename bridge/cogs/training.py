@@ -20,6 +20,7 @@ from discord.ext import commands
 from bridge.attachments import read_capped
 from bridge.checks import is_trainer, trainer_only
 from bridge.replies import split_message
+from core.assistant import save_instruction
 from core.errors import VoxdeskError
 from core.events import JobUpdated
 from core.training.finetune import JobRequest
@@ -152,13 +153,14 @@ class Training(commands.Cog):
             raise commands.CheckFailure("Changing my instruction needs the trainer role or the "
                                         "Manage Server permission.")  # fmt: skip
         if action == "set" and text:
-            assistant.settings.system_prompt = text
-            await ctx.reply("Instruction updated.")
+            new, answer = text, "Instruction updated."
         elif action == "reset":
-            assistant.settings.system_prompt = None
-            await ctx.reply("Instruction reset to the default.")
+            new, answer = None, "Instruction reset to the default."
         else:
             raise commands.BadArgument("Use `!instruction set <text>` or `!instruction reset`.")
+        assistant.settings.system_prompt = new
+        await asyncio.to_thread(save_instruction, new, self.services.settings_path)
+        await ctx.reply(answer)
 
     @commands.command()
     async def correct(

@@ -116,8 +116,18 @@ class Assistant:
 
 def activate_model(model: str, settings_path: Path | None = None) -> None:
     """Make ``model`` (a fine-tuned one, usually) the model every reply uses from now on."""
+    _save_setting("model", model, settings_path)
+
+
+def save_instruction(text: str | None, settings_path: Path | None = None) -> None:
+    """Make ``text`` the system instruction from now on, restarts included (None: default)."""
+    _save_setting("system_prompt", text, settings_path)
+
+
+def _save_setting(name: str, value: str | None, settings_path: Path | None) -> None:
+    # Read from the file and written back: only this one setting changes in it.
     settings = load_settings(settings_path)
-    settings.assistant.model = model
+    setattr(settings.assistant, name, value)
     save_settings(settings, settings_path)
 
 

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from core.config import load_settings
 from core.training.store import Status
 from tests.bridge.conftest import Running
 
@@ -126,3 +127,7 @@ async def test_instruction_help_and_editing(running: Running) -> None:
     await fake.post(fake.member, "Привет", channel=fake.chat)
     await fake.wait_for(lambda m: m["content"] == running.openai.reply)
     assert running.openai.chat_requests[-1]["messages"][0]["content"] == "Отвечай только стихами."
+    assert load_settings().assistant.system_prompt == "Отвечай только стихами."  # kept
+    await fake.post(fake.trainer, "!instruction reset")
+    await fake.wait_for(lambda m: m["content"] == "Instruction reset to the default.")
+    assert load_settings().assistant.system_prompt is None
