@@ -21,6 +21,7 @@ from bridge.attachments import read_capped
 from bridge.checks import is_trainer, trainer_only
 from bridge.replies import split_message
 from core.assistant import save_instruction
+from core.config import save_setting
 from core.errors import VoxdeskError
 from core.events import JobUpdated
 from core.training.finetune import JobRequest
@@ -43,7 +44,6 @@ class Training(commands.Cog):
         self.bot = bot
         self.services = bot.services  # type: ignore[attr-defined]
         self.settings = self.services.settings.discord
-        self.active: dict[int, str] = {}  # guild id -> dataset chosen with !select_dataset
         self.session: aiohttp.ClientSession | None = None
         self.followers: set[asyncio.Task[None]] = set()
 
@@ -57,8 +57,8 @@ class Training(commands.Cog):
             await self.session.close()
 
     def dataset_for(self, ctx: commands.Context[commands.Bot]) -> str:
-        default: str = self.settings.dataset
-        return self.active.get(ctx.guild.id if ctx.guild else 0, default)
+        chosen: str | None = self.settings.guild_datasets.get(str(ctx.guild.id if ctx.guild else 0))
+        return chosen or str(self.settings.dataset)
 
     @commands.command()
     @trainer_only()
@@ -133,7 +133,11 @@ class Training(commands.Cog):
             choices = ", ".join(f"`{n}`" for n in known) or "none yet"
             await ctx.reply(f"There is no dataset '{name}'. Datasets: {choices}.")
             return
-        self.active[ctx.guild.id if ctx.guild else 0] = name
+        chosen = {**self.settings.guild_datasets, str(ctx.guild.id if ctx.guild else 0): name}
+        self.settings.guild_datasets = chosen
+        await asyncio.to_thread(
+            save_setting, "discord", "guild_datasets", chosen, self.services.settings_path
+        )
         await ctx.reply(f"Corrections and feedback now go to '{name}'.")
 
     @commands.command()

@@ -12,7 +12,7 @@ from typing import Any
 
 import openai
 
-from core.config.settings import AssistantSettings, load_settings, save_settings
+from core.config.settings import AssistantSettings, save_setting
 from core.openai_client import OpenAIError, explain
 from core.training.tokens import TOKENS_PER_MESSAGE, count_texts, encoding_for_model
 
@@ -116,19 +116,12 @@ class Assistant:
 
 def activate_model(model: str, settings_path: Path | None = None) -> None:
     """Make ``model`` (a fine-tuned one, usually) the model every reply uses from now on."""
-    _save_setting("model", model, settings_path)
+    save_setting("assistant", "model", model, settings_path)
 
 
 def save_instruction(text: str | None, settings_path: Path | None = None) -> None:
     """Make ``text`` the system instruction from now on, restarts included (None: default)."""
-    _save_setting("system_prompt", text, settings_path)
-
-
-def _save_setting(name: str, value: str | None, settings_path: Path | None) -> None:
-    # Read from the file and written back: only this one setting changes in it.
-    settings = load_settings(settings_path)
-    setattr(settings.assistant, name, value)
-    save_settings(settings, settings_path)
+    save_setting("assistant", "system_prompt", text, settings_path)
 
 
 def _safe_name(author: str) -> str:

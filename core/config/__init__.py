@@ -12,6 +12,7 @@ from core.config.settings import (
     TtsSettings,
     default_settings_path,
     load_settings,
+    save_setting,
     save_settings,
 )
 
@@ -30,5 +31,6 @@ __all__ = [
     "TtsSettings",
     "default_settings_path",
     "load_settings",
+    "save_setting",
     "save_settings",
 ]

@@ -152,6 +152,10 @@ class DiscordSettings(_Section):
     )
     language: str = Field("ru-RU", description="Speech language where no guild setting applies.")
     dataset: str = Field("discord", description="Dataset that corrections and feedback go to.")
+    guild_datasets: dict[str, str] = Field(
+        default_factory=dict,
+        description="Dataset per guild id, chosen there with !select_dataset.",
+    )
     fine_tune_model: str = Field(
         "gpt-4o-mini-2024-07-18", description="Base model that !train fine-tunes."
     )
@@ -214,6 +218,13 @@ def load_settings(path: Path | None = None) -> Settings:
             f"Invalid settings in {path} or VOXDESK_* environment: {summarize_validation(error)}",
             hint="Fix the value or delete the line to use the default.",
         ) from error
+
+
+def save_setting(section: str, name: str, value: Any, path: Path | None = None) -> None:
+    """Change one setting in the settings file, leaving the others there as they are."""
+    settings = load_settings(path)
+    setattr(getattr(settings, section), name, value)
+    save_settings(settings, path)
 
 
 def save_settings(settings: Settings, path: Path | None = None) -> Path:

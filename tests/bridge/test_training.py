@@ -93,6 +93,13 @@ async def test_correct_feedback_select_and_archive(running: Running) -> None:
     name = archive["attachments"][0]["filename"]
     assert name.startswith("discord-") and name.endswith(".jsonl") and "/" not in name
 
+    await store.create_dataset("second")
+    await fake.post(fake.trainer, "!select_dataset second")
+    await fake.wait_for(lambda m: m["content"] == "Corrections and feedback now go to 'second'.")
+    assert load_settings().discord.guild_datasets == {str(fake.guild_id): "second"}  # kept
+    await fake.post(fake.member, "!feedback лучше", channel=fake.chat)
+    await fake.wait_for(lambda m: "in 'second'" in m["content"])
+
 
 async def test_getfile_serves_only_exported_names(running: Running) -> None:
     fake = running.discord
