@@ -57,8 +57,7 @@ class Training(commands.Cog):
             await self.session.close()
 
     def dataset_for(self, ctx: commands.Context[commands.Bot]) -> str:
-        chosen: str | None = self.settings.guild_datasets.get(str(ctx.guild.id if ctx.guild else 0))
-        return chosen or str(self.settings.dataset)
+        return str(self.settings.dataset_for(ctx.guild.id if ctx.guild else None))
 
     @commands.command()
     @trainer_only()

@@ -168,6 +168,10 @@ class DiscordSettings(_Section):
     sharded: bool = Field(False, description="Use Discord's sharding (for very large bots).")
     sync_commands: bool = Field(False, description="Register slash commands at start-up.")
 
+    def dataset_for(self, guild_id: int | None) -> str:
+        """Where corrections and feedback from that guild go (None: direct messages)."""
+        return self.guild_datasets.get(str(guild_id or 0)) or self.dataset
+
 
 class Settings(BaseSettings):
     """Every setting of Voxdesk, grouped by concern."""

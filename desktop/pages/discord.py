@@ -204,7 +204,7 @@ class DiscordPage(QWidget):
         self._run(self._store_correction(row.event, correction.strip()), "Saved as a candidate.")
 
     async def _store_correction(self, reply: ReplySent, correction: str) -> None:
-        dataset = self.services.settings.discord.dataset
+        dataset = self.services.settings.discord.dataset_for(reply.place.guild_id)
         await self.services.datasets.add_correction(
             dataset, conversation=[{"role": "user", "content": reply.question}],
             wrong_reply=reply.text, corrected_reply=correction,
