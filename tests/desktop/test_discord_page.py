@@ -102,10 +102,12 @@ def test_feed_reply_as_the_bot_and_correct(qloop: asyncio.AbstractEventLoop, liv
                      if row.kind == "reply" and row.text == openai.reply)  # fmt: skip
     proxy = page.filter.mapFromSource(page.feed.index(reply_row, 0))
     page.table.selectRow(proxy.row())
+    # the guild chose its dataset with !select_dataset: the window's corrections go there too
+    page.services.settings.discord.guild_datasets = {str(fake.guild_id): "geography"}
     page.correct_selected("Париж.")
     qloop.run_until_complete(page.background.settle())
     store = page.services.datasets
-    (candidate,) = qloop.run_until_complete(store.examples("discord", status=Status.CANDIDATE))
+    (candidate,) = qloop.run_until_complete(store.examples("geography", status=Status.CANDIDATE))
     assert candidate.messages == [{"role": "user", "content": "Столица Франции?"},
                                   {"role": "assistant", "content": "Париж."}]  # fmt: skip
     assert candidate.metadata["rejected_reply"] == openai.reply
