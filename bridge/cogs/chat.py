@@ -30,7 +30,7 @@ class Chat(commands.Cog):
         self.cooldown = per_user_cooldown(self.settings.cooldown_seconds)
         # The prompt behind each recent reply, for !correct and !feedback.
         self.prompts: OrderedDict[int, list[dict[str, Any]]] = OrderedDict()
-        self.last_exchange: dict[tuple[int, int], list[dict[str, Any]]] = {}
+        self.last_exchange: OrderedDict[tuple[int, int], list[dict[str, Any]]] = OrderedDict()
 
     @commands.hybrid_command(description="Say hello.")  # type: ignore[arg-type]  # mypy cannot bind the ParamSpec
     async def hi(self, ctx: commands.Context[commands.Bot]) -> None:
@@ -94,11 +94,9 @@ class Chat(commands.Cog):
 
     def _remember(self, reply_id: int, message: discord.Message, reply: Reply) -> None:
         conversation = [m for m in reply.prompt if m["role"] != "system"]
-        self.prompts[reply_id] = conversation
-        while len(self.prompts) > REMEMBERED_REPLIES:
-            self.prompts.popitem(last=False)
+        _keep_recent(self.prompts, reply_id, conversation)
         exchange = [*conversation, {"role": "assistant", "content": reply.text}]
-        self.last_exchange[(message.channel.id, message.author.id)] = exchange
+        _keep_recent(self.last_exchange, (message.channel.id, message.author.id), exchange)
 
     def _wants_reply(self, message: discord.Message) -> bool:
         if message.guild is None:
@@ -108,6 +106,15 @@ class Chat(commands.Cog):
         user = self.bot.user
         mentioned = user is not None and user in message.mentions
         return bool(self.settings.reply_to_mentions and mentioned)
+
+
+def _keep_recent(memory: OrderedDict[Any, Any], key: object, value: object) -> None:
+    """Remember ``value``, forgetting the oldest beyond REMEMBERED_REPLIES: a busy bot meets
+    more people and replies than it should hold forever."""
+    memory[key] = value
+    memory.move_to_end(key)
+    while len(memory) > REMEMBERED_REPLIES:
+        memory.popitem(last=False)
 
 
 def _messages_from(text: str) -> list[dict[str, Any]]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 
+from bridge.cogs.chat import REMEMBERED_REPLIES, _keep_recent
 from core.events import MessageSeen, ReplySent
 from tests.bridge.conftest import Running, next_event
 
@@ -75,3 +77,13 @@ async def test_an_openai_failure_is_a_short_reason(running: Running) -> None:
     await fake.post(fake.member, "hello?", channel=fake.chat)
     reason = await fake.wait_for(lambda m: m["content"].startswith("I can't answer right now"))
     assert "OpenAI rejected the API key" in reason["content"]
+
+
+def test_memory_of_replies_keeps_the_most_recent_only() -> None:
+    memory: OrderedDict[int, int] = OrderedDict()
+    for key in range(REMEMBERED_REPLIES):
+        _keep_recent(memory, key, key)
+    _keep_recent(memory, 0, -1)  # the same person again: now the most recent
+    _keep_recent(memory, REMEMBERED_REPLIES, 0)
+    assert len(memory) == REMEMBERED_REPLIES
+    assert 1 not in memory and memory[0] == -1
