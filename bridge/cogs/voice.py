@@ -12,7 +12,7 @@ from discord.ext import commands
 
 from core.audio.ffmpeg import ffmpeg_executable
 from core.errors import VoxdeskError
-from core.tts import create_synthesizer
+from core.tts import create_synthesizer, speakable
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +90,12 @@ class Voice(commands.Cog):
                 log.warning("Could not speak in %s: %s", guild.id, error.describe())
 
     async def _play(self, guild: discord.Guild, text: str) -> None:
+        said = speakable(text)
+        if not said:
+            return  # only code, links or mentions: nothing to read aloud
         settings = self.services.settings.tts
         synthesizer = create_synthesizer(settings.engine)
-        speech = await synthesizer.synthesize(text, language=settings.language, output="ogg")
+        speech = await synthesizer.synthesize(said, language=settings.language, output="ogg")
         voice = guild.voice_client
         if voice is None:
             return  # left while the speech was being made

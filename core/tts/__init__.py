@@ -3,6 +3,7 @@
 from core.tts.base import Speech, SpeechError, SpeechFormat, Synthesizer
 from core.tts.espeak import EspeakSynthesizer
 from core.tts.gtts_engine import GttsSynthesizer
+from core.tts.speakable import speakable
 
 TTS_ENGINES = ("gtts", "espeak")
 
@@ -26,4 +27,5 @@ __all__ = [
     "SpeechFormat",
     "Synthesizer",
     "create_synthesizer",
+    "speakable",
 ]

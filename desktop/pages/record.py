@@ -33,7 +33,7 @@ from core.services import Services
 from core.stt import ENGINES
 from core.stt.formats import OutputFormat, render
 from core.training.store import NewExample, Origin
-from core.tts import create_synthesizer
+from core.tts import create_synthesizer, speakable
 from desktop.actions import StatusLine
 from desktop.history import Entry, TranscriptHistory
 
@@ -347,8 +347,8 @@ class RecordPage(QWidget):
             self.status.say(error.describe(), error=True)
             return
         self.conversation.appendPlainText(f"Assistant: {reply.text}\n")
-        if self.speak_replies.isChecked():
-            await self._speak(reply.text)
+        if self.speak_replies.isChecked() and (said := speakable(reply.text)):
+            await self._speak(said)
 
     async def _speak(self, text: str) -> None:
         settings = self.services.settings.tts

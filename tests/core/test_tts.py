@@ -7,7 +7,13 @@ import pytest
 from core.audio import decode_to_pcm
 from core.stt.scoring import word_error_rate
 from core.stt.whisper import WhisperTranscriber
-from core.tts import EspeakSynthesizer, GttsSynthesizer, SpeechError, create_synthesizer
+from core.tts import (
+    EspeakSynthesizer,
+    GttsSynthesizer,
+    SpeechError,
+    create_synthesizer,
+    speakable,
+)
 from core.tts.gtts_engine import _gtts_language
 from tests.conftest import GENEROUS
 
@@ -79,3 +85,21 @@ def test_unknown_engine_names_the_choices() -> None:
     with pytest.raises(SpeechError, match="Unknown voice engine") as raised:
         create_synthesizer("festival")
     assert "gtts, espeak" in (raised.value.hint or "")
+
+
+@pytest.mark.parametrize(
+    ("written", "said"),
+    [
+        ("Here:\n```python\nprint(1)\n```\nDone.", "Here:\nDone."),
+        ("```\ncut off before its end", ""),
+        ("**Bold**, _italic_, ~~struck~~ and ||hidden||", "Bold, italic, struck and hidden"),
+        ("snake_case_name costs 2*3*4 = 24", "snake_case_name costs 2*3*4 = 24"),
+        ("Read [the docs](https://docs.python.org/3/) or https://www.example.com/a?b=1",
+         "Read the docs or example.com"),
+        ("Hi <@123>, see <#456> <:wave:789>!", "Hi, see!"),
+        ("# Title\n> quoted\n- item\n2. second", "Title\nquoted\nitem\nsecond"),
+        ("Run `pip install voxdesk`", "Run pip install voxdesk"),
+    ],
+)  # fmt: skip
+def test_replies_are_made_fit_to_read_aloud(written: str, said: str) -> None:
+    assert speakable(written) == said
