@@ -23,8 +23,12 @@ from desktop.app import cancel_leftover_tasks
 
 @pytest.fixture
 def qloop(qapp: QApplication, qtbot: QtBot, tmp_path: Path) -> Iterator[asyncio.AbstractEventLoop]:
-    """Depends on qtbot so that it is torn down first: the loop (and its worker threads) must
-    be gone before pytest-qt closes the widgets, or late callbacks reach deleted objects."""
+    """A qasync loop for one test, closed after it.
+
+    pytest-qt closes and deletes the test's widgets in its teardown hook, before any fixture is
+    finalized: by the time this loop runs its last callbacks, the widgets are gone. Depending on
+    qtbot keeps this fixture's teardown ahead of qtbot's own.
+    """
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qt"))
     loop = qasync.QEventLoop(qapp)
