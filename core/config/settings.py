@@ -151,7 +151,10 @@ class DiscordSettings(_Section):
         default_factory=dict, description='Speech language per guild id, e.g. {"123": "en-US"}.'
     )
     language: str = Field("ru-RU", description="Speech language where no guild setting applies.")
-    dataset: str = Field("discord", description="Dataset that corrections and feedback go to.")
+    dataset: str = Field(
+        "discord",
+        description="Dataset that corrections and feedback go to, where a guild chose none.",
+    )
     guild_datasets: dict[str, str] = Field(
         default_factory=dict,
         description="Dataset per guild id, chosen there with !select_dataset.",
