@@ -63,6 +63,11 @@ class Training(commands.Cog):
     @trainer_only()
     async def train(self, ctx: commands.Context[commands.Bot], dataset: str | None = None) -> None:
         """Validate a dataset (or an attached JSONL file) and start a fine-tune."""
+        # "typing…" while the file is validated and uploaded, which can take a while
+        async with ctx.typing():
+            await self._train(ctx, dataset)
+
+    async def _train(self, ctx: commands.Context[commands.Bot], dataset: str | None) -> None:
         with tempfile.TemporaryDirectory(prefix="voxdesk-train-") as folder:
             path, name = await self._training_file(ctx, dataset, Path(folder))
             model = self.settings.fine_tune_model

@@ -51,6 +51,8 @@ async def test_train_with_an_attachment_starts_and_announces_a_job(running: Runn
     started = await fake.wait_for(lambda m: m["content"].startswith("Started fine-tuning job"))
     job_id = next(iter(running.openai.jobs))
     assert f"`{job_id}`" in started["content"] and "12 examples" in started["content"]
+    typing = [e for e in fake.exchanges if e.method == "POST" and e.path.endswith("/typing")]
+    assert typing  # "typing…" was shown while the file was checked and uploaded
     done = await fake.wait_for(lambda m: f"Fine-tune `{job_id}` succeeded" in m["content"])
     assert "ft:gpt-4o-mini-2024-07-18" in done["content"]
     record = await running.services.jobs.job(job_id)
