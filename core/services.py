@@ -1,21 +1,27 @@
-"""Everything core offers, built once from the settings: what the CLI, bot and window share."""
+"""Everything core offers, built once from the settings: what the CLI, bot and window share.
+
+The parts that talk to OpenAI are imported when first used: the OpenAI SDK takes a third of a
+second to import, which every command line call would pay for otherwise.
+"""
 
 from __future__ import annotations
 
 from functools import cached_property, partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import openai
-
-from core.assistant import Assistant
 from core.config import SecretStore, Settings
 from core.events import EventBus
-from core.openai_client import make_client
 from core.stt import SpeechService
 from core.training.database import Database
-from core.training.finetune import FineTuner
 from core.training.jobs import JobRegistry
 from core.training.store import DatasetStore
+
+if TYPE_CHECKING:
+    import openai
+
+    from core.assistant import Assistant
+    from core.training.finetune import FineTuner
 
 
 class Services:
@@ -34,6 +40,8 @@ class Services:
 
     def openai_client(self) -> openai.AsyncOpenAI:
         """A client with the configured key and base URL; raises MissingSecret without a key."""
+        from core.openai_client import make_client
+
         return make_client(self.settings.openai, self.secrets)
 
     @cached_property
@@ -58,12 +66,17 @@ class Services:
 
     @cached_property
     def fine_tuner(self) -> FineTuner:
+        from core.openai_client import make_client
+        from core.training.finetune import FineTuner
+
         settings = self.settings.openai
         factory = partial(make_client, settings, self.secrets)
         return FineTuner(factory, self.jobs, poll_seconds=settings.job_poll_seconds)
 
     @cached_property
     def assistant(self) -> Assistant:
+        from core.assistant import Assistant
+
         return Assistant(self.settings.assistant, self.openai_client)
 
     async def close(self) -> None:

@@ -24,7 +24,7 @@ from core.assistant import save_instruction
 from core.config import save_setting
 from core.errors import VoxdeskError
 from core.events import JobUpdated
-from core.training.finetune import JobRequest
+from core.training.job_request import JobRequest
 from core.training.transfer import export_jsonl
 from core.training.validator import ValidationReport, validate_file_async
 

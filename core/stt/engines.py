@@ -7,10 +7,8 @@ from typing import Literal, get_args
 
 from core.config.secrets import SecretStore
 from core.config.settings import Settings
-from core.openai_client import make_client
 from core.stt.base import EngineUnavailable, Transcriber
 from core.stt.google import GoogleTranscriber
-from core.stt.openai_api import OpenAITranscriber
 from core.stt.sphinx import SphinxTranscriber
 from core.stt.whisper import WhisperTranscriber
 
@@ -28,6 +26,10 @@ def create_transcriber(name: str, settings: Settings, secrets: SecretStore) -> T
             default_language=speech.google_language, timeout=speech.network_timeout
         )
     if name == "openai":
+        # the OpenAI SDK is slow to import: only for the engine that needs it
+        from core.openai_client import make_client
+        from core.stt.openai_api import OpenAITranscriber
+
         factory = partial(make_client, settings.openai, secrets)
         return OpenAITranscriber(factory, settings.openai.transcription_model)
     if name == "sphinx":

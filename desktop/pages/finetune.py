@@ -35,7 +35,7 @@ from core.assistant import activate_model
 from core.errors import VoxdeskError
 from core.events import JobUpdated
 from core.services import Services
-from core.training.finetune import Hyperparameters, JobRequest
+from core.training.job_request import Hyperparameters, JobRequest
 from core.training.jobs import JobRecord
 from core.training.pricing import price_table
 from core.training.transfer import export_jsonl

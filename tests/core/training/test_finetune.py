@@ -12,7 +12,8 @@ import pytest
 from core.config import OpenAISettings, SecretStore
 from core.openai_client import OpenAIError, make_client
 from core.training.database import Database
-from core.training.finetune import FineTuner, Hyperparameters, JobRequest
+from core.training.finetune import FineTuner
+from core.training.job_request import Hyperparameters, JobRequest
 from core.training.jobs import JobRegistry
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
 
