@@ -37,6 +37,7 @@ from core.training.transfer import export_jsonl, import_file
 from core.training.validator import validate_file_async
 from desktop.actions import Actions, StatusLine
 from desktop.examples import ExamplesModel
+from desktop.tables import row_table
 
 ROLE_NAME = Qt.ItemDataRole.UserRole
 ROLE_FINDING = Qt.ItemDataRole.UserRole + 1
@@ -108,11 +109,7 @@ class DatasetPage(QWidget):
         return bar
 
     def _examples_table(self) -> QTableView:
-        self.table = QTableView()
-        self.table.setModel(self.examples)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.verticalHeader().hide()
+        self.table = row_table(self.examples, QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)

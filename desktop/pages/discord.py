@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QStyle,
-    QTableView,
     QTreeView,
     QVBoxLayout,
     QWidget,
@@ -29,6 +28,7 @@ from core.events import BridgeStateChanged, Event, GuildInfo, ReplySent
 from core.services import Services
 from desktop.actions import Actions, StatusLine
 from desktop.feed import FeedModel, FeedRow, PlaceFilter
+from desktop.tables import row_table
 
 if TYPE_CHECKING:
     from bridge.runner import Bridge
@@ -65,11 +65,7 @@ class DiscordPage(QWidget):
         self.tree.setModel(self.places)
         self.tree.setHeaderHidden(True)
         self.tree.selectionModel().currentChanged.connect(self._place_selected)
-        self.table = QTableView()
-        self.table.setModel(self.filter)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.verticalHeader().hide()
+        self.table = row_table(self.filter, QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)

@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -42,6 +41,7 @@ from core.training.transfer import export_jsonl
 from core.training.validator import ValidationReport, validate_file_async
 from desktop.actions import Actions, StatusLine
 from desktop.jobs import JobsModel
+from desktop.tables import row_table
 
 
 class FineTunePage(QWidget):
@@ -122,11 +122,7 @@ class FineTunePage(QWidget):
 
     def _jobs_panel(self) -> QWidget:
         """The jobs, and the selected one's chart, events and actions."""
-        self.table = QTableView()
-        self.table.setModel(self.jobs)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.verticalHeader().hide()
+        self.table = row_table(self.jobs, QAbstractItemView.SelectionMode.SingleSelection)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.selectionModel().currentChanged.connect(
             lambda *_: self.background.run(self.show_job())
