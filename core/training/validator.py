@@ -118,11 +118,10 @@ def validate_file(
     core.work.Cancelled.
     """
     tally = scan_file(path, encoding_for_model(model), progress, cancelled)
-    report = _report(tally, model)
-    if validation_file is not None:
-        with validation_file.open("rb") as handle:
-            _report_overlap(report, handle, tally.keys)
-    return report
+    if validation_file is None:
+        return _report(tally, model)
+    with validation_file.open("rb") as handle:
+        return _report(tally, model, validation=handle)
 
 
 async def validate_file_async(
@@ -150,7 +149,9 @@ def validate_lines(lines: Iterable[bytes | str], *, model: str = DEFAULT_MODEL) 
     return _report(scan_stream(lines, encoding_for_model(model)), model)
 
 
-def _report(tally: Tally, model: str) -> ValidationReport:
+def _report(
+    tally: Tally, model: str, validation: Iterable[bytes] | None = None
+) -> ValidationReport:
     report = ValidationReport(
         examples=tally.examples,
         chat_examples=tally.chat_examples,
@@ -160,8 +161,11 @@ def _report(tally: Tally, model: str) -> ValidationReport:
         encoding=encoding_for_model(model),
     )
     _report_duplicates(report, tally.keys)
+    if validation is not None:
+        _report_overlap(report, validation, tally.keys)
     _report_sizes(report, tally.sizes)
     _report_file_problems(report)
+    # in line order, like the file; findings about the whole file (line 0) first
     report.findings.sort(key=lambda finding: finding.line)
     del report.findings[MAX_FINDINGS:]
     report.cost = estimate_cost(model, report.charged_tokens)
