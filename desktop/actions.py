@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Coroutine
 from typing import Any
 
@@ -53,7 +52,6 @@ class Actions:
             await asyncio.gather(*self.running, return_exceptions=True)
 
     async def cancel(self) -> None:
-        for task in list(self.running):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        """Cancel everything running here and wait until it has stopped."""
+        self.stop()
+        await self.settle()
