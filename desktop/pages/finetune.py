@@ -192,7 +192,11 @@ class FineTunePage(QWidget):
         """Export the dataset as it would be trained and validate it: tokens and cost."""
         with tempfile.TemporaryDirectory(prefix="voxdesk-estimate-") as folder:
             train, _ = await self._export(Path(folder))
-            report = await validate_file_async(train, model=self.base_model.currentText())
+            return await self._validate(train)
+
+    async def _validate(self, train: Path) -> ValidationReport:
+        """Validate the file to train on, and show its tokens and cost."""
+        report = await validate_file_async(train, model=self.base_model.currentText())
         cost = (
             f"${report.cost.dollars:,.2f}" if report.cost else "unknown (no price for this model)"
         )
@@ -205,17 +209,14 @@ class FineTunePage(QWidget):
         return report
 
     async def start_job(self, *, confirm: bool = True) -> str:
-        report = await self.estimate()
-        if not report.ok:
-            raise VoxdeskError("The training data has errors; see the estimate, then fix them.")
-        cost = f"${report.cost.dollars:,.2f}" if report.cost else "an unknown amount"
-        if confirm and QMessageBox.question(self, "Start fine-tune",
-                                            f"This fine-tune is estimated at {cost}. Start it?") \
-                != QMessageBox.StandardButton.Yes:  # fmt: skip
-            raise VoxdeskError("Not started.")
         tuner = self.services.fine_tuner
+        # One export: the file whose cost the user confirms is the file uploaded.
         with tempfile.TemporaryDirectory(prefix="voxdesk-finetune-") as folder:
             train, valid = await self._export(Path(folder))
+            report = await self._validate(train)
+            if not report.ok:
+                raise VoxdeskError("The training data has errors; see the estimate, then fix them.")
+            self._confirm(report, confirm)
             self.status.say("Uploading…")
             training_id = await tuner.upload(train)
             validation_id = await tuner.upload(valid) if valid else None
@@ -235,6 +236,13 @@ class FineTunePage(QWidget):
         await self.refresh_jobs()
         self.follow(job.id)
         return job.id
+
+    def _confirm(self, report: ValidationReport, ask: bool) -> None:
+        cost = f"${report.cost.dollars:,.2f}" if report.cost else "an unknown amount"
+        question = f"This fine-tune is estimated at {cost}. Start it?"
+        if ask and QMessageBox.question(self, "Start fine-tune", question) \
+                != QMessageBox.StandardButton.Yes:  # fmt: skip
+            raise VoxdeskError("Not started.")
 
     def _browse(self) -> None:
         name, _ = QFileDialog.getOpenFileName(self, "Training file", "", "JSONL (*.jsonl)")
@@ -335,8 +343,6 @@ def _existing_file(text: str) -> Path:
 def _spin(widget: Any, low: float, high: float, value: float, special: str = "") -> Any:
     widget.setRange(low, high)
     widget.setValue(value)
-    if special:
-        widget.setSpecialValueText(
-            special
-        )  # shown for the lowest value: 0 means "let OpenAI choose"
+    if special:  # shown for the lowest value: 0 means "let OpenAI choose"
+        widget.setSpecialValueText(special)
     return widget
