@@ -35,6 +35,7 @@ from core.training.store import (
 
 BATCH_LINES = 1_000
 MAX_REPORTED_PROBLEMS = 1_000  # listed one by one; the count stays exact beyond this
+_CSV_COLUMNS = frozenset({"prompt", "completion"})  # needed; "system" may be there too
 _CSV_DELIMITERS = (",", ";", "\t")
 # JSON allows these unescaped, but str.splitlines() and some JSONL readers end a line at them.
 _LINE_BREAKS_ESCAPED = {ord(c): f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"}
@@ -185,7 +186,7 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, int, Any]]:
         header = next(lines, "")
         reader = csv.DictReader(itertools.chain([header], lines), delimiter=_delimiter(header))
         columns = {name.strip().lower(): name for name in reader.fieldnames or []}
-        if not {"prompt", "completion"} <= columns.keys():
+        if not columns.keys() >= _CSV_COLUMNS:
             raise DatasetError(
                 f"{path.name} needs 'prompt' and 'completion' columns "
                 f"(found: {', '.join(columns) or 'none'})."
@@ -203,7 +204,7 @@ def _delimiter(header: str) -> str:
     """
     for delimiter in _CSV_DELIMITERS:
         names = {name.strip().lower() for name in next(csv.reader([header], delimiter=delimiter))}
-        if {"prompt", "completion"} <= names:
+        if names >= _CSV_COLUMNS:
             return delimiter
     return ","
 
