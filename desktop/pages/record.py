@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
@@ -406,13 +406,8 @@ class RecordPage(QWidget):
             if not path.suffix:
                 chosen_format = next(k for k, v in EXPORT_FILTERS.items() if v == chosen)
                 path = path.with_suffix(f".{chosen_format}")
-        formats: dict[str, OutputFormat] = {
-            "txt": "txt",
-            "srt": "srt",
-            "vtt": "vtt",
-            "json": "json",
-        }
-        fmt = formats.get(path.suffix.lstrip("."), "txt")
+        suffix = path.suffix.lstrip(".")
+        fmt = cast(OutputFormat, suffix if suffix in EXPORT_FILTERS else "txt")
         path.write_text(render(entry.transcript, fmt), encoding="utf-8")
         self.status.say(f"Exported to {path}.")
 
