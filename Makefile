@@ -23,9 +23,17 @@ run: system-deps $(STAMP)
 test: system-deps $(STAMP) lint
 	$(BIN)/pytest
 
-lint: $(STAMP)
-	$(BIN)/ruff check core bridge desktop tests bench
+lint: $(STAMP) $(VENV)/src/voxdesk
+	$(BIN)/ruff check core bridge desktop tests bench docs
+	$(BIN)/ruff format --check core bridge desktop tests bench docs
+	$(BIN)/lint-imports
 	$(BIN)/mypy
+
+# mypy cannot follow the editable install's import hook: it reads the folders through links
+# that spell the installed package, voxdesk.
+$(VENV)/src/voxdesk: | $(STAMP)
+	mkdir -p $@
+	for d in core bridge desktop resources; do ln -sfn ../../../$$d $@/$$d; done
 
 bench: system-deps $(STAMP)
 	$(BIN)/python -m bench.stt
@@ -47,4 +55,4 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

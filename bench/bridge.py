@@ -22,13 +22,13 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.loopback import loopback_bot_services
-from bridge.runner import Bridge
-from core.looplag import LoopLagMonitor
 from tests.bridge.test_transcription import voice_message
 from tests.conftest import corpus_clips
 from tests.fakes.discord_server import FakeDiscord
+from voxdesk.bridge.runner import Bridge
+from voxdesk.core.looplag import LoopLagMonitor
 
-RESULTS = Path(__file__).parent / "results" / "bridge.json"
+RESULTS = Path(__file__).parent / "results" / "voxdesk.bridge.json"
 
 
 async def run(messages: int, rate: float) -> dict[str, Any]:

@@ -62,7 +62,7 @@ def worker(name: str, path: Path) -> dict[str, Any]:
 
 
 def run_ours(path: Path) -> dict[str, Any]:
-    from core.training.validator import validate_file
+    from voxdesk.core.training.validator import validate_file
 
     started = time.perf_counter()
     result = validate_file(path, model=CL100K_MODEL)
@@ -94,9 +94,9 @@ def run_cookbook(path: Path) -> dict[str, Any]:
 
 
 def run_import(path: Path) -> dict[str, Any]:
-    from core.training.database import Database
-    from core.training.store import DatasetStore
-    from core.training.transfer import import_file
+    from voxdesk.core.training.database import Database
+    from voxdesk.core.training.store import DatasetStore
+    from voxdesk.core.training.transfer import import_file
 
     async def go(folder: str) -> Any:
         database = Database(Path(folder) / "voxdesk.db")

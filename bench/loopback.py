@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from core.config import SecretStore, Settings
-from core.services import Services
 from tests.fakes.discord_server import TOKEN, FakeDiscord
+from voxdesk.core.config import SecretStore, Settings
+from voxdesk.core.services import Services
 
 
 async def loopback_bot_services() -> tuple[FakeDiscord, Services]:

@@ -52,9 +52,9 @@ def run_worker(engine: str) -> dict[str, Any]:
 
 
 async def measure(engine: str) -> dict[str, Any]:
-    from core.stt.scoring import error_counts
     from tests.conftest import corpus_clips, russian_clips
     from tests.core.test_whisper import long_audio, long_reference
+    from voxdesk.core.stt.scoring import error_counts
 
     transcribe, load_seconds, languages = await prepare(engine)
     english = [clip for clip in corpus_clips() if clip.language == "en"]
@@ -79,7 +79,7 @@ async def measure(engine: str) -> dict[str, Any]:
 
 
 async def score(transcribe: Any, clips: list[Any], language: str) -> tuple[int, int, float, float]:
-    from core.stt.scoring import error_counts
+    from voxdesk.core.stt.scoring import error_counts
 
     errors = words = 0
     audio_seconds = busy = 0.0
@@ -97,8 +97,8 @@ async def score(transcribe: Any, clips: list[Any], language: str) -> tuple[int, 
 async def prepare(engine: str) -> tuple[Any, float, set[str]]:
     """A transcribe(audio, language) -> text function, its load time, and its languages."""
     if engine.startswith("whisper:"):
-        from core.stt.whisper import WhisperTranscriber
-        from core.stt.whisper_models import locate_model
+        from voxdesk.core.stt.whisper import WhisperTranscriber
+        from voxdesk.core.stt.whisper_models import locate_model
 
         model = engine.split(":", 1)[1]
         locate_model(model)  # joins split models into the cache once; not part of loading
@@ -111,7 +111,7 @@ async def prepare(engine: str) -> tuple[Any, float, set[str]]:
         languages = {"en"} if model.endswith(".en") else {"en", "ru"}
         return with_whisper, whisper.load_seconds, languages
     if engine == "sphinx":
-        from core.stt.sphinx import SphinxTranscriber
+        from voxdesk.core.stt.sphinx import SphinxTranscriber
 
         sphinx = SphinxTranscriber()
 

@@ -51,12 +51,12 @@ def cold_start() -> dict[str, float]:
 async def under_load(messages: int) -> dict[str, Any]:
 
     from bench.loopback import loopback_bot_services
-    from core.events import BridgeStateChanged
-    from core.looplag import LoopLagMonitor
-    from desktop.window import MainWindow
     from tests.bridge.test_transcription import voice_message
     from tests.conftest import corpus_clips
     from tests.core.test_whisper import long_audio
+    from voxdesk.core.events import BridgeStateChanged
+    from voxdesk.core.looplag import LoopLagMonitor
+    from voxdesk.desktop.window import MainWindow
 
     fake, services = await loopback_bot_services()
     states = services.events.subscribe(BridgeStateChanged)
@@ -102,7 +102,7 @@ def main() -> None:
     start = cold_start()
     import qasync
 
-    from desktop.app import create_application
+    from voxdesk.desktop.app import create_application
 
     app = create_application()
     loop = qasync.QEventLoop(app)

@@ -7,8 +7,8 @@ from pathlib import PurePath
 import aiohttp
 import discord
 
-from core.audio.errors import AudioTooLarge
-from core.errors import VoxdeskError
+from voxdesk.core.audio.errors import AudioTooLarge
+from voxdesk.core.errors import VoxdeskError
 
 AUDIO_SUFFIXES = frozenset(
     {".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".wav", ".flac", ".webm", ".aiff", ".amr"}

@@ -7,18 +7,18 @@ import logging
 import discord
 from discord.ext import commands
 
-from bridge.places import place_of
-from bridge.replies import explain_command_error
-from core.events import BridgeError, BridgeStateChanged, CommandRun
-from core.services import Services
+from voxdesk.bridge.places import place_of
+from voxdesk.bridge.replies import explain_command_error
+from voxdesk.core.events import BridgeError, BridgeStateChanged, CommandRun
+from voxdesk.core.services import Services
 
 log = logging.getLogger(__name__)
 
 EXTENSIONS = (
-    "bridge.cogs.chat",
-    "bridge.cogs.transcription",
-    "bridge.cogs.voice",
-    "bridge.cogs.training",
+    "voxdesk.bridge.cogs.chat",
+    "voxdesk.bridge.cogs.transcription",
+    "voxdesk.bridge.cogs.voice",
+    "voxdesk.bridge.cogs.training",
 )
 
 

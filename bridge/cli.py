@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from core.cli.context import get_context, user_errors
+from voxdesk.core.cli.context import get_context, user_errors
 
 
 def bridge(ctx: typer.Context) -> None:
     """Run the Discord bot headless (token from DISCORD_TOKEN or the keyring); Ctrl-C stops it."""
-    from bridge.runner import run_headless  # discord.py: only for this command
+    from voxdesk.bridge.runner import run_headless  # discord.py: only for this command
 
     cli = get_context(ctx)
     with user_errors(cli.console):

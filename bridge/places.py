@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import discord
 
-from core.events import Place
+from voxdesk.core.events import Place
 
 
 def place_of(message: discord.Message) -> Place:

@@ -6,7 +6,7 @@ import logging
 
 from discord.ext import commands
 
-from core.errors import VoxdeskError
+from voxdesk.core.errors import VoxdeskError
 
 log = logging.getLogger(__name__)
 

@@ -12,13 +12,13 @@ import aiohttp
 import discord
 from discord.gateway import KeepAliveHandler
 
-from bridge.bot import build_bot
-from bridge.places import place_of
-from bridge.replies import split_message
-from core.config import Secret
-from core.errors import VoxdeskError
-from core.events import BridgeStateChanged, ChannelInfo, GuildInfo, ReplySent
-from core.services import Services
+from voxdesk.bridge.bot import build_bot
+from voxdesk.bridge.places import place_of
+from voxdesk.bridge.replies import split_message
+from voxdesk.core.config import Secret
+from voxdesk.core.errors import VoxdeskError
+from voxdesk.core.events import BridgeStateChanged, ChannelInfo, GuildInfo, ReplySent
+from voxdesk.core.services import Services
 
 log = logging.getLogger(__name__)
 

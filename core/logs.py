@@ -1,6 +1,6 @@
 """Logging set-up with secret redaction.
 
-Every secret that ``core.config.secrets`` hands out is registered here, and a filter on our
+Every secret that ``voxdesk.core.config.secrets`` hands out is registered here, and a filter on our
 handlers replaces it in every record, whatever library logged it (HTTP clients log headers).
 """
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import openai
 
-from core.config.secrets import MissingSecret, Secret, SecretStore
-from core.config.settings import OpenAISettings
-from core.errors import VoxdeskError
+from voxdesk.core.config.secrets import MissingSecret, Secret, SecretStore
+from voxdesk.core.config.settings import OpenAISettings
+from voxdesk.core.errors import VoxdeskError
 
 
 class OpenAIError(VoxdeskError):

@@ -10,18 +10,18 @@ from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.config import SecretStore, Settings
-from core.events import EventBus
-from core.stt import SpeechService
-from core.training.database import Database
-from core.training.jobs import JobRegistry
-from core.training.store import DatasetStore
+from voxdesk.core.config import SecretStore, Settings
+from voxdesk.core.events import EventBus
+from voxdesk.core.stt import SpeechService
+from voxdesk.core.training.database import Database
+from voxdesk.core.training.jobs import JobRegistry
+from voxdesk.core.training.store import DatasetStore
 
 if TYPE_CHECKING:
     import openai
 
-    from core.assistant import Assistant
-    from core.training.finetune import FineTuner
+    from voxdesk.core.assistant import Assistant
+    from voxdesk.core.training.finetune import FineTuner
 
 
 class Services:
@@ -40,7 +40,7 @@ class Services:
 
     def openai_client(self) -> openai.AsyncOpenAI:
         """A client with the configured key and base URL; raises MissingSecret without a key."""
-        from core.openai_client import make_client
+        from voxdesk.core.openai_client import make_client
 
         return make_client(self.settings.openai, self.secrets)
 
@@ -66,8 +66,8 @@ class Services:
 
     @cached_property
     def fine_tuner(self) -> FineTuner:
-        from core.openai_client import make_client
-        from core.training.finetune import FineTuner
+        from voxdesk.core.openai_client import make_client
+        from voxdesk.core.training.finetune import FineTuner
 
         settings = self.settings.openai
         factory = partial(make_client, settings, self.secrets)
@@ -75,7 +75,7 @@ class Services:
 
     @cached_property
     def assistant(self) -> Assistant:
-        from core.assistant import Assistant
+        from voxdesk.core.assistant import Assistant
 
         return Assistant(self.settings.assistant, self.openai_client)
 

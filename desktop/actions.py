@@ -8,7 +8,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QLabel
 
-from core.errors import VoxdeskError
+from voxdesk.core.errors import VoxdeskError
 
 
 class StatusLine(QLabel):

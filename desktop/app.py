@@ -10,9 +10,9 @@ import qasync
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
-from core.config import SecretStore, Settings
-from core.services import Services
-from desktop.window import MainWindow
+from voxdesk.core.config import SecretStore, Settings
+from voxdesk.core.services import Services
+from voxdesk.desktop.window import MainWindow
 
 ICON = Path(__file__).parents[1] / "resources" / "icons" / "voxdesk.svg"
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 
-from core.training.store import DatasetStore, Example, Status
-from desktop.tables import RowsModel
+from voxdesk.core.training.store import DatasetStore, Example, Status
+from voxdesk.desktop.tables import RowsModel
 
 PAGE = 200
 COLUMNS = ("Id", "Status", "Origin", "Question", "Answer", "Note")

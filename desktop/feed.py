@@ -12,7 +12,7 @@ from PySide6.QtCore import (
     Qt,
 )
 
-from core.events import (
+from voxdesk.core.events import (
     BridgeError,
     CommandRun,
     Event,
@@ -21,7 +21,7 @@ from core.events import (
     ReplySent,
     TranscriptReady,
 )
-from desktop.tables import RowsModel
+from voxdesk.desktop.tables import RowsModel
 
 MAX_ROWS = 5000
 Index = QModelIndex | QPersistentModelIndex

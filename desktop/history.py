@@ -14,8 +14,8 @@ from typing import Any
 import platformdirs
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 
-from core.stt import Transcript
-from core.stt.formats import from_dict
+from voxdesk.core.stt import Transcript
+from voxdesk.core.stt.formats import from_dict
 
 log = logging.getLogger(__name__)
 MAX_ENTRIES = 500

@@ -7,8 +7,8 @@ from typing import Any
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
-from core.training.jobs import JobRecord
-from desktop.tables import RowsModel
+from voxdesk.core.training.jobs import JobRecord
+from voxdesk.desktop.tables import RowsModel
 
 COLUMNS = ("Job", "Status", "Base model", "Dataset", "Fine-tuned model")
 Index = QModelIndex | QPersistentModelIndex

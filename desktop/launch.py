@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
-from core.cli.context import CliContext
-from core.errors import VoxdeskError
+from voxdesk.core.cli.context import CliContext
+from voxdesk.core.errors import VoxdeskError
 
 HEADLESS_COMMANDS = (
     "voxdesk bridge, voxdesk transcribe, voxdesk dataset, voxdesk finetune, voxdesk ask"
@@ -27,6 +27,6 @@ def open_window(cli: CliContext) -> None:
             "No display: the Voxdesk window needs X11 or Wayland.",
             hint=f"Without one, use the headless commands: {HEADLESS_COMMANDS}.",
         )
-    from desktop.app import run_app  # Qt is imported only when a window will open
+    from voxdesk.desktop.app import run_app  # Qt is imported only when a window will open
 
     run_app(cli.settings, cli.secrets, cli.settings_path)

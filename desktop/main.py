@@ -6,9 +6,9 @@ from __future__ import annotations
 def main() -> None:
     # Imported here, not at the top: processes spawned by multiprocessing (the validator's
     # workers) import the entry script again, and must not pay for the whole command line.
-    from bridge.cli import bridge
-    from core.cli import build_app
-    from desktop.launch import open_window
+    from voxdesk.bridge.cli import bridge
+    from voxdesk.core.cli import build_app
+    from voxdesk.desktop.launch import open_window
 
     app = build_app(on_no_command=open_window)
     app.command()(bridge)

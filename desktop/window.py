@@ -20,18 +20,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.config import Secret
-from core.errors import VoxdeskError
-from core.events import BridgeStateChanged
-from core.services import Services
-from desktop.pages.dataset import DatasetPage
-from desktop.pages.discord import DiscordPage
-from desktop.pages.finetune import FineTunePage
-from desktop.pages.record import RecordPage
-from desktop.pages.settings import SettingsPage
+from voxdesk.core.config import Secret
+from voxdesk.core.errors import VoxdeskError
+from voxdesk.core.events import BridgeStateChanged
+from voxdesk.core.services import Services
+from voxdesk.desktop.pages.dataset import DatasetPage
+from voxdesk.desktop.pages.discord import DiscordPage
+from voxdesk.desktop.pages.finetune import FineTunePage
+from voxdesk.desktop.pages.record import RecordPage
+from voxdesk.desktop.pages.settings import SettingsPage
 
 if TYPE_CHECKING:
-    from bridge.runner import Bridge
+    from voxdesk.bridge.runner import Bridge
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ class MainWindow(QMainWindow):
         await self.finetune.start()
         if self.services.secrets.get(Secret.DISCORD_TOKEN) is None:
             return
-        from bridge.runner import Bridge  # discord.py loads only when a token is configured
+        from voxdesk.bridge.runner import Bridge  # discord.py loads only when a token is configured
 
         self._bridge = Bridge(self.services)
         try:

@@ -17,15 +17,15 @@ from PySide6.QtWidgets import QApplication
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
-from core.config import SecretStore, Settings
-from core.events import BridgeStateChanged
-from core.services import Services
-from core.training.store import NewExample, Status
-from desktop.app import create_application
-from desktop.window import MainWindow
 from tests.bridge.test_transcription import voice_message
 from tests.fakes.discord_server import TOKEN, FakeDiscord
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
+from voxdesk.core.config import SecretStore, Settings
+from voxdesk.core.events import BridgeStateChanged
+from voxdesk.core.services import Services
+from voxdesk.core.training.store import NewExample, Status
+from voxdesk.desktop.app import create_application
+from voxdesk.desktop.window import MainWindow
 
 DOCS = Path(__file__).parent
 CORPUS = DOCS.parent / "tests" / "data" / "corpus"

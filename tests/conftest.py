@@ -14,8 +14,8 @@ import pytest
 from keyring.backend import KeyringBackend
 from keyring.backends import fail
 
-from core.audio import DecodeLimits, Pcm, RawFormat, decode_to_pcm
-from core.stt.whisper import WhisperTranscriber
+from voxdesk.core.audio import DecodeLimits, Pcm, RawFormat, decode_to_pcm
+from voxdesk.core.stt.whisper import WhisperTranscriber
 
 DATA = Path(__file__).parent / "data"
 CORPUS = DATA / "corpus"

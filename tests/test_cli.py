@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from core.audio import decode_to_pcm
 from tests.conftest import GENEROUS, clip
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
+from voxdesk.core.audio import decode_to_pcm
 
 VOXDESK = str(Path(sys.executable).parent / "voxdesk")
 

@@ -10,13 +10,13 @@ from typing import Any
 import discord
 from discord.ext import commands
 
-from bridge.attachments import is_audio
-from bridge.checks import per_user_cooldown
-from bridge.places import place_of
-from bridge.replies import split_message
-from core.assistant import Reply
-from core.errors import VoxdeskError
-from core.events import MessageSeen, ReplySent
+from voxdesk.bridge.attachments import is_audio
+from voxdesk.bridge.checks import per_user_cooldown
+from voxdesk.bridge.places import place_of
+from voxdesk.bridge.replies import split_message
+from voxdesk.core.assistant import Reply
+from voxdesk.core.errors import VoxdeskError
+from voxdesk.core.events import MessageSeen, ReplySent
 
 log = logging.getLogger(__name__)
 REMEMBERED_REPLIES = 2000

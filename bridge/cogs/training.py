@@ -17,16 +17,16 @@ import discord
 import platformdirs
 from discord.ext import commands
 
-from bridge.attachments import read_capped
-from bridge.checks import is_trainer, trainer_only
-from bridge.replies import split_message
-from core.assistant import save_instruction
-from core.config import save_setting
-from core.errors import VoxdeskError
-from core.events import JobUpdated
-from core.training.job_request import JobRequest
-from core.training.transfer import export_jsonl
-from core.training.validator import ValidationReport, validate_file_async
+from voxdesk.bridge.attachments import read_capped
+from voxdesk.bridge.checks import is_trainer, trainer_only
+from voxdesk.bridge.replies import split_message
+from voxdesk.core.assistant import save_instruction
+from voxdesk.core.config import save_setting
+from voxdesk.core.errors import VoxdeskError
+from voxdesk.core.events import JobUpdated
+from voxdesk.core.training.job_request import JobRequest
+from voxdesk.core.training.transfer import export_jsonl
+from voxdesk.core.training.validator import ValidationReport, validate_file_async
 
 log = logging.getLogger(__name__)
 MAX_TRAINING_FILE = 50 * 1024 * 1024
@@ -150,7 +150,9 @@ class Training(commands.Cog):
         """Show how to use me; trainers: !instruction set <text> | reset."""
         assistant = self.services.assistant
         if action is None:
-            help_text = importlib.resources.files("resources").joinpath("prompts/instruction.md")
+            help_text = importlib.resources.files("voxdesk.resources").joinpath(
+                "prompts/instruction.md"
+            )
             await self._send(ctx, help_text.read_text("utf-8"))
             return
         if (

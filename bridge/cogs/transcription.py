@@ -9,13 +9,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bridge.attachments import is_audio, read_capped
-from bridge.checks import per_user_cooldown
-from bridge.places import place_of
-from bridge.replies import split_message
-from core.errors import VoxdeskError
-from core.events import BridgeError, TranscriptReady
-from core.stt import Transcript
+from voxdesk.bridge.attachments import is_audio, read_capped
+from voxdesk.bridge.checks import per_user_cooldown
+from voxdesk.bridge.places import place_of
+from voxdesk.bridge.replies import split_message
+from voxdesk.core.errors import VoxdeskError
+from voxdesk.core.events import BridgeError, TranscriptReady
+from voxdesk.core.stt import Transcript
 
 log = logging.getLogger(__name__)
 PLACEHOLDER = "🎙️ Transcribing…"

@@ -10,9 +10,9 @@ import logging
 import discord
 from discord.ext import commands
 
-from core.audio.ffmpeg import ffmpeg_executable
-from core.errors import VoxdeskError
-from core.tts import create_synthesizer, speakable
+from voxdesk.core.audio.ffmpeg import ffmpeg_executable
+from voxdesk.core.errors import VoxdeskError
+from voxdesk.core.tts import create_synthesizer, speakable
 
 log = logging.getLogger(__name__)
 

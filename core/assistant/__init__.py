@@ -1,6 +1,6 @@
 """Chat replies for the bot and the desktop, from the active (possibly fine-tuned) model."""
 
-from core.assistant.chat import (
+from voxdesk.core.assistant.chat import (
     Assistant,
     Reply,
     activate_model,

@@ -12,9 +12,9 @@ from typing import Any
 
 import openai
 
-from core.config.settings import AssistantSettings, save_setting
-from core.openai_client import OpenAIError, explain
-from core.training.tokens import TOKENS_PER_MESSAGE, count_texts, encoding_for_model
+from voxdesk.core.config.settings import AssistantSettings, save_setting
+from voxdesk.core.openai_client import OpenAIError, explain
+from voxdesk.core.training.tokens import TOKENS_PER_MESSAGE, count_texts, encoding_for_model
 
 Message = dict[str, Any]
 
@@ -28,7 +28,7 @@ class Reply:
 
 
 def default_system_prompt() -> str:
-    path = importlib.resources.files("resources").joinpath("prompts/system.md")
+    path = importlib.resources.files("voxdesk.resources").joinpath("prompts/system.md")
     return path.read_text("utf-8").strip()
 
 

@@ -1,7 +1,7 @@
 """Audio in and out of core: decoding, PCM, levels, live sources."""
 
-from core.audio.decode import DecodeLimits, RawFormat, decode_to_pcm
-from core.audio.errors import (
+from voxdesk.core.audio.decode import DecodeLimits, RawFormat, decode_to_pcm
+from voxdesk.core.audio.errors import (
     AudioError,
     AudioTooLarge,
     AudioTooLong,
@@ -12,9 +12,9 @@ from core.audio.errors import (
     NoAudioStream,
     UnsupportedAudio,
 )
-from core.audio.levels import Level, measure
-from core.audio.pcm import SAMPLE_RATE, Pcm
-from core.audio.sources import (
+from voxdesk.core.audio.levels import Level, measure
+from voxdesk.core.audio.pcm import SAMPLE_RATE, Pcm
+from voxdesk.core.audio.sources import (
     AudioSource,
     FileSource,
     InputDevice,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from core.audio.errors import (
+from voxdesk.core.audio.errors import (
     AudioTooLarge,
     AudioTooLong,
     CorruptAudio,
@@ -21,10 +21,10 @@ from core.audio.errors import (
     NoAudioStream,
     UnsupportedAudio,
 )
-from core.audio.ffmpeg import OutputLimitExceeded, run_ffmpeg
-from core.audio.pcm import SAMPLE_RATE, SAMPLE_WIDTH, Pcm
-from core.audio.sniff import Sniffed, ogg_is_truncated, sniff, wav_length_unknown
-from core.config.settings import AudioSettings
+from voxdesk.core.audio.ffmpeg import OutputLimitExceeded, run_ffmpeg
+from voxdesk.core.audio.pcm import SAMPLE_RATE, SAMPLE_WIDTH, Pcm
+from voxdesk.core.audio.sniff import Sniffed, ogg_is_truncated, sniff, wav_length_unknown
+from voxdesk.core.config.settings import AudioSettings
 
 log = logging.getLogger(__name__)
 

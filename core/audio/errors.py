@@ -1,6 +1,6 @@
 """Typed audio errors. Each message says what is wrong with the input and what to do."""
 
-from core.errors import VoxdeskError
+from voxdesk.core.errors import VoxdeskError
 
 
 class AudioError(VoxdeskError):

@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from core.audio.errors import DecoderMissing, DecodeTimeout
+from voxdesk.core.audio.errors import DecoderMissing, DecodeTimeout
 
 _READ_SIZE = 64 * 1024
 _MAX_LOG_CHARS = 64 * 1024

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.audio.pcm import Pcm
+from voxdesk.core.audio.pcm import Pcm
 
 SILENCE_DBFS = -96.0  # the floor of 16-bit audio
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from core.audio.pcm import Pcm
-from core.audio.sources import MicrophoneUnavailable, import_sounddevice
+from voxdesk.core.audio.pcm import Pcm
+from voxdesk.core.audio.sources import MicrophoneUnavailable, import_sounddevice
 
 
 class SpeakersUnavailable(MicrophoneUnavailable):

@@ -12,8 +12,8 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from core.audio.errors import AudioError
-from core.audio.pcm import SAMPLE_RATE, Pcm
+from voxdesk.core.audio.errors import AudioError
+from voxdesk.core.audio.pcm import SAMPLE_RATE, Pcm
 
 BLOCK_SECONDS = 0.1
 

@@ -1,5 +1,5 @@
 """The ``voxdesk`` command line for core's services (speech, settings)."""
 
-from core.cli.app import build_app
+from voxdesk.core.cli.app import build_app
 
 __all__ = ["build_app"]

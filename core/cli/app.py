@@ -8,12 +8,12 @@ from typing import Annotated
 
 import typer
 
-from core.cli import speech
-from core.cli.assistant import ask
-from core.cli.config import config_app
-from core.cli.context import CliContext, get_context, init_context, user_errors
-from core.cli.dataset import dataset_app
-from core.cli.finetune import finetune_app
+from voxdesk.core.cli import speech
+from voxdesk.core.cli.assistant import ask
+from voxdesk.core.cli.config import config_app
+from voxdesk.core.cli.context import CliContext, get_context, init_context, user_errors
+from voxdesk.core.cli.dataset import dataset_app
+from voxdesk.core.cli.finetune import finetune_app
 
 ConfigOption = Annotated[
     Path | None,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from core.cli.context import get_context, user_errors
+from voxdesk.core.cli.context import get_context, user_errors
 
 
 def ask(

@@ -8,10 +8,10 @@ import tomli_w
 import typer
 from pydantic import ValidationError
 
-from core.cli.context import get_context, user_errors
-from core.config import Secret, SettingsError, load_settings, save_settings
-from core.config.settings import summarize_validation
-from core.errors import VoxdeskError
+from voxdesk.core.cli.context import get_context, user_errors
+from voxdesk.core.config import Secret, SettingsError, load_settings, save_settings
+from voxdesk.core.config.settings import summarize_validation
+from voxdesk.core.errors import VoxdeskError
 
 config_app = typer.Typer(help="Show and change settings and secrets.", no_args_is_help=True)
 

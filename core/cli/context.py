@@ -14,10 +14,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from core.config import SecretStore, Settings, default_settings_path, load_settings
-from core.errors import VoxdeskError
-from core.logs import setup_logging
-from core.services import Services
+from voxdesk.core.config import SecretStore, Settings, default_settings_path, load_settings
+from voxdesk.core.errors import VoxdeskError
+from voxdesk.core.logs import setup_logging
+from voxdesk.core.services import Services
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -14,12 +14,12 @@ from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 from rich.table import Table
 
-from core.cli.context import get_context, user_errors
-from core.errors import VoxdeskError
-from core.services import Services
-from core.training.store import Status
-from core.training.transfer import export_jsonl, import_file
-from core.training.validator import ValidationReport, validate_file
+from voxdesk.core.cli.context import get_context, user_errors
+from voxdesk.core.errors import VoxdeskError
+from voxdesk.core.services import Services
+from voxdesk.core.training.store import Status
+from voxdesk.core.training.transfer import export_jsonl, import_file
+from voxdesk.core.training.validator import ValidationReport, validate_file
 
 dataset_app = typer.Typer(help="Curate training data.", no_args_is_help=True)
 SHOWN_PROBLEMS = 20

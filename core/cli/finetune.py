@@ -12,14 +12,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from core.cli.context import get_context, user_errors
-from core.cli.dataset import print_report
-from core.errors import VoxdeskError
-from core.services import Services
-from core.training.job_request import Hyperparameters, JobRequest, JobUpdate, Method
-from core.training.jobs import JobSnapshot
-from core.training.transfer import export_jsonl
-from core.training.validator import validate_file
+from voxdesk.core.cli.context import get_context, user_errors
+from voxdesk.core.cli.dataset import print_report
+from voxdesk.core.errors import VoxdeskError
+from voxdesk.core.services import Services
+from voxdesk.core.training.job_request import Hyperparameters, JobRequest, JobUpdate, Method
+from voxdesk.core.training.jobs import JobSnapshot
+from voxdesk.core.training.transfer import export_jsonl
+from voxdesk.core.training.validator import validate_file
 
 finetune_app = typer.Typer(help="Start and follow OpenAI fine-tuning jobs.", no_args_is_help=True)
 _AUTO = "Chosen by OpenAI when left out."
@@ -189,7 +189,7 @@ def use(ctx: typer.Context, job_id: Annotated[str, typer.Argument()]) -> None:
         job = cli.run(lambda s: s.fine_tuner.retrieve(job_id))
         if job.status != "succeeded" or not job.fine_tuned_model:
             raise VoxdeskError(f"Job {job_id} is {job.status}; only a succeeded job has a model.")
-        from core.assistant import activate_model  # the OpenAI SDK: only for this command
+        from voxdesk.core.assistant import activate_model  # the OpenAI SDK: only for this command
 
         activate_model(job.fine_tuned_model, cli.settings_path)
         cli.out.print(f"Replies now use {job.fine_tuned_model}.")

@@ -13,14 +13,22 @@ from rich.live import Live
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from core.audio import FileSource, Level, Pcm, RawFormat, list_input_devices, measure, record
-from core.audio.decode import SampleFormat
-from core.audio.sources import MicrophoneSource
-from core.cli.context import CliContext, get_context, user_errors
-from core.errors import VoxdeskError
-from core.stt import ENGINES, SpeechService, Transcript
-from core.stt.formats import OutputFormat, render
-from core.tts import TTS_ENGINES, SpeechFormat, create_synthesizer
+from voxdesk.core.audio import (
+    FileSource,
+    Level,
+    Pcm,
+    RawFormat,
+    list_input_devices,
+    measure,
+    record,
+)
+from voxdesk.core.audio.decode import SampleFormat
+from voxdesk.core.audio.sources import MicrophoneSource
+from voxdesk.core.cli.context import CliContext, get_context, user_errors
+from voxdesk.core.errors import VoxdeskError
+from voxdesk.core.stt import ENGINES, SpeechService, Transcript
+from voxdesk.core.stt.formats import OutputFormat, render
+from voxdesk.core.tts import TTS_ENGINES, SpeechFormat, create_synthesizer
 
 _RAW_SUFFIXES = {".raw", ".pcm"}
 _SPEECH_FORMATS: dict[str, SpeechFormat] = {

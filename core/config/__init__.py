@@ -1,7 +1,7 @@
 """Settings (a TOML file, overridable by environment) and secrets (environment or keyring)."""
 
-from core.config.secrets import MissingSecret, Secret, SecretStore, SecretValue
-from core.config.settings import (
+from voxdesk.core.config.secrets import MissingSecret, Secret, SecretStore, SecretValue
+from voxdesk.core.config.settings import (
     AssistantSettings,
     AudioSettings,
     DiscordSettings,

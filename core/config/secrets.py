@@ -1,7 +1,7 @@
 """Secrets (Discord token, OpenAI key) from the environment or the OS keyring.
 
 Never from the settings file, never into a log: ``SecretValue`` masks itself in ``repr`` and
-``str``, and ``core.logs`` redacts every secret it has seen from log records.
+``str``, and ``voxdesk.core.logs`` redacts every secret it has seen from log records.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import keyring
 import keyring.errors
 from keyring.backends import fail
 
-from core.errors import VoxdeskError
-from core.logs import register_secret
+from voxdesk.core.errors import VoxdeskError
+from voxdesk.core.logs import register_secret
 
 log = logging.getLogger(__name__)
 

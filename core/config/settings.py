@@ -1,7 +1,7 @@
 """Voxdesk settings: one pydantic schema, stored as TOML, overridable by environment.
 
 Precedence, highest first: ``VOXDESK_<SECTION>__<KEY>`` environment variables, the TOML file,
-the defaults below. Secrets never live here (see ``core.config.secrets``).
+the defaults below. Secrets never live here (see ``voxdesk.core.config.secrets``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from core.errors import VoxdeskError
+from voxdesk.core.errors import VoxdeskError
 
 APP_NAME = "voxdesk"
 CONFIG_PATH_VARIABLE = "VOXDESK_CONFIG"

@@ -1,6 +1,6 @@
 """Speech to text: one protocol, several engines, one service."""
 
-from core.stt.base import (
+from voxdesk.core.stt.base import (
     EngineUnavailable,
     ProgressCallback,
     Segment,
@@ -9,8 +9,8 @@ from core.stt.base import (
     Transcript,
     TranscriptionError,
 )
-from core.stt.engines import ENGINES, OFFLINE_ENGINES, create_transcriber
-from core.stt.service import SpeechService
+from voxdesk.core.stt.engines import ENGINES, OFFLINE_ENGINES, create_transcriber
+from voxdesk.core.stt.service import SpeechService
 
 __all__ = [
     "ENGINES",

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from core.audio.pcm import Pcm
-from core.errors import VoxdeskError
+from voxdesk.core.audio.pcm import Pcm
+from voxdesk.core.errors import VoxdeskError
 
 ProgressCallback = Callable[[float], None]
 """Called on the event loop with the share of the audio done, from 0.0 to 1.0."""

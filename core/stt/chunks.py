@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 
-from core.audio.pcm import Pcm
-from core.stt.base import ProgressCallback, Segment
-from core.work import check_cancelled
+from voxdesk.core.audio.pcm import Pcm
+from voxdesk.core.stt.base import ProgressCallback, Segment
+from voxdesk.core.work import check_cancelled
 
 
 def chunks(audio: Pcm, seconds: float) -> Iterator[tuple[float, Pcm]]:

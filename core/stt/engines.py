@@ -5,12 +5,12 @@ from __future__ import annotations
 from functools import partial
 from typing import Literal, get_args
 
-from core.config.secrets import SecretStore
-from core.config.settings import Settings
-from core.stt.base import EngineUnavailable, Transcriber
-from core.stt.google import GoogleTranscriber
-from core.stt.sphinx import SphinxTranscriber
-from core.stt.whisper import WhisperTranscriber
+from voxdesk.core.config.secrets import SecretStore
+from voxdesk.core.config.settings import Settings
+from voxdesk.core.stt.base import EngineUnavailable, Transcriber
+from voxdesk.core.stt.google import GoogleTranscriber
+from voxdesk.core.stt.sphinx import SphinxTranscriber
+from voxdesk.core.stt.whisper import WhisperTranscriber
 
 EngineName = Literal["whisper", "google", "openai", "sphinx"]
 ENGINES: tuple[str, ...] = get_args(EngineName)
@@ -27,8 +27,8 @@ def create_transcriber(name: str, settings: Settings, secrets: SecretStore) -> T
         )
     if name == "openai":
         # the OpenAI SDK is slow to import: only for the engine that needs it
-        from core.openai_client import make_client
-        from core.stt.openai_api import OpenAITranscriber
+        from voxdesk.core.openai_client import make_client
+        from voxdesk.core.stt.openai_api import OpenAITranscriber
 
         factory = partial(make_client, settings.openai, secrets)
         return OpenAITranscriber(factory, settings.openai.transcription_model)

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Any, Literal
 
-from core.stt.base import Segment, Timings, Transcript
+from voxdesk.core.stt.base import Segment, Timings, Transcript
 
 OutputFormat = Literal["txt", "srt", "vtt", "json"]
 

@@ -6,16 +6,16 @@ import threading
 import time
 from typing import Any
 
-from core.audio.pcm import SAMPLE_WIDTH, Pcm
-from core.stt.base import (
+from voxdesk.core.audio.pcm import SAMPLE_WIDTH, Pcm
+from voxdesk.core.stt.base import (
     ProgressCallback,
     Segment,
     Timings,
     Transcript,
     TranscriptionError,
 )
-from core.stt.chunks import transcribe_in_chunks
-from core.work import run_blocking
+from voxdesk.core.stt.chunks import transcribe_in_chunks
+from voxdesk.core.work import run_blocking
 
 # The API refuses long requests; the original bot sent whole files and failed on long ones.
 CHUNK_SECONDS = 50.0

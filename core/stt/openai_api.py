@@ -8,11 +8,11 @@ from typing import Any
 
 import openai
 
-from core.audio.pcm import Pcm
-from core.openai_client import explain
-from core.stt.base import ProgressCallback, Segment, Timings, Transcript, split_language
-from core.stt.chunks import chunks
-from core.stt.languages import language_code
+from voxdesk.core.audio.pcm import Pcm
+from voxdesk.core.openai_client import explain
+from voxdesk.core.stt.base import ProgressCallback, Segment, Timings, Transcript, split_language
+from voxdesk.core.stt.chunks import chunks
+from voxdesk.core.stt.languages import language_code
 
 # The API takes files up to 25 MB; ten minutes of 16 kHz 16-bit WAV is about 19 MB.
 CHUNK_SECONDS = 600.0

@@ -6,12 +6,12 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from core.audio.decode import DecodeLimits, RawFormat, decode_to_pcm
-from core.audio.pcm import Pcm
-from core.config.secrets import SecretStore
-from core.config.settings import Settings
-from core.stt.base import ProgressCallback, Transcriber, Transcript
-from core.stt.engines import create_transcriber
+from voxdesk.core.audio.decode import DecodeLimits, RawFormat, decode_to_pcm
+from voxdesk.core.audio.pcm import Pcm
+from voxdesk.core.config.secrets import SecretStore
+from voxdesk.core.config.settings import Settings
+from voxdesk.core.stt.base import ProgressCallback, Transcriber, Transcript
+from voxdesk.core.stt.engines import create_transcriber
 
 
 class SpeechService:

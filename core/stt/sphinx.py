@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
-from core.audio.pcm import SAMPLE_WIDTH, Pcm
-from core.stt.base import (
+from voxdesk.core.audio.pcm import SAMPLE_WIDTH, Pcm
+from voxdesk.core.stt.base import (
     EngineUnavailable,
     ProgressCallback,
     Segment,
@@ -14,8 +14,8 @@ from core.stt.base import (
     Transcript,
     split_language,
 )
-from core.stt.chunks import transcribe_in_chunks
-from core.work import run_blocking
+from voxdesk.core.stt.chunks import transcribe_in_chunks
+from voxdesk.core.work import run_blocking
 
 CHUNK_SECONDS = 30.0
 

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from core.audio.pcm import Pcm
-from core.stt.base import (
+from voxdesk.core.audio.pcm import Pcm
+from voxdesk.core.stt.base import (
     EngineUnavailable,
     ProgressCallback,
     Segment,
@@ -30,8 +30,8 @@ from core.stt.base import (
     Transcript,
     split_language,
 )
-from core.stt.whisper_models import ModelLocation, locate_model
-from core.work import check_cancelled, run_blocking
+from voxdesk.core.stt.whisper_models import ModelLocation, locate_model
+from voxdesk.core.work import check_cancelled, run_blocking
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import platformdirs
 
-from core.stt.base import EngineUnavailable
+from voxdesk.core.stt.base import EngineUnavailable
 
 log = logging.getLogger(__name__)
 

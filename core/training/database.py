@@ -18,7 +18,7 @@ from typing import TypeVar
 
 import platformdirs
 
-from core.errors import VoxdeskError
+from voxdesk.core.errors import VoxdeskError
 
 T = TypeVar("T")
 

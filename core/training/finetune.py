@@ -22,9 +22,9 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from core.openai_client import OpenAIError, explain
-from core.training.job_request import JobRequest, JobUpdate
-from core.training.jobs import Checkpoint, JobEvent, JobRegistry, JobSnapshot
+from voxdesk.core.openai_client import OpenAIError, explain
+from voxdesk.core.training.job_request import JobRequest, JobUpdate
+from voxdesk.core.training.jobs import Checkpoint, JobEvent, JobRegistry, JobSnapshot
 
 log = logging.getLogger(__name__)
 

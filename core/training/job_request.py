@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from core.training.jobs import Checkpoint, JobEvent, JobSnapshot
+from voxdesk.core.training.jobs import Checkpoint, JobEvent, JobSnapshot
 
 Method = Literal["supervised", "dpo"]
 

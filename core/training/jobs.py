@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.training.database import Database, Transaction, now
+from voxdesk.core.training.database import Database, Transaction, now
 
 TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
 

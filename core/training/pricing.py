@@ -20,7 +20,9 @@ class CostEstimate:
 
 @functools.cache
 def price_table() -> dict[str, Any]:
-    text = importlib.resources.files("resources").joinpath("pricing.toml").read_text("utf-8")
+    text = (
+        importlib.resources.files("voxdesk.resources").joinpath("pricing.toml").read_text("utf-8")
+    )
     return tomllib.loads(text)
 
 

@@ -23,9 +23,9 @@ import numpy as np
 import orjson
 from xxhash import xxh3_64_intdigest
 
-from core.training import checks
-from core.training.findings import Finding, describe
-from core.training.tokens import (
+from voxdesk.core.training import checks
+from voxdesk.core.training.findings import Finding, describe
+from voxdesk.core.training.tokens import (
     REPLY_PRIMING_TOKENS,
     TOKENS_PER_MESSAGE,
     TOKENS_PER_NAME,

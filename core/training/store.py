@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
-from core.errors import VoxdeskError
-from core.training.database import Database, Transaction, now
+from voxdesk.core.errors import VoxdeskError
+from voxdesk.core.training.database import Database, Transaction, now
 
 Kind = Literal["chat", "preference"]
 

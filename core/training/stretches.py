@@ -22,9 +22,9 @@ from concurrent.futures.process import BrokenProcessPool
 from itertools import repeat
 from pathlib import Path
 
-from core.training.scan import CHUNK_LINES, Tally, chunks, scan_chunk
-from core.training.tokens import Encoding
-from core.work import Cancelled, check_cancelled
+from voxdesk.core.training.scan import CHUNK_LINES, Tally, chunks, scan_chunk
+from voxdesk.core.training.tokens import Encoding
+from voxdesk.core.work import Cancelled, check_cancelled
 
 log = logging.getLogger(__name__)
 

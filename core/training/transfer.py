@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from core.training.database import Transaction, now
-from core.training.scan import JSON_WHITESPACE
-from core.training.store import (
+from voxdesk.core.training.database import Transaction, now
+from voxdesk.core.training.scan import JSON_WHITESPACE
+from voxdesk.core.training.store import (
     DatasetError,
     DatasetStore,
     NewExample,

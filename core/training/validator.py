@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from core.training.findings import ERRORS, Finding, describe
-from core.training.pricing import CostEstimate, estimate_cost
-from core.training.scan import (
+from voxdesk.core.training.findings import ERRORS, Finding, describe
+from voxdesk.core.training.pricing import CostEstimate, estimate_cost
+from voxdesk.core.training.scan import (
     ASSISTANT_TOKENS,
     EXACT_KEY,
     LINE,
@@ -36,9 +36,9 @@ from core.training.scan import (
     near_key,
     scan_stream,
 )
-from core.training.stretches import ByteProgress, scan_file
-from core.training.tokens import Encoding, encoding_for_model
-from core.work import Fraction, run_blocking
+from voxdesk.core.training.stretches import ByteProgress, scan_file
+from voxdesk.core.training.tokens import Encoding, encoding_for_model
+from voxdesk.core.work import Fraction, run_blocking
 
 MAX_TOKENS_PER_EXAMPLE = 16_385
 TARGET_EPOCHS = 3

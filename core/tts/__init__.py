@@ -1,9 +1,9 @@
 """Text to speech: gTTS (the original bot's voice) and espeak-ng (offline), one interface."""
 
-from core.tts.base import Speech, SpeechError, SpeechFormat, Synthesizer
-from core.tts.espeak import EspeakSynthesizer
-from core.tts.gtts_engine import GttsSynthesizer
-from core.tts.speakable import speakable
+from voxdesk.core.tts.base import Speech, SpeechError, SpeechFormat, Synthesizer
+from voxdesk.core.tts.espeak import EspeakSynthesizer
+from voxdesk.core.tts.gtts_engine import GttsSynthesizer
+from voxdesk.core.tts.speakable import speakable
 
 TTS_ENGINES = ("gtts", "espeak")
 

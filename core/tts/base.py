@@ -7,8 +7,8 @@ import io
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from core.audio.ffmpeg import configure_pydub
-from core.errors import VoxdeskError
+from voxdesk.core.audio.ffmpeg import configure_pydub
+from voxdesk.core.errors import VoxdeskError
 
 SpeechFormat = Literal["ogg", "mp3", "wav"]
 _EXPORT_OPTIONS: dict[str, dict[str, str]] = {

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import shutil
 
-from core.tts.base import Speech, SpeechError, SpeechFormat, check_text, encode
+from voxdesk.core.tts.base import Speech, SpeechError, SpeechFormat, check_text, encode
 
 _TIMEOUT = 60.0
 

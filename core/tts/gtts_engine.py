@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 
-from core.tts.base import Speech, SpeechError, SpeechFormat, check_text, encode
+from voxdesk.core.tts.base import Speech, SpeechError, SpeechFormat, check_text, encode
 
 
 class GttsSynthesizer:

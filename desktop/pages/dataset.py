@@ -29,15 +29,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.errors import VoxdeskError
-from core.services import Services
-from core.training.findings import Finding
-from core.training.store import Example, Status, kind_of
-from core.training.transfer import export_jsonl, import_file
-from core.training.validator import validate_file_async
-from desktop.actions import Actions, StatusLine
-from desktop.examples import ExamplesModel
-from desktop.tables import row_table
+from voxdesk.core.errors import VoxdeskError
+from voxdesk.core.services import Services
+from voxdesk.core.training.findings import Finding
+from voxdesk.core.training.store import Example, Status, kind_of
+from voxdesk.core.training.transfer import export_jsonl, import_file
+from voxdesk.core.training.validator import validate_file_async
+from voxdesk.desktop.actions import Actions, StatusLine
+from voxdesk.desktop.examples import ExamplesModel
+from voxdesk.desktop.tables import row_table
 
 ROLE_NAME = Qt.ItemDataRole.UserRole
 ROLE_FINDING = Qt.ItemDataRole.UserRole + 1

@@ -24,14 +24,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.events import BridgeStateChanged, Event, GuildInfo, ReplySent
-from core.services import Services
-from desktop.actions import Actions, StatusLine
-from desktop.feed import FeedModel, FeedRow, PlaceFilter
-from desktop.tables import row_table
+from voxdesk.core.events import BridgeStateChanged, Event, GuildInfo, ReplySent
+from voxdesk.core.services import Services
+from voxdesk.desktop.actions import Actions, StatusLine
+from voxdesk.desktop.feed import FeedModel, FeedRow, PlaceFilter
+from voxdesk.desktop.tables import row_table
 
 if TYPE_CHECKING:
-    from bridge.runner import Bridge
+    from voxdesk.bridge.runner import Bridge
 
 GUILD, CHANNEL, VOICE = "guild", "channel", "voice"
 ROLE_FEED = Qt.ItemDataRole.UserRole  # the FeedRow behind a feed line

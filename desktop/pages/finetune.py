@@ -30,18 +30,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.assistant import activate_model
-from core.errors import VoxdeskError
-from core.events import JobUpdated
-from core.services import Services
-from core.training.job_request import Hyperparameters, JobRequest
-from core.training.jobs import JobRecord
-from core.training.pricing import price_table
-from core.training.transfer import export_jsonl
-from core.training.validator import ValidationReport, validate_file_async
-from desktop.actions import Actions, StatusLine
-from desktop.jobs import JobsModel
-from desktop.tables import row_table
+from voxdesk.core.assistant import activate_model
+from voxdesk.core.errors import VoxdeskError
+from voxdesk.core.events import JobUpdated
+from voxdesk.core.services import Services
+from voxdesk.core.training.job_request import Hyperparameters, JobRequest
+from voxdesk.core.training.jobs import JobRecord
+from voxdesk.core.training.pricing import price_table
+from voxdesk.core.training.transfer import export_jsonl
+from voxdesk.core.training.validator import ValidationReport, validate_file_async
+from voxdesk.desktop.actions import Actions, StatusLine
+from voxdesk.desktop.jobs import JobsModel
+from voxdesk.desktop.tables import row_table
 
 
 class FineTunePage(QWidget):

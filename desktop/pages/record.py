@@ -26,16 +26,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.audio import AudioSource, MicrophoneSource, Pcm, list_input_devices, measure
-from core.audio.playback import play
-from core.errors import VoxdeskError
-from core.services import Services
-from core.stt import ENGINES
-from core.stt.formats import OutputFormat, render
-from core.training.store import NewExample, Origin
-from core.tts import create_synthesizer, speakable
-from desktop.actions import StatusLine
-from desktop.history import Entry, TranscriptHistory
+from voxdesk.core.audio import AudioSource, MicrophoneSource, Pcm, list_input_devices, measure
+from voxdesk.core.audio.playback import play
+from voxdesk.core.errors import VoxdeskError
+from voxdesk.core.services import Services
+from voxdesk.core.stt import ENGINES
+from voxdesk.core.stt.formats import OutputFormat, render
+from voxdesk.core.training.store import NewExample, Origin
+from voxdesk.core.tts import create_synthesizer, speakable
+from voxdesk.desktop.actions import StatusLine
+from voxdesk.desktop.history import Entry, TranscriptHistory
 
 LIVE_EVERY_SECONDS = 4.0  # how often the transcript-so-far is refreshed while recording
 LANGUAGES = ("auto", "ru-RU", "en-US", "de-DE", "fr-FR", "es-ES", "uk-UA", "zh-CN")

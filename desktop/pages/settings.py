@@ -28,12 +28,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.config import Secret, Settings, save_settings
-from core.config.settings import summarize_validation
-from core.errors import VoxdeskError
-from core.openai_client import check_key
-from core.services import Services
-from desktop.actions import Actions, StatusLine
+from voxdesk.core.config import Secret, Settings, save_settings
+from voxdesk.core.config.settings import summarize_validation
+from voxdesk.core.errors import VoxdeskError
+from voxdesk.core.openai_client import check_key
+from voxdesk.core.services import Services
+from voxdesk.desktop.actions import Actions, StatusLine
 
 SECTION_TITLES = {
     "audio": "Audio",
@@ -235,7 +235,7 @@ class SettingsPage(QWidget):
         self.status.say(f"Checking the {secret.label}…")
         try:
             if secret is Secret.DISCORD_TOKEN:
-                from bridge.runner import check_token  # discord.py loads only when asked
+                from voxdesk.bridge.runner import check_token  # discord.py loads only when asked
 
                 answer = await check_token(value)
             else:

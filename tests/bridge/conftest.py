@@ -10,12 +10,12 @@ from typing import Any, ClassVar, TypeVar
 import discord
 import pytest
 
-from bridge.runner import Bridge
-from core.config import SecretStore, Settings
-from core.events import Event, Subscription
-from core.services import Services
 from tests.fakes.discord_server import TOKEN, FakeDiscord
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
+from voxdesk.bridge.runner import Bridge
+from voxdesk.core.config import SecretStore, Settings
+from voxdesk.core.events import Event, Subscription
+from voxdesk.core.services import Services
 
 
 class RecordingVoiceClient(discord.VoiceProtocol):

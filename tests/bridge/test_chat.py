@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 
-from bridge.cogs.chat import REMEMBERED_REPLIES, _keep_recent
-from core.events import MessageSeen, ReplySent
 from tests.bridge.conftest import Running, next_event
+from voxdesk.bridge.cogs.chat import REMEMBERED_REPLIES, _keep_recent
+from voxdesk.core.events import MessageSeen, ReplySent
 
 
 async def test_hi(running: Running) -> None:

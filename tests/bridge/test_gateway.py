@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from discord.gateway import KeepAliveHandler
 
-from bridge.runner import Bridge, TokenRejected
-from core.config import SecretStore, Settings
-from core.events import BridgeStateChanged
-from core.services import Services
 from tests.bridge.conftest import Running, next_event
 from tests.fakes.discord_server import TOKEN, FakeDiscord
+from voxdesk.bridge.runner import Bridge, TokenRejected
+from voxdesk.core.config import SecretStore, Settings
+from voxdesk.core.events import BridgeStateChanged
+from voxdesk.core.services import Services
 
 
 async def test_a_dropped_gateway_resumes_and_loses_nothing(running: Running) -> None:
@@ -116,8 +116,8 @@ async def test_headless_bot_stops_cleanly_on_sigterm(monkeypatch: pytest.MonkeyP
     import os
     import signal
 
-    from bridge.runner import run_headless
-    from core.events import BridgeStateChanged
+    from voxdesk.bridge.runner import run_headless
+    from voxdesk.core.events import BridgeStateChanged
 
     fake = await start_fake(monkeypatch)
     services = Services(Settings(), SecretStore({"DISCORD_TOKEN": TOKEN}))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bridge.replies import FENCE, split_message
+from voxdesk.bridge.replies import FENCE, split_message
 
 words = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="`"), max_size=30)
 breaks = st.sampled_from([" ", "\n", "\n\n", "    ", "😀" * 30])

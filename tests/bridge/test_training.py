@@ -6,9 +6,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from core.config import load_settings
-from core.training.store import Status
 from tests.bridge.conftest import Running
+from voxdesk.core.config import load_settings
+from voxdesk.core.training.store import Status
 
 
 def training_jsonl(count: int) -> bytes:

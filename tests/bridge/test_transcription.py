@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from discord.ext import commands
 
-from core.audio.ffmpeg import ffmpeg_executable
-from core.events import TranscriptReady
-from core.stt.scoring import word_error_rate
 from tests.bridge.conftest import Running, next_event
 from tests.conftest import clip
 from tests.fakes.discord_server import FakeDiscord
+from voxdesk.core.audio.ffmpeg import ffmpeg_executable
+from voxdesk.core.events import TranscriptReady
+from voxdesk.core.stt.scoring import word_error_rate
 
 pytestmark = pytest.mark.slow
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from core.events import ReplySent
 from tests.bridge.conftest import RecordingVoiceClient, Running, next_event
+from voxdesk.core.events import ReplySent
 
 
 async def test_join_needs_the_author_in_a_voice_channel(running: Running) -> None:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from core.assistant import Assistant, activate_model, default_system_prompt
-from core.config import AssistantSettings, OpenAISettings, SecretStore, load_settings
-from core.openai_client import OpenAIError, make_client
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
+from voxdesk.core.assistant import Assistant, activate_model, default_system_prompt
+from voxdesk.core.config import AssistantSettings, OpenAISettings, SecretStore, load_settings
+from voxdesk.core.openai_client import OpenAIError, make_client
 
 
 @pytest.fixture

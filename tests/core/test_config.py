@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from core.config import (
+from tests.conftest import MemoryKeyring
+from voxdesk.core.config import (
     MissingSecret,
     OpenAISettings,
     Secret,
@@ -18,9 +19,8 @@ from core.config import (
     load_settings,
     save_settings,
 )
-from core.config.secrets import KeyringUnavailable
-from core.logs import REDACTED, SecretRedactingFilter, register_secret
-from tests.conftest import MemoryKeyring
+from voxdesk.core.config.secrets import KeyringUnavailable
+from voxdesk.core.logs import REDACTED, SecretRedactingFilter, register_secret
 
 
 def test_defaults_without_a_file(tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from core.audio import (
+from tests.conftest import CORPUS, GENEROUS, clip
+from voxdesk.core.audio import (
     AudioTooLarge,
     AudioTooLong,
     CorruptAudio,
@@ -21,8 +22,7 @@ from core.audio import (
     UnsupportedAudio,
     decode_to_pcm,
 )
-from core.audio.ffmpeg import ffmpeg_executable
-from tests.conftest import CORPUS, GENEROUS, clip
+from voxdesk.core.audio.ffmpeg import ffmpeg_executable
 
 SOURCE = CORPUS / "pocketsphinx_librivox_0870.wav"  # 7.1 s of speech
 SOURCE_SECONDS = 7.1

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.audio import FileSource, Pcm, measure, record
-from core.audio.levels import SILENCE_DBFS
+from voxdesk.core.audio import FileSource, Pcm, measure, record
+from voxdesk.core.audio.levels import SILENCE_DBFS
 
 
 def sine(amplitude: float, seconds: float = 1.0) -> Pcm:

@@ -11,8 +11,8 @@ import types
 
 import pytest
 
-from core.audio import MicrophoneSource, MicrophoneUnavailable, list_input_devices, record
 from tests.fakes.sounddevice import FakeStream
+from voxdesk.core.audio import MicrophoneSource, MicrophoneUnavailable, list_input_devices, record
 
 
 async def test_blocks_arrive_in_order_on_the_loop(fake_sounddevice: types.ModuleType) -> None:
@@ -56,8 +56,8 @@ def test_missing_portaudio_says_what_to_install(monkeypatch: pytest.MonkeyPatch)
 
 
 async def test_playback_plays_and_explains_a_bad_device(fake_sounddevice: types.ModuleType) -> None:
-    from core.audio import Pcm
-    from core.audio.playback import SpeakersUnavailable, play
+    from voxdesk.core.audio import Pcm
+    from voxdesk.core.audio.playback import SpeakersUnavailable, play
 
     audio = Pcm(bytes(3200))
     await play(audio)

@@ -7,16 +7,16 @@ from collections.abc import AsyncIterator
 import openai
 import pytest
 
-from core.audio import Pcm
-from core.config import OpenAISettings, SecretStore
-from core.openai_client import OpenAIError, make_client
-from core.stt.base import TranscriptionError
-from core.stt.google import GoogleTranscriber
-from core.stt.languages import CODE_OF_NAME
-from core.stt.openai_api import OpenAITranscriber
 from tests.conftest import clip
 from tests.fakes.google_speech import FakeGoogleSpeech
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
+from voxdesk.core.audio import Pcm
+from voxdesk.core.config import OpenAISettings, SecretStore
+from voxdesk.core.openai_client import OpenAIError, make_client
+from voxdesk.core.stt.base import TranscriptionError
+from voxdesk.core.stt.google import GoogleTranscriber
+from voxdesk.core.stt.languages import CODE_OF_NAME
+from voxdesk.core.stt.openai_api import OpenAITranscriber
 
 
 @pytest.fixture
@@ -147,7 +147,7 @@ async def test_openai_unreachable_is_clear(unused_tcp_port: int) -> None:
 
 
 def test_openai_without_a_key_says_how_to_set_one() -> None:
-    from core.config import MissingSecret
+    from voxdesk.core.config import MissingSecret
 
     with pytest.raises(MissingSecret, match="No OpenAI API key") as raised:
         make_client(OpenAISettings(), SecretStore({}))

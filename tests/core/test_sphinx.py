@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from core.stt.base import EngineUnavailable
-from core.stt.scoring import error_counts
-from core.stt.sphinx import SphinxTranscriber
 from tests.conftest import clip, corpus_clips
+from voxdesk.core.stt.base import EngineUnavailable
+from voxdesk.core.stt.scoring import error_counts
+from voxdesk.core.stt.sphinx import SphinxTranscriber
 
 pytestmark = pytest.mark.slow
 

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from core.audio import decode_to_pcm
-from core.stt.scoring import word_error_rate
-from core.stt.whisper import WhisperTranscriber
-from core.tts import (
+from tests.conftest import GENEROUS
+from voxdesk.core.audio import decode_to_pcm
+from voxdesk.core.stt.scoring import word_error_rate
+from voxdesk.core.stt.whisper import WhisperTranscriber
+from voxdesk.core.tts import (
     EspeakSynthesizer,
     GttsSynthesizer,
     SpeechError,
     create_synthesizer,
     speakable,
 )
-from core.tts.gtts_engine import _gtts_language
-from tests.conftest import GENEROUS
+from voxdesk.core.tts.gtts_engine import _gtts_language
 
 MAGIC = {"ogg": b"OggS", "mp3": b"ID3", "wav": b"RIFF"}
 

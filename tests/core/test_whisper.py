@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from core.audio import Pcm
-from core.stt.base import EngineUnavailable
-from core.stt.scoring import character_error_rate, error_counts
-from core.stt.whisper import SHORT_CLIP_SECONDS, WhisperTranscriber
-from core.stt.whisper_models import BUNDLED, locate_model
-from core.work import Cancelled, run_blocking
 from tests.conftest import clip, corpus_clips, russian_clips
+from voxdesk.core.audio import Pcm
+from voxdesk.core.stt.base import EngineUnavailable
+from voxdesk.core.stt.scoring import character_error_rate, error_counts
+from voxdesk.core.stt.whisper import SHORT_CLIP_SECONDS, WhisperTranscriber
+from voxdesk.core.stt.whisper_models import BUNDLED, locate_model
+from voxdesk.core.work import Cancelled, run_blocking
 
 pytestmark = pytest.mark.slow
 

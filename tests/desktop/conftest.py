@@ -16,9 +16,9 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from core.config import SecretStore, Settings
-from core.services import Services
-from desktop.app import cancel_leftover_tasks
+from voxdesk.core.config import SecretStore, Settings
+from voxdesk.core.services import Services
+from voxdesk.desktop.app import cancel_leftover_tasks
 
 
 @pytest.fixture

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from pytestqt.qtbot import QtBot
 
-from core.services import Services
-from core.training import validator
-from core.training.store import NewExample, Status
-from core.work import Cancelled
-from desktop.examples import PAGE
-from desktop.pages import dataset as dataset_page
-from desktop.pages.dataset import DatasetPage
+from voxdesk.core.services import Services
+from voxdesk.core.training import validator
+from voxdesk.core.training.store import NewExample, Status
+from voxdesk.core.work import Cancelled
+from voxdesk.desktop.examples import PAGE
+from voxdesk.desktop.pages import dataset as dataset_page
+from voxdesk.desktop.pages.dataset import DatasetPage
 
 
 def chat(i: int, reply: str = "") -> str:

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
-from bridge.runner import Bridge
-from core.config import SecretStore, Settings
-from core.services import Services
-from core.training.store import Status
-from desktop.pages.discord import DiscordPage
 from tests.bridge.conftest import RecordingVoiceClient
 from tests.fakes.discord_server import TOKEN, FakeDiscord
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
+from voxdesk.bridge.runner import Bridge
+from voxdesk.core.config import SecretStore, Settings
+from voxdesk.core.services import Services
+from voxdesk.core.training.store import Status
+from voxdesk.desktop.pages.discord import DiscordPage
 
 Live = tuple[FakeDiscord, FakeOpenAI, DiscordPage]
 

@@ -15,16 +15,16 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
-from core.config import SecretStore, Settings, load_settings
-from core.events import BridgeStateChanged
-from core.services import Services
-from core.training.store import NewExample, Status
-from desktop.feed import FeedModel
-from desktop.window import MainWindow
 from tests.bridge.test_transcription import voice_message
 from tests.desktop.test_discord_page import select_channel
 from tests.fakes.discord_server import TOKEN, FakeDiscord
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
+from voxdesk.core.config import SecretStore, Settings, load_settings
+from voxdesk.core.events import BridgeStateChanged
+from voxdesk.core.services import Services
+from voxdesk.core.training.store import NewExample, Status
+from voxdesk.desktop.feed import FeedModel
+from voxdesk.desktop.window import MainWindow
 
 pytestmark = pytest.mark.slow
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
-from core.config import SecretStore, Settings, load_settings
-from core.errors import VoxdeskError
-from core.services import Services
-from core.training.store import NewExample, Status
-from desktop.pages.finetune import FineTunePage
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
+from voxdesk.core.config import SecretStore, Settings, load_settings
+from voxdesk.core.errors import VoxdeskError
+from voxdesk.core.services import Services
+from voxdesk.core.training.store import NewExample, Status
+from voxdesk.desktop.pages.finetune import FineTunePage
 
 
 @pytest.fixture

@@ -13,15 +13,15 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QDoubleSpinBox, QSpinBox, QWidget
 from pytestqt.qtbot import QtBot
 
-from core.audio import FileSource
-from core.config import load_settings
-from core.services import Services
-from desktop.history import TranscriptHistory
-from desktop.pages.record import RecordPage
-from desktop.pages.settings import SettingsPage
-from desktop.window import MainWindow
 from tests.conftest import GENEROUS, clip
 from tests.core.test_whisper import long_audio
+from voxdesk.core.audio import FileSource
+from voxdesk.core.config import load_settings
+from voxdesk.core.services import Services
+from voxdesk.desktop.history import TranscriptHistory
+from voxdesk.desktop.pages.record import RecordPage
+from voxdesk.desktop.pages.settings import SettingsPage
+from voxdesk.desktop.window import MainWindow
 
 
 def test_window_pages_and_status_bar(qloop: asyncio.AbstractEventLoop, qtbot: QtBot,
@@ -153,7 +153,7 @@ def test_a_long_transcription_can_be_cancelled(
 def test_recording_from_an_audio_source(
     qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: object, tmp_path: Path
 ) -> None:
-    from core.audio import decode_to_pcm
+    from voxdesk.core.audio import decode_to_pcm
 
     page = RecordPage(services, TranscriptHistory(tmp_path / "h.json"))  # type: ignore[arg-type]
     qtbot.addWidget(page)
@@ -249,12 +249,12 @@ def test_without_portaudio_the_picker_explains(
     qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: object, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    from core.audio import MicrophoneUnavailable
+    from voxdesk.core.audio import MicrophoneUnavailable
 
     def missing() -> list[object]:
         raise MicrophoneUnavailable("No PortAudio.", hint="apt-get install libportaudio2")
 
-    monkeypatch.setattr("desktop.pages.record.list_input_devices", missing)
+    monkeypatch.setattr("voxdesk.desktop.pages.record.list_input_devices", missing)
     page = RecordPage(services, TranscriptHistory(tmp_path / "h.json"))  # type: ignore[arg-type]
     qtbot.addWidget(page)
     assert page.device.itemText(0) == "no microphone"
@@ -266,10 +266,10 @@ def test_settings_check_buttons_ask_the_services(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
 
-    from core.config import Secret, SecretStore, Settings
-    from core.services import Services
     from tests.fakes.discord_server import TOKEN, FakeDiscord
     from tests.fakes.openai_server import API_KEY, FakeOpenAI
+    from voxdesk.core.config import Secret, SecretStore, Settings
+    from voxdesk.core.services import Services
 
     fake = qloop.run_until_complete(FakeDiscord().start())
     openai = qloop.run_until_complete(FakeOpenAI().start())
@@ -303,9 +303,9 @@ def test_settings_check_buttons_ask_the_services(
 def test_ask_shows_and_speaks_the_assistants_reply(
     qloop: asyncio.AbstractEventLoop, qtbot: QtBot, tmp_path: Path, fake_sounddevice: object,
 ) -> None:  # fmt: skip
-    from core.config import SecretStore, Settings
-    from core.services import Services
     from tests.fakes.openai_server import API_KEY, FakeOpenAI
+    from voxdesk.core.config import SecretStore, Settings
+    from voxdesk.core.services import Services
 
     openai = qloop.run_until_complete(FakeOpenAI().start())
     settings = Settings()

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from core.audio import DecodeLimits, decode_to_pcm
+from voxdesk.core.audio import DecodeLimits, decode_to_pcm
 
 
 @dataclass

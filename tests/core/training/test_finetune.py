@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from core.config import OpenAISettings, SecretStore
-from core.openai_client import OpenAIError, make_client
-from core.training.database import Database
-from core.training.finetune import FineTuner
-from core.training.job_request import Hyperparameters, JobRequest
-from core.training.jobs import JobRegistry
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
+from voxdesk.core.config import OpenAISettings, SecretStore
+from voxdesk.core.openai_client import OpenAIError, make_client
+from voxdesk.core.training.database import Database
+from voxdesk.core.training.finetune import FineTuner
+from voxdesk.core.training.job_request import Hyperparameters, JobRequest
+from voxdesk.core.training.jobs import JobRegistry
 
 
 async def no_wait(seconds: float) -> None:

@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from core.training.database import Database
-from core.training.store import DatasetError, DatasetStore, NewExample, Origin, Status
-from core.training.transfer import BATCH_LINES, export_jsonl, import_file
+from voxdesk.core.training.database import Database
+from voxdesk.core.training.store import DatasetError, DatasetStore, NewExample, Origin, Status
+from voxdesk.core.training.transfer import BATCH_LINES, export_jsonl, import_file
 
 
 @pytest.fixture
@@ -230,9 +230,9 @@ async def test_names_are_checked(store: DatasetStore) -> None:
 KILL_SCRIPT = """
 import asyncio, sys
 from pathlib import Path
-from core.training.database import Database
-from core.training.store import DatasetStore
-from core.training.transfer import import_file
+from voxdesk.core.training.database import Database
+from voxdesk.core.training.store import DatasetStore
+from voxdesk.core.training.transfer import import_file
 async def main():
     store = DatasetStore(Database(Path(sys.argv[1])))
     await import_file(store, "big", Path(sys.argv[2]))

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from bench.dataset_file import write_dataset
-from core.training import scan, stretches
-from core.training.validator import validate_file, validate_lines
-from core.work import Cancelled
+from voxdesk.core.training import scan, stretches
+from voxdesk.core.training.validator import validate_file, validate_lines
+from voxdesk.core.work import Cancelled
 
 MODEL = "gpt-3.5-turbo-0125"
 

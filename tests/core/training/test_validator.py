@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from bench import cookbook_baseline
 from bench.dataset_file import write_dataset
-from core.training import scan
-from core.training.validator import (
+from voxdesk.core.training import scan
+from voxdesk.core.training.validator import (
     ValidationReport,
     default_epochs,
     validate_file,

@@ -1,0 +1,1 @@
+"""Training data: the store, import/export, the validator, token counts and fine-tunes."""
