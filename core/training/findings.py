@@ -49,6 +49,8 @@ _DESCRIPTIONS = {
     "invalid_non_preferred_output": "'non_preferred_output' must be one assistant message",
     "preference_outputs_identical": "preferred and non-preferred outputs are the same",
     "mixed_formats": "chat examples and preference pairs are mixed in one file",
+    "byte_order_mark": "the file starts with a UTF-8 byte-order mark, which some readers reject",
+    "over_token_limit": "longer than the model's context; the rest is cut off in training",
     "secret_openai_key": "contains what looks like an OpenAI API key",
     "secret_discord_token": "contains what looks like a Discord token",
     "secret_aws_key": "contains what looks like an AWS access key",

@@ -1,8 +1,9 @@
 """Scanning JSONL lines into the facts a validation report is made of.
 
-A run of lines becomes a Tally: finding counts and the first findings, the sizes of each example
-(messages, tokens, assistant tokens) and its duplicate keys. Tallies of consecutive runs merge in
-file order, so parts of a file can be scanned in other processes (stretches.py).
+A run of lines becomes a Tally: finding counts, every error and the first warnings, the sizes
+of each example (messages, tokens, assistant tokens, line) and its duplicate keys. Tallies of
+consecutive runs merge in file order, so parts of a file can be scanned in other processes
+(stretches.py).
 
 Most examples in real files are plain conversations, text turns of system, user and assistant:
 those are recognised in one pass over their messages; anything else gets the full checks of
@@ -24,7 +25,7 @@ import orjson
 from xxhash import xxh3_64_intdigest
 
 from voxdesk.core.training import checks
-from voxdesk.core.training.findings import Finding, describe
+from voxdesk.core.training.findings import ERRORS, Finding, describe
 from voxdesk.core.training.tokens import (
     REPLY_PRIMING_TOKENS,
     TOKENS_PER_MESSAGE,
@@ -35,10 +36,13 @@ from voxdesk.core.training.tokens import (
 
 CHUNK_LINES = 20_000
 JSON_WHITESPACE = b" \t\r\n"  # bytes.strip() would also drop \v and \f, which JSON rejects
-MAX_FINDINGS = 10_000  # findings kept one by one; the counts stay exact beyond this
+UTF8_BOM = b"\xef\xbb\xbf"  # tolerated at the start of a file only, as the importer does
+# Warnings kept one by one; their counts stay exact beyond this. Errors are all kept: each is a
+# line to fix before the file can be uploaded.
+MAX_WARNINGS = 10_000
 
 # Columns of Tally.sizes and Tally.keys
-MESSAGES, TOTAL_TOKENS, ASSISTANT_TOKENS = range(3)
+MESSAGES, TOTAL_TOKENS, ASSISTANT_TOKENS, SIZE_LINE = range(4)
 LINE, EXACT_KEY, NEAR_KEY = range(3)
 
 _NO_CONVERSATION = ("data_type", "missing_messages_list")  # nothing further can be read
@@ -64,14 +68,18 @@ class Tally:
     chat_examples: int = 0
     preference_examples: int = 0
     counts: Counter[str] = field(default_factory=Counter)
-    findings: list[Finding] = field(default_factory=list)
-    size_parts: list[np.ndarray] = field(default_factory=list)  # messages, tokens, assistant
+    errors: list[Finding] = field(default_factory=list)
+    warnings: list[Finding] = field(default_factory=list)  # the first max_warnings
+    size_parts: list[np.ndarray] = field(default_factory=list)  # see sizes
     key_parts: list[np.ndarray] = field(default_factory=list)  # line, exact key, near key
+    max_warnings: int = MAX_WARNINGS
 
     def add(self, line: int, code: str, message: str | None = None) -> None:
         self.counts[code] += 1
-        if len(self.findings) < MAX_FINDINGS:
-            self.findings.append(Finding(line, code, message or describe(code)))
+        if code in ERRORS:
+            self.errors.append(Finding(line, code, message or describe(code)))
+        elif len(self.warnings) < self.max_warnings:
+            self.warnings.append(Finding(line, code, message or describe(code)))
 
     def extend(self, later: Tally) -> None:
         """Append the tally of the run of lines that follows this one's (taking over its arrays)."""
@@ -81,37 +89,43 @@ class Tally:
         self.chat_examples += later.chat_examples
         self.preference_examples += later.preference_examples
         self.counts += later.counts
-        room = MAX_FINDINGS - len(self.findings)
-        moved = later.findings[:room]
-        self.findings += [Finding(f.line + offset, f.code, f.message) for f in moved]
-        self.size_parts += later.size_parts
+        self.errors += [Finding(f.line + offset, f.code, f.message) for f in later.errors]
+        room = self.max_warnings - len(self.warnings)
+        moved = later.warnings[: max(room, 0)]
+        self.warnings += [Finding(f.line + offset, f.code, f.message) for f in moved]
+        for sizes in later.size_parts:
+            sizes[:, SIZE_LINE] += offset
+            self.size_parts.append(sizes)
         for keys in later.key_parts:
             keys[:, LINE] += offset
             self.key_parts.append(keys)
 
     @property
     def sizes(self) -> np.ndarray:
-        """One row per chat example with a conversation: messages, tokens, assistant tokens."""
-        self.size_parts = [_joined(self.size_parts, np.int64)]
+        """One row per example with a conversation (a chat, or a preference pair's messages):
+        messages, tokens, assistant tokens and its line."""
+        self.size_parts = [_joined(self.size_parts, np.int64, 4)]
         return self.size_parts[0]
 
     @property
     def keys(self) -> np.ndarray:
         """One row per example with text: its line, exact key and near-duplicate key."""
-        self.key_parts = [_joined(self.key_parts, np.uint64)]
+        self.key_parts = [_joined(self.key_parts, np.uint64, 3)]
         return self.key_parts[0]
 
 
-def _joined(parts: list[np.ndarray], dtype: type[np.generic]) -> np.ndarray:
+def _joined(parts: list[np.ndarray], dtype: type[np.generic], columns: int) -> np.ndarray:
     """The parts as one array (joined once: the parts are replaced by it)."""
     if len(parts) == 1:
         return parts[0]
-    return np.concatenate(parts) if parts else np.zeros((0, 3), dtype)
+    return np.concatenate(parts) if parts else np.zeros((0, columns), dtype)
 
 
-def scan_stream(lines: Iterable[bytes | str], encoding: Encoding) -> Tally:
+def scan_stream(
+    lines: Iterable[bytes | str], encoding: Encoding, max_warnings: int = MAX_WARNINGS
+) -> Tally:
     """Scan lines in chunks, in this process."""
-    tally = Tally()
+    tally = Tally(max_warnings=max_warnings)
     for chunk in chunks(lines):
         scan_chunk(chunk, tally, encoding)
     return tally
@@ -134,10 +148,13 @@ def scan_chunk(lines: list[bytes], tally: Tally, encoding: Encoding) -> None:
     chunk = _Chunk(encoding)
     first = tally.lines + 1
     for index, raw in enumerate(lines):
+        number = first + index
+        if number == 1 and raw.startswith(UTF8_BOM):
+            tally.add(number, "byte_order_mark")
+            raw = raw[len(UTF8_BOM) :]
         stripped = raw.strip(JSON_WHITESPACE)
         if not stripped:
             continue  # blank lines are skipped by the API too
-        number = first + index
         tally.examples += 1
         try:
             example = orjson.loads(stripped)
@@ -147,6 +164,8 @@ def scan_chunk(lines: list[bytes], tally: Tally, encoding: Encoding) -> None:
         text = _scan_example(number, example, tally, chunk)
         if text is not None:
             chunk.add_text(index, number, stripped, text)
+        if len(chunk.size_lines) < len(chunk.starts):
+            chunk.size_lines.append(number)  # the example queued its strings to be counted
     tally.lines += len(lines)
     for index, code in checks.sensitive_content(lines, chunk.example_texts):
         tally.add(first + index, code)
@@ -159,6 +178,8 @@ def _scan_example(number: int, example: Any, tally: Tally, chunk: _Chunk) -> str
         tally.preference_examples += 1
         for code in checks.preference_problems(example):
             tally.add(number, code)
+        # Training reads the input with both replies; every message counts once.
+        chunk.queue(list(_all_messages(example)))
         return all_text(example)
     tally.chat_examples += 1
     plain = chunk.queue_plain(example)
@@ -201,6 +222,7 @@ class _Chunk:
         self.starts: list[int] = []  # per counted example, where its strings begin in texts
         self.overheads: list[int] = []  # its fixed tokens: per message, names, known roles
         self.message_counts: list[int] = []
+        self.size_lines: list[int] = []  # the line of each counted example
         self.assistant_at: list[int] = []  # where each assistant content is in texts
         self.assistant_of: list[int] = []  # and which counted example it belongs to
         self.keys: list[tuple[int, int, int]] = []
@@ -281,8 +303,8 @@ class _Chunk:
         totals = np.asarray(self.overheads, dtype=np.int64) + cumulative[ends] - cumulative[starts]
         owners = np.asarray(self.assistant_of, dtype=np.int64)
         assistant = np.bincount(owners, weights=counts[self.assistant_at], minlength=len(starts))
-        sizes = np.column_stack([self.message_counts, totals, assistant]).astype(np.int64)
-        tally.size_parts.append(sizes.reshape(-1, 3))
+        sizes = np.column_stack([self.message_counts, totals, assistant, self.size_lines])
+        tally.size_parts.append(sizes.astype(np.int64).reshape(-1, 4))
         tally.key_parts.append(np.array(self.keys, dtype=np.uint64).reshape(-1, 3))
 
 

@@ -22,7 +22,7 @@ from concurrent.futures.process import BrokenProcessPool
 from itertools import repeat
 from pathlib import Path
 
-from voxdesk.core.training.scan import CHUNK_LINES, Tally, chunks, scan_chunk
+from voxdesk.core.training.scan import CHUNK_LINES, MAX_WARNINGS, Tally, chunks, scan_chunk
 from voxdesk.core.training.tokens import Encoding
 from voxdesk.core.work import Cancelled, check_cancelled
 
@@ -40,6 +40,7 @@ def scan_file(
     encoding: Encoding,
     progress: ByteProgress | None = None,
     cancelled: threading.Event | None = None,
+    max_warnings: int = MAX_WARNINGS,
 ) -> Tally:
     """Scan a JSONL file, on every core when it is large enough to gain from that.
 
@@ -47,15 +48,16 @@ def scan_file(
     """
     size = path.stat().st_size
     workers = min(os.cpu_count() or 1, math.ceil(size / STRETCH_BYTES))
+    here = (path, size, encoding, progress, cancelled, max_warnings)
     if size < PARALLEL_MIN_BYTES or workers < 2:
-        return _scan_here(path, size, encoding, progress, cancelled)
+        return _scan_here(*here)
     bounds = _line_bounds(path, size, workers * math.ceil(size / (workers * STRETCH_BYTES)))
     try:
-        return _scan_in_workers(path, bounds, workers, encoding, progress, cancelled)
+        return _scan_in_workers(path, bounds, workers, encoding, progress, cancelled, max_warnings)
     except BrokenProcessPool as error:
         # A worker died (killed for memory, or unable to start): do the work here instead.
         log.warning("Validating %s in one process: a worker process failed (%s)", path, error)
-        return _scan_here(path, size, encoding, progress, cancelled)
+        return _scan_here(*here)
 
 
 def _scan_here(
@@ -64,8 +66,9 @@ def _scan_here(
     encoding: Encoding,
     progress: ByteProgress | None,
     cancelled: threading.Event | None,
+    max_warnings: int,
 ) -> Tally:
-    tally, done = Tally(), 0
+    tally, done = Tally(max_warnings=max_warnings), 0
     with path.open("rb") as handle:
         for chunk in chunks(handle):
             check_cancelled(cancelled)
@@ -83,14 +86,16 @@ def _scan_in_workers(
     encoding: Encoding,
     progress: ByteProgress | None,
     cancelled: threading.Event | None,
+    max_warnings: int,
 ) -> Tally:
-    tally = Tally()
+    tally = Tally(max_warnings=max_warnings)
     # A worker only ever holds its own short-lived objects, so the cycle collector that would
     # walk all of them again and again can stay off.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=gc.disable) as pool:
         starts, ends = bounds[:-1], bounds[1:]
-        parts = pool.map(_scan_stretch, repeat(path), starts, ends, repeat(encoding))
+        parts = pool.map(_scan_stretch, repeat(path), starts, ends, repeat(encoding),
+                         repeat(max_warnings))  # fmt: skip
         try:
             for end, part in zip(ends, parts, strict=True):
                 check_cancelled(cancelled)
@@ -115,11 +120,11 @@ def _line_bounds(path: Path, size: int, parts: int) -> list[int]:
     return [*bounds, size]
 
 
-def _scan_stretch(path: Path, start: int, end: int, encoding: Encoding) -> Tally:
+def _scan_stretch(path: Path, start: int, end: int, encoding: Encoding, max_warnings: int) -> Tally:
     with path.open("rb") as handle:
         handle.seek(start)
         data = handle.read(end - start)
-    tally = Tally()
+    tally = Tally(max_warnings=max_warnings)
     for chunk in _chunks(data):
         scan_chunk(chunk, tally, encoding)
     return tally

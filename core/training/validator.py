@@ -27,9 +27,10 @@ from voxdesk.core.training.scan import (
     ASSISTANT_TOKENS,
     EXACT_KEY,
     LINE,
-    MAX_FINDINGS,
+    MAX_WARNINGS,
     MESSAGES,
     NEAR_KEY,
+    SIZE_LINE,
     TOTAL_TOKENS,
     Tally,
     all_text,
@@ -75,6 +76,7 @@ class ValidationReport:
     chat_examples: int = 0
     preference_examples: int = 0
     counts: Counter[str] = field(default_factory=Counter)
+    # Every error, then the first MAX_WARNINGS warnings; each group in line order.
     findings: list[Finding] = field(default_factory=list)
     messages_per_example: Distribution | None = None
     total_tokens_per_example: Distribution | None = None
@@ -111,13 +113,14 @@ def validate_file(
     validation_file: Path | None = None,
     progress: ByteProgress | None = None,
     cancelled: threading.Event | None = None,
+    max_warnings: int = MAX_WARNINGS,
 ) -> ValidationReport:
     """Validate a training file (and optionally its validation file) for ``model``.
 
     ``progress`` hears how many bytes were read; setting ``cancelled`` stops the work with
     core.work.Cancelled.
     """
-    tally = scan_file(path, encoding_for_model(model), progress, cancelled)
+    tally = scan_file(path, encoding_for_model(model), progress, cancelled, max_warnings)
     if validation_file is None:
         return _report(tally, model)
     with validation_file.open("rb") as handle:
@@ -144,9 +147,11 @@ async def validate_file_async(
     )  # fmt: skip
 
 
-def validate_lines(lines: Iterable[bytes | str], *, model: str = DEFAULT_MODEL) -> ValidationReport:
+def validate_lines(
+    lines: Iterable[bytes | str], *, model: str = DEFAULT_MODEL, max_warnings: int = MAX_WARNINGS
+) -> ValidationReport:
     """Validate JSONL lines, in this process."""
-    return _report(scan_stream(lines, encoding_for_model(model)), model)
+    return _report(scan_stream(lines, encoding_for_model(model), max_warnings), model)
 
 
 def _report(
@@ -157,22 +162,25 @@ def _report(
         chat_examples=tally.chat_examples,
         preference_examples=tally.preference_examples,
         counts=tally.counts,
-        findings=tally.findings,
+        findings=tally.warnings,
         encoding=encoding_for_model(model),
     )
-    _report_duplicates(report, tally.keys)
+    _report_duplicates(report, tally.keys, tally.max_warnings)
     if validation is not None:
         _report_overlap(report, validation, tally.keys)
-    _report_sizes(report, tally.sizes)
+    _report_sizes(report, tally.sizes, tally.max_warnings)
     _report_file_problems(report)
-    # in line order, like the file; findings about the whole file (line 0) first
-    report.findings.sort(key=lambda finding: finding.line)
-    del report.findings[MAX_FINDINGS:]
+    # Errors first, then warnings, each in line order like the file (the whole file, line 0,
+    # first). Only warnings are capped: every error is a line to fix before uploading.
+    warnings = sorted((f for f in report.findings if f.severity == "warning"),
+                      key=lambda finding: finding.line)[: tally.max_warnings]  # fmt: skip
+    errors = tally.errors + [f for f in report.findings if f.severity == "error"]
+    report.findings = sorted(errors, key=lambda finding: finding.line) + warnings
     report.cost = estimate_cost(model, report.charged_tokens)
     return report
 
 
-def _report_duplicates(report: ValidationReport, keys: np.ndarray) -> None:
+def _report_duplicates(report: ValidationReport, keys: np.ndarray, cap: int) -> None:
     """An example is a duplicate of the first with the same bytes, else with the same words."""
     lines = keys[:, LINE]
     rows = np.arange(len(keys))
@@ -185,7 +193,7 @@ def _report_duplicates(report: ValidationReport, keys: np.ndarray) -> None:
         if len(hits):
             report.counts[code] += len(hits)
         report.findings += [Finding(int(lines[row]), code, f"{says} {lines[first[row]]}")
-                            for row in hits[:MAX_FINDINGS]]  # fmt: skip
+                            for row in hits[:cap]]  # fmt: skip
 
 
 def _first_rows(values: np.ndarray) -> np.ndarray:
@@ -194,7 +202,7 @@ def _first_rows(values: np.ndarray) -> np.ndarray:
     return np.asarray(first[inverse])
 
 
-def _report_sizes(report: ValidationReport, sizes: np.ndarray) -> None:
+def _report_sizes(report: ValidationReport, sizes: np.ndarray, cap: int) -> None:
     totals = sizes[:, TOTAL_TOKENS]
     report.messages_per_example = Distribution.of(sizes[:, MESSAGES])
     report.total_tokens_per_example = Distribution.of(totals)
@@ -203,6 +211,13 @@ def _report_sizes(report: ValidationReport, sizes: np.ndarray) -> None:
     report.total_tokens = int(totals.sum())
     if report.too_long:
         report.counts["over_token_limit"] = report.too_long
+        long = sizes[totals > MAX_TOKENS_PER_EXAMPLE][:cap]
+        report.findings += [
+            Finding(int(line), "over_token_limit", f"{tokens:,} tokens; the limit is "
+                    f"{MAX_TOKENS_PER_EXAMPLE:,} and the rest is cut off in training")
+            for line, tokens in zip(long[:, SIZE_LINE].tolist(), long[:, TOTAL_TOKENS].tolist(),
+                                    strict=True)
+        ]  # fmt: skip
     report.epochs = default_epochs(report.examples)
     report.billing_tokens = int(np.minimum(totals, MAX_TOKENS_PER_EXAMPLE).sum())
 

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from bench import cookbook_baseline
 from bench.dataset_file import write_dataset
-from voxdesk.core.training import scan
+from voxdesk.core.training import scan, stretches
+from voxdesk.core.training.tokens import REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE, count_texts
 from voxdesk.core.training.validator import (
     ValidationReport,
     default_epochs,
@@ -255,3 +256,65 @@ def test_the_plain_example_shortcut_reports_what_the_full_checks_do(batch: list[
     assert (shortcut.total_tokens, shortcut.billing_tokens) == (full.total_tokens,
                                                                 full.billing_tokens)  # fmt: skip
     assert shortcut.assistant_tokens_per_example == full.assistant_tokens_per_example
+
+
+def test_errors_come_first_and_are_never_crowded_out_by_warnings() -> None:
+    # Every line but the broken ones warns (no system message); six broken lines at the end.
+    lines = [json.dumps(chat(user=f"Q{i}", system=None)) for i in range(200)]
+    broken = [40, 90, 150, 198, 199, 200]
+    for number in broken:
+        lines[number - 1] = '{"messages": ['
+    report = validate_lines(lines, model=CL100K_MODEL, max_warnings=50)
+    errors = [f for f in report.findings if f.severity == "error"]
+    assert [f.line for f in errors] == broken
+    assert report.findings[: len(errors)] == errors  # errors first
+    warnings = report.findings[len(errors) :]
+    assert len(warnings) == 50 and [f.line for f in warnings] == sorted(f.line for f in warnings)
+    assert report.counts["missing_system_message"] == 194  # the counts stay exact
+
+
+def test_every_error_survives_the_merge_of_stretches(tmp_path: Path) -> None:
+    path = tmp_path / "train.jsonl"
+    lines = [json.dumps(chat(user=f"Q{i}", system=None)) for i in range(3_000)]
+    for number in (10, 2_990):
+        lines[number - 1] = "{broken"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(stretches, "PARALLEL_MIN_BYTES", 0)
+        patch.setattr(stretches, "STRETCH_BYTES", 50_000)
+        patch.setattr(stretches.os, "cpu_count", lambda: 2)
+        report = validate_file(path, model=CL100K_MODEL, max_warnings=20)
+    assert [(f.line, f.code) for f in report.findings[:2]] == [(10, "invalid_json"),
+                                                               (2_990, "invalid_json")]  # fmt: skip
+    assert len(report.findings) == 22
+
+
+def test_examples_over_the_token_limit_carry_their_line() -> None:
+    long_reply = "word " * 17_000
+    report = report_of(chat(), chat(reply=long_reply), chat(user="Other"))
+    (finding,) = [f for f in report.findings if f.code == "over_token_limit"]
+    assert finding.line == 2 and finding.severity == "warning"
+    assert "tokens; the limit is 16,385" in finding.message
+    assert report.too_long == report.counts["over_token_limit"] == 1
+
+
+def test_a_byte_order_mark_is_tolerated_at_the_start_of_the_file_only() -> None:
+    first, third = json.dumps(chat(user="First")), json.dumps(chat(user="Third"))
+    report = validate_lines(["\ufeff" + first, json.dumps(chat()), "\ufeff" + third])
+    assert codes_at(report, 1) == {"byte_order_mark"}
+    assert codes_at(report, 3) == {"invalid_json"}
+    assert report.examples == 3
+
+
+def test_preference_pairs_are_counted_for_tokens_and_cost() -> None:
+    pair = {"input": {"messages": [{"role": "user", "content": "Say hi to the team"}]},
+            "preferred_output": [{"role": "assistant", "content": "Hi, team!"}],
+            "non_preferred_output": [{"role": "assistant", "content": "No."}]}  # fmt: skip
+    report = report_of(*[pair] * 10, model="gpt-4o-mini")
+    contents = count_texts(["Say hi to the team", "Hi, team!", "No."], "o200k_base")
+    roles = count_texts(["user", "assistant", "assistant"], "o200k_base")
+    per_pair = REPLY_PRIMING_TOKENS + sum(contents) + sum(roles) + 3 * TOKENS_PER_MESSAGE
+    assert report.total_tokens == report.billing_tokens == 10 * per_pair
+    assert report.assistant_tokens_per_example is not None
+    assert report.assistant_tokens_per_example.maximum == contents[1] + contents[2]
+    assert report.cost is not None and report.cost.trained_tokens == report.charged_tokens > 0
