@@ -2,14 +2,28 @@
 
 Every secret that ``voxdesk.core.config.secrets`` hands out is registered here, and a filter on our
 handlers replaces it in every record, whatever library logged it (HTTP clients log headers).
+``redact`` also takes out what looks like a credential though nobody registered it, and user-facing
+messages go through it too (``voxdesk.core.errors.user_message``).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 
 REDACTED = "[redacted]"
+# Credentials by their shape: a server may echo a header or a key we never handed out (a key from
+# another profile, a password in a base URL).
+_SHAPES = tuple(
+    (re.compile(pattern, re.ASCII), replacement)
+    for pattern, replacement in (
+        (r"(?i)\b(bearer)\s+[\w.~+/=-]{7,}[\w~+/=-]", rf"\1 {REDACTED}"),  # an Authorization header
+        (r"\bsk-[\w-]{8,}", REDACTED),  # OpenAI-style keys
+        (r"\b[\w-]{23,28}\.[\w-]{6,7}\.[\w-]{27,}", REDACTED),  # Discord bot tokens
+        (r"(?<=://)[^/\s@:]*:[^/\s@]*@", f"{REDACTED}@"),  # user:password@ in a URL
+    )
+)
 _secrets: set[str] = set()
 _lock = threading.Lock()
 
@@ -22,10 +36,13 @@ def register_secret(value: str) -> None:
 
 
 def redact(text: str) -> str:
+    """``text`` without any registered secret or anything shaped like a credential."""
     with _lock:
         secrets = sorted(_secrets, key=len, reverse=True)
     for secret in secrets:
         text = text.replace(secret, REDACTED)
+    for shape, replacement in _SHAPES:
+        text = shape.sub(replacement, text)
     return text
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QLabel
 
-from voxdesk.core.errors import VoxdeskError
+from voxdesk.core.errors import VoxdeskError, user_message
 
 
 class StatusLine(QLabel):
@@ -35,7 +35,7 @@ class Actions:
             try:
                 await work
             except VoxdeskError as error:
-                self._status.say(error.describe(), error=True)
+                self._status.say(user_message(error), error=True)
 
         task = asyncio.ensure_future(guarded())
         self.running.add(task)

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from voxdesk.core.config import SecretStore, Settings, default_settings_path, load_settings
-from voxdesk.core.errors import VoxdeskError
+from voxdesk.core.errors import VoxdeskError, user_message
 from voxdesk.core.logs import setup_logging
 from voxdesk.core.services import Services
 
@@ -63,11 +63,12 @@ def get_context(ctx: typer.Context) -> CliContext:
 
 @contextmanager
 def user_errors(console: Console) -> Iterator[None]:
-    """Turn an error meant for the user into one clear line and exit status 1 (no traceback)."""
+    """Turn an error meant for the user into one clear line, without secrets, and exit status 1
+    (no traceback)."""
     try:
         yield
     except VoxdeskError as error:
-        console.print(f"[bold red]error:[/] {escape(error.describe())}", highlight=False)
+        console.print(f"[bold red]error:[/] {escape(user_message(error))}", highlight=False)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         console.print("[yellow]Stopped.[/]")

@@ -39,6 +39,7 @@ class Failure:
     message: str = "server error"
     headers: dict[str, str] = field(default_factory=dict)
     drop_connection: bool = False
+    echo_authorization: bool = False  # as careless OpenAI-compatible servers do
 
 
 @dataclass
@@ -103,6 +104,10 @@ class FakeOpenAI:
     def drop_next(self) -> None:
         self.failures.append(Failure(drop_connection=True))
 
+    def echo_key_next(self) -> None:
+        """The next request gets a 400 that quotes its Authorization header."""
+        self.failures.append(Failure(400, "Invalid request for key", echo_authorization=True))
+
     def spec_problems(self) -> list[str]:
         spec = openai_spec()
         return [problem for exchange in self.exchanges for problem in spec.problems(exchange)]
@@ -123,7 +128,10 @@ class FakeOpenAI:
                 request.transport.close()
                 raise web.HTTPInternalServerError  # never reaches the closed socket
             code = "rate_limit_exceeded" if failure.status == 429 else "server_error"
-            return _error(failure.status, failure.message, code, failure.headers)
+            message = failure.message
+            if failure.echo_authorization:
+                message += f" {request.headers['Authorization']}"
+            return _error(failure.status, message, code, failure.headers)
         response: web.StreamResponse = await handler(request)
         return response
 
