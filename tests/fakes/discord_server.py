@@ -97,6 +97,8 @@ class FakeDiscord:
         self.users = {u.id: u for u in (self.bot, self.trainer, self.member, self.moderator)}
         self.general, self.chat, self.voice = self.new_id(), self.new_id(), self.new_id()
         self.voice_states: dict[int, int | None] = {}  # user id -> voice channel id
+        self.voice_endpoint: str | None = None  # host:port of a FakeVoiceServer, when attached
+        self.bot_deafened = False
         self.messages: dict[int, dict[str, Any]] = {}
         self.bot_messages: list[dict[str, Any]] = []  # created or edited by the bot, in order
         self.interaction_responses: list[dict[str, Any]] = []
@@ -312,7 +314,12 @@ class FakeDiscord:
             await self.dispatch("RESUMED", {})
         elif op == 4:
             channel = int(data["channel_id"]) if data.get("channel_id") else None
+            entering = channel is not None and self.voice_states.get(self.bot.id) != channel
+            self.bot_deafened = bool(data.get("self_deaf"))
             await self.join_voice(self.bot, channel)
+            if entering and self.voice_endpoint:  # Discord names the voice server on a join
+                await self.dispatch("VOICE_SERVER_UPDATE", {"token": "voice-token",
+                                    "guild_id": str(self.guild_id), "endpoint": self.voice_endpoint})  # fmt: skip
 
     # --- REST -----------------------------------------------------------------------------------
 
@@ -470,7 +477,7 @@ class FakeDiscord:
     def _voice_state(self, user: FakeUser, channel: int | None) -> dict[str, Any]:
         return {"guild_id": str(self.guild_id), "channel_id": str(channel) if channel else None,
                 "user_id": str(user.id), "member": user.member(), "session_id": "voice-session",
-                "deaf": False, "mute": False, "self_deaf": user.bot, "self_mute": False,
+                "deaf": False, "mute": False, "self_deaf": user.bot and self.bot_deafened, "self_mute": False,
                 "self_video": False, "suppress": False, "request_to_speak_timestamp": None}  # fmt: skip
 
     def _guild(self) -> dict[str, Any]:

@@ -1,0 +1,117 @@
+"""The receive layer with discord.py's real voice client against the loopback voice server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import AsyncIterator
+
+import discord
+import pytest
+
+from tests.bridge.voice_loopback import (
+    CLIPS,
+    VoiceRunning,
+    frames_of,
+    similarity,
+    speech,
+    voice_bot,
+)
+from tests.fakes.discord_voice import Faults, seal
+from voxdesk.bridge.voice.receiver import ListeningVoiceClient
+from voxdesk.core.audio.pcm import Pcm
+
+
+class Heard:
+    """What a receiver hands on, per member."""
+
+    def __init__(self) -> None:
+        self.pcm: dict[int, bytearray] = defaultdict(bytearray)
+        self.changed = asyncio.Event()
+
+    def __call__(self, user_id: int, pcm: Pcm) -> None:
+        self.pcm[user_id] += pcm.data
+        self.changed.set()
+
+    def of(self, user_id: int) -> Pcm:
+        return Pcm(bytes(self.pcm[user_id]))
+
+    async def until(self, user_id: int, seconds: float) -> Pcm:
+        async with asyncio.timeout(20):
+            while self.of(user_id).duration < seconds:
+                self.changed.clear()
+                await self.changed.wait()
+        return self.of(user_id)
+
+
+async def connected(running: VoiceRunning) -> ListeningVoiceClient:
+    fake = running.discord
+    channel = running.bridge.bot.get_channel(fake.voice)
+    assert isinstance(channel, discord.VoiceChannel)
+    client = await channel.connect(cls=ListeningVoiceClient, self_deaf=False, timeout=15)
+    assert isinstance(client, ListeningVoiceClient)
+    await asyncio.wait_for(running.voice.ready.wait(), 15)
+    return client
+
+
+@pytest.fixture(params=[False, True], ids=["dave-v0", "dave-v1"])
+async def running(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[VoiceRunning]:
+    async with voice_bot(monkeypatch, dave=request.param) as running:
+        yield running
+
+
+async def test_three_members_are_heard_apart(running: VoiceRunning) -> None:
+    fake, voice = running.discord, running.voice
+    members = {"alice": fake.trainer, "bob": fake.member, "carol": fake.moderator}
+    for user in members.values():
+        await voice.join(user)
+    client = await connected(running)
+    heard = Heard()
+    receiver = client.listen(heard, lambda user_id: True)
+    said = {name: await speech(name) for name in CLIPS}
+    frames = {name: await frames_of(name) for name in CLIPS}
+    await asyncio.gather(*(voice.speak(members[name], frames[name], pace=0.004) for name in CLIPS))
+
+    for name, user in members.items():
+        got = await heard.until(user.id, said[name].duration)
+        assert similarity(got, said[name]) > 0.8, name
+        others = [similarity(got, said[other]) for other in CLIPS if other != name]
+        assert max(others) < 0.3, name  # each member's stream holds their speech only
+    assert receiver.stats.undecryptable == receiver.stats.dave_failures == 0
+    assert receiver.stats.unknown_ssrc == receiver.stats.undecodable == 0
+    if voice.dave:
+        assert (
+            client._connection.dave_protocol_version == 1 and client._connection.dave_session.ready
+        )
+
+
+async def test_bad_packets_are_counted_and_dropped(running: VoiceRunning) -> None:
+    fake, voice = running.discord, running.voice
+    await voice.join(fake.trainer)
+    client = await connected(running)
+    heard = Heard()
+    receiver = client.listen(heard, lambda user_id: True)
+    faults = Faults(lose={10, 11}, swap={20}, garbage={5, 30}, bad_transport={15},
+                    bad_dave={25} if voice.dave else set())  # fmt: skip
+    stranger = seal(b"\xf8\xff\xfe", voice.key, sequence=1, timestamp=0, ssrc=4242, nonce=7)
+    voice.send_datagram(stranger)  # a source no SPEAKING named
+    voice.send_datagram(b"not rtp at all")
+    said = await speech("alice")
+    await voice.speak(fake.trainer, await frames_of("alice"), faults=faults, pace=0.004)
+
+    got = await heard.until(fake.trainer.id, said.duration)
+    stats = receiver.stats
+    assert stats.unknown_ssrc == 1
+    assert stats.not_media + stats.undecryptable == 1 + 2 + 1  # the text, garbage, a bad tag
+    assert stats.undecryptable >= 1
+    assert stats.dave_failures == (1 if voice.dave else 0)
+    assert stats.concealed == 2 + 1 + stats.dave_failures  # lost, a bad tag, a bad DAVE frame
+    assert stats.late == 0  # the swapped pair was put back in order
+    assert similarity(got, said) > 0.7
+
+    # and it keeps listening
+    before = len(got.data)
+    await voice.speak(fake.trainer, await frames_of("alice"), pace=0.004)
+    await heard.until(fake.trainer.id, (before // 2) / 16000 + said.duration)
