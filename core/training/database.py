@@ -104,6 +104,19 @@ MIGRATIONS: tuple[str, ...] = (
         metrics TEXT NOT NULL DEFAULT '{}'
     );
     """,
+    # Resumable imports: the file they read (its hash) and the byte after their last commit;
+    # the lines they rejected, committed with the batch they were read in.
+    """
+    ALTER TABLE imports ADD COLUMN file_hash TEXT NOT NULL DEFAULT '';
+    ALTER TABLE imports ADD COLUMN position INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX imports_by_file ON imports (dataset_id, file_hash);
+    CREATE TABLE import_problems (
+        import_id INTEGER NOT NULL REFERENCES imports(id) ON DELETE CASCADE,
+        line INTEGER NOT NULL,
+        message TEXT NOT NULL
+    );
+    CREATE INDEX import_problems_by_import ON import_problems (import_id, line);
+    """,
 )
 
 
@@ -173,10 +186,10 @@ def _migrate(connection: sqlite3.Connection) -> None:
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
         # executescript commits first; the BEGIN makes each migration all-or-nothing.
         connection.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
-    _mark_interrupted_imports(connection)
+    mark_interrupted_imports(connection)
 
 
-def _mark_interrupted_imports(connection: sqlite3.Connection) -> None:
+def mark_interrupted_imports(connection: sqlite3.Connection) -> None:
     """An import 'running' in a process that no longer exists was killed with it."""
     for row in connection.execute("SELECT id, pid FROM imports WHERE state = 'running'"):
         if not _alive(row["pid"]):

@@ -1,27 +1,33 @@
-"""Importing JSONL and CSV into a dataset, streamed; exporting JSONL atomically.
+"""Importing JSONL and CSV into a dataset, streamed and resumable; exporting JSONL atomically.
 
-Imports read one line at a time and commit in batches, each batch together with the import's
-progress row, so a killed import leaves whole batches and an accurate record of how far it got.
-A malformed line is reported with its number and the import goes on.
+Imports read one line at a time and commit in batches, each batch together with the lines it
+rejected and the import's progress row (the byte after its last line). A killed import thus
+leaves whole batches and an exact record of how far it got: importing the same file into the
+same dataset again goes on from there, and once an import has finished, doing it again changes
+nothing. A malformed line is reported with its number and the import goes on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import csv
-import itertools
+import functools
 import json
 import os
 import random
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from voxdesk.core.training.database import Transaction, now
-from voxdesk.core.training.scan import JSON_WHITESPACE
+import orjson
+from xxhash import xxh3_128
+
+from voxdesk.core.training.database import Transaction, mark_interrupted_imports, now
+from voxdesk.core.training.scan import JSON_WHITESPACE, UTF8_BOM
 from voxdesk.core.training.store import (
     DatasetError,
     DatasetStore,
@@ -33,15 +39,21 @@ from voxdesk.core.training.store import (
     kind_of,
 )
 
-BATCH_LINES = 1_000
-MAX_REPORTED_PROBLEMS = 1_000  # listed one by one; the count stays exact beyond this
+BATCH_LINES = 1_000  # lines, good or bad, committed together
+MAX_REPORTED_PROBLEMS = 1_000  # in ImportResult; every one is kept in the database
+# Python's json module, which stores and exports records, recurses once per level: a record
+# must stay well below the interpreter's recursion limit (1,000) wherever it is read.
+MAX_NESTING = 100
 _CSV_COLUMNS = frozenset({"prompt", "completion"})  # needed; "system" may be there too
 _CSV_DELIMITERS = (",", ";", "\t")
+_READ_BLOCK = 1 << 20
 # JSON allows these unescaped, but str.splitlines() and some JSONL readers end a line at them.
 _LINE_BREAKS_ESCAPED = {ord(c): f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"}
 
 ProgressCallback = Callable[[int, int], None]
 """(bytes read, total bytes), called on the event loop."""
+Rows = Callable[[Path, int, int], Iterator[tuple[int, int, Any]]]
+"""(file, byte to start at, lines before it) -> (line, byte after it, record or LineProblem)."""
 
 
 @dataclass(frozen=True)
@@ -53,15 +65,36 @@ class LineProblem:
 @dataclass
 class ImportResult:
     dataset: str
+    import_id: int = 0
     lines_read: int = 0
     imported: int = 0
     rejected: int = 0
-    problems: list[LineProblem] = field(default_factory=list)
+    problems: list[LineProblem] = field(default_factory=list)  # the first MAX_REPORTED_PROBLEMS
+    resumed_after_line: int = 0  # an interrupted import of the file went on after this line
+    finished_before: str | None = None  # when the file had already been imported in full
 
-    def reject(self, line: int, message: str) -> None:
-        self.rejected += 1
-        if len(self.problems) < MAX_REPORTED_PROBLEMS:
-            self.problems.append(LineProblem(line, message))
+
+@dataclass(frozen=True)
+class ImportRecord:
+    """An import as the database remembers it."""
+
+    id: int
+    dataset: str
+    source: str
+    state: Literal["running", "finished", "interrupted"]
+    lines_read: int
+    imported: int
+    rejected: int
+    started_at: str
+    finished_at: str | None
+
+
+@dataclass(frozen=True)
+class _Source:
+    path: Path
+    size: int
+    digest: str
+    rows: Rows
 
 
 @dataclass(frozen=True)
@@ -80,85 +113,222 @@ async def import_file(
     status: Status = Status.APPROVED,
     progress: ProgressCallback | None = None,
 ) -> ImportResult:
-    """Import a .jsonl (chat or preference) or .csv (prompt, completion[, system]) file."""
-    rows = _csv_rows if path.suffix.lower() == ".csv" else _jsonl_rows
-    total = await asyncio.to_thread(_size_of, path)
+    """Import a .jsonl (chat or preference) or .csv (prompt, completion[, system]) file.
+
+    An earlier import of the same file (by content) into the same dataset is taken up where it
+    stopped if it was interrupted, and not repeated if it finished.
+    """
+    is_csv = path.suffix.lower() == ".csv"
+    size, digest = await asyncio.to_thread(_fingerprint, path, is_csv)
+    source = _Source(path, size, digest, _csv_rows if is_csv else _jsonl_rows)
     target = await store.ensure_dataset(dataset)
     loop = asyncio.get_running_loop()
 
     def report(done: int) -> None:
         if progress:
-            loop.call_soon_threadsafe(progress, done, total)
+            loop.call_soon_threadsafe(progress, done, size)
 
     def work(connection: sqlite3.Connection) -> ImportResult:
-        return _import(connection, target.id, dataset, path, rows, status, report)
+        return _import(connection, target.id, dataset, source, status, report)
 
     return await store.db.run(work)
 
 
-def _size_of(path: Path) -> int:
+async def list_imports(store: DatasetStore, dataset: str | None = None) -> list[ImportRecord]:
+    """Every import (of one dataset, or all), oldest first; killed ones say 'interrupted'."""
+
+    def query(connection: sqlite3.Connection) -> list[ImportRecord]:
+        mark_interrupted_imports(connection)
+        rows = connection.execute(
+            "SELECT imports.*, datasets.name AS dataset FROM imports"
+            " JOIN datasets ON datasets.id = imports.dataset_id"
+            " WHERE ? IS NULL OR datasets.name = ? ORDER BY imports.id",
+            (dataset, dataset),
+        )
+        return [ImportRecord(row["id"], row["dataset"], row["source"], row["state"],
+                             row["lines_read"], row["imported"], row["rejected"],
+                             row["started_at"], row["finished_at"]) for row in rows]  # fmt: skip
+
+    return await store.db.run(query)
+
+
+async def import_problems(
+    store: DatasetStore, import_id: int, *, page: int = 1_000
+) -> AsyncIterator[LineProblem]:
+    """Every line an import rejected, in file order, a page at a time."""
+    after = 0
+    while batch := await store.db.run(
+        functools.partial(_problems, import_id=import_id, after_line=after, limit=page)
+    ):
+        for problem in batch:
+            yield problem
+        after = batch[-1].line
+
+
+def _problems(
+    connection: sqlite3.Connection, import_id: int, after_line: int, limit: int
+) -> list[LineProblem]:
+    rows = connection.execute(
+        "SELECT line, message FROM import_problems WHERE import_id = ? AND line > ?"
+        " ORDER BY line LIMIT ?",
+        (import_id, after_line, limit),
+    )
+    return [LineProblem(row["line"], row["message"]) for row in rows]
+
+
+def _fingerprint(path: Path, utf8_only: bool) -> tuple[int, str]:
+    """The file's size and content hash; with ``utf8_only``, also that it is all UTF-8.
+
+    A CSV is checked before anything is imported: one not saved as UTF-8 is wrong throughout,
+    and fixed it is another file, which would import again the rows already taken from it.
+    """
     if not path.is_file():
         raise DatasetError(f"{path} is not a file.")
-    return path.stat().st_size
+    digest, decoder = xxh3_128(), codecs.getincrementaldecoder("utf-8")()
+    size = lines = 0
+    with path.open("rb") as handle:
+        while block := handle.read(_READ_BLOCK):
+            digest.update(block)
+            size += len(block)
+            if utf8_only:
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError as error:
+                    line = lines + block.count(b"\n", 0, max(error.start, 0)) + 1
+                    raise DatasetError(
+                        f"{path.name} is not UTF-8 text (line {line}).",
+                        hint="Save the CSV as UTF-8 and import it again.",
+                    ) from None
+                lines += block.count(b"\n")
+    return size, digest.hexdigest()
 
 
 def _import(
     connection: sqlite3.Connection,
     dataset_id: int,
     dataset: str,
-    path: Path,
-    rows: Callable[[Path], Iterator[tuple[int, int, Any]]],
+    source: _Source,
     status: Status,
     report: Callable[[int], None],
 ) -> ImportResult:
-    result = ImportResult(dataset)
-    with Transaction(connection):
-        cursor = connection.execute(
-            "INSERT INTO imports (dataset_id, source, state, pid, started_at)"
-            " VALUES (?, ?, 'running', ?, ?)",
-            (dataset_id, str(path), os.getpid(), now()),
+    mark_interrupted_imports(connection)
+    previous = connection.execute(
+        "SELECT * FROM imports WHERE dataset_id = ? AND file_hash = ? ORDER BY id DESC LIMIT 1",
+        (dataset_id, source.digest),
+    ).fetchone()
+    if previous is not None and previous["state"] == "finished":
+        result = _result_of(previous, dataset)
+        result.finished_before = previous["finished_at"]
+        result.problems = _problems(connection, result.import_id, 0, MAX_REPORTED_PROBLEMS)
+        return result
+    if previous is not None and previous["state"] == "running":
+        raise DatasetError(
+            f"{source.path.name} is being imported into '{dataset}' right now "
+            f"(process {previous['pid']}).",
+            hint="Wait for that import to finish.",
         )
-    import_id = cursor.lastrowid
-    batch: list[NewExample] = []
-    position = 0
-    for line, position, record in rows(path):
+    result, start = _begin(connection, dataset_id, dataset, source, previous)
+    try:
+        _read(connection, dataset_id, source, start, result, status, report)
+    except BaseException:
+        # Whatever stopped it, the import is resumable from its last commit.
+        connection.execute(
+            "UPDATE imports SET state = 'interrupted' WHERE id = ?", (result.import_id,)
+        )
+        raise
+    result.problems = _problems(connection, result.import_id, 0, MAX_REPORTED_PROBLEMS)
+    return result
+
+
+def _begin(
+    connection: sqlite3.Connection,
+    dataset_id: int,
+    dataset: str,
+    source: _Source,
+    interrupted: sqlite3.Row | None,
+) -> tuple[ImportResult, int]:
+    """Start a new import, or take up an interrupted one; returns it and the byte to read from."""
+    with Transaction(connection):
+        if interrupted is None:
+            cursor = connection.execute(
+                "INSERT INTO imports (dataset_id, source, state, pid, started_at, file_hash)"
+                " VALUES (?, ?, 'running', ?, ?, ?)",
+                (dataset_id, str(source.path), os.getpid(), now(), source.digest),
+            )
+            return ImportResult(dataset, int(cursor.lastrowid or 0)), 0
+        connection.execute(
+            "UPDATE imports SET state = 'running', pid = ?, source = ? WHERE id = ?",
+            (os.getpid(), str(source.path), interrupted["id"]),
+        )
+    result = _result_of(interrupted, dataset)
+    result.resumed_after_line = result.lines_read
+    return result, int(interrupted["position"])
+
+
+def _result_of(row: sqlite3.Row, dataset: str) -> ImportResult:
+    return ImportResult(dataset, row["id"], row["lines_read"], row["imported"], row["rejected"])
+
+
+def _read(
+    connection: sqlite3.Connection,
+    dataset_id: int,
+    source: _Source,
+    start: int,
+    result: ImportResult,
+    status: Status,
+    report: Callable[[int], None],
+) -> None:
+    examples: list[NewExample] = []
+    problems: list[LineProblem] = []
+    position = start
+    for line, position, record in source.rows(source.path, start, result.lines_read):
         result.lines_read = line
         if isinstance(record, LineProblem):
-            result.reject(record.line, record.message)
+            problems.append(record)
         else:
-            batch.append(NewExample(record, origin=Origin.IMPORT, status=status))
-        if len(batch) >= BATCH_LINES:
-            _commit(connection, dataset_id, import_id, batch, result, "running")
-            batch = []
+            examples.append(NewExample(record, origin=Origin.IMPORT, status=status))
+        if len(examples) + len(problems) >= BATCH_LINES:
+            _commit(connection, dataset_id, examples, problems, result, position, "running")
+            examples, problems = [], []
             report(position)
-    _commit(connection, dataset_id, import_id, batch, result, "finished")
-    report(position)
-    return result
+    _commit(connection, dataset_id, examples, problems, result, position, "finished")
+    report(source.size)
 
 
 def _commit(
     connection: sqlite3.Connection,
     dataset_id: int,
-    import_id: int | None,
-    batch: list[NewExample],
+    examples: list[NewExample],
+    problems: list[LineProblem],
     result: ImportResult,
+    position: int,
     state: str,
 ) -> None:
+    """Store a batch with its rejected lines and how far the import got, all or nothing."""
     with Transaction(connection):
-        for example in batch:
+        for example in examples:
             insert_example(connection, dataset_id, example)
-        result.imported += len(batch)
+        connection.executemany(
+            "INSERT INTO import_problems (import_id, line, message) VALUES (?, ?, ?)",
+            [(result.import_id, problem.line, problem.message) for problem in problems],
+        )
         connection.execute(
             "UPDATE imports SET state = ?, lines_read = ?, imported = ?, rejected = ?,"
-            " finished_at = CASE WHEN ? = 'finished' THEN ? END WHERE id = ?",
-            (state, result.lines_read, result.imported, result.rejected, state, now(), import_id),
-        )
+            " position = ?, finished_at = CASE WHEN ? = 'finished' THEN ? END WHERE id = ?",
+            (state, result.lines_read, result.imported + len(examples),
+             result.rejected + len(problems), position, state, now(), result.import_id),
+        )  # fmt: skip
+    result.imported += len(examples)
+    result.rejected += len(problems)
 
 
-def _jsonl_rows(path: Path) -> Iterator[tuple[int, int, Any]]:
+def _jsonl_rows(path: Path, start: int, lines_before: int) -> Iterator[tuple[int, int, Any]]:
     with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
+        handle.seek(start)
+        for number, raw in enumerate(handle, start=lines_before + 1):
             position = handle.tell()
+            if number == 1:
+                raw = raw.removeprefix(UTF8_BOM)  # as the validator allows
             if not raw.strip(JSON_WHITESPACE):
                 continue
             yield number, position, _parse_record(number, raw)
@@ -166,11 +336,13 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, int, Any]]:
 
 def _parse_record(number: int, raw: bytes) -> Any:
     try:
-        record = json.loads(raw)
-    except UnicodeDecodeError:
-        return LineProblem(number, "not UTF-8 text")
-    except ValueError as error:
-        return LineProblem(number, f"not valid JSON ({error.args[0].split(':')[0]})")
+        # orjson, as the validator: the two agree on what is JSON (no NaN, no lone surrogates,
+        # no byte-order mark inside the file), and it refuses deep nesting instead of recursing.
+        record = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        return LineProblem(number, _json_problem(raw, str(error)))
+    if _nested_too_deep(record, raw):
+        return LineProblem(number, f"nested more than {MAX_NESTING} levels deep")
     if kind_of(record) is None:
         return LineProblem(
             number, "neither a chat example ('messages') nor a preference pair ('input', "
@@ -179,20 +351,48 @@ def _parse_record(number: int, raw: bytes) -> Any:
     return record
 
 
-def _csv_rows(path: Path) -> Iterator[tuple[int, int, Any]]:
+def _json_problem(raw: bytes, error: str) -> str:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "not UTF-8 text"
+    if error.startswith("depth limit"):
+        return f"nested more than {MAX_NESTING} levels deep"
+    return f"not valid JSON ({error.split(':')[0]})"
+
+
+def _nested_too_deep(record: Any, raw: bytes) -> bool:
+    if raw.count(b"[") + raw.count(b"{") <= MAX_NESTING:
+        return False  # no deeper than it has brackets: the common case, decided in C
+    stack = [(record, 1)] if type(record) in (dict, list) else []
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_NESTING:
+            return True
+        children = value.values() if type(value) is dict else value
+        stack += [(child, depth + 1) for child in children if type(child) in (dict, list)]
+    return False
+
+
+def _csv_rows(path: Path, start: int, lines_before: int) -> Iterator[tuple[int, int, Any]]:
     with path.open("rb") as handle:
-        position = [0]
-        lines = _decoded_lines(handle, position, path)
-        header = next(lines, "")
-        reader = csv.DictReader(itertools.chain([header], lines), delimiter=_delimiter(header))
-        columns = {name.strip().lower(): name for name in reader.fieldnames or []}
+        header = handle.readline().decode("utf-8").removeprefix("\ufeff")
+        delimiter = _delimiter(header)
+        names = next(csv.reader([header], delimiter=delimiter), [])
+        columns = {name.strip().lower(): name for name in names}
         if not columns.keys() >= _CSV_COLUMNS:
             raise DatasetError(
                 f"{path.name} needs 'prompt' and 'completion' columns "
                 f"(found: {', '.join(columns) or 'none'})."
             )
+        if start:
+            handle.seek(start)
+        else:
+            lines_before = 1  # the header
+        position = [handle.tell()]
+        reader = csv.DictReader(_decoded_lines(handle, position), names, delimiter=delimiter)
         for row in reader:
-            number = reader.line_num
+            number = lines_before + reader.line_num
             yield number, position[0], _csv_record(number, row, columns)
 
 
@@ -209,18 +409,14 @@ def _delimiter(header: str) -> str:
     return ","
 
 
-def _decoded_lines(handle: Any, position: list[int], path: Path) -> Iterator[str]:
-    """Text lines for the csv module, counting bytes read (text files cannot tell())."""
-    for number, raw in enumerate(handle, start=1):
+def _decoded_lines(handle: Any, position: list[int]) -> Iterator[str]:
+    """Text lines for the csv module, counting bytes read (text files cannot tell()).
+
+    The file was checked to be UTF-8 before the import began.
+    """
+    for raw in handle:
         position[0] += len(raw)
-        try:
-            line: str = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise DatasetError(
-                f"{path.name} is not UTF-8 text (line {number}).",
-                hint="Save the CSV as UTF-8 and import it again.",
-            ) from None
-        yield line.removeprefix("\ufeff") if number == 1 else line
+        yield raw.decode("utf-8")
 
 
 def _csv_record(number: int, row: dict[str, Any], columns: dict[str, str]) -> Any:

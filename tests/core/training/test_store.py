@@ -17,9 +17,18 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from voxdesk.core.training import transfer
 from voxdesk.core.training.database import Database
 from voxdesk.core.training.store import DatasetError, DatasetStore, NewExample, Origin, Status
-from voxdesk.core.training.transfer import BATCH_LINES, export_jsonl, import_file
+from voxdesk.core.training.transfer import (
+    BATCH_LINES,
+    MAX_NESTING,
+    export_jsonl,
+    import_file,
+    import_problems,
+    list_imports,
+)
+from voxdesk.core.training.validator import validate_file
 
 
 @pytest.fixture
@@ -240,11 +249,15 @@ asyncio.run(main())
 """
 
 
-async def test_killing_an_import_keeps_the_database_consistent(tmp_path: Path) -> None:
+KILLED_LINES = 100_000
+
+
+async def test_a_killed_import_resumes_without_duplicates(tmp_path: Path) -> None:
     db_path, source = tmp_path / "voxdesk.db", tmp_path / "huge.jsonl"
     with source.open("w", encoding="utf-8") as out:
-        for i in range(400_000):
-            out.write(chat_line(i) + "\n")
+        for i in range(KILLED_LINES):
+            out.write(chat_line(i) + "\n" if i % 1_000 != 7 else "{broken\n")
+    broken = [i + 1 for i in range(KILLED_LINES) if i % 1_000 == 7]
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-c", KILL_SCRIPT, str(db_path), str(source),
         cwd=Path(__file__).parents[3],
@@ -255,16 +268,30 @@ async def test_killing_an_import_keeps_the_database_consistent(tmp_path: Path) -
 
     with sqlite3.connect(db_path) as raw:
         assert raw.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        imported, state = raw.execute("SELECT imported, state FROM imports").fetchone()
+        imported, rejected, lines_read, state = raw.execute(
+            "SELECT imported, rejected, lines_read, state FROM imports"
+        ).fetchone()
         stored = raw.execute("SELECT COUNT(*) FROM examples").fetchone()[0]
     assert state == "running"  # the process died before it could say otherwise
-    assert 0 < stored < 400_000 and stored == imported and stored % BATCH_LINES == 0
+    assert 0 < stored < KILLED_LINES - len(broken) and stored == imported
+    assert lines_read % BATCH_LINES == 0 and imported + rejected == lines_read
 
     database = Database(db_path)  # reopening marks the dead import as interrupted
     store = DatasetStore(database)
     assert await store.count("big") == stored
-    state = await database.run(lambda c: c.execute("SELECT state FROM imports").fetchone()[0])
-    assert state == "interrupted"
+    (interrupted,) = await list_imports(store)
+    assert (interrupted.state, interrupted.imported) == ("interrupted", stored)
+
+    result = await import_file(store, "big", source)  # the same command again
+    assert result.resumed_after_line == lines_read
+    assert (result.imported, result.rejected) == (KILLED_LINES - len(broken), len(broken))
+    assert [problem.line for problem in result.problems] == broken
+    distinct = await database.run(
+        lambda c: c.execute("SELECT COUNT(DISTINCT record), COUNT(*) FROM examples").fetchone()
+    )
+    assert tuple(distinct) == (KILLED_LINES - len(broken),) * 2
+    (finished,) = await list_imports(store, "big")
+    assert (finished.id, finished.state) == (interrupted.id, "finished")
     await database.close()
 
 
@@ -347,3 +374,129 @@ def test_what_is_imported_exports_as_it_was(
         return [json.loads(line) for line in result.training.read_text("utf-8").splitlines()]
 
     assert asyncio.run(run()) == records
+
+
+async def test_a_deeply_nested_line_is_one_rejected_line(
+    store: DatasetStore, tmp_path: Path
+) -> None:
+    deep = 100_000
+    nested = {"messages": [{"role": "user", "content": "x"}], "extra": 0}
+    for _ in range(MAX_NESTING - 1):  # as deep as allowed: the record and 99 lists in it
+        nested["extra"] = [nested["extra"]]
+    path = tmp_path / "deep.jsonl"
+    lines = [chat_line(1), "[" * deep + "]" * deep, '{"messages": ' + "[" * 500 + "]" * 500 + "}",
+             json.dumps(nested), chat_line(2)]  # fmt: skip
+    path.write_text("\n".join(lines) + "\n")
+    result = await import_file(store, "deep", path)
+    assert (result.imported, result.rejected) == (3, 2)
+    assert [(p.line, p.message) for p in result.problems] == [
+        (2, f"nested more than {MAX_NESTING} levels deep"),
+        (3, f"nested more than {MAX_NESTING} levels deep"),
+    ]
+    (record,) = await list_imports(store, "deep")
+    assert (record.state, record.imported, record.rejected) == ("finished", 3, 2)
+    exported = await export_jsonl(store, "deep", tmp_path / "out.jsonl")
+    assert exported.training_examples == 3
+
+
+async def test_importing_a_finished_file_again_changes_nothing(
+    store: DatasetStore, tmp_path: Path
+) -> None:
+    path = tmp_path / "once.jsonl"
+    path.write_text(chat_line(1) + "\n{bad\n" + chat_line(2) + "\n")
+    first = await import_file(store, "d", path)
+    again = await import_file(store, "d", path)
+    assert again.finished_before is not None and again.import_id == first.import_id
+    assert (again.imported, again.rejected, again.problems) == (2, 1, first.problems)
+    assert await store.count("d") == 2
+    path.write_text(chat_line(1) + "\n" + chat_line(3) + "\n")  # another file now
+    changed = await import_file(store, "d", path)
+    assert changed.finished_before is None and changed.imported == 2
+    other = await import_file(store, "other", path)  # another dataset
+    assert other.imported == 2 and await store.count("d") == 4
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+async def test_an_import_stopped_by_an_error_is_taken_up_where_it_stopped(
+    store: DatasetStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
+) -> None:
+    monkeypatch.setattr(transfer, "BATCH_LINES", 10)
+    path = tmp_path / f"data{suffix}"
+    if suffix == ".csv":
+        rows = [["Prompt", "Completion"]] + [
+            [f"Q{i}\nmore", "" if i % 7 == 3 else f"A{i}"] for i in range(45)
+        ]
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            csv.writer(handle).writerows(rows)
+    else:
+        path.write_text("".join(chat_line(i) + "\n" if i % 7 != 3 else "{bad\n"
+                                for i in range(45)))  # fmt: skip
+    parse = transfer._csv_record if suffix == ".csv" else transfer._parse_record
+    lines_seen: list[int] = []
+
+    def failing(number: int, *args: object) -> object:
+        lines_seen.append(number)
+        if len(lines_seen) == 25:
+            raise OSError("disk went away")
+        return parse(number, *args)  # type: ignore[arg-type]
+
+    name = "_csv_record" if suffix == ".csv" else "_parse_record"
+    monkeypatch.setattr(transfer, name, failing)
+    with pytest.raises(OSError, match="disk went away"):
+        await import_file(store, "d", path)
+    (stopped,) = await list_imports(store, "d")
+    assert (stopped.state, stopped.imported + stopped.rejected) == ("interrupted", 20)
+    monkeypatch.setattr(transfer, name, parse)
+
+    result = await import_file(store, "d", path)
+    bad = [i for i in range(45) if i % 7 == 3]
+    assert (result.imported, result.rejected) == (45 - len(bad), len(bad))
+    assert result.resumed_after_line == stopped.lines_read
+    firsts = await store.examples("d", limit=100)
+    texts = [e.messages[0]["content"] for e in firsts]
+    expected = [f"Q{i}\nmore" if suffix == ".csv" else "Be kind" for i in range(45) if i not in bad]
+    assert texts == expected
+    if suffix == ".jsonl":
+        assert [e.messages[1]["content"] for e in firsts] == [
+            f"Question {i}?" for i in range(45) if i not in bad
+        ]
+        assert [p.line for p in result.problems] == [i + 1 for i in bad]
+    else:  # a record spans two lines after the header
+        assert [p.line for p in result.problems] == [2 * i + 3 for i in bad]
+    (finished,) = await list_imports(store, "d")
+    assert finished.state == "finished" and finished.id == stopped.id
+
+
+async def test_a_csv_that_is_not_utf8_is_refused_before_anything_is_imported(
+    store: DatasetStore, tmp_path: Path
+) -> None:
+    path = tmp_path / "cp1251.csv"
+    path.write_bytes("prompt,completion\nhi,hello\nЦена?,3 рубля\n".encode("cp1251"))
+    with pytest.raises(DatasetError, match=r"not UTF-8 text \(line 3\)"):
+        await import_file(store, "csv", path)
+    assert await list_imports(store) == []
+
+
+async def test_every_rejected_line_is_kept(
+    store: DatasetStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(transfer, "MAX_REPORTED_PROBLEMS", 5)
+    path = tmp_path / "bad.jsonl"
+    path.write_text("".join("{bad\n" if i % 2 else chat_line(i) + "\n" for i in range(40)))
+    result = await import_file(store, "d", path)
+    assert len(result.problems) == 5 and result.rejected == 20
+    every = [p.line async for p in import_problems(store, result.import_id, page=3)]
+    assert every == list(range(2, 41, 2))
+
+
+async def test_the_importer_and_the_validator_agree_on_a_byte_order_mark(
+    store: DatasetStore, tmp_path: Path
+) -> None:
+    path = tmp_path / "bom.jsonl"
+    lines = ["\ufeff" + chat_line(1), chat_line(2), "\ufeff" + chat_line(3), '{"x": NaN}']
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = await import_file(store, "bom", path)
+    report = validate_file(path)
+    invalid = [f.line for f in report.findings if f.code == "invalid_json"]
+    assert [p.line for p in result.problems] == invalid == [3, 4]
+    assert result.imported == 2
