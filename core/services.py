@@ -71,7 +71,9 @@ class Services:
 
         settings = self.settings.openai
         factory = partial(make_client, settings, self.secrets)
-        return FineTuner(factory, self.jobs, poll_seconds=settings.job_poll_seconds)
+        return FineTuner(
+            factory, self.jobs, poll_seconds=settings.job_poll_seconds, events=self.events
+        )
 
     @cached_property
     def assistant(self) -> Assistant:

@@ -23,10 +23,15 @@ from voxdesk.bridge.replies import split_message
 from voxdesk.core.assistant import save_instruction
 from voxdesk.core.config import save_setting
 from voxdesk.core.errors import VoxdeskError
-from voxdesk.core.events import JobUpdated
-from voxdesk.core.training.job_request import JobRequest
+from voxdesk.core.training.job_request import JobOptions
+from voxdesk.core.training.launch import (
+    DEFAULT_VALIDATION_SHARE,
+    FineTuneOrder,
+    InvalidTrainingData,
+    launch_fine_tune,
+)
 from voxdesk.core.training.transfer import export_jsonl
-from voxdesk.core.training.validator import ValidationReport, validate_file_async
+from voxdesk.core.training.validator import ValidationReport
 
 log = logging.getLogger(__name__)
 MAX_TRAINING_FILE = 50 * 1024 * 1024
@@ -62,49 +67,52 @@ class Training(commands.Cog):
     @commands.command()
     @trainer_only()
     async def train(self, ctx: commands.Context[commands.Bot], dataset: str | None = None) -> None:
-        """Validate a dataset (or an attached JSONL file) and start a fine-tune."""
+        """Validate a dataset (or attached JSONL files: training, validation); start a fine-tune."""
         # "typing…" while the file is validated and uploaded, which can take a while
         async with ctx.typing():
             await self._train(ctx, dataset)
 
     async def _train(self, ctx: commands.Context[commands.Bot], dataset: str | None) -> None:
         with tempfile.TemporaryDirectory(prefix="voxdesk-train-") as folder:
-            path, name = await self._training_file(ctx, dataset, Path(folder))
-            model = self.settings.fine_tune_model
-            report = await validate_file_async(path, model=model)
-            if not report.ok:
-                await self._send(ctx, _problems(report))
+            order = await self._order(ctx, dataset, Path(folder))
+            try:
+                started = await launch_fine_tune(self.services, order)
+            except InvalidTrainingData as invalid:
+                await self._send(ctx, _problems(invalid.report))
                 return
-            tuner = self.services.fine_tuner
-            file_id = await tuner.upload(path)
-            cost = report.cost.dollars if report.cost else None
-            job = await tuner.create(JobRequest(model, file_id, suffix=_suffix(name)),
-                                     dataset=name, estimated_cost=cost)  # fmt: skip
-        price = f" (estimated ${cost:,.2f})" if cost is not None else ""
+        job, report = started.job, started.report
+        price = f" (estimated ${report.cost.dollars:,.2f})" if report.cost else ""
         await ctx.reply(f"Started fine-tuning job `{job.id}` on {report.examples} examples{price}. "
                         "I'll post here when it ends.")  # fmt: skip
         task = asyncio.create_task(self._announce_end(ctx.channel, job.id))
         self.followers.add(task)
         task.add_done_callback(self.followers.discard)
 
-    async def _training_file(
+    async def _order(
         self, ctx: commands.Context[commands.Bot], dataset: str | None, folder: Path
-    ) -> tuple[Path, str]:
+    ) -> FineTuneOrder:
+        """A dataset with a share held out to validate, or attached files: training, validation."""
         attached = [a for a in ctx.message.attachments if a.filename.lower().endswith(".jsonl")]
-        path = folder / "train.jsonl"  # our own name, never the attachment's
-        if attached:
-            assert self.session is not None
-            path.write_bytes(await read_capped(self.session, attached[0], MAX_TRAINING_FILE))
-            return path, "attachment"
-        name = dataset or self.dataset_for(ctx)
-        await export_jsonl(self.services.datasets, name, path)
-        return path, name
+        if not attached:
+            name = dataset or self.dataset_for(ctx)
+            options = JobOptions(self.settings.fine_tune_model, suffix=_suffix(name))
+            return FineTuneOrder(options, name, validation_share=DEFAULT_VALIDATION_SHARE)
+        assert self.session is not None
+        paths = []
+        names = ("attachment.jsonl", "attachment.validation.jsonl")  # ours, never the attachment's
+        for attachment, name in zip(attached, names, strict=False):
+            path = folder / name
+            data = await read_capped(self.session, attachment, MAX_TRAINING_FILE)
+            await asyncio.to_thread(path.write_bytes, data)
+            paths.append(path)
+        options = JobOptions(self.settings.fine_tune_model, suffix=_suffix("attachment"))
+        return FineTuneOrder(options, training_file=paths[0],
+                             validation_file=paths[1] if len(paths) > 1 else None)  # fmt: skip
 
     async def _announce_end(self, channel: discord.abc.Messageable, job_id: str) -> None:
         try:
             async for update in self.services.fine_tuner.follow(job_id):
                 job = update.job
-                self.services.events.publish(JobUpdated(job.id, job.status, job.fine_tuned_model))
         except VoxdeskError as error:
             await channel.send(f"I lost track of job `{job_id}`: {error.describe()}")
             return

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import tempfile
+import asyncio
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 from rich.console import Console
@@ -16,10 +16,15 @@ from voxdesk.core.cli.context import get_context, user_errors
 from voxdesk.core.cli.dataset import print_report
 from voxdesk.core.errors import VoxdeskError
 from voxdesk.core.services import Services
-from voxdesk.core.training.job_request import Hyperparameters, JobRequest, JobUpdate, Method
-from voxdesk.core.training.jobs import JobSnapshot
-from voxdesk.core.training.transfer import export_jsonl
-from voxdesk.core.training.validator import validate_file
+from voxdesk.core.training.job_request import Hyperparameters, JobOptions, JobUpdate, Method
+from voxdesk.core.training.launch import (
+    FineTuneOrder,
+    LaunchStep,
+    Uploading,
+    Validated,
+    launch_fine_tune,
+)
+from voxdesk.core.training.validator import ValidationReport
 
 finetune_app = typer.Typer(help="Start and follow OpenAI fine-tuning jobs.", no_args_is_help=True)
 _AUTO = "Chosen by OpenAI when left out."
@@ -37,13 +42,15 @@ def start(
     model: Annotated[str, typer.Option(help="Base model.")] = "gpt-4o-mini-2024-07-18",
     method: Annotated[str, typer.Option(help="supervised or dpo.")] = "supervised",
     suffix: Annotated[
-        str | None, typer.Option(help="Up to 64 characters in the model name.")
+        str | None, typer.Option(help="1 to 64 characters in the model name.")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for a reproducible job.")] = None,
-    epochs: Annotated[int | None, typer.Option(min=1, max=50, help=_AUTO)] = None,
-    batch_size: Annotated[int | None, typer.Option(min=1, help=_AUTO)] = None,
-    learning_rate_multiplier: Annotated[float | None, typer.Option(min=0, help=_AUTO)] = None,
-    beta: Annotated[float | None, typer.Option(min=0, help="DPO only.")] = None,
+    epochs: Annotated[int | None, typer.Option(help=f"1 to 50. {_AUTO}")] = None,
+    batch_size: Annotated[int | None, typer.Option(help=f"1 to 256. {_AUTO}")] = None,
+    learning_rate_multiplier: Annotated[
+        float | None, typer.Option(help=f"Above 0. {_AUTO}")
+    ] = None,
+    beta: Annotated[float | None, typer.Option(help="DPO only: above 0, at most 2.")] = None,
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Do not ask to confirm the cost.")
     ] = False,
@@ -52,60 +59,33 @@ def start(
     """Validate, show the cost, upload and create a fine-tuning job."""
     cli = get_context(ctx)
     with user_errors(cli.console):
-        if method not in ("supervised", "dpo"):
-            raise VoxdeskError(f"Unknown method '{method}'.", hint="Use supervised or dpo.")
         if (dataset is None) == (file is None):
             raise VoxdeskError("Give either --dataset or --file.")
-        with tempfile.TemporaryDirectory(prefix="voxdesk-finetune-") as folder:
-            train, valid = cli.run(
-                lambda s: _training_files(
-                    s, dataset, file, validation_file, validation_split, method, seed, Path(folder)
-                )
-            )
-            report = validate_file(train, model=model, validation_file=valid)
-            print_report(report, cli.out)
-            if not report.ok:
-                raise VoxdeskError("The training file has errors; fix them before fine-tuning.")
-            cost = report.cost.dollars if report.cost else None
-            if not yes and not typer.confirm(_cost_question(cost), default=False):
-                raise typer.Exit(1)
-            hyper = Hyperparameters(epochs, batch_size, learning_rate_multiplier, beta)
-            job = cli.run(lambda s: _create(s, train, valid, model, method, hyper, suffix, seed,
-                                            dataset, cost, cli.console))  # fmt: skip
+        options = JobOptions(
+            model, cast(Method, method),
+            Hyperparameters(epochs, batch_size, learning_rate_multiplier, beta), suffix, seed,
+        )  # fmt: skip
+        order = FineTuneOrder(options, dataset, file, validation_file, validation_split)
+        show = partial(_show_step, out=cli.out, console=cli.console)
+        confirm = None if yes else _confirm_cost
+        job = cli.run(lambda s: launch_fine_tune(s, order, progress=show, confirm=confirm)).job
         cli.out.print(f"Started fine-tuning job {job.id} ({job.status}).")
         if follow:
             cli.run(lambda s: _follow(s, job.id, cli.out))
 
 
-async def _training_files(
-    services: Services, dataset: str | None, file: Path | None, validation_file: Path | None,
-    split: float, method: str, seed: int | None, folder: Path,
-) -> tuple[Path, Path | None]:  # fmt: skip
-    if file is not None:
-        return file, validation_file
-    assert dataset is not None
-    result = await export_jsonl(
-        services.datasets, dataset, folder / f"{dataset}.jsonl",
-        kind="preference" if method == "dpo" else "chat",
-        validation_ratio=split, seed=seed or 0,
-    )  # fmt: skip
-    return result.training, result.validation or validation_file
+def _show_step(step: LaunchStep, out: Console, console: Console) -> None:
+    if isinstance(step, Validated):
+        print_report(step.report, out)
+    elif isinstance(step, Uploading):
+        console.print(f"Uploading the {step.role} file {step.done * 100 // max(step.total, 1)}%",
+                      end="\r")  # fmt: skip
 
 
-async def _create(
-    services: Services, train: Path, valid: Path | None, model: str, method: str,
-    hyper: Hyperparameters, suffix: str | None, seed: int | None, dataset: str | None,
-    cost: float | None, console: Console,
-) -> JobSnapshot:  # fmt: skip
-    tuner = services.fine_tuner
-
-    def uploaded(done: int, total: int) -> None:
-        console.print(f"Uploading {done * 100 // max(total, 1)}%", end="\r")
-
-    training_id = await tuner.upload(train, uploaded)
-    validation_id = await tuner.upload(valid, uploaded) if valid else None
-    request = JobRequest(model, training_id, validation_id, _method(method), hyper, suffix, seed)
-    return await tuner.create(request, dataset=dataset, estimated_cost=cost)
+async def _confirm_cost(report: ValidationReport) -> bool:
+    # typer asks on the terminal, which blocks: a worker thread keeps the loop free meanwhile.
+    question = _cost_question(report.cost.dollars if report.cost else None)
+    return await asyncio.to_thread(typer.confirm, question, default=False)
 
 
 @finetune_app.command("list")
@@ -212,10 +192,6 @@ def _print_update(update: JobUpdate, out: Console, *, header: bool) -> None:
 
 def _metrics(metrics: dict[str, Any]) -> str:
     return " ".join(f"{k}={v:.3f}" for k, v in metrics.items() if isinstance(v, float))
-
-
-def _method(value: str) -> Method:
-    return "dpo" if value == "dpo" else "supervised"
 
 
 def _cost_question(cost: float | None) -> str:

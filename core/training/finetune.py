@@ -2,7 +2,11 @@
 
 Following a job polls its status, events and checkpoints, backing off while the API has
 transient trouble (429, 5xx, timeouts, dropped connections), and hands out each event exactly
-once: the job registry remembers which event ids were already seen, across restarts too.
+once: the job registry remembers which event ids were already seen, across restarts too. Every
+poll is published on the event bus as ``JobUpdated``, whoever started the job or follows it.
+
+A server is not trusted to behave: event pages must move forward and are capped, an upload has
+a deadline, and a job's options are checked against OpenAI's bounds before it is created.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from voxdesk.core.events import EventBus, JobUpdated
 from voxdesk.core.openai_client import OpenAIError, explain
 from voxdesk.core.training.job_request import JobRequest, JobUpdate
 from voxdesk.core.training.jobs import Checkpoint, JobEvent, JobRegistry, JobSnapshot
@@ -29,6 +34,8 @@ from voxdesk.core.training.jobs import Checkpoint, JobEvent, JobRegistry, JobSna
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]
+EVENTS_PER_PAGE = 100
+MAX_EVENT_PAGES = 50  # one poll reads at most 5,000 new events; the next poll reads on
 
 
 class FineTuneError(OpenAIError):
@@ -50,6 +57,8 @@ class FineTuner:
         *,
         poll_seconds: float = 10.0,
         max_backoff_seconds: float = 120.0,
+        upload_deadline_seconds: float = 900.0,
+        events: EventBus | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._client_factory = client_factory
@@ -57,6 +66,8 @@ class FineTuner:
         self.registry = registry
         self._poll_seconds = poll_seconds
         self._max_backoff = max_backoff_seconds
+        self._upload_deadline = upload_deadline_seconds
+        self._events = events
         self._sleep = sleep
 
     @property
@@ -66,20 +77,34 @@ class FineTuner:
         return self._client
 
     async def upload(self, path: Path, progress: ProgressCallback | None = None) -> str:
-        """Upload a JSONL file for fine-tuning and wait until OpenAI has processed it."""
+        """Upload a JSONL file for fine-tuning; its id, as soon as OpenAI has stored it.
+
+        There is nothing to wait for after that: the file's status field is deprecated, and the
+        job checks the file itself (a bad file fails the job with the reason as its error).
+        """
         data = await asyncio.to_thread(path.read_bytes)
         reader = _ProgressReader(path.name, data, progress)
-        uploaded = await self._call(self.client.files.create(file=reader, purpose="fine-tune"))
-        file_id = str(uploaded.id)
-        while True:
-            status = getattr(uploaded, "status", "processed")
-            if status == "processed":
-                return file_id
-            if status == "error":
-                details = getattr(uploaded, "status_details", None) or "no details given"
-                raise FineTuneError(f"OpenAI could not process {path.name}: {details}.")
-            await self._sleep(min(self._poll_seconds, 2.0))
-            uploaded = await self._retrying(lambda: self.client.files.retrieve(file_id))
+        try:
+            async with asyncio.timeout(self._upload_deadline):
+                uploaded = await self._call(
+                    self.client.files.create(file=reader, purpose="fine-tune")
+                )
+        except TimeoutError:
+            raise FineTuneError(
+                f"Uploading {path.name} did not finish within {self._upload_deadline:g} s.",
+                hint="Check the connection and try again.",
+            ) from None
+        if getattr(uploaded, "status", None) == "error":
+            details = getattr(uploaded, "status_details", None) or "no details given"
+            raise FineTuneError(f"OpenAI could not take {path.name}: {details}.")
+        return str(uploaded.id)
+
+    async def delete_file(self, file_id: str) -> None:
+        """Remove an uploaded file nothing will use; a failure is logged, not raised."""
+        try:
+            await self.client.files.delete(file_id)
+        except openai.OpenAIError as error:
+            log.warning("Could not delete the unused upload %s: %s", file_id, explain(error))
 
     async def create(
         self,
@@ -88,6 +113,7 @@ class FineTuner:
         dataset: str | None = None,
         estimated_cost: float | None = None,
     ) -> JobSnapshot:
+        request.options.check()
         created = await self._call(self.client.fine_tuning.jobs.create(**request.api_arguments()))
         job = snapshot(created)
         await self.registry.record(job, dataset=dataset, estimated_cost=estimated_cost)
@@ -122,6 +148,8 @@ class FineTuner:
             checkpoints = await self.registry.add_checkpoints(
                 job_id, [_checkpoint(item) for item in found.data]
             )
+        if self._events is not None:
+            self._events.publish(JobUpdated(job.id, job.status, job.fine_tuned_model))
         return JobUpdate(job, events, checkpoints)
 
     async def follow(self, job_id: str) -> AsyncIterator[JobUpdate]:
@@ -134,21 +162,28 @@ class FineTuner:
             await self._sleep(self._poll_seconds)
 
     async def _all_new_events(self, job_id: str) -> list[JobEvent]:
-        """Pages of events (newest first) until one holds an event the registry already has."""
+        """Pages of events (newest first) until one holds an event the registry already has.
+
+        A page must move the cursor on: a server that answers the same page again, or pages
+        without end, is read no further (up to MAX_EVENT_PAGES pages a poll).
+        """
         known = {event.id for event in await self.registry.events(job_id)}
-        found: list[JobEvent] = []
+        found: dict[str, JobEvent] = {}
         after: str | None = None
-        while True:
+        for _ in range(MAX_EVENT_PAGES):
             page = await self._retrying(partial(self._events_page, job_id, after))
             events = [_event(item) for item in page.data]
-            fresh = [event for event in events if event.id not in known]
-            found.extend(fresh)
-            if len(fresh) < len(events) or not page.has_more or not events:
-                return found
+            fresh = [event for event in events if event.id not in known and event.id not in found]
+            found.update((event.id, event) for event in fresh)
+            if len(fresh) < len(events) or not page.has_more or not fresh:
+                break
             after = events[-1].id
+        else:
+            log.warning("Job %s: stopped reading events after %d pages", job_id, MAX_EVENT_PAGES)
+        return list(found.values())
 
     def _events_page(self, job_id: str, after: str | None) -> Awaitable[Any]:
-        options: dict[str, Any] = {"limit": 100, **({"after": after} if after else {})}
+        options: dict[str, Any] = {"limit": EVENTS_PER_PAGE, **({"after": after} if after else {})}
         return self.client.fine_tuning.jobs.list_events(job_id, **options)
 
     async def _retrying(self, request: Callable[[], Awaitable[Any]]) -> Any:

@@ -1,10 +1,14 @@
-"""Fine-tunes: a form with the cost shown before confirming, the jobs, their events and chart."""
+"""Fine-tunes: a form with the cost shown before confirming, the jobs, their events and chart.
+
+The form only collects an order for core's launch (core/training/launch.py) and shows its steps.
+The job list follows the event bus, so a job started elsewhere (``!train``) moves here too.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import tempfile
+import math
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +36,27 @@ from PySide6.QtWidgets import (
 
 from voxdesk.core.assistant import activate_model
 from voxdesk.core.errors import VoxdeskError
-from voxdesk.core.events import JobUpdated
+from voxdesk.core.events import JobUpdated, Subscription
 from voxdesk.core.services import Services
-from voxdesk.core.training.job_request import Hyperparameters, JobRequest
+from voxdesk.core.training.job_request import (
+    MAX_BATCH_SIZE,
+    MAX_BETA,
+    MAX_EPOCHS,
+    MAX_SUFFIX_LENGTH,
+    Hyperparameters,
+    JobOptions,
+)
 from voxdesk.core.training.jobs import JobRecord
+from voxdesk.core.training.launch import (
+    FineTuneOrder,
+    LaunchStep,
+    Uploading,
+    Validated,
+    estimate_fine_tune,
+    launch_fine_tune,
+)
 from voxdesk.core.training.pricing import price_table
-from voxdesk.core.training.transfer import export_jsonl
-from voxdesk.core.training.validator import ValidationReport, validate_file_async
+from voxdesk.core.training.validator import ValidationReport
 from voxdesk.desktop.actions import Actions, StatusLine
 from voxdesk.desktop.jobs import JobsModel
 from voxdesk.desktop.tables import row_table
@@ -52,6 +70,7 @@ class FineTunePage(QWidget):
         self.background = Actions(self.status)
         self.jobs = JobsModel()
         self._followers: dict[str, asyncio.Task[None]] = {}
+        self._listener: asyncio.Task[None] | None = None
         self.last_report: ValidationReport | None = None
         self._build()
 
@@ -83,12 +102,15 @@ class FineTunePage(QWidget):
         self.method.addItems(["supervised", "dpo"])
         self.validation = _spin(QDoubleSpinBox(), 0, 0.5, 0.1)
         self.suffix = QLineEdit()
-        self.suffix.setMaxLength(40)
+        self.suffix.setMaxLength(MAX_SUFFIX_LENGTH)
         self.seed = _spin(QSpinBox(), 0, 2_000_000_000, 0, "random")
-        self.epochs = _spin(QSpinBox(), 0, 50, 0, "auto")
-        self.batch_size = _spin(QSpinBox(), 0, 256, 0, "auto")
+        # 0 (shown as "auto") leaves the choice to OpenAI; the top of each range is OpenAI's.
+        self.epochs = _spin(QSpinBox(), 0, MAX_EPOCHS, 0, "auto")
+        self.batch_size = _spin(QSpinBox(), 0, MAX_BATCH_SIZE, 0, "auto")
         self.learning_rate = _spin(QDoubleSpinBox(), 0, 10, 0, "auto")
-        self.beta = _spin(QDoubleSpinBox(), 0, 2, 0, "auto")
+        self.beta = _spin(QDoubleSpinBox(), 0, MAX_BETA, 0, "auto")
+        self.beta.setEnabled(False)  # DPO only
+        self.method.currentTextChanged.connect(lambda method: self.beta.setEnabled(method == "dpo"))
         form = QFormLayout()
         for label, widget in (
             ("Base model", self.base_model),
@@ -153,11 +175,15 @@ class FineTunePage(QWidget):
         self.chart = pyqtgraph.PlotWidget(background=self.palette().base().color())
         self.chart.addLegend()
         self.chart.setLabel("bottom", "step")
-        self.loss_curve = self.chart.plot(
-            [], [], pen=pyqtgraph.mkPen("#c62828", width=2), name="training loss"
-        )
+        # connect="finite": a step without a value leaves a gap instead of dropping to 0
+        self.loss_curve = self.chart.plot([], [], pen=pyqtgraph.mkPen("#c62828", width=2),
+                                          name="training loss", connect="finite")  # fmt: skip
+        self.validation_loss_curve = self.chart.plot(
+            [], [], pen=pyqtgraph.mkPen("#ef6c00", width=2, style=Qt.PenStyle.DashLine),
+            name="validation loss", connect="finite",
+        )  # fmt: skip
         self.accuracy_curve = self.chart.plot([], [], pen=pyqtgraph.mkPen("#1565c0", width=2),
-                                              name="token accuracy")  # fmt: skip
+                                              name="token accuracy", connect="finite")  # fmt: skip
         return self.chart
 
     def changeEvent(self, event: QEvent) -> None:
@@ -170,6 +196,9 @@ class FineTunePage(QWidget):
 
     async def start(self) -> None:
         """Fill the dataset choice and job list; resume following unfinished jobs."""
+        if self._listener is None:  # subscribed before anything is followed: no update missed
+            updates = self.services.events.subscribe(JobUpdated, size=200)
+            self._listener = asyncio.ensure_future(self._follow_updates(updates))
         self.dataset.clear()
         self.dataset.addItems([d.name for d in await self.services.datasets.datasets()])
         await self.refresh_jobs()
@@ -180,7 +209,7 @@ class FineTunePage(QWidget):
         self.jobs.set_jobs(await self.services.jobs.jobs())
 
     async def shutdown(self) -> None:
-        for task in self._followers.values():
+        for task in [*self._followers.values(), *([self._listener] if self._listener else [])]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -190,13 +219,11 @@ class FineTunePage(QWidget):
 
     async def estimate(self) -> ValidationReport:
         """Export the dataset as it would be trained and validate it: tokens and cost."""
-        with tempfile.TemporaryDirectory(prefix="voxdesk-estimate-") as folder:
-            train, _ = await self._export(Path(folder))
-            return await self._validate(train)
+        report = await estimate_fine_tune(self.services, self.order())
+        self._show_estimate(report)
+        return report
 
-    async def _validate(self, train: Path) -> ValidationReport:
-        """Validate the file to train on, and show its tokens and cost."""
-        report = await validate_file_async(train, model=self.base_model.currentText())
+    def _show_estimate(self, report: ValidationReport) -> None:
         cost = (
             f"${report.cost.dollars:,.2f}" if report.cost else "unknown (no price for this model)"
         )
@@ -206,62 +233,51 @@ class FineTunePage(QWidget):
             f"epochs = ~{report.charged_tokens:,} trained tokens; cost {cost}.{verdict}"
         )
         self.last_report = report
-        return report
 
     async def start_job(self, *, confirm: bool = True) -> str:
-        tuner = self.services.fine_tuner
-        # One export: the file whose cost the user confirms is the file uploaded.
-        with tempfile.TemporaryDirectory(prefix="voxdesk-finetune-") as folder:
-            train, valid = await self._export(Path(folder))
-            report = await self._validate(train)
-            if not report.ok:
-                raise VoxdeskError("The training data has errors; see the estimate, then fix them.")
-            self._confirm(report, confirm)
-            self.status.say("Uploading…")
-            training_id = await tuner.upload(train)
-            validation_id = await tuner.upload(valid) if valid else None
-        request = JobRequest(
-            self.base_model.currentText(), training_id, validation_id,
-            "dpo" if self.method.currentText() == "dpo" else "supervised",
+        started = await launch_fine_tune(
+            self.services, self.order(), progress=self._show_step,
+            confirm=self._confirm if confirm else None,
+        )  # fmt: skip
+        self.status.say(f"Started {started.job.id}.")
+        await self.refresh_jobs()
+        self.follow(started.job.id)
+        return started.job.id
+
+    def order(self) -> FineTuneOrder:
+        """The form as an order for core: the chosen file as it is, or the chosen dataset."""
+        dpo = self.method.currentText() == "dpo"
+        options = JobOptions(
+            self.base_model.currentText(), "dpo" if dpo else "supervised",
             Hyperparameters(self.epochs.value() or None, self.batch_size.value() or None,
-                            self.learning_rate.value() or None, self.beta.value() or None),
+                            self.learning_rate.value() or None,
+                            (self.beta.value() or None) if dpo else None),
             self.suffix.text().strip() or None, self.seed.value() or None,
         )  # fmt: skip
-        job = await tuner.create(
-            request,
-            dataset=self.dataset.currentText(),
-            estimated_cost=report.cost.dollars if report.cost else None,
-        )
-        self.status.say(f"Started {job.id}.")
-        await self.refresh_jobs()
-        self.follow(job.id)
-        return job.id
+        if file := self.file.text().strip():
+            return FineTuneOrder(options, training_file=Path(file).expanduser())
+        if not self.dataset.currentText():
+            raise VoxdeskError("Choose a dataset (import or approve examples first).")
+        return FineTuneOrder(options, self.dataset.currentText(),
+                             validation_share=self.validation.value())  # fmt: skip
 
-    def _confirm(self, report: ValidationReport, ask: bool) -> None:
+    def _show_step(self, step: LaunchStep) -> None:
+        if isinstance(step, Validated):
+            self._show_estimate(step.report)
+        elif isinstance(step, Uploading):
+            self.status.say(f"Uploading the {step.role} file… "
+                            f"{step.done * 100 // max(step.total, 1)}%")  # fmt: skip
+
+    async def _confirm(self, report: ValidationReport) -> bool:
         cost = f"${report.cost.dollars:,.2f}" if report.cost else "an unknown amount"
         question = f"This fine-tune is estimated at {cost}. Start it?"
-        if ask and QMessageBox.question(self, "Start fine-tune", question) \
-                != QMessageBox.StandardButton.Yes:  # fmt: skip
-            raise VoxdeskError("Not started.")
+        answer = QMessageBox.question(self, "Start fine-tune", question)
+        return answer == QMessageBox.StandardButton.Yes
 
     def _browse(self) -> None:
         name, _ = QFileDialog.getOpenFileName(self, "Training file", "", "JSONL (*.jsonl)")
         if name:
             self.file.setText(name)
-
-    async def _export(self, folder: Path) -> tuple[Path, Path | None]:
-        """The file to train on: the chosen JSONL as it is, or the dataset exported now."""
-        if self.file.text().strip():
-            return await asyncio.to_thread(_existing_file, self.file.text().strip()), None
-        name = self.dataset.currentText()
-        if not name:
-            raise VoxdeskError("Choose a dataset (import or approve examples first).")
-        result = await export_jsonl(
-            self.services.datasets, name, folder / f"{name}.jsonl",
-            kind="preference" if self.method.currentText() == "dpo" else "chat",
-            validation_ratio=self.validation.value(), seed=self.seed.value(),
-        )  # fmt: skip
-        return result.training, result.validation
 
     # --- jobs -------------------------------------------------------------------------------------
 
@@ -271,14 +287,25 @@ class FineTunePage(QWidget):
 
     async def _follow(self, job_id: str) -> None:
         try:
-            async for update in self.services.fine_tuner.follow(job_id):
-                job = update.job
-                self.services.events.publish(JobUpdated(job.id, job.status, job.fine_tuned_model))
-                await self.refresh_jobs()
-                if self.selected_job_id() == job_id:
-                    await self.show_job()
+            async for _ in self.services.fine_tuner.follow(job_id):
+                await self._job_changed(job_id)
         except VoxdeskError as error:
             self.status.say(f"Lost track of {job_id}: {error.describe()}", error=True)
+
+    async def _follow_updates(self, updates: Subscription[JobUpdated]) -> None:
+        """Jobs followed elsewhere (the bot's ``!train``): shown as they change."""
+        try:
+            async for update in updates:
+                follower = self._followers.get(update.job_id)
+                if follower is None or follower.done():  # this page's own are shown by _follow
+                    await self._job_changed(update.job_id)
+        finally:
+            updates.close()
+
+    async def _job_changed(self, job_id: str) -> None:
+        await self.refresh_jobs()
+        if self.selected_job_id() == job_id:
+            await self.show_job()
 
     async def wait_for(self, job_id: str) -> None:
         await self._followers[job_id]
@@ -305,9 +332,12 @@ class FineTunePage(QWidget):
             return
         metrics = await self.services.jobs.metrics(job.id)
         steps = [point.step for point in metrics]
-        self.loss_curve.setData(steps, [point.train_loss or 0.0 for point in metrics])
-        self.accuracy_curve.setData(steps, [point.train_mean_token_accuracy or 0.0
-                                            for point in metrics])  # fmt: skip
+        for curve, values in (
+            (self.loss_curve, [point.train_loss for point in metrics]),
+            (self.validation_loss_curve, [point.valid_loss for point in metrics]),
+            (self.accuracy_curve, [point.train_mean_token_accuracy for point in metrics]),
+        ):
+            curve.setData(steps, [math.nan if value is None else value for value in values])
         events = await self.services.jobs.events(job.id)
         checkpoints = await self.services.jobs.checkpoints(job.id)
         lines = [f"{event.level}: {event.message}" for event in events]
@@ -331,13 +361,6 @@ class FineTunePage(QWidget):
         self.status.say(f"Replies now use {job.fine_tuned_model}.")
 
     # --- helpers ----------------------------------------------------------------------------------
-
-
-def _existing_file(text: str) -> Path:
-    chosen = Path(text).expanduser()
-    if not chosen.is_file():
-        raise VoxdeskError(f"{chosen} is not a file.")
-    return chosen
 
 
 def _spin(widget: Any, low: float, high: float, value: float, special: str = "") -> Any:

@@ -5,10 +5,13 @@ or cancelled), their events and checkpoints, and answers chat completions and tr
 A job moves one state each time it is retrieved, and gains one training step per retrieval
 while running, so tests follow a job deterministically without waiting on a clock.
 Failures can be injected for the next requests: a status with a body, or a dropped connection.
+Misbehaviour can be switched on too: event pages that ignore the cursor or never end, uploads
+that never finish, job creation that is refused.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 import itertools
 import time
@@ -16,7 +19,7 @@ import wave
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import BodyPartReader, web
 
@@ -70,6 +73,11 @@ class FakeOpenAI:
         self.file_contents: dict[str, bytes] = {}
         self.jobs: dict[str, FakeJob] = {}
         self.chat_requests: list[dict[str, Any]] = []
+        # "stuck": every page is the first one, cursor or not; "endless": always one more page
+        self.event_paging: Literal["honest", "stuck", "endless"] = "honest"
+        self.stall_uploads = False  # an upload is read, then never answered
+        self.refuse_jobs: str | None = None  # job creation answers 400 with this message
+        self._released = asyncio.Event()
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.base_url = ""
@@ -80,6 +88,7 @@ class FakeOpenAI:
         routes.add_post("/v1/audio/transcriptions", self._transcriptions)
         routes.add_post("/v1/files", self._upload)
         routes.add_get("/v1/files/{id}", self._file)
+        routes.add_delete("/v1/files/{id}", self._delete_file)
         routes.add_post("/v1/fine_tuning/jobs", self._create_job)
         routes.add_get("/v1/fine_tuning/jobs", self._list_jobs)
         routes.add_get("/v1/fine_tuning/jobs/{id}", self._retrieve_job)
@@ -95,6 +104,7 @@ class FakeOpenAI:
         return self
 
     async def stop(self) -> None:
+        self._released.set()
         if self._runner:
             await self._runner.cleanup()
 
@@ -177,6 +187,8 @@ class FakeOpenAI:
             "filename": fields.get("_filename", "upload.jsonl"), "purpose": fields["purpose"],
             "status": "uploaded",
         }  # fmt: skip
+        if self.stall_uploads:
+            await self._released.wait()
         return self._answer(request, fields, self.files[file_id], set(files))
 
     async def _file(self, request: web.Request) -> web.Response:
@@ -186,10 +198,19 @@ class FakeOpenAI:
         found["status"] = "processed"  # processed by the time anyone asks again
         return self._answer(request, {}, found)
 
+    async def _delete_file(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["id"]
+        if self.files.pop(file_id, None) is None:
+            return _error(404, "No such File object", "not_found")
+        del self.file_contents[file_id]
+        return self._answer(request, {}, {"id": file_id, "object": "file", "deleted": True})
+
     # --- fine-tuning ----------------------------------------------------------------------------
 
     async def _create_job(self, request: web.Request) -> web.Response:
         body = await request.json()
+        if self.refuse_jobs:
+            return _error(400, self.refuse_jobs, "invalid_request_error")
         for key in ("training_file", "validation_file"):
             if body.get(key) and body[key] not in self.files:
                 return _error(400, f"invalid {key}: {body[key]}", "invalid_request_error")
@@ -223,8 +244,15 @@ class FakeOpenAI:
 
     async def _events(self, request: web.Request) -> web.Response:
         job = self.jobs[request.match_info["id"]]
+        limit = int(request.query.get("limit", "20"))
+        if self.event_paging == "endless":  # a whole page of new events every time
+            for _ in range(limit):
+                self._event(job, "info", "One more event")
         newest_first = list(reversed(job.events))
-        page, more = _page(newest_first, request, key=lambda e: e["id"])
+        if self.event_paging == "honest":
+            page, more = _page(newest_first, request, key=lambda e: e["id"])
+        else:  # the cursor is ignored: the newest page, and always "more"
+            page, more = newest_first[:limit], True
         return self._answer(request, {}, {"object": "list", "data": page, "has_more": more})
 
     async def _checkpoints(self, request: web.Request) -> web.Response:

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
 from voxdesk.core.config import OpenAISettings, SecretStore
+from voxdesk.core.events import EventBus, JobUpdated
 from voxdesk.core.openai_client import OpenAIError, make_client
 from voxdesk.core.training.database import Database
-from voxdesk.core.training.finetune import FineTuner
-from voxdesk.core.training.job_request import Hyperparameters, JobRequest
+from voxdesk.core.training.finetune import (
+    EVENTS_PER_PAGE,
+    MAX_EVENT_PAGES,
+    FineTuneError,
+    FineTuner,
+)
+from voxdesk.core.training.job_request import Hyperparameters, InvalidJobRequest, JobRequest
 from voxdesk.core.training.jobs import JobRegistry
 
 
@@ -37,10 +45,12 @@ async def database(tmp_path: Path) -> AsyncIterator[Database]:
     await db.close()
 
 
-def tuner(server: FakeOpenAI, database: Database, retries: int = 0) -> FineTuner:
+def tuner(
+    server: FakeOpenAI, database: Database, retries: int = 0, **options: Any
+) -> FineTuner:
     settings = OpenAISettings(base_url=server.base_url, timeout=5, max_retries=retries)
     factory = partial(make_client, settings, SecretStore({"OPENAI_API_KEY": API_KEY}))
-    return FineTuner(factory, JobRegistry(database), poll_seconds=0.01, sleep=no_wait)
+    return FineTuner(factory, JobRegistry(database), poll_seconds=0.01, sleep=no_wait, **options)
 
 
 @pytest.fixture
@@ -61,15 +71,76 @@ async def start_job(client: FineTuner, path: Path, **options: object) -> str:
     return job.id
 
 
-async def test_upload_reports_progress_and_waits_until_processed(
+async def test_upload_reports_progress_and_does_not_poll_the_deprecated_status(
     server: FakeOpenAI, database: Database, training_file: Path
 ) -> None:
     seen: list[tuple[int, int]] = []
     file_id = await tuner(server, database).upload(training_file, lambda d, t: seen.append((d, t)))
     assert server.file_contents[file_id] == training_file.read_bytes()
-    assert server.files[file_id]["status"] == "processed"
     assert seen and seen[-1] == (training_file.stat().st_size,) * 2
     assert server.requests_to("POST", "/v1/files")[0].body["purpose"] == "fine-tune"
+    # the file still says "uploaded" (a status OpenAI deprecated): the job checks the file
+    assert server.files[file_id]["status"] == "uploaded"
+    assert server.requests_to("GET", "/v1/files/") == []
+
+
+async def test_an_upload_that_never_finishes_meets_a_deadline(
+    server: FakeOpenAI, database: Database, training_file: Path
+) -> None:
+    server.stall_uploads = True
+    client = tuner(server, database, upload_deadline_seconds=0.2)
+    with pytest.raises(FineTuneError, match=r"Uploading train.jsonl did not finish within 0.2 s"):
+        await client.upload(training_file)
+
+
+async def test_event_pages_that_do_not_move_the_cursor_are_read_once(
+    server: FakeOpenAI, database: Database, training_file: Path
+) -> None:
+    client = tuner(server, database)
+    job_id = await start_job(client, training_file)
+    server.event_paging = "stuck"
+    async with asyncio.timeout(30):  # before the fix this loop never ended
+        update = await client.poll(job_id)
+    assert [e.id for e in update.events] == [e["id"] for e in server.jobs[job_id].events]
+    assert len(server.requests_to("GET", f"/v1/fine_tuning/jobs/{job_id}/events")) == 2
+
+
+async def test_event_pages_without_end_are_capped(
+    server: FakeOpenAI, database: Database, training_file: Path
+) -> None:
+    client = tuner(server, database)
+    job_id = await start_job(client, training_file)
+    server.event_paging = "endless"
+    async with asyncio.timeout(60):
+        update = await client.poll(job_id)
+    pages = server.requests_to("GET", f"/v1/fine_tuning/jobs/{job_id}/events")
+    assert len(pages) == MAX_EVENT_PAGES
+    assert len(update.events) == MAX_EVENT_PAGES * EVENTS_PER_PAGE
+    assert len({e.id for e in update.events}) == len(update.events)
+
+
+async def test_following_publishes_every_update_on_the_bus(
+    server: FakeOpenAI, database: Database, training_file: Path
+) -> None:
+    bus = EventBus()
+    updates = bus.subscribe(JobUpdated)
+    client = tuner(server, database, events=bus)
+    job_id = await start_job(client, training_file)
+    followed = [update.job.status async for update in client.follow(job_id)]
+    published = []
+    while (event := updates.get_nowait()) is not None:
+        published.append(event)
+    assert [e.status for e in published] == followed and {e.job_id for e in published} == {job_id}
+    assert published[-1].fine_tuned_model == server.jobs[job_id].fine_tuned_model
+
+
+async def test_create_refuses_out_of_range_options_without_asking_openai(
+    server: FakeOpenAI, database: Database
+) -> None:
+    request = JobRequest("gpt-4o-mini-2024-07-18", "file-x", suffix="x" * 65)
+    with pytest.raises(InvalidJobRequest, match="65 characters"):
+        await tuner(server, database).create(request)
+    assert server.exchanges == []
 
 
 async def test_create_sends_method_hyperparameters_and_options(
