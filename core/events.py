@@ -93,6 +93,14 @@ class JobUpdated(Event):
     fine_tuned_model: str | None = None
 
 
+@dataclass(frozen=True)
+class SettingsChanged(Event):
+    """Settings in force changed: dotted names ("speech.language"), or a secret's name
+    ("DISCORD_TOKEN") when one was stored in or removed from the keyring. Never a value."""
+
+    keys: frozenset[str]
+
+
 class Subscription(Generic[E]):
     """Events of one type (and its subtypes) as they are published."""
 

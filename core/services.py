@@ -10,7 +10,7 @@ from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from voxdesk.core.config import SecretStore, Settings
+from voxdesk.core.config import SecretStore, Settings, SettingsStore
 from voxdesk.core.events import EventBus
 from voxdesk.core.stt import SpeechService
 from voxdesk.core.training.database import Database
@@ -47,6 +47,13 @@ class Services:
     @cached_property
     def events(self) -> EventBus:
         return EventBus()
+
+    @cached_property
+    def settings_store(self) -> SettingsStore:
+        """The one way to change a setting: saved, applied in place and announced."""
+        return SettingsStore(
+            self.settings, self.settings_path, events=self.events, secrets=self.secrets
+        )
 
     @cached_property
     def database(self) -> Database:

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from voxdesk.core.config import Secret
 from voxdesk.core.errors import VoxdeskError
-from voxdesk.core.events import BridgeStateChanged
+from voxdesk.core.events import BridgeStateChanged, SettingsChanged
 from voxdesk.core.services import Services
 from voxdesk.desktop.pages.dataset import DatasetPage
 from voxdesk.desktop.pages.discord import DiscordPage
@@ -71,11 +71,15 @@ class MainWindow(QMainWindow):
         for label in (self.bridge_state, self.engine_state, self.key_state):
             self.statusBar().addPermanentWidget(label)
         self._shortcuts()
+        self.discord.name_settings_shortcut(
+            self.page_shortcut(self.settings_page).toString(QKeySequence.SequenceFormat.NativeText)
+        )
         self._restore()
         self.refresh_status()
         self._set_bridge_state("offline", "no Discord token (Settings)")
         self._bridge: Bridge | None = None
-        self._listener: asyncio.Task[None] | None = None
+        self._listeners: list[asyncio.Task[None]] = []
+        self._starting = asyncio.Lock()  # start() and a token stored meanwhile: one bot
 
     def _add_page(self, name: str, icon: QStyle.StandardPixmap, page: QWidget) -> None:
         item = QListWidgetItem(self.style().standardIcon(icon), name)
@@ -85,9 +89,13 @@ class MainWindow(QMainWindow):
     def show_page(self, page: QWidget) -> None:
         self.sidebar.setCurrentRow(self.pages.indexOf(page))
 
+    def page_shortcut(self, page: QWidget) -> QKeySequence:
+        """Ctrl+1 for the first page in the sidebar, Ctrl+2 for the second, and so on."""
+        return _page_key(self.pages.indexOf(page))
+
     def _shortcuts(self) -> None:
-        for index in range(self.sidebar.count()):
-            shortcut = QShortcut(QKeySequence(f"Ctrl+{index + 1}"), self)
+        for index in range(self.pages.count()):
+            shortcut = QShortcut(_page_key(index), self)
             shortcut.activated.connect(lambda i=index: self.sidebar.setCurrentRow(i))
         QShortcut(QKeySequence.StandardKey.Open, self).activated.connect(self.record.open_files)
         # Not StandardKey.Quit: some platforms (Windows, offscreen) bind nothing to it.
@@ -106,34 +114,51 @@ class MainWindow(QMainWindow):
         self.bridge_state.setToolTip(detail)
 
     async def start(self) -> None:
-        """Follow the bridge's state, and start the bot when a token is configured."""
-        self._listener = asyncio.ensure_future(self._follow_bridge_state())
+        """Follow the bridge's state and the settings, and start the bot when a token is
+        configured."""
+        self._listeners = [asyncio.ensure_future(self._follow_bridge_state()),
+                           asyncio.ensure_future(self._follow_settings())]  # fmt: skip
         self.discord.start()
         await self.dataset.refresh()
         await self.finetune.start()
-        if self.services.secrets.get(Secret.DISCORD_TOKEN) is None:
-            return
-        from voxdesk.bridge.runner import Bridge  # discord.py loads only when a token is configured
+        await self.start_bridge()
 
-        self._bridge = Bridge(self.services)
-        try:
-            await self._bridge.start()
-        except VoxdeskError as error:
-            self._set_bridge_state("error", error.describe())
-            self._bridge = None
-        self.discord.attach(self._bridge)
+    async def start_bridge(self) -> None:
+        """Start the bot, unless it runs already or no token is configured."""
+        async with self._starting:
+            if self._bridge is not None or self.services.secrets.get(Secret.DISCORD_TOKEN) is None:
+                return
+            from voxdesk.bridge.runner import Bridge  # discord.py loads only with a token
+
+            bridge = Bridge(self.services)
+            try:
+                await bridge.start()
+            except VoxdeskError as error:
+                self._set_bridge_state("error", error.describe())
+                return
+            self._bridge = bridge
+            self.discord.attach(bridge)
 
     async def _follow_bridge_state(self) -> None:
         async for event in self.services.events.subscribe(BridgeStateChanged, size=50):
             self._set_bridge_state(event.state, event.detail)
 
+    async def _follow_settings(self) -> None:
+        """Show settings changed anywhere (the bot's !instruction, this window, a token stored);
+        a Discord token stored starts the bot without a restart."""
+        async for event in self.services.events.subscribe(SettingsChanged, size=50):
+            self.refresh_status()
+            self.settings_page.refresh()
+            if Secret.DISCORD_TOKEN.value in event.keys:
+                await self.start_bridge()
+
     async def shutdown(self) -> None:
+        for listener in self._listeners:  # first: no bot starts while this one stops
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
         if self._bridge is not None:
             await self._bridge.stop()
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
         await self.record.shutdown()
         await self.discord.shutdown()
         await self.dataset.shutdown()
@@ -154,3 +179,7 @@ class MainWindow(QMainWindow):
         stored.setValue("window/geometry", self.saveGeometry())
         stored.setValue("window/page", self.sidebar.currentRow())
         super().closeEvent(event)
+
+
+def _page_key(index: int) -> QKeySequence:
+    return QKeySequence(f"Ctrl+{index + 1}")

@@ -20,8 +20,6 @@ from discord.ext import commands
 from voxdesk.bridge.attachments import read_capped
 from voxdesk.bridge.checks import is_trainer, trainer_only
 from voxdesk.bridge.replies import split_message
-from voxdesk.core.assistant import save_instruction
-from voxdesk.core.config import save_setting
 from voxdesk.core.errors import VoxdeskError
 from voxdesk.core.training.job_request import JobOptions
 from voxdesk.core.training.launch import (
@@ -146,17 +144,13 @@ class Training(commands.Cog):
             await ctx.reply(f"There is no dataset '{name}'. Datasets: {choices}.")
             return
         chosen = {**self.settings.guild_datasets, str(ctx.guild.id if ctx.guild else 0): name}
-        self.settings.guild_datasets = chosen
-        await asyncio.to_thread(
-            save_setting, "discord", "guild_datasets", chosen, self.services.settings_path
-        )
+        await self.services.settings_store.set("discord.guild_datasets", chosen)
         await ctx.reply(f"Corrections and feedback now go to '{name}'.")
 
     @commands.command()
     async def instruction(self, ctx: commands.Context[commands.Bot], action: str | None = None, *,
                           text: str | None = None) -> None:  # fmt: skip
         """Show how to use me; trainers: !instruction set <text> | reset."""
-        assistant = self.services.assistant
         if action is None:
             help_text = importlib.resources.files("voxdesk.resources").joinpath(
                 "prompts/instruction.md"
@@ -176,8 +170,7 @@ class Training(commands.Cog):
             new, answer = None, "Instruction reset to the default."
         else:
             raise commands.BadArgument("Use `!instruction set <text>` or `!instruction reset`.")
-        assistant.settings.system_prompt = new
-        await asyncio.to_thread(save_instruction, new, self.services.settings_path)
+        await self.services.settings_store.set("assistant.system_prompt", new)
         await ctx.reply(answer)
 
     @commands.command()

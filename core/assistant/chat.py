@@ -7,12 +7,11 @@ import importlib.resources
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import openai
 
-from voxdesk.core.config.settings import AssistantSettings, save_setting
+from voxdesk.core.config.settings import AssistantSettings
 from voxdesk.core.openai_client import OpenAIError, explain
 from voxdesk.core.training.tokens import TOKENS_PER_MESSAGE, count_texts, encoding_for_model
 
@@ -112,16 +111,6 @@ class Assistant:
         while len(messages) > 1 and messages[0]["role"] == "assistant":
             messages, costs = messages[1:], costs[1:]
         return messages
-
-
-def activate_model(model: str, settings_path: Path | None = None) -> None:
-    """Make ``model`` (a fine-tuned one, usually) the model every reply uses from now on."""
-    save_setting("assistant", "model", model, settings_path)
-
-
-def save_instruction(text: str | None, settings_path: Path | None = None) -> None:
-    """Make ``text`` the system instruction from now on, restarts included (None: default)."""
-    save_setting("assistant", "system_prompt", text, settings_path)
 
 
 def _safe_name(author: str) -> str:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
 from typing import Annotated, Any
 
 import tomli_w
 import typer
-from pydantic import ValidationError
 
 from voxdesk.core.cli.context import get_context, user_errors
-from voxdesk.core.config import Secret, SettingsError, load_settings, save_settings
-from voxdesk.core.config.settings import summarize_validation
+from voxdesk.core.config import Secret, SettingsFile, SettingsStore
 from voxdesk.core.errors import VoxdeskError
 
 config_app = typer.Typer(help="Show and change settings and secrets.", no_args_is_help=True)
@@ -46,26 +47,21 @@ def path(ctx: typer.Context) -> None:
 def set_value(
     ctx: typer.Context,
     key: Annotated[str, typer.Argument(help="section.name, e.g. speech.language")],
-    value: Annotated[str, typer.Argument(help="The new value; 'none' clears an optional one.")],
+    value: Annotated[
+        str, typer.Argument(help="The new value (JSON for lists and mappings); 'none': default.")
+    ],
 ) -> None:
     """Change one setting in the settings file (validated before it is saved)."""
     cli = get_context(ctx)
     with user_errors(cli.console):
+        store = SettingsStore(cli.settings, cli.settings_path)
+        asyncio.run(store.set(key, _parse(key, value)))
         section, _, name = key.partition(".")
-        settings = load_settings(cli.settings_path)
-        group = getattr(settings, section, None)
-        if group is None or not name or name not in type(group).model_fields:
-            raise SettingsError(
-                f"There is no setting '{key}'.", hint="`voxdesk config show` lists them all."
-            )
-        try:
-            setattr(group, name, _parse(value))
-        except ValidationError as error:
-            raise SettingsError(
-                f"Invalid value for {key}: {summarize_validation(error)}."
-            ) from None
-        saved = save_settings(settings, cli.settings_path)
-        cli.console.print(f"Saved {key} = {getattr(group, name)!r} in {saved}.")
+        shown = getattr(getattr(cli.settings, section), name)
+        cli.console.print(f"Saved {key} = {shown!r} in {store.path}.", highlight=False)
+        variable = f"VOXDESK_{section}__{name}".upper()
+        if variable in os.environ:  # the file has the new value; the environment still wins
+            cli.console.print(f"[yellow]note:[/] {variable} is set and overrides it.")
 
 
 @config_app.command("set-secret")
@@ -94,16 +90,21 @@ def forget_secret(ctx: typer.Context, secret: SecretArgument) -> None:
         cli.console.print(f"Removed the {secret.label} from the OS keyring.")
 
 
-def _parse(value: str) -> Any:
-    """Command-line text to the type pydantic will validate: none, booleans, numbers, text."""
-    lowered = value.lower()
-    if lowered in ("none", "null", ""):
+def _parse(key: str, value: str) -> Any:
+    """Command-line text to what pydantic validates: text stays text (a role id is a name);
+    numbers, booleans, lists and mappings are read as JSON; 'none' means the default."""
+    if value.lower() in ("none", "null", ""):
         return None
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    for kind in (int, float):
-        try:
-            return kind(value)
-        except ValueError:
-            pass
-    return value
+    if _is_text(key):
+        return value
+    try:
+        return json.loads(value.lower() if value.lower() in ("true", "false") else value)
+    except ValueError:
+        return value  # pydantic names what is wrong with it
+
+
+def _is_text(key: str) -> bool:
+    section, _, name = key.partition(".")
+    group = SettingsFile.model_fields.get(section)
+    fields = getattr(group.annotation, "model_fields", {}) if group else {}
+    return name in fields and fields[name].annotation in (str, str | None)

@@ -1,4 +1,5 @@
-"""Settings (a TOML file, overridable by environment) and secrets (environment or keyring)."""
+"""Settings (a TOML file, overridable by environment, changed through one store) and secrets
+(environment or keyring)."""
 
 from voxdesk.core.config.secrets import MissingSecret, Secret, SecretStore, SecretValue
 from voxdesk.core.config.settings import (
@@ -8,13 +9,13 @@ from voxdesk.core.config.settings import (
     OpenAISettings,
     Settings,
     SettingsError,
+    SettingsFile,
     SpeechSettings,
     TtsSettings,
     default_settings_path,
     load_settings,
-    save_setting,
-    save_settings,
 )
+from voxdesk.core.config.store import SettingsStore
 
 __all__ = [
     "AssistantSettings",
@@ -27,10 +28,10 @@ __all__ = [
     "SecretValue",
     "Settings",
     "SettingsError",
+    "SettingsFile",
+    "SettingsStore",
     "SpeechSettings",
     "TtsSettings",
     "default_settings_path",
     "load_settings",
-    "save_setting",
-    "save_settings",
 ]

@@ -1,26 +1,33 @@
 """Voxdesk settings: one pydantic schema, stored as TOML, overridable by environment.
 
 Precedence, highest first: ``VOXDESK_<SECTION>__<KEY>`` environment variables, the TOML file,
-the defaults below. Secrets never live here (see ``voxdesk.core.config.secrets``).
+the defaults below. Secrets never live here (see ``voxdesk.core.config.secrets``). Every value
+that reaches a library is bounded here, so a setting that validates is a setting that works;
+changes go through ``voxdesk.core.config.store.SettingsStore``.
 """
 
 from __future__ import annotations
 
+import codecs
 import os
-import tempfile
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 import platformdirs
-import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from voxdesk.core.errors import VoxdeskError
 
 APP_NAME = "voxdesk"
 CONFIG_PATH_VARIABLE = "VOXDESK_CONFIG"
+# Whisper (CTranslate2) starts this many threads per transcription: 5,000 hang the machine and
+# 100,000 crash the process. More threads than cores only slow it down; 64 covers big machines.
+MAX_WHISPER_THREADS = 64
+# Discord ids are 64-bit snowflakes; TOML integers are signed 64-bit.
+DiscordId = Annotated[int, Field(gt=0, lt=2**63)]
 
 
 class SettingsError(VoxdeskError):
@@ -28,25 +35,29 @@ class SettingsError(VoxdeskError):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # inf and nan pass every bound and then break the library they reach (OverflowError).
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class AudioSettings(_Section):
     max_bytes: int = Field(
         25 * 1024 * 1024,
         gt=0,
+        le=2_000_000_000,  # ffmpeg's output of more would not fit in memory
         description="Largest audio file accepted, in bytes.",
         json_schema_extra={"unit": "bytes"},
     )
     max_seconds: float = Field(
         15 * 60,
         gt=0,
+        le=4 * 3600,  # 4 hours of 16 kHz samples are 900 MB in memory already
         description="Longest audio accepted, in seconds of sound.",
         json_schema_extra={"unit": "s"},
     )
     decode_timeout: float = Field(
         120,
         gt=0,
+        le=3600,
         description="Seconds ffmpeg may spend decoding one file before it is stopped.",
         json_schema_extra={"unit": "s"},
     )
@@ -74,12 +85,14 @@ class SpeechSettings(_Section):
     whisper_threads: int = Field(
         0,
         ge=0,
+        le=MAX_WHISPER_THREADS,
         description="CPU threads for Whisper; 0 uses all cores.",
         json_schema_extra={"zero": "all cores"},
     )
     network_timeout: float = Field(
         30,
         gt=0,
+        le=600,
         description="Seconds a network engine may take per request.",
         json_schema_extra={"unit": "s"},
     )
@@ -101,12 +114,17 @@ class OpenAISettings(_Section):
     )
     transcription_model: str = Field("whisper-1", description="Model for the transcription API.")
     timeout: float = Field(
-        60, gt=0, description="Seconds an OpenAI request may take.", json_schema_extra={"unit": "s"}
+        60,
+        gt=0,
+        le=3600,  # uploading a large training file takes long
+        description="Seconds an OpenAI request may take.",
+        json_schema_extra={"unit": "s"},
     )
-    max_retries: int = Field(2, ge=0, description="Retries for transient OpenAI errors.")
+    max_retries: int = Field(2, ge=0, le=10, description="Retries for transient OpenAI errors.")
     job_poll_seconds: float = Field(
         10,
         gt=0,
+        le=3600,
         description="Seconds between checks on a running fine-tuning job.",
         json_schema_extra={"unit": "s"},
     )
@@ -122,23 +140,28 @@ class AssistantSettings(_Section):
     history_tokens: int = Field(
         3000,
         ge=200,
+        le=1_000_000,  # the largest context windows
         description="Tokens of earlier conversation sent with each message.",
         json_schema_extra={"unit": "tokens"},
     )
     max_reply_tokens: int = Field(
-        600, ge=16, description="Longest reply, in tokens.", json_schema_extra={"unit": "tokens"}
+        600,
+        ge=16,
+        le=128_000,  # the most any OpenAI model writes in one reply
+        description="Longest reply, in tokens.",
+        json_schema_extra={"unit": "tokens"},
     )
     temperature: float = Field(0.7, ge=0, le=2, description="Higher is more varied.")
 
 
 class DiscordSettings(_Section):
-    prefix: str = Field("!", min_length=1, description="Prefix of text commands.")
+    prefix: str = Field("!", min_length=1, max_length=16, description="Prefix of text commands.")
     trainer_role: str | None = Field(
         None,
         description="Role (name or id) that may train, export and edit the instruction; "
         "members with Manage Server always may.",
     )
-    reply_channels: list[int] = Field(
+    reply_channels: list[DiscordId] = Field(
         default_factory=list, description="Channel ids where every message gets a reply."
     )
     reply_to_mentions: bool = Field(True, description="Reply when the bot is mentioned.")
@@ -165,8 +188,19 @@ class DiscordSettings(_Section):
     cooldown_seconds: float = Field(
         3,
         ge=0,
+        le=3600,
         description="Per-user pause between transcriptions or replies.",
         json_schema_extra={"unit": "s"},
+    )
+    listen_opt_outs: list[int] = Field(
+        default_factory=list,
+        description="Members (ids) who opted out with !optout: their voice is never transcribed.",
+    )
+    max_listened_speakers: int = Field(
+        3,
+        ge=1,
+        le=25,
+        description="Members transcribed at once in a voice channel; others wait their turn.",
     )
     sharded: bool = Field(False, description="Use Discord's sharding (for very large bots).")
     sync_commands: bool = Field(False, description="Register slash commands at start-up.")
@@ -176,15 +210,10 @@ class DiscordSettings(_Section):
         return self.guild_datasets.get(str(guild_id or 0)) or self.dataset
 
 
-class Settings(BaseSettings):
-    """Every setting of Voxdesk, grouped by concern."""
+class SettingsFile(BaseModel):
+    """Every setting of Voxdesk, grouped by concern: what the settings file may hold."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="VOXDESK_",
-        env_nested_delimiter="__",
-        extra="forbid",
-        validate_assignment=True,
-    )
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     audio: AudioSettings = Field(default_factory=AudioSettings)
     speech: SpeechSettings = Field(default_factory=SpeechSettings)
@@ -192,6 +221,33 @@ class Settings(BaseSettings):
     openai: OpenAISettings = Field(default_factory=OpenAISettings)
     assistant: AssistantSettings = Field(default_factory=AssistantSettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
+
+    @model_validator(mode="after")
+    def _languages_the_engine_knows(self) -> Self:
+        # core.stt imports these settings: its language table is imported when first needed.
+        from voxdesk.core.stt.languages import language_problem
+
+        engine, discord = self.speech.engine, self.discord
+        tags = {"speech.language": self.speech.language, "discord.language": discord.language}
+        tags |= {f"discord.guild_languages.{g}": tag for g, tag in discord.guild_languages.items()}
+        if engine == "google":
+            tags["speech.google_language"] = self.speech.google_language
+        problems = [f"{key}: {why}" for key, tag in tags.items()
+                    if (why := language_problem(tag, engine))]  # fmt: skip
+        if problems:
+            raise PydanticCustomError("language", "; ".join(problems))
+        return self
+
+
+class Settings(BaseSettings, SettingsFile):
+    """The settings in force: the file's values with the environment's on top."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VOXDESK_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_assignment=True,
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -217,7 +273,11 @@ def default_settings_path() -> Path:
 def load_settings(path: Path | None = None) -> Settings:
     """Read the settings file (a missing file means defaults) and apply the environment."""
     path = path or default_settings_path()
-    data = _read_toml(path)
+    return settings_in_force(read_settings_file(path), path)
+
+
+def settings_in_force(data: dict[str, Any], path: Path) -> Settings:
+    """The file's ``data`` with the environment on top, validated."""
     try:
         return Settings(**data)
     except ValidationError as error:
@@ -227,44 +287,38 @@ def load_settings(path: Path | None = None) -> Settings:
         ) from error
 
 
-def save_setting(section: str, name: str, value: Any, path: Path | None = None) -> None:
-    """Change one setting in the settings file, leaving the others there as they are."""
-    settings = load_settings(path)
-    setattr(getattr(settings, section), name, value)
-    save_settings(settings, path)
-
-
-def save_settings(settings: Settings, path: Path | None = None) -> Path:
-    """Write the settings atomically; unset (None) values are left out, TOML has no null."""
-    path = path or default_settings_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = tomli_w.dumps(settings.model_dump(mode="json", exclude_none=True))
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".settings-", suffix=".toml")
+def read_settings_file(path: Path) -> dict[str, Any]:
+    """The file's TOML as it is (no defaults, no environment); a missing file is empty."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        Path(temp_name).replace(path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
+        raw = path.read_bytes()
     except FileNotFoundError:
         return {}
+    except OSError as error:
+        raise SettingsError(f"Cannot read settings file {path}: {error.strerror}.") from error
+    try:
+        return tomllib.loads(_text(raw, path))
     except tomllib.TOMLDecodeError as error:
         raise SettingsError(
             f"Settings file {path} is not valid TOML: {error}.",
             hint="Fix the file or delete it to start from defaults.",
         ) from error
-    except OSError as error:
-        raise SettingsError(f"Cannot read settings file {path}: {error.strerror}.") from error
+
+
+def _text(raw: bytes, path: Path) -> str:
+    """TOML is UTF-8 without a byte order mark; editors on Windows may save either."""
+    hint = "Save it as UTF-8 without a byte order mark (BOM), or delete it to start from defaults."
+    if raw.startswith(codecs.BOM_UTF8):
+        raise SettingsError(f"Settings file {path} starts with a byte order mark (BOM).", hint=hint)
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise SettingsError(f"Settings file {path} is UTF-16, not UTF-8.", hint=hint)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise SettingsError(
+            f"Settings file {path} is not UTF-8 (byte {raw[error.start]:#04x} at offset "
+            f"{error.start}).",
+            hint=hint,
+        ) from None
 
 
 def summarize_validation(error: ValidationError) -> str:
@@ -272,5 +326,5 @@ def summarize_validation(error: ValidationError) -> str:
     parts = []
     for item in error.errors():
         where = ".".join(str(part) for part in item["loc"])
-        parts.append(f"{where}: {item['msg']}")
+        parts.append(f"{where}: {item['msg']}" if where else item["msg"])
     return "; ".join(parts)

@@ -7,6 +7,10 @@ Whisper's own list of 100 languages plus the aliases its tokenizer accepts.
 
 from __future__ import annotations
 
+import re
+
+import langcodes
+
 _CODES = """
 en english, zh chinese, de german, es spanish, ru russian, ko korean, fr french, ja japanese,
 pt portuguese, tr turkish, pl polish, ca catalan, nl dutch, ar arabic, sv swedish, it italian,
@@ -37,3 +41,27 @@ def language_code(language: str | None) -> str | None:
     if not language:
         return None
     return CODE_OF_NAME.get(language.strip().lower(), language.strip().lower())
+
+
+WHISPER_CODES = frozenset(CODE_OF_NAME.values())
+_TAG = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*")
+
+
+def language_problem(tag: str, engine: str) -> str | None:
+    """Why ``engine`` cannot transcribe speech in ``tag`` ('auto', 'ru', 'ru-RU'), or None.
+
+    Whisper and OpenAI's API know Whisper's languages; Google takes any registered IETF tag
+    (it knows more languages than Whisper); Sphinx ships an English model only.
+    """
+    if tag.lower() == "auto":
+        return None  # Whisper detects it; Google and Sphinx fall back to their own default
+    if not _TAG.fullmatch(tag):
+        return f"'{tag}' is not a language tag such as 'en' or 'ru-RU'"
+    primary = tag.replace("_", "-").split("-")[0].lower()
+    if engine in ("whisper", "openai") and primary not in WHISPER_CODES:
+        return f"the {engine} engine does not know the language '{tag}' (try 'en', 'ru' or 'auto')"
+    if engine == "google" and not langcodes.tag_is_valid(tag.replace("_", "-")):
+        return f"'{tag}' is not a registered language tag (such as 'en-US' or 'ru-RU')"
+    if engine == "sphinx" and primary != "en":
+        return f"the sphinx engine knows English only, not '{tag}'"
+    return None

@@ -49,6 +49,7 @@ class DiscordPage(QWidget):
         self.status = StatusLine()
         self.background = Actions(self.status)
         self.bridge: Bridge | None = None
+        self._settings_shortcut = ""
         self.feed = FeedModel()
         self.filter = PlaceFilter()
         self.filter.setSourceModel(self.feed)
@@ -116,6 +117,11 @@ class DiscordPage(QWidget):
     def attach(self, bridge: Bridge | None) -> None:
         self.bridge = bridge
         self._set_online(bridge is not None)
+
+    def name_settings_shortcut(self, shortcut: str) -> None:
+        """The window's key for its Settings page, which the offline banner names."""
+        self._settings_shortcut = shortcut
+        self._set_online(self.bridge is not None)
 
     async def _follow(self) -> None:
         async for event in self.services.events.subscribe(Event, size=2000):
@@ -232,9 +238,10 @@ class DiscordPage(QWidget):
                        self.leave_button):  # fmt: skip
             widget.setEnabled(online)
         self.banner.setVisible(not online)
+        shortcut = f" ({self._settings_shortcut})" if self._settings_shortcut else ""
         self.banner.setText(
-            "The bot is offline: set the Discord bot token in Settings (Ctrl+2) "
-            "and restart Voxdesk. The feed still shows what happens here."
+            f'The bot is offline: store the Discord bot token in <a href="settings">Settings</a>'
+            f"{shortcut} and it starts. The feed still shows what happens here."
         )
 
 

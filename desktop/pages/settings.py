@@ -8,7 +8,7 @@ import typing
 from typing import Any, Literal, cast, get_args, get_origin
 
 import annotated_types
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QShowEvent
@@ -28,8 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from voxdesk.core.config import Secret, Settings, save_settings
-from voxdesk.core.config.settings import summarize_validation
+from voxdesk.core.config import Secret, Settings
 from voxdesk.core.errors import VoxdeskError
 from voxdesk.core.openai_client import check_key
 from voxdesk.core.services import Services
@@ -161,7 +160,7 @@ class SettingsPage(QWidget):
         scroll.setWidget(content)
         scroll.setWidgetResizable(True)
         save = QPushButton("Save settings")
-        save.clicked.connect(self.save)
+        save.clicked.connect(lambda: self.background.run(self.save()))
         bottom = QHBoxLayout()
         bottom.addWidget(self.status, 1)
         bottom.addWidget(save)
@@ -190,7 +189,9 @@ class SettingsPage(QWidget):
             line.setEchoMode(QLineEdit.EchoMode.Password)
             line.setPlaceholderText(found.masked() if found else "not set")
             store = QPushButton("Store")
-            store.clicked.connect(lambda _=False, s=secret: self.store_secret(s))
+            store.clicked.connect(
+                lambda _=False, s=secret: self.background.run(self.store_secret(s))
+            )
             check = QPushButton("Check")
             check.setToolTip("Ask the service whether it accepts this (or the stored) secret")
             check.clicked.connect(
@@ -209,12 +210,14 @@ class SettingsPage(QWidget):
             form.addRow(note)
         return group
 
-    def store_secret(self, secret: Secret) -> None:
+    async def store_secret(self, secret: Secret) -> None:
+        """Keep the typed secret in the OS keyring; what uses it follows (a token starts the
+        bot)."""
         line = self.secret_inputs[secret]
         try:
             if not line.text().strip():
                 raise VoxdeskError(f"Type the {secret.label} first.")
-            self.services.secrets.store(secret, line.text().strip())
+            await self.services.settings_store.store_secret(secret, line.text().strip())
         except VoxdeskError as error:
             self.status.say(error.describe(), error=True)
             return
@@ -256,34 +259,33 @@ class SettingsPage(QWidget):
             if not editor.edited():
                 editor.show(getattr(getattr(self.services.settings, section), name))
 
-    def collect(self) -> dict[str, dict[str, Any]]:
-        """The settings in force with the user's edits on top."""
-        values = self.services.settings.model_dump()
-        for (section, name), editor in self.editors.items():
-            if editor.edited():
-                values[section][name] = editor.value()
-        return values
+    def edits(self) -> dict[str, Any]:
+        """The fields the user changed, by dotted name; raises ValueError for a list or mapping
+        that is not JSON."""
+        return {f"{section}.{name}": editor.value()
+                for (section, name), editor in self.editors.items() if editor.edited()}  # fmt: skip
 
-    def save(self) -> bool:
+    async def save(self) -> bool:
         """Validate and save the edited fields only: a value changed elsewhere since this page
         was filled stays as it is."""
         try:
-            updated = Settings.model_validate(self.collect())
-        except ValidationError as error:
-            self.status.say(f"Not saved: {summarize_validation(error)}", error=True)
-            return False
+            edits = self.edits()
         except ValueError as error:
             self.status.say(
                 f"Not saved: a list or mapping is not valid JSON ({error}).", error=True
             )
             return False
-        edited = [(key, editor) for key, editor in self.editors.items() if editor.edited()]
-        for (section, name), editor in edited:
-            # In place: the assistant, the bot and the pages hold these section objects.
-            value = getattr(getattr(updated, section), name)
-            setattr(getattr(self.services.settings, section), name, value)
-            editor.show(value)
-        path = save_settings(self.services.settings, self.services.settings_path)
+        try:
+            await self.services.settings_store.update(edits)
+        except VoxdeskError as error:
+            self.status.say(error.describe(), error=True)
+            return False
+        for key in edits:
+            section, _, name = key.partition(".")
+            self.editors[(section, name)].show(
+                getattr(getattr(self.services.settings, section), name)
+            )
+        path = self.services.settings_store.path
         self.status.say(f"Saved to {path}. Some changes apply when Voxdesk restarts.")
         self.saved.emit()
         return True

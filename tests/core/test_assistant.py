@@ -10,9 +10,16 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
-from voxdesk.core.assistant import Assistant, activate_model, default_system_prompt
-from voxdesk.core.config import AssistantSettings, OpenAISettings, SecretStore, load_settings
+from voxdesk.core.assistant import Assistant, default_system_prompt
+from voxdesk.core.config import (
+    AssistantSettings,
+    OpenAISettings,
+    SecretStore,
+    Settings,
+    load_settings,
+)
 from voxdesk.core.openai_client import OpenAIError, make_client
+from voxdesk.core.services import Services
 
 
 @pytest.fixture
@@ -78,7 +85,12 @@ async def test_errors_are_clear(server: FakeOpenAI) -> None:
         await assistant(server).reply("c", "hi")
 
 
-def test_activate_model_changes_the_reply_model(tmp_path: Path) -> None:
-    path = tmp_path / "settings.toml"
-    activate_model("ft:gpt-4o-mini-2024-07-18:org:voxbot:abc", path)
-    assert load_settings(path).assistant.model == "ft:gpt-4o-mini-2024-07-18:org:voxbot:abc"
+async def test_a_model_made_active_answers_and_is_kept(server: FakeOpenAI, tmp_path: Path) -> None:
+    model, path = "ft:gpt-4o-mini-2024-07-18:org:voxbot:abc", tmp_path / "settings.toml"
+    settings = Settings(openai={"base_url": server.base_url})
+    services = Services(settings, SecretStore({"OPENAI_API_KEY": API_KEY}), settings_path=path)
+    await services.assistant.reply("c", "hi")
+    await services.settings_store.set("assistant.model", model)  # "Use this model"
+    await services.assistant.reply("c", "hi again")
+    assert server.chat_requests[-1]["model"] == model
+    assert load_settings(path).assistant.model == model

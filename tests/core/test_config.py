@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import codecs
 import io
 import logging
+import re
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from tests.conftest import MemoryKeyring
+from tests.fakes.discord_server import TOKEN
 from voxdesk.core.config import (
     MissingSecret,
     OpenAISettings,
@@ -16,10 +21,12 @@ from voxdesk.core.config import (
     SecretStore,
     Settings,
     SettingsError,
+    SettingsStore,
     load_settings,
-    save_settings,
 )
+from voxdesk.core.config import store as store_module
 from voxdesk.core.config.secrets import KeyringUnavailable
+from voxdesk.core.events import EventBus, SettingsChanged
 from voxdesk.core.logs import REDACTED, SecretRedactingFilter, register_secret
 
 
@@ -65,13 +72,159 @@ def test_unknown_keys_are_refused(tmp_path: Path) -> None:
         load_settings(path)
 
 
-def test_save_and_load_round_trip(tmp_path: Path) -> None:
-    settings = Settings()
-    settings.speech.language = "ru-RU"
-    settings.openai.base_url = "http://127.0.0.1:9/v1"
-    path = save_settings(settings, tmp_path / "deep" / "settings.toml")
+async def test_the_store_saves_applies_and_announces(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "settings.toml"
+    settings, events = Settings(), EventBus()
+    changes = events.subscribe(SettingsChanged)
+    store = SettingsStore(settings, path, events=events)
+    assistant = settings.assistant  # what the assistant holds
+    await store.update({"speech.language": "ru-RU", "openai.base_url": "http://127.0.0.1:9/v1"})
+    assert await store.set("assistant.temperature", 1.5) == {"assistant.temperature"}
     assert load_settings(path) == settings
-    assert [p.name for p in path.parent.iterdir()] == ["settings.toml"]  # no temp left behind
+    assert assistant.temperature == 1.5  # changed in place
+    assert (await changes.get()).keys == {"speech.language", "openai.base_url"}
+    assert (await changes.get()).keys == {"assistant.temperature"}
+    assert path.read_text() == (
+        '[speech]\nlanguage = "ru-RU"\n\n[openai]\nbase_url = "http://127.0.0.1:9/v1"\n\n'
+        "[assistant]\ntemperature = 1.5\n"
+    )  # only what was set: a default stays a default
+    await store.set("openai.base_url", None)  # back to the default
+    assert "base_url" not in path.read_text() and settings.openai.base_url is None
+    assert not list(path.parent.glob(".settings-*"))  # no temp left behind
+
+
+async def test_the_store_never_writes_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "settings.toml"
+    monkeypatch.setenv("VOXDESK_AUDIO__MAX_BYTES", "1")
+    settings = load_settings(path)
+    await SettingsStore(settings, path).set("speech.language", "de")
+    assert path.read_text() == '[speech]\nlanguage = "de"\n'
+    monkeypatch.delenv("VOXDESK_AUDIO__MAX_BYTES")
+    assert load_settings(path).audio.max_bytes == 25 * 1024 * 1024
+
+
+async def test_the_store_keeps_what_another_writer_saved(tmp_path: Path) -> None:
+    path = tmp_path / "settings.toml"
+    first, second = SettingsStore(Settings(), path), SettingsStore(Settings(), path)
+    await first.set("discord.guild_datasets", {"1": "second"})
+    await second.set("assistant.system_prompt", "Be brief.")  # knew nothing of the first
+    saved = load_settings(path)
+    assert saved.discord.guild_datasets == {"1": "second"}
+    assert saved.assistant.system_prompt == "Be brief."
+
+
+async def test_a_locked_file_waits_off_the_loop_then_gives_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "settings.toml"
+    monkeypatch.setattr(store_module, "LOCK_TIMEOUT", 0.3)
+    store = SettingsStore(Settings(), path)
+    ticks = 0
+
+    async def heartbeat() -> None:
+        nonlocal ticks
+        while not saving.done():
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    with FileLock(tmp_path / ".settings.toml.lock"):  # another process is writing
+        saving = asyncio.ensure_future(store.set("speech.language", "de"))
+        await heartbeat()
+    with pytest.raises(SettingsError, match="Another program has held"):
+        await saving
+    assert ticks >= 10  # the loop went on while the store waited
+    assert not path.exists()
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "problem"),
+    [
+        ("speech.whisper_threads", 100_000, "less than or equal to 64"),
+        ("speech.whisper_threads", 5000, "less than or equal to 64"),
+        ("audio.max_seconds", float("inf"), "finite"),
+        ("audio.max_seconds", float("nan"), "finite"),
+        ("audio.max_seconds", 10**9, "less than or equal"),
+        ("assistant.temperature", float("nan"), "finite"),
+        ("speech.language", "xx", "does not know the language 'xx'"),
+        ("speech.language", "en US", "not a language tag"),
+        ("discord.language", "zz-ZZ", "discord.language"),
+        ("discord.guild_languages", {"1": "xx"}, "discord.guild_languages.1"),
+        ("discord.reply_channels", [-5], "greater than 0"),
+        ("openai.max_retries", 1000, "less than or equal to 10"),
+    ],
+)
+async def test_settings_that_would_break_a_library_are_refused(
+    tmp_path: Path, key: str, value: object, problem: str
+) -> None:
+    path = tmp_path / "settings.toml"
+    settings = Settings()
+    with pytest.raises(SettingsError, match="Not saved") as raised:
+        await SettingsStore(settings, path).set(key, value)
+    assert problem in str(raised.value)
+    assert not path.exists() and settings == Settings()
+
+
+def test_languages_are_checked_against_the_engines_list() -> None:
+    assert Settings(speech={"engine": "google", "language": "zu-ZA"})  # Google knows Zulu
+    with pytest.raises(ValueError, match="whisper engine does not know the language 'zu-ZA'"):
+        Settings(speech={"language": "zu-ZA"})
+    with pytest.raises(ValueError, match="sphinx engine knows English only, not 'de'"):
+        Settings(speech={"engine": "sphinx", "language": "de"}, discord={"language": "en-US"})
+    assert Settings(speech={"language": "ru_RU"}).speech.language == "ru_RU"
+    assert Settings(speech={"language": "auto"}, discord={"language": "haw"})
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (codecs.BOM_UTF8 + b'[speech]\nlanguage = "ru"\n', "starts with a byte order mark"),
+        ('[speech]\nlanguage = "ru"\n'.encode("utf-16"), "is UTF-16, not UTF-8"),
+        (b'[speech]\nlanguage = "\xe9"\n', "is not UTF-8 (byte 0xe9 at offset 21)"),
+    ],
+)
+def test_a_file_that_is_not_plain_utf8_is_named(
+    tmp_path: Path, content: bytes, problem: str
+) -> None:
+    path = tmp_path / "settings.toml"
+    path.write_bytes(content)
+    with pytest.raises(SettingsError, match=re.escape(problem)) as raised:
+        load_settings(path)
+    assert str(path) in str(raised.value) and "\n" not in raised.value.describe()
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("assistant.system_prompt", "Answer with sk-proj-abcdefghijklmnopqrstuvwxyz0123"),
+        ("discord.trainer_role", TOKEN),
+        ("discord.guild_datasets", {"1": TOKEN}),
+        ("assistant.model", "registered-secret-value-42"),
+    ],
+)
+async def test_a_secret_looking_value_is_sent_to_the_keyring(
+    tmp_path: Path, key: str, value: object
+) -> None:
+    register_secret("registered-secret-value-42")  # one the keyring or environment handed out
+    path = tmp_path / "settings.toml"
+    with pytest.raises(SettingsError, match="looks like a secret") as raised:
+        await SettingsStore(Settings(), path).set(key, value)
+    message = raised.value.describe()
+    assert "config set-secret" in message and "keyring" in message
+    assert str(value) not in message and TOKEN not in message
+    assert not path.exists()
+
+
+async def test_storing_a_secret_announces_it_without_its_value(
+    memory_keyring: MemoryKeyring,
+) -> None:
+    events = EventBus()
+    changes = events.subscribe(SettingsChanged)
+    store = SettingsStore(Settings(), events=events, secrets=SecretStore({}))
+    await store.store_secret(Secret.DISCORD_TOKEN, TOKEN)
+    assert (await changes.get()).keys == {"DISCORD_TOKEN"}
+    assert memory_keyring.passwords == {("voxdesk", "DISCORD_TOKEN"): TOKEN}
 
 
 def test_secrets_never_reach_the_settings_file(tmp_path: Path) -> None:

@@ -176,14 +176,14 @@ def test_settings_page_validates_then_saves(
     page.editors[("speech", "language")].widget.setText("ru-RU")  # type: ignore[attr-defined]
     page.editors[("discord", "reply_channels")].widget.setText("[123, 456]")  # type: ignore[attr-defined]
     with qtbot.waitSignal(page.saved):
-        assert page.save()
+        assert qloop.run_until_complete(page.save())
     saved = load_settings(tmp_path / "settings.toml")
     assert saved.speech.language == "ru-RU" and saved.discord.reply_channels == [123, 456]
     page.editors[("discord", "reply_channels")].widget.setText('["general"]')  # type: ignore[attr-defined]
-    assert not page.save()
+    assert not qloop.run_until_complete(page.save())
     assert "discord.reply_channels" in page.status.text()
     assert load_settings(tmp_path / "settings.toml").discord.reply_channels == [123, 456]
-    page.store_secret(next(iter(page.secret_inputs)))
+    qloop.run_until_complete(page.store_secret(next(iter(page.secret_inputs))))
     assert "first" in page.status.text()  # an empty secret is not stored
 
 
@@ -192,13 +192,14 @@ def test_settings_changed_elsewhere_are_shown_and_never_undone(
 ) -> None:
     page = SettingsPage(services)
     qtbot.addWidget(page)
-    services.settings.assistant.model = "ft:gpt-4o-mini:org::x1"  # "Use this model", meanwhile
+    store = services.settings_store
+    qloop.run_until_complete(store.set("assistant.model", "ft:gpt-4o-mini:org::x1"))  # "Use this model"
     page.editors[("assistant", "temperature")].widget.setValue(1.5)  # type: ignore[attr-defined]
-    assert page.save()
+    assert qloop.run_until_complete(page.save())
     saved = load_settings(tmp_path / "settings.toml").assistant
     assert (saved.model, saved.temperature) == ("ft:gpt-4o-mini:org::x1", 1.5)
     assert services.assistant.settings.temperature == 1.5  # the running assistant has it
-    services.settings.assistant.system_prompt = "Be brief."  # "!instruction set", meanwhile
+    qloop.run_until_complete(store.set("assistant.system_prompt", "Be brief."))  # "!instruction"
     page.refresh()  # as when the page is shown again
     assert page.editors[("assistant", "system_prompt")].widget.text() == "Be brief."  # type: ignore[attr-defined]
 

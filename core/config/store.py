@@ -1,0 +1,176 @@
+"""The one way settings change: validated, written atomically under a file lock, announced.
+
+The CLI, the bot and the window all change settings here. Each change re-reads the file under a
+lock shared with every other Voxdesk process, so two writers never lose each other's updates;
+only the file's own values are written back (never an environment override); the settings in
+force are updated in place, because the assistant, the bot and the pages hold their sections;
+and a ``SettingsChanged`` event tells whoever shows or uses them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import filelock
+import tomli_w
+from pydantic import BaseModel, ValidationError
+
+from voxdesk.core.config.secrets import Secret, SecretStore
+from voxdesk.core.config.settings import (
+    Settings,
+    SettingsError,
+    SettingsFile,
+    default_settings_path,
+    read_settings_file,
+    settings_in_force,
+    summarize_validation,
+)
+from voxdesk.core.events import EventBus, SettingsChanged
+from voxdesk.core.logs import redact
+
+LOCK_TIMEOUT = 10  # seconds; a writer holds the lock for milliseconds
+# What API keys and bot tokens look like: OpenAI's "sk-…" keys and Discord's three-part tokens.
+_SECRET_SHAPES = re.compile(
+    r"\bsk-[A-Za-z0-9_-]{20,}|[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{25,}"
+)
+
+
+class SettingsStore:
+    """Changes the settings in force and the settings file together."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        path: Path | None = None,
+        *,
+        events: EventBus | None = None,
+        secrets: SecretStore | None = None,
+    ) -> None:
+        self.settings = settings
+        self.path = path or default_settings_path()
+        self._events = events
+        self._secrets = secrets or SecretStore()
+        self._turn = asyncio.Lock()  # one change at a time in this process; the file lock: across
+
+    async def set(self, key: str, value: Any) -> frozenset[str]:
+        """Change one setting ("section.name"); None resets it to its default."""
+        return await self.update({key: value})
+
+    async def update(self, changes: Mapping[str, Any]) -> frozenset[str]:
+        """Validate ``changes`` with the file's other values, save them and apply them.
+
+        Returns the names of the settings in force that changed: an environment override
+        stays in force over the value saved. Raises ``SettingsError`` and saves nothing when
+        any value is invalid.
+        """
+        for key, value in changes.items():
+            _check_key(key)
+            _refuse_secrets(key, value)
+        async with self._turn:
+            in_force = await asyncio.to_thread(self._save, dict(changes))
+        changed = frozenset(_apply(in_force, self.settings, changes))
+        if changed and self._events is not None:
+            self._events.publish(SettingsChanged(changed))
+        return changed
+
+    async def store_secret(self, secret: Secret, value: str) -> None:
+        """Save a secret in the OS keyring (never the settings file) and announce it."""
+        await asyncio.to_thread(self._secrets.store, secret, value)
+        if self._events is not None:
+            self._events.publish(SettingsChanged(frozenset({secret.value})))
+
+    def _save(self, changes: dict[str, Any]) -> Settings:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock = filelock.FileLock(self.path.with_name(f".{self.path.name}.lock"))
+        try:
+            with lock.acquire(timeout=LOCK_TIMEOUT):
+                data = read_settings_file(self.path)
+                for key, value in changes.items():
+                    section, _, name = key.partition(".")
+                    data.setdefault(section, {})[name] = value
+                    if value is None:  # TOML has no null: the default applies
+                        del data[section][name]
+                stored = _validated(data)
+                in_force = settings_in_force(stored, self.path)
+                _write_atomically(self.path, tomli_w.dumps(stored))
+        except filelock.Timeout:
+            raise SettingsError(
+                f"Another program has held the settings file {self.path} for "
+                f"{LOCK_TIMEOUT} seconds; nothing was saved.",
+                hint="Try again; if it persists, close the other Voxdesk.",
+            ) from None
+        return in_force
+
+
+def _validated(data: dict[str, Any]) -> dict[str, Any]:
+    """The file's values, checked and normalized ('1e3' seconds is 1000.0); defaults stay out
+    of the file, so a later version's better default reaches this user too."""
+    try:
+        checked = SettingsFile.model_validate(data)
+    except ValidationError as error:
+        raise SettingsError(f"Not saved: {summarize_validation(error)}.") from None
+    return checked.model_dump(mode="json", exclude_unset=True, exclude_none=True)
+
+
+def _apply(new: Settings, settings: Settings, keys: Iterable[str]) -> Iterator[str]:
+    """Copy the ``keys`` that differ into ``settings`` in place, naming each one copied."""
+    for key in keys:
+        section, _, name = key.partition(".")
+        target: BaseModel = getattr(settings, section)
+        value = getattr(getattr(new, section), name)
+        if getattr(target, name) != value:
+            setattr(target, name, value)
+            yield key
+
+
+def _check_key(key: str) -> None:
+    section, _, name = key.partition(".")
+    group = SettingsFile.model_fields.get(section)
+    fields = getattr(group.annotation, "model_fields", {}) if group else {}
+    if name not in fields:
+        raise SettingsError(
+            f"There is no setting '{key}'.", hint="`voxdesk config show` lists them all."
+        )
+
+
+def _refuse_secrets(key: str, value: Any) -> None:
+    """An API key or a bot token pasted into a setting would sit in a plain text file."""
+    if any(_SECRET_SHAPES.search(text) or redact(text) != text for text in _texts(value)):
+        raise SettingsError(
+            f"Not saved: the value for {key} looks like a secret (an API key or a bot token), "
+            "and the settings file is plain text.",
+            hint="Store secrets in the OS keyring: `voxdesk config set-secret OPENAI_API_KEY` "
+            "(or DISCORD_TOKEN), or the Secrets box of the Settings page.",
+        )
+
+
+def _texts(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield str(key)
+            yield from _texts(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _texts(item)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """A reader sees the old file or the new one, never half of one (write, sync, rename)."""
+    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".settings-", suffix=".toml")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        Path(temp_name).replace(path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise

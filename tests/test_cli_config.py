@@ -1,0 +1,78 @@
+"""``voxdesk config`` as a user runs it: real processes sharing one settings file."""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import os
+from pathlib import Path
+
+from tests.test_cli import assert_one_line_error, voxdesk
+from voxdesk.core.config import load_settings
+
+
+def settings_path() -> Path:
+    return Path(os.environ["VOXDESK_CONFIG"])
+
+
+async def test_concurrent_writers_keep_every_change() -> None:
+    channels = range(1, 13)
+    runs = await asyncio.gather(*(voxdesk("config", "set", *_setting(n)) for n in channels))
+    assert [run.code for run in runs] == [0] * 12, [run.err for run in runs if run.code]
+    saved = load_settings(settings_path())
+    assert {n: _value(saved, n) for n in channels} == {n: _setting(n)[1] for n in channels}
+
+
+def _setting(n: int) -> tuple[str, str]:
+    """Twelve different settings, one for each process."""
+    keys = ["discord.guild_languages", "speech.language", "speech.whisper_threads",
+            "audio.max_seconds", "audio.decode_timeout", "speech.network_timeout",
+            "openai.timeout", "openai.max_retries", "assistant.history_tokens",
+            "assistant.max_reply_tokens", "discord.prefix", "discord.cooldown_seconds"]  # fmt: skip
+    values = ['{"1": "en"}', "de", "3", "60.0", "30.0", "20.0",
+              "90.0", "4", "2000", "300", "?", "5.0"]  # fmt: skip
+    return keys[n - 1], values[n - 1]
+
+
+def _value(settings: object, n: int) -> str:
+    section, _, name = _setting(n)[0].partition(".")
+    value = getattr(getattr(settings, section), name)
+    return '{"1": "en"}' if isinstance(value, dict) else str(value)
+
+
+async def test_an_environment_override_is_not_saved() -> None:
+    run = await voxdesk(
+        "config", "set", "speech.language", "de", env={"VOXDESK_SPEECH__LANGUAGE": "en"}
+    )
+    assert run.code == 0, run.err
+    assert "VOXDESK_SPEECH__LANGUAGE is set and overrides it" in run.err
+    run = await voxdesk(
+        "config", "set", "speech.language", "de", env={"VOXDESK_AUDIO__MAX_BYTES": "1"}
+    )
+    assert run.code == 0, run.err
+    assert settings_path().read_text() == '[speech]\nlanguage = "de"\n'
+
+
+async def test_values_that_would_break_speech_are_one_line_each() -> None:
+    for key, value, words in [
+        ("speech.whisper_threads", "100000", ("speech.whisper_threads", "64")),
+        ("audio.max_seconds", "inf", ("audio.max_seconds", "finite")),
+        ("speech.language", "xx", ("speech.language", "'xx'")),
+    ]:
+        assert_one_line_error(await voxdesk("config", "set", key, value), "Not saved", *words)
+    assert not settings_path().exists()
+
+
+async def test_a_secret_in_a_setting_is_refused_and_never_shown() -> None:
+    key = "sk-proj-clisecretabcdefghijklmnopqrstu"
+    run = await voxdesk("config", "set", "assistant.system_prompt", f"key {key}")
+    assert_one_line_error(run, "looks like a secret", "config set-secret")
+    assert key not in run.err + run.out
+    assert not settings_path().exists()
+
+
+async def test_a_settings_file_with_a_bom_is_one_line() -> None:
+    settings_path().parent.mkdir(parents=True)
+    settings_path().write_bytes(codecs.BOM_UTF8 + b'[speech]\nlanguage = "ru"\n')
+    for command in (("config", "show"), ("config", "set", "speech.language", "de")):
+        assert_one_line_error(await voxdesk(*command), "byte order mark", "UTF-8")
