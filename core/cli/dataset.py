@@ -6,7 +6,7 @@ import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import IO, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -17,8 +17,14 @@ from rich.table import Table
 from voxdesk.core.cli.context import get_context, user_errors
 from voxdesk.core.errors import VoxdeskError
 from voxdesk.core.services import Services
-from voxdesk.core.training.store import Status
-from voxdesk.core.training.transfer import export_jsonl, import_file
+from voxdesk.core.training.store import DatasetStore, Status
+from voxdesk.core.training.transfer import (
+    ImportResult,
+    export_jsonl,
+    import_file,
+    import_problems,
+    list_imports,
+)
 from voxdesk.core.training.validator import ValidationReport, validate_file
 
 dataset_app = typer.Typer(help="Curate training data.", no_args_is_help=True)
@@ -56,28 +62,76 @@ def import_command(
     candidates: Annotated[
         bool, typer.Option("--as-candidates", help="Import for review instead of approved.")
     ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the outcome and every rejected line as JSON.")
+    ] = False,
 ) -> None:
-    """Import a JSONL or CSV file; every malformed line is reported with its number."""
+    """Import a JSONL or CSV file; every malformed line is reported with its number.
+
+    The same file again goes on where an interrupted import of it stopped, and changes nothing
+    once it has been imported in full.
+    """
     cli = get_context(ctx)
     with user_errors(cli.console):
         status = Status.CANDIDATE if candidates else Status.APPROVED
         with _bytes_progress(cli.console, f"Importing {file.name}") as progress:
 
-            async def work(services: Services) -> Any:
-                return await import_file(
+            async def work(services: Services) -> ImportResult:
+                result = await import_file(
                     services.datasets, dataset, file, status=status, progress=progress
                 )
+                if as_json:
+                    await _write_import_json(services.datasets, result, file, cli.out.file)
+                return result
 
             result = cli.run(work)
-        cli.out.print(
-            f"Imported {result.imported} examples into '{dataset}' from {result.lines_read} lines; "
-            f"{result.rejected} rejected.",
-            highlight=False,
-        )
-        for problem in result.problems[:SHOWN_PROBLEMS]:
-            cli.out.print(f"  line {problem.line}: {escape(problem.message)}", highlight=False)
-        if result.rejected > SHOWN_PROBLEMS:
-            cli.out.print(f"  ... and {result.rejected - SHOWN_PROBLEMS} more.")
+        if not as_json:
+            _print_import(result, file, cli.out)
+
+
+@dataset_app.command("imports")
+def imports_command(
+    ctx: typer.Context,
+    dataset: Annotated[str | None, typer.Argument(help="Only this dataset's imports.")] = None,
+) -> None:
+    """Imports with their state; an interrupted one goes on when its file is imported again."""
+    cli = get_context(ctx)
+    with user_errors(cli.console):
+        found = cli.run(lambda services: list_imports(services.datasets, dataset))
+        if not found:
+            cli.console.print("No imports yet.")
+            return
+        table = Table("id", "dataset", "state", "file", "lines", "imported", "rejected", "started")
+        for item in found:
+            table.add_row(str(item.id), item.dataset, item.state, escape(item.source),
+                          str(item.lines_read), str(item.imported), str(item.rejected),
+                          item.started_at[:19].replace("T", " "))  # fmt: skip
+        cli.out.print(table)
+        if any(item.state == "interrupted" for item in found):
+            cli.out.print("To finish an interrupted import, import the same file into the same "
+                          "dataset again: it goes on where it stopped.")  # fmt: skip
+
+
+def _print_import(result: ImportResult, file: Path, out: Console) -> None:
+    out.print(result.summary(file.name), highlight=False)
+    for problem in result.problems[:SHOWN_PROBLEMS]:
+        out.print(f"  line {problem.line}: {escape(problem.message)}", highlight=False)
+    if result.rejected > SHOWN_PROBLEMS:
+        out.print(f"  ... and {result.rejected - SHOWN_PROBLEMS} more (use --json).")
+
+
+async def _write_import_json(
+    store: DatasetStore, result: ImportResult, file: Path, out: IO[str]
+) -> None:
+    """The outcome with every rejected line, streamed: a file can have millions of them."""
+    summary = dataclasses.asdict(result) | {"file": str(file)}
+    del summary["problems"]
+    out.write(json.dumps(summary, ensure_ascii=False)[:-1] + ', "problems": [')
+    separator = ""
+    async for problem in import_problems(store, result.import_id):
+        out.write(separator + json.dumps(dataclasses.asdict(problem), ensure_ascii=False))
+        separator = ", "
+    out.write("]}\n")
 
 
 @dataset_app.command("export")

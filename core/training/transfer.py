@@ -73,6 +73,18 @@ class ImportResult:
     resumed_after_line: int = 0  # an interrupted import of the file went on after this line
     finished_before: str | None = None  # when the file had already been imported in full
 
+    def summary(self, file_name: str) -> str:
+        """One line for the user: what was imported, and whether it went on or was done before."""
+        counts = (f"{self.imported} examples into '{self.dataset}' from {self.lines_read} lines; "
+                  f"{self.rejected} rejected")  # fmt: skip
+        if self.finished_before:
+            return (f"Nothing changed: {file_name} was imported in full on "
+                    f"{self.finished_before[:10]} ({counts}).")  # fmt: skip
+        if self.resumed_after_line:
+            return (f"Imported {counts}, taking up an interrupted import of this file after line "
+                    f"{self.resumed_after_line}.")  # fmt: skip
+        return f"Imported {counts}."
+
 
 @dataclass(frozen=True)
 class ImportRecord:

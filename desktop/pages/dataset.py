@@ -241,8 +241,7 @@ class DatasetPage(QWidget):
             await self.refresh(select=dataset)
         problems = result.problems
         first = f" First: line {problems[0].line}, {problems[0].message}." if problems else ""
-        self.status.say(f"Imported {result.imported} examples into '{dataset}'; {result.rejected} "
-                  f"lines rejected.{first}", error=bool(result.rejected))  # fmt: skip
+        self.status.say(result.summary(path.name) + first, error=bool(result.rejected))
 
     def choose_export(self) -> None:
         dataset = self.current_dataset()

@@ -44,9 +44,9 @@ def test_import_shows_the_dataset_and_reports_bad_lines(
     qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: Services, tmp_path: Path
 ) -> None:
     page = page_with_data(qloop, qtbot, services, tmp_path)
-    assert page.status.text() == ("Imported 14 examples into 'bot'; 1 lines rejected. First: "
-                                  "line 13, not valid JSON (Expecting property name enclosed in "
-                                  "double quotes).")  # fmt: skip
+    assert page.status.text() == ("Imported 14 examples into 'bot' from 15 lines; 1 rejected. "
+                                  "First: line 13, not valid JSON (unexpected character, expected "
+                                  "a string key).")  # fmt: skip
     assert page.datasets.item(0).text() == "bot\n14 approved, 0 to review"
     assert page.examples.rowCount() == 14
     assert page.examples.data(page.examples.index(0, 3)) == "Вопрос 0?"
