@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -20,9 +19,10 @@ from voxdesk.desktop.window import MainWindow
 
 
 async def until(condition: Callable[[], bool]) -> None:
-    """Let the loop run the window's listeners until ``condition`` holds."""
+    """Let the loop run the window's listeners until ``condition`` holds (a widget's state:
+    nothing to await)."""
     async with asyncio.timeout(30):
-        while not condition():
+        while not condition():  # noqa: ASYNC110
             await asyncio.sleep(0.01)
 
 

@@ -193,7 +193,8 @@ def test_settings_changed_elsewhere_are_shown_and_never_undone(
     page = SettingsPage(services)
     qtbot.addWidget(page)
     store = services.settings_store
-    qloop.run_until_complete(store.set("assistant.model", "ft:gpt-4o-mini:org::x1"))  # "Use this model"
+    # "Use this model", meanwhile
+    qloop.run_until_complete(store.set("assistant.model", "ft:gpt-4o-mini:org::x1"))
     page.editors[("assistant", "temperature")].widget.setValue(1.5)  # type: ignore[attr-defined]
     assert qloop.run_until_complete(page.save())
     saved = load_settings(tmp_path / "settings.toml").assistant
