@@ -186,6 +186,12 @@ def _migrate(connection: sqlite3.Connection) -> None:
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
         # executescript commits first; the BEGIN makes each migration all-or-nothing.
         connection.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+    # This process imports on this connection only, which is new: an import 'running' under its
+    # id was left by an earlier process with the same id (every new container counts from 1).
+    connection.execute(
+        "UPDATE imports SET state = 'interrupted' WHERE state = 'running' AND pid = ?",
+        (os.getpid(),),
+    )
     mark_interrupted_imports(connection)
 
 

@@ -500,3 +500,26 @@ async def test_the_importer_and_the_validator_agree_on_a_byte_order_mark(
     invalid = [f.line for f in report.findings if f.code == "invalid_json"]
     assert [p.line for p in result.problems] == invalid == [3, 4]
     assert result.imported == 2
+
+
+async def test_an_import_left_running_under_a_reused_process_id_is_taken_up(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "data.jsonl"
+    path.write_text(chat_line(1) + "\n" + chat_line(2) + "\n")
+    database = Database(tmp_path / "voxdesk.db")
+    store = DatasetStore(database)
+    first = await import_file(store, "d", path)
+    # As a process killed in an earlier container with this process's id would have left it:
+    await database.run(lambda c: c.execute(
+        "UPDATE imports SET state = 'running', lines_read = 1, imported = 1, position = ?,"
+        " finished_at = NULL", (len(chat_line(1)) + 1,)))  # fmt: skip
+    await database.run(lambda c: c.execute("DELETE FROM examples WHERE id = 2"))
+    await database.close()
+
+    database = Database(tmp_path / "voxdesk.db")
+    store = DatasetStore(database)
+    again = await import_file(store, "d", path)
+    assert (again.import_id, again.resumed_after_line, again.imported) == (first.import_id, 1, 2)
+    assert await store.count("d") == 2
+    await database.close()
