@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from voxdesk.core.assistant import activate_model
 from voxdesk.core.errors import VoxdeskError
 from voxdesk.core.events import JobUpdated, Subscription
 from voxdesk.core.services import Services
@@ -355,7 +356,8 @@ class FineTunePage(QWidget):
         job = self.selected_job()
         if job is None or job.status != "succeeded" or not job.fine_tuned_model:
             raise VoxdeskError("Select a succeeded job: only it has a model to use.")
-        await self.services.settings_store.set("assistant.model", job.fine_tuned_model)
+        activate_model(job.fine_tuned_model, self.services.settings_path)
+        self.services.settings.assistant.model = job.fine_tuned_model
         self.status.say(f"Replies now use {job.fine_tuned_model}.")
 
     # --- helpers ----------------------------------------------------------------------------------

@@ -45,9 +45,7 @@ async def database(tmp_path: Path) -> AsyncIterator[Database]:
     await db.close()
 
 
-def tuner(
-    server: FakeOpenAI, database: Database, retries: int = 0, **options: Any
-) -> FineTuner:
+def tuner(server: FakeOpenAI, database: Database, retries: int = 0, **options: Any) -> FineTuner:
     settings = OpenAISettings(base_url=server.base_url, timeout=5, max_retries=retries)
     factory = partial(make_client, settings, SecretStore({"OPENAI_API_KEY": API_KEY}))
     return FineTuner(factory, JobRegistry(database), poll_seconds=0.01, sleep=no_wait, **options)
