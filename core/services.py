@@ -10,7 +10,7 @@ from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from voxdesk.core.config import SecretStore, Settings, SettingsStore
+from voxdesk.core.config import SecretStore, Settings, SettingsStore, SettingsWatch
 from voxdesk.core.events import EventBus
 from voxdesk.core.stt import SpeechService
 from voxdesk.core.training.database import Database
@@ -22,6 +22,13 @@ if TYPE_CHECKING:
 
     from voxdesk.core.assistant import Assistant
     from voxdesk.core.training.finetune import FineTuner
+
+
+# What an OpenAI client is made from, and what a speech engine is made from: when one changes,
+# the next request makes a new one.
+CLIENT_SETTINGS = ("openai.", "OPENAI_API_KEY")
+ENGINE_SETTINGS = (*CLIENT_SETTINGS, "speech.whisper_", "speech.google_language",
+                   "speech.network_timeout")  # fmt: skip
 
 
 class Services:
@@ -69,7 +76,8 @@ class Services:
 
     @cached_property
     def speech(self) -> SpeechService:
-        return SpeechService(self.settings, self.secrets)
+        engines = SettingsWatch(self.events, *ENGINE_SETTINGS)
+        return SpeechService(self.settings, self.secrets, engines)
 
     @cached_property
     def fine_tuner(self) -> FineTuner:
@@ -86,7 +94,8 @@ class Services:
     def assistant(self) -> Assistant:
         from voxdesk.core.assistant import Assistant
 
-        return Assistant(self.settings.assistant, self.openai_client)
+        clients = SettingsWatch(self.events, *CLIENT_SETTINGS)
+        return Assistant(self.settings.assistant, self.openai_client, clients)
 
     async def close(self) -> None:
         if "database" in self.__dict__:

@@ -12,6 +12,7 @@ from typing import Any
 import openai
 
 from voxdesk.core.config.settings import AssistantSettings
+from voxdesk.core.config.store import SettingsWatch
 from voxdesk.core.openai_client import OpenAIError, explain
 from voxdesk.core.training.tokens import TOKENS_PER_MESSAGE, count_texts, encoding_for_model
 
@@ -33,11 +34,15 @@ def default_system_prompt() -> str:
 
 class Assistant:
     def __init__(
-        self, settings: AssistantSettings, client_factory: Callable[[], openai.AsyncOpenAI]
+        self,
+        settings: AssistantSettings,
+        client_factory: Callable[[], openai.AsyncOpenAI],
+        client_settings: SettingsWatch | None = None,
     ) -> None:
         self.settings = settings
         self._client_factory = client_factory
         self._client: openai.AsyncOpenAI | None = None
+        self._client_settings = client_settings  # a new key or base URL: a new client
         self._histories: dict[str, list[Message]] = {}
         self._turns: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
@@ -85,6 +90,9 @@ class Assistant:
         return [{"role": "system", "content": self.system_prompt}, *self._trim(messages)]
 
     async def _complete(self, prompt: list[Message]) -> str:
+        if self._client is not None and self._client_settings and self._client_settings.changed():
+            stale, self._client = self._client, None
+            await stale.close()
         if self._client is None:
             self._client = self._client_factory()
         try:

@@ -15,7 +15,7 @@ from voxdesk.core.config.settings import (
     default_settings_path,
     load_settings,
 )
-from voxdesk.core.config.store import SettingsStore
+from voxdesk.core.config.store import SettingsStore, SettingsWatch
 
 __all__ = [
     "AssistantSettings",
@@ -30,6 +30,7 @@ __all__ = [
     "SettingsError",
     "SettingsFile",
     "SettingsStore",
+    "SettingsWatch",
     "SpeechSettings",
     "TtsSettings",
     "default_settings_path",

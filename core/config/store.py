@@ -108,6 +108,23 @@ class SettingsStore:
         return in_force
 
 
+class SettingsWatch:
+    """For a part that keeps something built from settings (a client, a loaded model): did
+    any setting it depends on change since it last asked? Never waits."""
+
+    def __init__(self, events: EventBus, *prefixes: str) -> None:
+        self._changes = events.subscribe(SettingsChanged, size=100)
+        self._prefixes = prefixes
+        self._dropped = 0
+
+    def changed(self) -> bool:
+        found = self._changes.dropped > self._dropped  # events lost: assume the worst
+        self._dropped = self._changes.dropped
+        while (event := self._changes.get_nowait()) is not None:
+            found = found or any(key.startswith(self._prefixes) for key in event.keys)
+        return found
+
+
 def _validated(data: dict[str, Any]) -> dict[str, Any]:
     """The file's values, checked and normalized ('1e3' seconds is 1000.0); defaults stay out
     of the file, so a later version's better default reaches this user too."""

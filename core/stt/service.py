@@ -10,6 +10,7 @@ from voxdesk.core.audio.decode import DecodeLimits, RawFormat, decode_to_pcm
 from voxdesk.core.audio.pcm import Pcm
 from voxdesk.core.config.secrets import SecretStore
 from voxdesk.core.config.settings import Settings
+from voxdesk.core.config.store import SettingsWatch
 from voxdesk.core.stt.base import ProgressCallback, Transcriber, Transcript
 from voxdesk.core.stt.engines import create_transcriber
 
@@ -17,12 +18,20 @@ from voxdesk.core.stt.engines import create_transcriber
 class SpeechService:
     """Keeps one transcriber per engine (models load once) and applies the settings' limits."""
 
-    def __init__(self, settings: Settings, secrets: SecretStore | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        secrets: SecretStore | None = None,
+        engine_settings: SettingsWatch | None = None,
+    ) -> None:
         self.settings = settings
         self._secrets = secrets or SecretStore()
         self._transcribers: dict[str, Transcriber] = {}
+        self._engine_settings = engine_settings  # a new model or thread count: new engines
 
     def transcriber(self, engine: str | None = None) -> Transcriber:
+        if self._engine_settings is not None and self._engine_settings.changed():
+            self._transcribers.clear()
         name = engine or self.settings.speech.engine
         if name not in self._transcribers:
             self._transcribers[name] = create_transcriber(name, self.settings, self._secrets)

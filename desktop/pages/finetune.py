@@ -34,7 +34,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from voxdesk.core.assistant import activate_model
 from voxdesk.core.errors import VoxdeskError
 from voxdesk.core.events import JobUpdated, Subscription
 from voxdesk.core.services import Services

@@ -94,3 +94,15 @@ async def test_a_model_made_active_answers_and_is_kept(server: FakeOpenAI, tmp_p
     await services.assistant.reply("c", "hi again")
     assert server.chat_requests[-1]["model"] == model
     assert load_settings(path).assistant.model == model
+
+
+async def test_a_new_base_url_reaches_the_next_reply(server: FakeOpenAI, tmp_path: Path) -> None:
+    other = await FakeOpenAI().start()
+    settings = Settings(openai={"base_url": server.base_url})
+    secrets = SecretStore({"OPENAI_API_KEY": API_KEY})
+    services = Services(settings, secrets, settings_path=tmp_path / "settings.toml")
+    await services.assistant.reply("c", "hi")
+    await services.settings_store.set("openai.base_url", other.base_url)
+    await services.assistant.reply("c", "hi again")
+    assert (len(server.chat_requests), len(other.chat_requests)) == (1, 1)
+    await other.stop()

@@ -28,6 +28,7 @@ from voxdesk.core.config import store as store_module
 from voxdesk.core.config.secrets import KeyringUnavailable
 from voxdesk.core.events import EventBus, SettingsChanged
 from voxdesk.core.logs import REDACTED, SecretRedactingFilter, register_secret
+from voxdesk.core.services import Services
 
 
 def test_defaults_without_a_file(tmp_path: Path) -> None:
@@ -285,3 +286,13 @@ def test_log_records_are_redacted_whoever_logs_them() -> None:
     output = stream.getvalue()
     assert secret not in output
     assert output.count(REDACTED) == 2  # in the message and in the exception line
+
+
+async def test_speech_engines_are_made_again_when_their_settings_change(tmp_path: Path) -> None:
+    services = Services(Settings(), SecretStore({}), settings_path=tmp_path / "settings.toml")
+    first = services.speech.transcriber()
+    await services.settings_store.set("speech.language", "de")
+    assert services.speech.transcriber() is first  # a model loads once
+    await services.settings_store.set("speech.whisper_threads", 2)
+    renewed = services.speech.transcriber()
+    assert renewed is not first and renewed._threads == 2  # type: ignore[attr-defined]
