@@ -169,9 +169,8 @@ def use(ctx: typer.Context, job_id: Annotated[str, typer.Argument()]) -> None:
         job = cli.run(lambda s: s.fine_tuner.retrieve(job_id))
         if job.status != "succeeded" or not job.fine_tuned_model:
             raise VoxdeskError(f"Job {job_id} is {job.status}; only a succeeded job has a model.")
-        from voxdesk.core.assistant import activate_model  # the OpenAI SDK: only for this command
-
-        activate_model(job.fine_tuned_model, cli.settings_path)
+        model = job.fine_tuned_model
+        cli.run(lambda services: services.settings_store.set("assistant.model", model))
         cli.out.print(f"Replies now use {job.fine_tuned_model}.")
 
 

@@ -355,8 +355,7 @@ class FineTunePage(QWidget):
         job = self.selected_job()
         if job is None or job.status != "succeeded" or not job.fine_tuned_model:
             raise VoxdeskError("Select a succeeded job: only it has a model to use.")
-        activate_model(job.fine_tuned_model, self.services.settings_path)
-        self.services.settings.assistant.model = job.fine_tuned_model
+        await self.services.settings_store.set("assistant.model", job.fine_tuned_model)
         self.status.say(f"Replies now use {job.fine_tuned_model}.")
 
     # --- helpers ----------------------------------------------------------------------------------
