@@ -7,8 +7,10 @@ import logging
 import discord
 from discord.ext import commands
 
+from voxdesk.bridge.memory import ReplyMemory
 from voxdesk.bridge.places import place_of
 from voxdesk.bridge.replies import explain_command_error
+from voxdesk.bridge.speaker import Speaker
 from voxdesk.core.events import BridgeError, BridgeStateChanged, CommandRun
 from voxdesk.core.services import Services
 
@@ -34,30 +36,47 @@ def intents() -> discord.Intents:
     return chosen
 
 
-class VoxBotMixin:
-    """What the plain and the sharded bot share."""
+class VoxBot(commands.Bot):
+    """The bot, with what its cogs share: core's services, the memory of recent replies and the
+    voice that speaks in voice channels."""
 
-    services: Services
-    voice_client_class: type[discord.VoiceProtocol]
+    def __init__(
+        self,
+        services: Services,
+        *,
+        voice_client_class: type[discord.VoiceProtocol] = discord.VoiceClient,
+    ) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned_or(services.settings.discord.prefix),
+            intents=intents(),
+            # Nobody gets pinged by accident: no @everyone, no roles, replies do not ping.
+            allowed_mentions=discord.AllowedMentions(
+                everyone=False, roles=False, replied_user=False
+            ),
+            help_command=None,
+        )
+        self.services = services
+        self.memory = ReplyMemory()
+        self.speaker = Speaker(services.settings.tts)
+        self.voice_client_class = voice_client_class
 
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
             try:
-                await self.load_extension(extension)  # type: ignore[attr-defined]
+                await self.load_extension(extension)
             except commands.ExtensionError:
                 # One broken cog must not take the bot down; the rest still work.
                 log.exception("Could not load %s", extension)
                 self.services.events.publish(BridgeError(None, f"Could not load {extension}"))
         if self.services.settings.discord.sync_commands:
-            synced = await self.tree.sync()  # type: ignore[attr-defined]
+            synced = await self.tree.sync()
             log.info("Registered %d slash commands", len(synced))
 
     async def on_connect(self) -> None:
         self.services.events.publish(BridgeStateChanged("connecting"))
 
     async def on_ready(self) -> None:
-        user = self.user  # type: ignore[attr-defined]
-        self.services.events.publish(BridgeStateChanged("connected", f"as {user}"))
+        self.services.events.publish(BridgeStateChanged("connected", f"as {self.user}"))
 
     async def on_resumed(self) -> None:
         self.services.events.publish(BridgeStateChanged("connected", "resumed"))
@@ -65,50 +84,34 @@ class VoxBotMixin:
     async def on_disconnect(self) -> None:
         self.services.events.publish(BridgeStateChanged("reconnecting"))
 
-    async def on_command_completion(self, ctx: commands.Context[commands.Bot]) -> None:
+    async def on_command_completion(self, ctx: commands.Context[VoxBot]) -> None:
         self.services.events.publish(
             CommandRun(place_of(ctx.message), str(ctx.author), ctx.command.qualified_name, True)
             if ctx.command
             else BridgeError(place_of(ctx.message), "unknown command completed")
         )
 
-
-class VoxBot(VoxBotMixin, commands.Bot):
-    pass
-
-
-class ShardedVoxBot(VoxBotMixin, commands.AutoShardedBot):
-    pass
-
-
-def build_bot(
-    services: Services, *, voice_client_class: type[discord.VoiceProtocol] = discord.VoiceClient
-) -> VoxBot | ShardedVoxBot:
-    """The bot for these services; sharded when the settings ask for it."""
-    settings = services.settings.discord
-    kind = ShardedVoxBot if settings.sharded else VoxBot
-    bot: VoxBot | ShardedVoxBot = kind(
-        command_prefix=commands.when_mentioned_or(settings.prefix),
-        intents=intents(),
-        # Nobody gets pinged by accident: no @everyone, no roles, replies do not ping.
-        allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, replied_user=False),
-        help_command=None,
-    )
-    bot.services = services
-    bot.voice_client_class = voice_client_class
-
-    async def on_command_error(
-        context: commands.Context[commands.Bot], exception: commands.CommandError
+    async def on_command_error(  # type: ignore[override]  # the bot's own context type
+        self, context: commands.Context[VoxBot], exception: commands.CommandError
     ) -> None:
-        # A listener (not an override) also silences discord.py's default traceback print.
+        # Replaces discord.py's default, which prints a traceback to stderr.
         reason = explain_command_error(context, exception)
         if reason is None:
             return
         name = context.command.qualified_name if context.command else context.invoked_with or "?"
-        services.events.publish(
+        self.services.events.publish(
             CommandRun(place_of(context.message), str(context.author), name, False, reason)
         )
         await context.reply(reason, mention_author=False)
 
-    bot.add_listener(on_command_error)
-    return bot
+
+class ShardedVoxBot(VoxBot, commands.AutoShardedBot):
+    """The same bot on Discord's shards, for very large bots."""
+
+
+def build_bot(
+    services: Services, *, voice_client_class: type[discord.VoiceProtocol] = discord.VoiceClient
+) -> VoxBot:
+    """The bot for these services; sharded when the settings ask for it."""
+    kind = ShardedVoxBot if services.settings.discord.sharded else VoxBot
+    return kind(services, voice_client_class=voice_client_class)

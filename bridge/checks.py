@@ -1,11 +1,19 @@
-"""Who may run the training commands: a configured role, or Manage Server."""
+"""Who may run the training commands (a configured role, or Manage Server), and how often a
+member may ask for work that costs CPU or money."""
 
 from __future__ import annotations
 
-from typing import Any
+import math
+import time
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord.ext import commands
+
+from voxdesk.core.config import DiscordSettings
+
+if TYPE_CHECKING:
+    from voxdesk.bridge.bot import VoxBot
 
 
 class NotATrainer(commands.CheckFailure):
@@ -23,10 +31,10 @@ def is_trainer(member: discord.Member, trainer_role: str | None) -> bool:
 def trainer_only() -> Any:
     """A command check: the trainer role (from the settings) or Manage Server, in a server."""
 
-    async def predicate(ctx: commands.Context[commands.Bot]) -> bool:
+    async def predicate(ctx: commands.Context[VoxBot]) -> bool:
         if ctx.guild is None or not isinstance(ctx.author, discord.Member):
             raise commands.NoPrivateMessage
-        role = getattr(ctx.bot, "services").settings.discord.trainer_role  # noqa: B009
+        role = ctx.bot.services.settings.discord.trainer_role
         if is_trainer(ctx.author, role):
             return True
         needed = f"the '{role}' role or" if role else ""
@@ -37,6 +45,47 @@ def trainer_only() -> Any:
     return commands.check(predicate)
 
 
-def per_user_cooldown(seconds: float) -> commands.CooldownMapping[discord.Message]:
-    """One action per ``seconds`` for each user, checked with ``update_rate_limit(message)``."""
-    return commands.CooldownMapping.from_cooldown(1, seconds, commands.BucketType.user)
+class SlowDown(commands.CommandError):
+    """A member asked again before their cooldown ended.
+
+    ``repeated`` once they have been told in this window: they are not told again.
+    """
+
+    def __init__(self, retry_after: float, *, repeated: bool) -> None:
+        super().__init__(f"Slow down: try again in {math.ceil(retry_after)} s.")
+        self.retry_after = retry_after
+        self.repeated = repeated
+
+
+class MemberCooldown:
+    """One costly action per member per ``discord.cooldown_seconds``, whichever way it is asked
+    for (a message, a command, a menu), so that no way around it costs more."""
+
+    def __init__(self, settings: DiscordSettings) -> None:
+        self._settings = settings
+        self._buckets: commands.DynamicCooldownMapping[discord.abc.User] = (
+            commands.DynamicCooldownMapping(self._cooldown, _member_key)
+        )
+        self._told_until: dict[int, float] = {}  # when each told member's window ends
+
+    def check(self, member: discord.abc.User) -> None:
+        """Count one action for ``member``; raises SlowDown when their window is not over."""
+        bucket = self._buckets.get_bucket(member)
+        retry_after = bucket.update_rate_limit() if bucket else None
+        if retry_after is None:
+            return
+        now = time.time()  # discord.py's cooldowns run on this clock
+        repeated = self._told_until.get(member.id, 0) > now
+        if not repeated:
+            self._told_until = {k: end for k, end in self._told_until.items() if end > now}
+            self._told_until[member.id] = now + retry_after
+        raise SlowDown(retry_after, repeated=repeated)
+
+    def _cooldown(self, member: discord.abc.User) -> commands.Cooldown | None:
+        # Read when a member's window starts, so a changed setting holds from their next one.
+        seconds = self._settings.cooldown_seconds
+        return commands.Cooldown(1, seconds) if seconds > 0 else None
+
+
+def _member_key(member: discord.abc.User) -> int:
+    return member.id

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from discord.ext import commands
 
-from voxdesk.core.errors import VoxdeskError
+from voxdesk.bridge.checks import SlowDown
+from voxdesk.core.errors import VoxdeskError, user_message
 
 log = logging.getLogger(__name__)
 
@@ -59,25 +61,26 @@ def _open_fence(text: str) -> str | None:
     return fence
 
 
-def explain_command_error(ctx: commands.Context[commands.Bot], error: Exception) -> str | None:
-    """A short reason for the user, or None to stay silent; details go to the log only."""
+def explain_command_error(ctx: commands.Context[Any], error: Exception) -> str | None:
+    """A short reason for the user, without secrets, or None to stay silent; details go to the
+    log only."""
     original = getattr(error, "original", error)
     if isinstance(error, commands.CommandNotFound):
         return None
-    if isinstance(error, commands.CommandOnCooldown):
-        return f"Slow down: try again in {error.retry_after:.0f} s."
+    if isinstance(error, SlowDown):
+        return None if error.repeated else user_message(error)  # told once per window
     if isinstance(error, commands.NoPrivateMessage):
         return "This command works in a server, not in direct messages."
     if isinstance(error, commands.CheckFailure):
-        return str(error) or "You are not allowed to use this command."
+        return user_message(error) if str(error) else "You are not allowed to use this command."
     if isinstance(error, commands.UserInputError):
         usage = (
             f"{ctx.prefix}{ctx.command.qualified_name} {ctx.command.signature}"
             if ctx.command
             else ""
         )
-        return f"{error} Usage: `{usage.strip()}`"
+        return f"{user_message(error)} Usage: `{usage.strip()}`"
     if isinstance(original, VoxdeskError):
-        return original.describe()
+        return user_message(original)
     log.error("Command %s failed", ctx.command, exc_info=original)
     return "Something went wrong on my side; the operator can see the details in the log."

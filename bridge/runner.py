@@ -16,7 +16,7 @@ from voxdesk.bridge.bot import build_bot
 from voxdesk.bridge.places import place_of
 from voxdesk.bridge.replies import split_message
 from voxdesk.core.config import Secret
-from voxdesk.core.errors import VoxdeskError
+from voxdesk.core.errors import VoxdeskError, user_message
 from voxdesk.core.events import BridgeStateChanged, ChannelInfo, GuildInfo, ReplySent
 from voxdesk.core.services import Services
 
@@ -69,7 +69,7 @@ class Bridge:
             await self.bot.connect(reconnect=True)
         except (discord.DiscordException, OSError) as error:
             log.error("The Discord connection ended: %s", error)
-            self.services.events.publish(BridgeStateChanged("error", str(error)))
+            self.services.events.publish(BridgeStateChanged("error", user_message(error)))
 
     def guilds(self) -> list[GuildInfo]:
         """The guilds and channels the bot can see, as plain data for the window."""
@@ -111,10 +111,9 @@ class Bridge:
     async def speak(self, guild_id: int, text: str) -> None:
         """Say ``text`` in the voice channel the bot has joined in that guild."""
         guild = self.bot.get_guild(guild_id)
-        voice = self.bot.get_cog("Voice")
-        if guild is None or voice is None:
+        if guild is None:
             raise VoxdeskError("The bot is not in that guild.")
-        await voice.say(guild, text)  # type: ignore[attr-defined]
+        await self.bot.speaker.say(guild, text)
 
     async def wait(self) -> None:
         if self._task is not None:

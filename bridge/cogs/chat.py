@@ -4,33 +4,34 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import OrderedDict
 from typing import Any
 
 import discord
 from discord.ext import commands
 
 from voxdesk.bridge.attachments import is_audio
-from voxdesk.bridge.checks import per_user_cooldown
+from voxdesk.bridge.bot import VoxBot
+from voxdesk.bridge.checks import MemberCooldown, SlowDown
+from voxdesk.bridge.memory import ReplyMemory
 from voxdesk.bridge.places import place_of
 from voxdesk.bridge.replies import split_message
+from voxdesk.bridge.speaker import Speaker
 from voxdesk.core.assistant import Reply
-from voxdesk.core.errors import VoxdeskError
+from voxdesk.core.errors import VoxdeskError, user_message
 from voxdesk.core.events import MessageSeen, ReplySent
 
 log = logging.getLogger(__name__)
-REMEMBERED_REPLIES = 2000
 
 
 class Chat(commands.Cog):
-    def __init__(self, bot: commands.Bot) -> None:
+    def __init__(self, bot: VoxBot, memory: ReplyMemory, speaker: Speaker) -> None:
         self.bot = bot
-        self.services = bot.services  # type: ignore[attr-defined]
+        self.services = bot.services
         self.settings = self.services.settings.discord
-        self.cooldown = per_user_cooldown(self.settings.cooldown_seconds)
-        # The prompt behind each recent reply, for !correct and !feedback.
-        self.prompts: OrderedDict[int, list[dict[str, Any]]] = OrderedDict()
-        self.last_exchange: OrderedDict[tuple[int, int], list[dict[str, Any]]] = OrderedDict()
+        self.memory = memory  # read by !correct and !feedback
+        self.speaker = speaker
+        # Each reply is an OpenAI call: replies and !test share one window per member.
+        self.cooldown = MemberCooldown(self.settings)
 
     @commands.hybrid_command(description="Say hello.")  # type: ignore[arg-type]  # mypy cannot bind the ParamSpec
     async def hi(self, ctx: commands.Context[commands.Bot]) -> None:
@@ -40,6 +41,7 @@ class Chat(commands.Cog):
     @commands.hybrid_command(name="test", description="The current model's answer.")  # type: ignore[arg-type]  # mypy cannot bind the ParamSpec
     async def test_model(self, ctx: commands.Context[commands.Bot], *, text: str) -> None:
         """!test <text> or !test <JSON list of messages>."""
+        self.cooldown.check(ctx.author)
         messages = _messages_from(text)
         prompt = messages[-1]["content"] if messages else text
         history = messages[:-1] if messages else []
@@ -61,8 +63,10 @@ class Chat(commands.Cog):
             return
         if (await self.bot.get_context(message)).valid:
             return  # a command: its own handler answers
-        if self.cooldown.update_rate_limit(message):
-            return  # replying to every message of a flood would be the spam
+        try:
+            self.cooldown.check(message.author)
+        except SlowDown:
+            return  # answering a flood, even with "slow down", would be the spam
         text = _without_mention(message, self.bot.user)
         if not text:
             return
@@ -73,7 +77,8 @@ class Chat(commands.Cog):
                 )
         except VoxdeskError as error:
             log.warning("No reply to %s: %s", message.id, error)
-            await message.reply(f"I can't answer right now: {error}", mention_author=False)
+            await message.reply(f"I can't answer right now: {user_message(error)}",
+                                mention_author=False)  # fmt: skip
             return
         await self._send(message, reply, spoken=True)
 
@@ -82,21 +87,14 @@ class Chat(commands.Cog):
         first = await message.reply(pieces[0], mention_author=False)
         for piece in pieces[1:]:
             await message.channel.send(piece)
-        self._remember(first.id, message, reply)
+        self.memory.remember(first.id, message.channel.id, message.author.id, reply)
         said = False
         if spoken and self.settings.speak_replies and isinstance(message.author, discord.Member):
-            voice = self.bot.get_cog("Voice")
-            said = bool(voice and await voice.speak_to(message.author, reply.text))  # type: ignore[attr-defined]
+            said = await self.speaker.speak_to(message.author, reply.text)
         question = reply.prompt[-1].get("content", "") if reply.prompt else ""
         self.services.events.publish(ReplySent(
             place_of(message), first.id, reply.text, message.id, spoken=said, question=str(question)
         ))  # fmt: skip
-
-    def _remember(self, reply_id: int, message: discord.Message, reply: Reply) -> None:
-        conversation = [m for m in reply.prompt if m["role"] != "system"]
-        _keep_recent(self.prompts, reply_id, conversation)
-        exchange = [*conversation, {"role": "assistant", "content": reply.text}]
-        _keep_recent(self.last_exchange, (message.channel.id, message.author.id), exchange)
 
     def _wants_reply(self, message: discord.Message) -> bool:
         if message.guild is None:
@@ -106,15 +104,6 @@ class Chat(commands.Cog):
         user = self.bot.user
         mentioned = user is not None and user in message.mentions
         return bool(self.settings.reply_to_mentions and mentioned)
-
-
-def _keep_recent(memory: OrderedDict[Any, Any], key: object, value: object) -> None:
-    """Remember ``value``, forgetting the oldest beyond REMEMBERED_REPLIES: a busy bot meets
-    more people and replies than it should hold forever."""
-    memory[key] = value
-    memory.move_to_end(key)
-    while len(memory) > REMEMBERED_REPLIES:
-        memory.popitem(last=False)
 
 
 def _messages_from(text: str) -> list[dict[str, Any]]:
@@ -148,5 +137,5 @@ def _without_mention(message: discord.Message, user: discord.ClientUser | None) 
     return text.strip()
 
 
-async def setup(bot: commands.Bot) -> None:
-    await bot.add_cog(Chat(bot))
+async def setup(bot: VoxBot) -> None:
+    await bot.add_cog(Chat(bot, bot.memory, bot.speaker))

@@ -18,9 +18,11 @@ import platformdirs
 from discord.ext import commands
 
 from voxdesk.bridge.attachments import read_capped
-from voxdesk.bridge.checks import is_trainer, trainer_only
+from voxdesk.bridge.bot import VoxBot
+from voxdesk.bridge.checks import MemberCooldown, is_trainer, trainer_only
+from voxdesk.bridge.memory import ReplyMemory
 from voxdesk.bridge.replies import split_message
-from voxdesk.core.errors import VoxdeskError
+from voxdesk.core.errors import VoxdeskError, user_message
 from voxdesk.core.training.job_request import JobOptions
 from voxdesk.core.training.launch import (
     DEFAULT_VALIDATION_SHARE,
@@ -43,10 +45,12 @@ def exports_folder() -> Path:
 
 
 class Training(commands.Cog):
-    def __init__(self, bot: commands.Bot) -> None:
+    def __init__(self, bot: VoxBot, memory: ReplyMemory) -> None:
         self.bot = bot
-        self.services = bot.services  # type: ignore[attr-defined]
+        self.services = bot.services
+        self.memory = memory  # the chat's replies, for !correct and !feedback
         self.settings = self.services.settings.discord
+        self.cooldown = MemberCooldown(self.settings)  # !train and !archive cost money or CPU
         self.session: aiohttp.ClientSession | None = None
         self.followers: set[asyncio.Task[None]] = set()
 
@@ -66,6 +70,7 @@ class Training(commands.Cog):
     @trainer_only()
     async def train(self, ctx: commands.Context[commands.Bot], dataset: str | None = None) -> None:
         """Validate a dataset (or attached JSONL files: training, validation); start a fine-tune."""
+        self.cooldown.check(ctx.author)
         # "typing…" while the file is validated and uploaded, which can take a while
         async with ctx.typing():
             await self._train(ctx, dataset)
@@ -112,7 +117,7 @@ class Training(commands.Cog):
             async for update in self.services.fine_tuner.follow(job_id):
                 job = update.job
         except VoxdeskError as error:
-            await channel.send(f"I lost track of job `{job_id}`: {error.describe()}")
+            await channel.send(f"I lost track of job `{job_id}`: {user_message(error)}")
             return
         if job.status == "succeeded":
             await channel.send(f"Fine-tune `{job.id}` succeeded: `{job.fine_tuned_model}`. "
@@ -126,6 +131,7 @@ class Training(commands.Cog):
         self, ctx: commands.Context[commands.Bot], dataset: str | None = None
     ) -> None:
         """The dataset's approved examples as a JSONL file."""
+        self.cooldown.check(ctx.author)
         name = dataset or self.dataset_for(ctx)
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         safe = re.sub(r"[^A-Za-z0-9_-]", "_", name)[:60] or "dataset"
@@ -200,9 +206,7 @@ class Training(commands.Cog):
     @commands.command()
     async def feedback(self, ctx: commands.Context[commands.Bot], *, text: str) -> None:
         """Tell the operator what you think of my last answer to you."""
-        chat = self.bot.get_cog("Chat")
-        exchanges = getattr(chat, "last_exchange", {})
-        conversation = exchanges.get((ctx.channel.id, ctx.author.id), [])
+        conversation = self.memory.last_exchange(ctx.channel.id, ctx.author.id)
         dataset = self.dataset_for(ctx)
         example = await self.services.datasets.add_feedback(
             dataset, conversation=conversation, feedback=text,
@@ -229,10 +233,9 @@ class Training(commands.Cog):
         await ctx.reply(file=discord.File(folder / name, filename=name))
 
     async def _prompt_of(self, reply: discord.Message) -> list[dict[str, Any]]:
-        chat = self.bot.get_cog("Chat")
-        remembered = getattr(chat, "prompts", {}).get(reply.id)
+        remembered = self.memory.prompt_of(reply.id)
         if remembered:
-            return list(remembered)
+            return remembered
         reference = reply.reference
         if reference is None or reference.message_id is None:
             return []
@@ -265,5 +268,5 @@ def _discord_metadata(ctx: commands.Context[commands.Bot], message_id: int) -> d
                         "author": str(ctx.author)}}  # fmt: skip
 
 
-async def setup(bot: commands.Bot) -> None:
-    await bot.add_cog(Training(bot))
+async def setup(bot: VoxBot) -> None:
+    await bot.add_cog(Training(bot, bot.memory))

@@ -10,10 +10,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from voxdesk.bridge.attachments import is_audio, read_capped
-from voxdesk.bridge.checks import per_user_cooldown
+from voxdesk.bridge.bot import VoxBot
+from voxdesk.bridge.checks import MemberCooldown, SlowDown
 from voxdesk.bridge.places import place_of
 from voxdesk.bridge.replies import split_message
-from voxdesk.core.errors import VoxdeskError
+from voxdesk.core.errors import VoxdeskError, user_message
 from voxdesk.core.events import BridgeError, TranscriptReady
 from voxdesk.core.stt import Transcript
 
@@ -23,11 +24,13 @@ NO_SPEECH = "(no speech heard)"
 
 
 class Transcription(commands.Cog):
-    def __init__(self, bot: commands.Bot) -> None:
+    def __init__(self, bot: VoxBot) -> None:
         self.bot = bot
-        self.services = bot.services  # type: ignore[attr-defined]
+        self.services = bot.services
         self.settings = self.services.settings.discord
-        self.cooldown = per_user_cooldown(self.settings.cooldown_seconds)
+        # Each transcription is a speech engine run: a voice message, !transcribe and the menu
+        # share one window per member, whoever's audio it is.
+        self.cooldown = MemberCooldown(self.settings)
         self.session: aiohttp.ClientSession | None = None
         self.menu = app_commands.ContextMenu(name="Transcribe", callback=self.transcribe_menu)
 
@@ -47,9 +50,11 @@ class Transcription(commands.Cog):
         audio = [attachment for attachment in message.attachments if is_audio(attachment)]
         if not audio or (await self.bot.get_context(message)).valid:
             return
-        if retry := self.cooldown.update_rate_limit(message):
-            await message.reply(f"Slow down: I can transcribe again in {retry:.0f} s.",
-                                mention_author=False)  # fmt: skip
+        try:
+            self.cooldown.check(message.author)
+        except SlowDown as refusal:
+            if not refusal.repeated:
+                await message.reply(user_message(refusal), mention_author=False)
             return
         for attachment in audio:  # every audio attachment, not just the first
             await self.reply_with_transcript(message, attachment)
@@ -63,6 +68,7 @@ class Transcription(commands.Cog):
             await ctx.reply("Reply to a voice message or an audio file with this command.")
             return
         assert target is not None
+        self.cooldown.check(ctx.author)
         for attachment in audio:
             await self.reply_with_transcript(target, attachment)
 
@@ -73,12 +79,18 @@ class Transcription(commands.Cog):
         if not audio:
             await interaction.response.send_message("That message has no audio.", ephemeral=True)
             return
+        try:
+            self.cooldown.check(interaction.user)
+        except SlowDown as refusal:
+            if not refusal.repeated:
+                await interaction.response.send_message(user_message(refusal), ephemeral=True)
+            return
         await interaction.response.defer(thinking=True)
         for attachment in audio:
             try:
                 text = (await self._transcribe(message, attachment)).text or NO_SPEECH
             except VoxdeskError as error:
-                text = f"⚠️ {error.describe()}"
+                text = f"⚠️ {user_message(error)}"
             for piece in split_message(text):
                 await interaction.followup.send(piece)
 
@@ -90,8 +102,8 @@ class Transcription(commands.Cog):
             transcript = await self._transcribe(message, attachment)
         except VoxdeskError as error:
             log.info("Could not transcribe %s: %s", attachment.id, error)
-            self.services.events.publish(BridgeError(place_of(message), error.describe()))
-            await placeholder.edit(content=f"⚠️ {error.describe()}")
+            self.services.events.publish(BridgeError(place_of(message), user_message(error)))
+            await placeholder.edit(content=f"⚠️ {user_message(error)}")
             return
         pieces = split_message(transcript.text or NO_SPEECH)
         await placeholder.edit(content=pieces[0])
@@ -134,5 +146,5 @@ async def _referenced(message: discord.Message) -> discord.Message | None:
         return None
 
 
-async def setup(bot: commands.Bot) -> None:
+async def setup(bot: VoxBot) -> None:
     await bot.add_cog(Transcription(bot))

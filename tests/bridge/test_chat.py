@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 
 from tests.bridge.conftest import Running, next_event
-from voxdesk.bridge.cogs.chat import REMEMBERED_REPLIES, _keep_recent
+from voxdesk.bridge.memory import ReplyMemory
+from voxdesk.core.assistant import Reply
 from voxdesk.core.events import MessageSeen, ReplySent
 
 
@@ -80,10 +80,20 @@ async def test_an_openai_failure_is_a_short_reason(running: Running) -> None:
 
 
 def test_memory_of_replies_keeps_the_most_recent_only() -> None:
-    memory: OrderedDict[int, int] = OrderedDict()
-    for key in range(REMEMBERED_REPLIES):
-        _keep_recent(memory, key, key)
-    _keep_recent(memory, 0, -1)  # the same person again: now the most recent
-    _keep_recent(memory, REMEMBERED_REPLIES, 0)
-    assert len(memory) == REMEMBERED_REPLIES
-    assert 1 not in memory and memory[0] == -1
+    memory = ReplyMemory(size=3)
+
+    def reply(text: str) -> Reply:
+        prompt = ({"role": "system", "content": "be kind"}, {"role": "user", "content": text})
+        return Reply(f"re: {text}", "gpt", "chat", prompt)
+
+    for person in range(3):
+        memory.remember(100 + person, 7, person, reply(f"q{person}"))
+    memory.remember(200, 7, 0, reply("again"))  # the same person again: now the most recent
+    memory.remember(300, 7, 3, reply("q3"))
+    assert memory.prompt_of(100) == [] and memory.prompt_of(101) == []  # the oldest replies
+    assert memory.prompt_of(300) == [{"role": "user", "content": "q3"}]  # no system prompt
+    assert memory.last_exchange(7, 1) == []  # person 1 was the least recent
+    assert memory.last_exchange(7, 0) == [
+        {"role": "user", "content": "again"},
+        {"role": "assistant", "content": "re: again"},
+    ]
