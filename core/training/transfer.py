@@ -132,7 +132,10 @@ async def import_file(
     """
     is_csv = path.suffix.lower() == ".csv"
     size, digest = await asyncio.to_thread(_fingerprint, path, is_csv)
-    source = _Source(path, size, digest, _csv_rows if is_csv else _jsonl_rows)
+    rows: Rows = _jsonl_rows
+    if is_csv:
+        rows = functools.partial(_csv_rows, await asyncio.to_thread(_csv_layout, path))
+    source = _Source(path, size, digest, rows)
     target = await store.ensure_dataset(dataset)
     loop = asyncio.get_running_loop()
 
@@ -198,21 +201,30 @@ def _fingerprint(path: Path, utf8_only: bool) -> tuple[int, str]:
         raise DatasetError(f"{path} is not a file.")
     digest, decoder = xxh3_128(), codecs.getincrementaldecoder("utf-8")()
     size = lines = 0
-    with path.open("rb") as handle:
-        while block := handle.read(_READ_BLOCK):
-            digest.update(block)
-            size += len(block)
-            if utf8_only:
-                try:
-                    decoder.decode(block)
-                except UnicodeDecodeError as error:
-                    line = lines + block.count(b"\n", 0, max(error.start, 0)) + 1
-                    raise DatasetError(
-                        f"{path.name} is not UTF-8 text (line {line}).",
-                        hint="Save the CSV as UTF-8 and import it again.",
-                    ) from None
-                lines += block.count(b"\n")
+    try:
+        with path.open("rb") as handle:
+            while block := handle.read(_READ_BLOCK):
+                digest.update(block)
+                size += len(block)
+                if utf8_only:
+                    _check_utf8(decoder, block, lines, path)
+                    lines += block.count(b"\n")
+    except OSError as error:
+        raise DatasetError(f"{path} cannot be read ({error.strerror}).") from None
+    if utf8_only:
+        _check_utf8(decoder, b"", lines, path)  # a character cut off at the end
     return size, digest.hexdigest()
+
+
+def _check_utf8(decoder: codecs.IncrementalDecoder, block: bytes, lines: int, path: Path) -> None:
+    try:
+        decoder.decode(block, final=not block)
+    except UnicodeDecodeError as error:
+        line = lines + block.count(b"\n", 0, max(error.start, 0)) + 1
+        raise DatasetError(
+            f"{path.name} is not UTF-8 text (line {line}).",
+            hint="Save the CSV as UTF-8 and import it again.",
+        ) from None
 
 
 def _import(
@@ -386,20 +398,31 @@ def _nested_too_deep(record: Any, raw: bytes) -> bool:
     return False
 
 
-def _csv_rows(path: Path, start: int, lines_before: int) -> Iterator[tuple[int, int, Any]]:
+def _csv_layout(path: Path) -> tuple[list[str], str]:
+    """The column names and the delimiter, checked before the import begins."""
     with path.open("rb") as handle:
         header = handle.readline().decode("utf-8").removeprefix("\ufeff")
-        delimiter = _delimiter(header)
-        names = next(csv.reader([header], delimiter=delimiter), [])
-        columns = {name.strip().lower(): name for name in names}
-        if not columns.keys() >= _CSV_COLUMNS:
-            raise DatasetError(
-                f"{path.name} needs 'prompt' and 'completion' columns "
-                f"(found: {', '.join(columns) or 'none'})."
-            )
+    delimiter = _delimiter(header)
+    names = next(csv.reader([header], delimiter=delimiter), [])
+    found = [name.strip().lower() for name in names]
+    if not set(found) >= _CSV_COLUMNS:
+        raise DatasetError(
+            f"{path.name} needs 'prompt' and 'completion' columns "
+            f"(found: {', '.join(found) or 'none'})."
+        )
+    return names, delimiter
+
+
+def _csv_rows(
+    layout: tuple[list[str], str], path: Path, start: int, lines_before: int
+) -> Iterator[tuple[int, int, Any]]:
+    names, delimiter = layout
+    columns = {name.strip().lower(): name for name in names}
+    with path.open("rb") as handle:
         if start:
             handle.seek(start)
         else:
+            handle.readline()
             lines_before = 1  # the header
         position = [handle.tell()]
         reader = csv.DictReader(_decoded_lines(handle, position), names, delimiter=delimiter)

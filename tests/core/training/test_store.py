@@ -122,6 +122,7 @@ async def test_csv_without_the_columns_is_refused(store: DatasetStore, tmp_path:
     path.write_text("question,answer\nhi,hello\n")
     with pytest.raises(DatasetError, match="needs 'prompt' and 'completion' columns"):
         await import_file(store, "csv", path)
+    assert await list_imports(store) == []  # nothing was begun
 
 
 async def test_a_large_import_streams(store: DatasetStore, tmp_path: Path) -> None:
@@ -475,6 +476,9 @@ async def test_a_csv_that_is_not_utf8_is_refused_before_anything_is_imported(
     with pytest.raises(DatasetError, match=r"not UTF-8 text \(line 3\)"):
         await import_file(store, "csv", path)
     assert await list_imports(store) == []
+    path.write_bytes("prompt,completion\nhi,hello\nЦена?,3 рубля".encode()[:-1])  # cut off
+    with pytest.raises(DatasetError, match=r"not UTF-8 text \(line 3\)"):
+        await import_file(store, "csv", path)
 
 
 async def test_every_rejected_line_is_kept(
