@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -89,3 +91,19 @@ def test_storing_a_discord_token_starts_the_bot(
     qloop.run_until_complete(asyncio.wait_for(story(), 60))
     qloop.run_until_complete(services.close())
     qloop.run_until_complete(fake.stop())
+
+
+def test_saving_over_a_settings_file_with_a_bom_says_so(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: Services, tmp_path: Path
+) -> None:
+    window = MainWindow(services)
+    qtbot.addWidget(window)
+    path = tmp_path / "settings.toml"
+    path.write_bytes(codecs.BOM_UTF8 + b'[speech]\nlanguage = "ru"\n')  # saved by Notepad
+    page = window.settings_page
+    prompt = page.editors[("assistant", "system_prompt")].widget
+    assert isinstance(prompt, QLineEdit)
+    prompt.setText("Be brief.")
+    assert not qloop.run_until_complete(page.save())
+    assert "starts with a byte order mark" in page.status.text()
+    assert "\n" not in page.status.text() and services.settings.assistant.system_prompt is None
