@@ -32,7 +32,6 @@ from voxdesk.core.config.settings import (
     summarize_validation,
 )
 from voxdesk.core.events import EventBus, SettingsChanged
-from voxdesk.core.logs import redact
 
 LOCK_TIMEOUT = 10  # seconds; a writer holds the lock for milliseconds
 # What API keys and bot tokens look like: OpenAI's "sk-…" keys and Discord's three-part tokens.
@@ -69,9 +68,8 @@ class SettingsStore:
         stays in force over the value saved. Raises ``SettingsError`` and saves nothing when
         any value is invalid.
         """
-        for key, value in changes.items():
+        for key in changes:
             _check_key(key)
-            _refuse_secrets(key, value)
         async with self._turn:
             in_force = await asyncio.to_thread(self._save, dict(changes))
         changed = frozenset(_apply(in_force, self.settings, changes))
@@ -86,6 +84,9 @@ class SettingsStore:
             self._events.publish(SettingsChanged(frozenset({secret.value})))
 
     def _save(self, changes: dict[str, Any]) -> Settings:
+        known = [found.value for secret in Secret if (found := self._secrets.get(secret))]
+        for key, value in changes.items():
+            _refuse_secrets(key, value, known)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         lock = filelock.FileLock(self.path.with_name(f".{self.path.name}.lock"))
         try:
@@ -156,9 +157,11 @@ def _check_key(key: str) -> None:
         )
 
 
-def _refuse_secrets(key: str, value: Any) -> None:
-    """An API key or a bot token pasted into a setting would sit in a plain text file."""
-    if any(_SECRET_SHAPES.search(text) or redact(text) != text for text in _texts(value)):
+def _refuse_secrets(key: str, value: Any, known: list[str]) -> None:
+    """An API key or a bot token pasted into a setting would sit in a plain text file: one
+    shaped like OpenAI's or Discord's, or one of the secrets configured here (any shape)."""
+    texts = list(_texts(value))
+    if any(_SECRET_SHAPES.search(text) or any(s in text for s in known) for text in texts):
         raise SettingsError(
             f"Not saved: the value for {key} looks like a secret (an API key or a bot token), "
             "and the settings file is plain text.",

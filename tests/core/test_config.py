@@ -201,20 +201,24 @@ def test_a_file_that_is_not_plain_utf8_is_named(
         ("assistant.system_prompt", "Answer with sk-proj-abcdefghijklmnopqrstuvwxyz0123"),
         ("discord.trainer_role", TOKEN),
         ("discord.guild_datasets", {"1": TOKEN}),
-        ("assistant.model", "registered-secret-value-42"),
+        ("assistant.model", "local-server-key-42"),  # the configured key, whatever its shape
     ],
 )
 async def test_a_secret_looking_value_is_sent_to_the_keyring(
     tmp_path: Path, key: str, value: object
 ) -> None:
-    register_secret("registered-secret-value-42")  # one the keyring or environment handed out
     path = tmp_path / "settings.toml"
+    store = SettingsStore(
+        Settings(), path, secrets=SecretStore({"OPENAI_API_KEY": "local-server-key-42"})
+    )
     with pytest.raises(SettingsError, match="looks like a secret") as raised:
-        await SettingsStore(Settings(), path).set(key, value)
+        await store.set(key, value)
     message = raised.value.describe()
     assert "config set-secret" in message and "keyring" in message
     assert str(value) not in message and TOKEN not in message
     assert not path.exists()
+    await store.set("assistant.system_prompt", "Explain bearer authentication and sk-learn.")
+    assert load_settings(path).assistant.system_prompt  # words about secrets are no secret
 
 
 async def test_storing_a_secret_announces_it_without_its_value(
