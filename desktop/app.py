@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
+import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import qasync
+from PySide6.QtCore import QSocketNotifier
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
@@ -28,23 +33,52 @@ def create_application() -> QApplication:
 
 def run_app(settings: Settings, secrets: SecretStore, settings_path: Path) -> None:
     app = create_application()
+    # Qt must not end its event loop by itself when the window closes: that loop is the asyncio
+    # loop, and stopping it under a running coroutine aborts the shutdown with a RuntimeError.
+    # The window closing (or a signal) asks for the end; the shutdown runs; then the loop ends.
+    app.setQuitOnLastWindowClosed(False)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     services = Services(settings, secrets, settings_path=settings_path)
     window = MainWindow(services)
     closed = asyncio.Event()
-    app.aboutToQuit.connect(closed.set)
+    app.lastWindowClosed.connect(closed.set)
+    stop_on_signals(app, closed.set)
 
     async def main() -> None:
         window.show()
         await window.start()
         await closed.wait()
+        window.close()  # a signal ends the app with the window still open: save its place
         await window.shutdown()
         await services.close()
         await cancel_leftover_tasks()
 
     with loop:
         loop.run_until_complete(main())
+
+
+def stop_on_signals(app: QApplication, stop: Callable[[], None]) -> None:
+    """Make SIGINT and SIGTERM end the app as closing its window does.
+
+    Python runs signal handlers only between bytecodes, and Qt's event loop may sleep in C++ for
+    as long as nothing happens: the handler writes to a socket that Qt watches, which wakes it.
+    """
+    sockets = socket.socketpair()  # the handler below keeps both alive as long as the app
+    reader, writer = sockets
+    for end in sockets:
+        end.setblocking(False)
+    notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Type.Read, app)
+
+    def on_wakeup() -> None:
+        with contextlib.suppress(OSError):
+            sockets[0].recv(64)
+        stop()
+
+    notifier.activated.connect(on_wakeup)
+    signal.set_wakeup_fd(writer.fileno())
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: None)  # the wake-up byte does the work
 
 
 async def cancel_leftover_tasks() -> None:

@@ -1,0 +1,99 @@
+"""The real voxdesk process on a virtual screen: it opens its window and quits cleanly.
+
+Each way a user or the system ends the app (Ctrl+Q, closing the window, SIGTERM) must end it
+with status 0 and nothing on stderr: the shutdown once ended in "Event loop stopped before
+Future completed" and status 1.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+VOXDESK = Path(sys.executable).with_name("voxdesk")
+
+
+@pytest.fixture(scope="module")
+def display() -> Iterator[str]:
+    assert shutil.which("Xvfb"), "Xvfb is missing: `make test` installs it (Debian's xvfb)"
+    read, write = os.pipe()
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x800x24"],
+                            pass_fds=[write], stderr=subprocess.DEVNULL)  # fmt: skip
+    os.close(write)
+    with os.fdopen(read) as chosen:
+        number = chosen.readline().strip()  # Xvfb writes it once it accepts clients
+    yield f":{number}"
+    xvfb.terminate()
+    xvfb.wait()
+
+
+def start_voxdesk(display: str, home: Path) -> tuple[subprocess.Popen[str], str]:
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("DISCORD_TOKEN", "OPENAI_API_KEY", "QT_QPA_PLATFORM")}  # fmt: skip
+    env |= {"DISPLAY": display, "HOME": str(home), "XDG_CONFIG_HOME": str(home / "config"),
+            "XDG_DATA_HOME": str(home / "data"), "XDG_CACHE_HOME": str(home / "cache"),
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}  # fmt: skip
+    process = subprocess.Popen([str(VOXDESK)], env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    return process, wait_for_window(display, process)
+
+
+def wait_for_window(display: str, process: subprocess.Popen[str]) -> str:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        search = ["xdotool", "search", "--onlyvisible", "--name", "^Voxdesk"]
+        found = subprocess.run(search, env={"DISPLAY": display}, capture_output=True, text=True)
+        if found.stdout.split():
+            return found.stdout.split()[0]
+        time.sleep(0.2)  # polling for the window to be mapped, not waiting for an outcome
+    pytest.fail("the window never appeared")
+
+
+def press_ctrl_q(display: str, window: str, process: subprocess.Popen[str]) -> None:
+    env = {"DISPLAY": display}
+    subprocess.run(["xdotool", "windowfocus", "--sync", window], env=env, check=True)
+    subprocess.run(["xdotool", "key", "--clearmodifiers", "ctrl+q"], env=env, check=True)
+
+
+def close_like_a_window_manager(display: str, window: str, process: subprocess.Popen[str]) -> None:
+    from Xlib import X, protocol
+    from Xlib.display import Display
+
+    screen = Display(display)
+    target = screen.create_resource_object("window", int(window))
+    delete = screen.intern_atom("WM_DELETE_WINDOW")
+    message = protocol.event.ClientMessage(
+        window=target, client_type=screen.intern_atom("WM_PROTOCOLS"),
+        data=(32, [delete, X.CurrentTime, 0, 0, 0]),
+    )  # fmt: skip
+    target.send_event(message, event_mask=X.NoEventMask)
+    screen.close()
+
+
+def send_sigterm(display: str, window: str, process: subprocess.Popen[str]) -> None:
+    process.send_signal(signal.SIGTERM)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("quit_app", [press_ctrl_q, close_like_a_window_manager, send_sigterm])
+def test_the_app_quits_cleanly(
+    display: str, tmp_path: Path, quit_app: Callable[[str, str, subprocess.Popen[str]], None]
+) -> None:
+    process, window = start_voxdesk(display, tmp_path)
+    quit_app(display, window, process)
+    try:
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert (process.returncode, err) == (0, "")
+    # the window remembered where it was, which only a real close does
+    assert (tmp_path / "config" / "Voxdesk" / "Voxdesk.conf").is_file()
