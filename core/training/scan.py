@@ -164,8 +164,6 @@ def scan_chunk(lines: list[bytes], tally: Tally, encoding: Encoding) -> None:
         text = _scan_example(number, example, tally, chunk)
         if text is not None:
             chunk.add_text(index, number, stripped, text)
-        if len(chunk.size_lines) < len(chunk.starts):
-            chunk.size_lines.append(number)  # the example queued its strings to be counted
     tally.lines += len(lines)
     for index, code in checks.sensitive_content(lines, chunk.example_texts):
         tally.add(first + index, code)
@@ -179,10 +177,10 @@ def _scan_example(number: int, example: Any, tally: Tally, chunk: _Chunk) -> str
         for code in checks.preference_problems(example):
             tally.add(number, code)
         # Training reads the input with both replies; every message counts once.
-        chunk.queue(list(_all_messages(example)))
+        chunk.queue(list(_all_messages(example)), number)
         return all_text(example)
     tally.chat_examples += 1
-    plain = chunk.queue_plain(example)
+    plain = chunk.queue_plain(example, number)
     if plain is not None:
         roles, text = plain
         for code in _ROLE_WARNINGS[roles]:
@@ -193,7 +191,7 @@ def _scan_example(number: int, example: Any, tally: Tally, chunk: _Chunk) -> str
         tally.add(number, code)
     if codes and codes[0] in _NO_CONVERSATION:
         return None
-    chunk.queue(example["messages"])
+    chunk.queue(example["messages"], number)
     return all_text(example)
 
 
@@ -228,7 +226,7 @@ class _Chunk:
         self.keys: list[tuple[int, int, int]] = []
         self.example_texts: dict[int, str] = {}  # index of the line in the chunk -> its text
 
-    def queue_plain(self, example: Any) -> tuple[int, str] | None:
+    def queue_plain(self, example: Any, line: int) -> tuple[int, str] | None:
         """Queue a plain conversation; returns the roles present (bits) and all its text.
 
         Returns None, queueing nothing, unless every message is a plain text turn: such an
@@ -261,6 +259,7 @@ class _Chunk:
             contents.append(content)
         owner, start = len(self.starts), len(self.texts)
         self.starts.append(start)
+        self.size_lines.append(line)
         self.overheads.append(overhead)
         self.message_counts.append(len(messages))
         self.assistant_at += [start + at for at in assistant]
@@ -268,10 +267,11 @@ class _Chunk:
         self.texts += contents
         return present, "\n".join(contents)
 
-    def queue(self, messages: list[Any]) -> None:
+    def queue(self, messages: list[Any], line: int) -> None:
         """Queue any conversation's strings as the cookbook counts them: every string value."""
         owner = len(self.starts)
         self.starts.append(len(self.texts))
+        self.size_lines.append(line)
         self.message_counts.append(len(messages))
         overhead = REPLY_PRIMING_TOKENS
         for message in messages:

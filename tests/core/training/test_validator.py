@@ -249,7 +249,7 @@ plain_messages = st.lists(
 def test_the_plain_example_shortcut_reports_what_the_full_checks_do(batch: list[str]) -> None:
     shortcut = validate_lines(batch)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(scan._Chunk, "queue_plain", lambda self, example: None)
+        patch.setattr(scan._Chunk, "queue_plain", lambda self, example, line: None)
         full = validate_lines(batch)
     assert shortcut.counts == full.counts
     assert shortcut.findings == full.findings
