@@ -8,10 +8,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # espeak-ng: offline voice; libportaudio2: microphone capture (sounddevice); libopus0: Discord
-# voice (discord.py loads it to decode and encode); the rest: what Qt needs to draw (offscreen in
-# tests, X11 for the window)
-APT_PACKAGES := espeak-ng libportaudio2 libopus0 libegl1 libgl1 libxkbcommon0 libfontconfig1 \
-	libdbus-1-3 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 \
+# voice (discord.py loads it to decode and encode); xvfb, xdotool: the real window in tests, on a
+# virtual screen; the rest: what Qt needs to draw (offscreen in tests, X11 for the window)
+APT_PACKAGES := espeak-ng libportaudio2 libopus0 xvfb xdotool libegl1 libgl1 libxkbcommon0 \
+	libfontconfig1 libdbus-1-3 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 \
 	libxcb-shape0 libxcb-randr0 libxcb-render-util0 libxcb-image0 libxcb-xkb1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 ARGS ?=
