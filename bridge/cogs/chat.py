@@ -65,8 +65,10 @@ class Chat(commands.Cog):
             return  # a command: its own handler answers
         try:
             self.cooldown.check(message.author)
-        except SlowDown:
-            return  # answering a flood, even with "slow down", would be the spam
+        except SlowDown as refusal:
+            if not refusal.repeated:  # once: answering each message of a flood would be the spam
+                await message.reply(user_message(refusal), mention_author=False)
+            return
         text = _without_mention(message, self.bot.user)
         if not text:
             return

@@ -39,11 +39,14 @@ async def test_a_burst_of_test_commands_is_one_openai_call(running: Running) -> 
 async def test_chat_replies_and_test_share_a_window(running: Running) -> None:
     fake = running.discord
     running.services.settings.discord.cooldown_seconds = 60
-    await fake.post(fake.member, "hello", channel=fake.chat)
-    await fake.wait_for(lambda m: m["content"] == running.openai.reply)
+    for text in ("hello", "are you there?", "hello??"):
+        await fake.post(fake.member, text, channel=fake.chat)
     await fake.post(fake.member, "!test hello")
+    await fake.wait_for(lambda m: m["content"] == running.openai.reply)
     await fake.wait_for(lambda m: m["content"].startswith("Slow down"))
+    await handled_so_far(fake)
     assert len(running.openai.chat_requests) == 1
+    assert slow_downs(fake) == 1
 
 
 @pytest.mark.slow
