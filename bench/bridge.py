@@ -22,11 +22,11 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.loopback import loopback_bot_services
+from bench.looplag import LoopLagMonitor
 from tests.bridge.test_transcription import voice_message
 from tests.conftest import corpus_clips
 from tests.fakes.discord_server import FakeDiscord
 from voxdesk.bridge.runner import Bridge
-from voxdesk.core.looplag import LoopLagMonitor
 
 RESULTS = Path(__file__).parent / "results" / "voxdesk.bridge.json"
 

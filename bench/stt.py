@@ -52,9 +52,9 @@ def run_worker(engine: str) -> dict[str, Any]:
 
 
 async def measure(engine: str) -> dict[str, Any]:
+    from bench.scoring import error_counts
     from tests.conftest import corpus_clips, russian_clips
     from tests.core.test_whisper import long_audio, long_reference
-    from voxdesk.core.stt.scoring import error_counts
 
     transcribe, load_seconds, languages = await prepare(engine)
     english = [clip for clip in corpus_clips() if clip.language == "en"]
@@ -79,7 +79,7 @@ async def measure(engine: str) -> dict[str, Any]:
 
 
 async def score(transcribe: Any, clips: list[Any], language: str) -> tuple[int, int, float, float]:
-    from voxdesk.core.stt.scoring import error_counts
+    from bench.scoring import error_counts
 
     errors = words = 0
     audio_seconds = busy = 0.0

@@ -51,11 +51,11 @@ def cold_start() -> dict[str, float]:
 async def under_load(messages: int) -> dict[str, Any]:
 
     from bench.loopback import loopback_bot_services
+    from bench.looplag import LoopLagMonitor
     from tests.bridge.test_transcription import voice_message
     from tests.conftest import corpus_clips
     from tests.core.test_whisper import long_audio
     from voxdesk.core.events import BridgeStateChanged
-    from voxdesk.core.looplag import LoopLagMonitor
     from voxdesk.desktop.window import MainWindow
 
     fake, services = await loopback_bot_services()

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from bench.scoring import word_error_rate
 from tests.bridge.conftest import Running, next_event
 from tests.conftest import clip
 from tests.fakes.discord_server import FakeDiscord
 from voxdesk.core.audio.ffmpeg import ffmpeg_executable
 from voxdesk.core.events import TranscriptReady
-from voxdesk.core.stt.scoring import word_error_rate
 
 pytestmark = pytest.mark.slow
 

@@ -12,9 +12,9 @@ import webvtt
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bench.scoring import error_counts, normalize, word_error_rate
 from voxdesk.core.stt import Segment, Timings, Transcript
 from voxdesk.core.stt.formats import render
-from voxdesk.core.stt.scoring import error_counts, normalize, word_error_rate
 
 
 @pytest.mark.parametrize(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bench.scoring import error_counts
 from tests.conftest import clip, corpus_clips
 from voxdesk.core.stt.base import EngineUnavailable
-from voxdesk.core.stt.scoring import error_counts
 from voxdesk.core.stt.sphinx import SphinxTranscriber
 
 pytestmark = pytest.mark.slow

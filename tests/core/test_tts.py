@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bench.scoring import word_error_rate
 from tests.conftest import GENEROUS
 from voxdesk.core.audio import decode_to_pcm
-from voxdesk.core.stt.scoring import word_error_rate
 from voxdesk.core.stt.whisper import WhisperTranscriber
 from voxdesk.core.tts import (
     EspeakSynthesizer,

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from bench.scoring import character_error_rate, error_counts
 from tests.conftest import clip, corpus_clips, russian_clips
 from voxdesk.core.audio import Pcm
 from voxdesk.core.stt.base import EngineUnavailable
-from voxdesk.core.stt.scoring import character_error_rate, error_counts
 from voxdesk.core.stt.whisper import SHORT_CLIP_SECONDS, WhisperTranscriber
 from voxdesk.core.stt.whisper_models import BUNDLED, locate_model
 from voxdesk.core.work import Cancelled, run_blocking
