@@ -18,6 +18,7 @@ import os
 import random
 import sqlite3
 import tempfile
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,7 @@ from voxdesk.core.training.store import (
     iter_records,
     kind_of,
 )
+from voxdesk.core.work import check_cancelled
 
 BATCH_LINES = 1_000  # lines, good or bad, committed together
 MAX_REPORTED_PROBLEMS = 1_000  # in ImportResult; every one is kept in the database
@@ -128,7 +130,8 @@ async def import_file(
     """Import a .jsonl (chat or preference) or .csv (prompt, completion[, system]) file.
 
     An earlier import of the same file (by content) into the same dataset is taken up where it
-    stopped if it was interrupted, and not repeated if it finished.
+    stopped if it was interrupted, and not repeated if it finished. Cancelling the awaiting task
+    stops the import after the batch it is on, resumable like a killed one.
     """
     is_csv = path.suffix.lower() == ".csv"
     size, digest = await asyncio.to_thread(_fingerprint, path, is_csv)
@@ -143,10 +146,16 @@ async def import_file(
         if progress:
             loop.call_soon_threadsafe(progress, done, size)
 
-    def work(connection: sqlite3.Connection) -> ImportResult:
-        return _import(connection, target.id, dataset, source, status, report)
+    stop = threading.Event()
 
-    return await store.db.run(work)
+    def work(connection: sqlite3.Connection) -> ImportResult:
+        return _import(connection, target.id, dataset, source, status, report, stop)
+
+    try:
+        return await store.db.run(work)
+    except asyncio.CancelledError:
+        stop.set()  # the database thread would otherwise go on to the end of the file
+        raise
 
 
 async def list_imports(store: DatasetStore, dataset: str | None = None) -> list[ImportRecord]:
@@ -234,6 +243,7 @@ def _import(
     source: _Source,
     status: Status,
     report: Callable[[int], None],
+    stop: threading.Event,
 ) -> ImportResult:
     mark_interrupted_imports(connection)
     previous = connection.execute(
@@ -253,7 +263,7 @@ def _import(
         )
     result, start = _begin(connection, dataset_id, dataset, source, previous)
     try:
-        _read(connection, dataset_id, source, start, result, status, report)
+        _read(connection, dataset_id, source, start, result, status, report, stop)
     except BaseException:
         # Whatever stopped it, the import is resumable from its last commit.
         connection.execute(
@@ -301,6 +311,7 @@ def _read(
     result: ImportResult,
     status: Status,
     report: Callable[[int], None],
+    stop: threading.Event,
 ) -> None:
     examples: list[NewExample] = []
     problems: list[LineProblem] = []
@@ -315,6 +326,7 @@ def _read(
             _commit(connection, dataset_id, examples, problems, result, position, "running")
             examples, problems = [], []
             report(position)
+            check_cancelled(stop)
     _commit(connection, dataset_id, examples, problems, result, position, "finished")
     report(source.size)
 

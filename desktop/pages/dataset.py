@@ -233,7 +233,8 @@ class DatasetPage(QWidget):
             self.show_progress(done / max(total, 1))
 
         try:
-            with self._working("Import cancelled; the examples committed before are kept."):
+            with self._working("Import cancelled; the examples committed before are kept, and "
+                               "importing the same file again goes on from there."):  # fmt: skip
                 result = await import_file(
                     self.services.datasets, dataset, path, progress=progressed
                 )

@@ -9,9 +9,11 @@ import os
 import signal
 import sqlite3
 import sys
+import threading
 import tracemalloc
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -527,3 +529,35 @@ async def test_an_import_left_running_under_a_reused_process_id_is_taken_up(
     assert (again.import_id, again.resumed_after_line, again.imported) == (first.import_id, 1, 2)
     assert await store.count("d") == 2
     await database.close()
+
+
+async def test_a_cancelled_import_stops_after_its_batch_and_resumes(
+    store: DatasetStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(transfer, "BATCH_LINES", 10)
+    path = tmp_path / "data.jsonl"
+    path.write_text("".join(chat_line(i) + "\n" for i in range(100)))
+    second_batch, release = threading.Event(), threading.Event()
+    commits: list[int] = []
+    commit = transfer._commit
+
+    def held_commit(*args: Any) -> None:
+        commit(*args)
+        commits.append(1)
+        if len(commits) == 2:
+            second_batch.set()
+            release.wait(30)
+
+    monkeypatch.setattr(transfer, "_commit", held_commit)
+    task = asyncio.create_task(import_file(store, "d", path))
+    assert await asyncio.to_thread(second_batch.wait, 30)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    release.set()
+    (stopped,) = await list_imports(store, "d")  # runs after the import's thread let go
+    assert (stopped.state, stopped.imported) == ("interrupted", 20)
+
+    result = await import_file(store, "d", path)
+    assert (result.resumed_after_line, result.imported) == (20, 100)
+    assert await store.count("d") == 100
