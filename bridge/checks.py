@@ -61,17 +61,20 @@ class MemberCooldown:
     """One costly action per member per ``discord.cooldown_seconds``, whichever way it is asked
     for (a message, a command, a menu), so that no way around it costs more."""
 
+    _seconds: float  # the setting the buckets were made for
+    _buckets: commands.CooldownMapping[discord.abc.User]
+    _told_until: dict[int, float]  # when each member who was told to slow down may ask again
+
     def __init__(self, settings: DiscordSettings) -> None:
         self._settings = settings
-        self._buckets: commands.DynamicCooldownMapping[discord.abc.User] = (
-            commands.DynamicCooldownMapping(self._cooldown, _member_key)
-        )
-        self._told_until: dict[int, float] = {}  # when each told member's window ends
+        self._restart(settings.cooldown_seconds)
 
     def check(self, member: discord.abc.User) -> None:
         """Count one action for ``member``; raises SlowDown when their window is not over."""
-        bucket = self._buckets.get_bucket(member)
-        retry_after = bucket.update_rate_limit() if bucket else None
+        seconds = self._settings.cooldown_seconds
+        if seconds != self._seconds:  # a changed setting holds at once, for everyone
+            self._restart(seconds)
+        retry_after = self._buckets.update_rate_limit(member) if seconds > 0 else None
         if retry_after is None:
             return
         now = time.time()  # discord.py's cooldowns run on this clock
@@ -81,10 +84,10 @@ class MemberCooldown:
             self._told_until[member.id] = now + retry_after
         raise SlowDown(retry_after, repeated=repeated)
 
-    def _cooldown(self, member: discord.abc.User) -> commands.Cooldown | None:
-        # Read when a member's window starts, so a changed setting holds from their next one.
-        seconds = self._settings.cooldown_seconds
-        return commands.Cooldown(1, seconds) if seconds > 0 else None
+    def _restart(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._buckets = commands.CooldownMapping.from_cooldown(1, seconds, _member_key)
+        self._told_until = {}
 
 
 def _member_key(member: discord.abc.User) -> int:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import time
+from typing import cast
+
+import discord
 import pytest
 
 from tests.bridge.conftest import Running
 from tests.bridge.test_transcription import collect_finals, voice_message
 from tests.fakes.discord_server import FakeDiscord
+from voxdesk.bridge.checks import MemberCooldown, SlowDown
+from voxdesk.core.config import DiscordSettings
 
 
 def slow_downs(fake: FakeDiscord) -> int:
@@ -82,3 +88,31 @@ async def test_a_flood_of_voice_messages_hears_slow_down_once(running: Running) 
     await handled_so_far(fake)
     assert sum(m["content"] == "🎙️ Transcribing…" for m in fake.bot_messages) == 1
     assert slow_downs(fake) == 1
+
+
+def test_a_member_is_told_once_per_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(time, "time", lambda: clock[0])  # discord.py's cooldown clock too
+    settings = DiscordSettings(cooldown_seconds=10)
+    cooldown = MemberCooldown(settings)
+    bob, alice = (cast(discord.abc.User, discord.Object(id)) for id in (1, 2))
+
+    def refusal() -> SlowDown:
+        with pytest.raises(SlowDown) as refused:
+            cooldown.check(bob)
+        return refused.value
+
+    cooldown.check(bob)
+    first = refusal()
+    assert not first.repeated and first.retry_after == 10 and str(first).endswith("in 10 s.")
+    clock[0] += 5
+    assert refusal().repeated  # still the same window: not told again
+    cooldown.check(alice)  # a window of her own
+    clock[0] += 5.5
+    cooldown.check(bob)  # a new window
+    clock[0] += 1
+    assert not refusal().repeated  # told once in this one too
+    settings.cooldown_seconds = 0
+    clock[0] += 10
+    for _ in range(3):
+        cooldown.check(bob)  # no cooldown configured: no limit
