@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from voxdesk.core.config import Secret
-from voxdesk.core.errors import VoxdeskError
+from voxdesk.core.errors import VoxdeskError, user_message
 from voxdesk.core.events import BridgeStateChanged, SettingsChanged
 from voxdesk.core.services import Services
 from voxdesk.desktop.pages.dataset import DatasetPage
@@ -134,7 +134,7 @@ class MainWindow(QMainWindow):
             try:
                 await bridge.start()
             except VoxdeskError as error:
-                self._set_bridge_state("error", error.describe())
+                self._set_bridge_state("error", user_message(error))
                 return
             self._bridge = bridge
             self.discord.attach(bridge)

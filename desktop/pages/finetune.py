@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from voxdesk.core.errors import VoxdeskError
+from voxdesk.core.errors import VoxdeskError, user_message
 from voxdesk.core.events import JobUpdated, Subscription
 from voxdesk.core.services import Services
 from voxdesk.core.training.job_request import (
@@ -130,9 +130,14 @@ class FineTunePage(QWidget):
         estimate, start = QPushButton("Estimate"), QPushButton("Start fine-tune…")
         estimate.clicked.connect(lambda: self.background.run(self.estimate()))
         start.clicked.connect(lambda: self.background.run(self.start_job()))
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop estimating or starting; files already uploaded for "
+                                    "the job are deleted again")  # fmt: skip
+        self.stop_button.clicked.connect(self.stop)
         buttons = QHBoxLayout()
         buttons.addWidget(estimate)
         buttons.addWidget(start)
+        buttons.addWidget(self.stop_button)
         box = QGroupBox("New fine-tune")
         box_layout = QVBoxLayout(box)
         box_layout.addLayout(form)
@@ -273,6 +278,10 @@ class FineTunePage(QWidget):
         answer = QMessageBox.question(self, "Start fine-tune", question)
         return answer == QMessageBox.StandardButton.Yes
 
+    def stop(self) -> None:
+        self.background.stop()
+        self.status.say("Stopped.")
+
     def _browse(self) -> None:
         name, _ = QFileDialog.getOpenFileName(self, "Training file", "", "JSONL (*.jsonl)")
         if name:
@@ -289,7 +298,7 @@ class FineTunePage(QWidget):
             async for _ in self.services.fine_tuner.follow(job_id):
                 await self._job_changed(job_id)
         except VoxdeskError as error:
-            self.status.say(f"Lost track of {job_id}: {error.describe()}", error=True)
+            self.status.say(f"Lost track of {job_id}: {user_message(error)}", error=True)
 
     async def _follow_updates(self, updates: Subscription[JobUpdated]) -> None:
         """Jobs followed elsewhere (the bot's ``!train``): shown as they change."""

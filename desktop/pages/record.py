@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from voxdesk.core.audio import AudioSource, MicrophoneSource, Pcm, list_input_devices, measure
 from voxdesk.core.audio.playback import play
-from voxdesk.core.errors import VoxdeskError
+from voxdesk.core.errors import VoxdeskError, user_message
 from voxdesk.core.services import Services
 from voxdesk.core.stt import ENGINES
 from voxdesk.core.stt.formats import OutputFormat, render
@@ -231,8 +231,8 @@ class RecordPage(QWidget):
                     progress=self._progressed,
                 )  # fmt: skip
         except VoxdeskError as error:
-            self.status.say(f"{name}: {error.describe()}", error=True)
-            return error.describe()
+            self.status.say(f"{name}: {user_message(error)}", error=True)
+            return user_message(error)
         self.history.add(name, transcript)
         self.list.setCurrentIndex(self.history.index(0))
         return None
@@ -259,7 +259,7 @@ class RecordPage(QWidget):
             devices = list_input_devices()
         except VoxdeskError as error:
             self.device.addItem("no microphone", None)
-            self.device.setToolTip(error.describe())
+            self.device.setToolTip(user_message(error))
             return
         self.device.addItem("system default", None)
         for device in devices:
@@ -287,7 +287,7 @@ class RecordPage(QWidget):
                     so_far = Pcm.concatenate(blocks, blocks[0].sample_rate)
                     self._live = asyncio.ensure_future(self._show_live(so_far))
         except VoxdeskError as error:
-            self.status.say(error.describe(), error=True)
+            self.status.say(user_message(error), error=True)
             return
         finally:
             self._microphone = None
@@ -344,7 +344,7 @@ class RecordPage(QWidget):
         try:
             reply = await self.services.assistant.reply("desktop", text)
         except VoxdeskError as error:
-            self.status.say(error.describe(), error=True)
+            self.status.say(user_message(error), error=True)
             return
         self.conversation.appendPlainText(f"Assistant: {reply.text}\n")
         if self.speak_replies.isChecked() and (said := speakable(reply.text)):
@@ -358,7 +358,7 @@ class RecordPage(QWidget):
             )
             await play(await self.services.speech.decode(speech.data, name="the reply"))
         except VoxdeskError as error:
-            self.status.say(f"Not spoken: {error.describe()}", error=True)
+            self.status.say(f"Not spoken: {user_message(error)}", error=True)
 
     # --- selection ------------------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from voxdesk.core.config import Secret, Settings
-from voxdesk.core.errors import VoxdeskError
+from voxdesk.core.errors import VoxdeskError, user_message
 from voxdesk.core.openai_client import check_key
 from voxdesk.core.services import Services
 from voxdesk.desktop.actions import Actions, StatusLine
@@ -219,7 +219,7 @@ class SettingsPage(QWidget):
                 raise VoxdeskError(f"Type the {secret.label} first.")
             await self.services.settings_store.store_secret(secret, line.text().strip())
         except VoxdeskError as error:
-            self.status.say(error.describe(), error=True)
+            self.status.say(user_message(error), error=True)
             return
         line.clear()
         found = self.services.secrets.get(secret)
@@ -244,7 +244,7 @@ class SettingsPage(QWidget):
             else:
                 answer = await check_key(self.services.settings.openai, value)
         except VoxdeskError as error:
-            self.status.say(error.describe(), error=True)
+            self.status.say(user_message(error), error=True)
             return
         self.status.say(answer)
 
@@ -278,7 +278,7 @@ class SettingsPage(QWidget):
         try:
             await self.services.settings_store.update(edits)
         except VoxdeskError as error:
-            self.status.say(error.describe(), error=True)
+            self.status.say(user_message(error), error=True)
             return False
         for key in edits:
             section, _, name = key.partition(".")
