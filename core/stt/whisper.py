@@ -15,6 +15,7 @@ import os
 import threading
 import time
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,7 @@ _NO_SPEECH_PROBABILITY = 0.6
 _LOW_LOG_PROBABILITY = -1.0
 # Text that compresses this well is a repetition loop; faster-whisper's decoder then retries.
 _MAX_COMPRESSION_RATIO = 2.4
+_PROMPT_TOKENS = 100  # of the text before a streaming pass, as context (Whisper allows 223)
 
 
 class WhisperTranscriber:
@@ -117,15 +119,7 @@ class WhisperTranscriber:
         report: ProgressCallback,
     ) -> tuple[list[Segment], str | None]:
         model = self._loaded()
-        assert self._location is not None
-        if self._location.english_only:
-            if language not in (None, "en"):
-                raise EngineUnavailable(
-                    f"The Whisper {self._location.name} model knows English only, not "
-                    f"'{language}'.",
-                    hint="Use the multilingual 'base' model (speech.whisper_model).",
-                )
-            language = "en"
+        language = self._usable_language(language)
         samples = audio.as_float32()
         if not _has_speech(samples):
             report(1.0)
@@ -137,6 +131,40 @@ class WhisperTranscriber:
             result = _transcribe_long(model, samples, language, cancelled, report)
         report(1.0)
         return result
+
+    def recognize_words(
+        self, samples: npt.NDArray[np.float32], language: str | None, prompt: str = ""
+    ) -> tuple[list[Word], str | None]:
+        """Words with their times in at most 30 s of audio: one greedy pass, no fallback.
+
+        Blocking (call it in a worker thread). This is the streaming engine's pass: cheap, because
+        it runs again a second later on the same words. ``prompt`` is the text before the audio.
+        """
+        model = self._loaded()
+        language = self._usable_language(split_language(language))
+        if not len(samples):
+            return [], language
+        return _recognize_words(model, samples, language, prompt)
+
+    def _usable_language(self, language: str | None) -> str | None:
+        assert self._location is not None
+        if not self._location.english_only:
+            return language
+        if language not in (None, "en"):
+            raise EngineUnavailable(
+                f"The Whisper {self._location.name} model knows English only, not '{language}'.",
+                hint="Use the multilingual 'base' model (speech.whisper_model).",
+            )
+        return "en"
+
+
+@dataclass(frozen=True)
+class Word:
+    """A word and where it lies, in seconds from the start of the audio it was heard in."""
+
+    start: float
+    end: float
+    text: str  # with its leading space, as Whisper writes words
 
 
 def _load_model(path: Path, threads: int) -> WhisperModel:
@@ -169,18 +197,10 @@ def _transcribe_clip(
     model: WhisperModel, samples: npt.NDArray[np.float32], language: str | None
 ) -> tuple[list[Segment], str | None] | None:
     """One window encoded at the clip's own length; None when the result is unreliable."""
-    import ctranslate2
     from faster_whisper.tokenizer import Tokenizer
 
-    features = model.feature_extractor(samples)
-    frames = features.shape[-1]
-    window = min(_MAX_FRAMES, math.ceil((frames + _PAD_FRAMES) / 100) * 100)
-    padded = np.zeros((features.shape[0], window), dtype=np.float32)
-    padded[:, : min(frames, window)] = features[:, :window]
-    encoded = model.model.encode(ctranslate2.StorageView.from_array(padded[np.newaxis]))
-    if language is None:
-        best = model.model.detect_language(encoded)[0][0][0]
-        language = best.strip("<|>")
+    encoded, window, _ = _encode(model, samples)
+    language = language or _detect_language(model, encoded)
     tokenizer = Tokenizer(
         model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language
     )
@@ -202,6 +222,66 @@ def _transcribe_clip(
     if _compression_ratio(text) > _MAX_COMPRESSION_RATIO:
         return None
     return segments, language
+
+
+def _encode(model: WhisperModel, samples: npt.NDArray[np.float32]) -> tuple[Any, int, int]:
+    """The encoder's output for audio of at most 30 s, encoded at its own length plus padding.
+
+    Returns the output, the window it was padded to and the audio's own frames (both in 10 ms
+    feature frames).
+    """
+    import ctranslate2
+
+    features = model.feature_extractor(samples)
+    frames = min(features.shape[-1], _MAX_FRAMES)
+    window = min(_MAX_FRAMES, math.ceil((frames + _PAD_FRAMES) / 100) * 100)
+    padded = np.zeros((features.shape[0], window), dtype=np.float32)
+    padded[:, :frames] = features[:, :frames]
+    encoded = model.model.encode(ctranslate2.StorageView.from_array(padded[np.newaxis]))
+    return encoded, window, frames
+
+
+def _detect_language(model: WhisperModel, encoded: Any) -> str:
+    return str(model.model.detect_language(encoded)[0][0][0]).strip("<|>")
+
+
+def _recognize_words(
+    model: WhisperModel, samples: npt.NDArray[np.float32], language: str | None, prompt: str
+) -> tuple[list[Word], str | None]:
+    from faster_whisper.tokenizer import Tokenizer
+
+    encoded, window, frames = _encode(model, samples)
+    language = language or _detect_language(model, encoded)
+    tokenizer = Tokenizer(
+        model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language
+    )
+    context = tokenizer.encode(" " + prompt.strip())[-_PROMPT_TOKENS:] if prompt else []
+    start = [tokenizer.sot_prev, *context] if context else []
+    start += [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+    result = model.model.generate(
+        encoded,
+        [start],
+        beam_size=1,
+        max_length=min(448 - len(start), window // 2),  # the decoder holds 448 tokens
+        return_scores=True,
+        return_no_speech_prob=True,
+        suppress_blank=True,
+        suppress_tokens=[-1, *tokenizer.non_speech_tokens],
+    )[0]
+    tokens = [token for token in result.sequences_ids[0] if token < tokenizer.eot]
+    doubted = result.no_speech_prob > _NO_SPEECH_PROBABILITY
+    if not tokens or (doubted and result.scores[0] < _LOW_LOG_PROBABILITY):
+        return [], language
+    if _compression_ratio(tokenizer.decode(tokens)) > _MAX_COMPRESSION_RATIO:
+        return [], language  # a repetition loop, not speech
+    duration = len(samples) / 16000
+    (aligned,) = model.find_alignment(tokenizer, [tokens], encoded, frames)
+    words = [
+        Word(min(item["start"], duration), min(item["end"], duration), item["word"])
+        for item in aligned
+        if item["word"].strip()
+    ]
+    return words, language
 
 
 def _compression_ratio(text: str) -> float:

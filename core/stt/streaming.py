@@ -1,0 +1,345 @@
+"""Live transcription: audio goes in as it is captured, words come out as partial, then final.
+
+The method is whisper_streaming's (Macháček, Dabre and Bojar, 2023), made cheaper for the CPU:
+
+- A pass runs once ``min_chunk`` seconds of new audio arrived, over the audio not yet final.
+- Silero voice activity detection (shipped in faster-whisper; about 3 ms of CPU per second of
+  audio) cuts the stream into utterances: audio with no speech is dropped unread, and speech
+  followed by ``hangover`` seconds of silence ends an utterance, whose words then all become final.
+- Inside an utterance, LocalAgreement-2: the words two consecutive passes agree on become final;
+  the rest is the partial guess, shown and replaced by the next pass.
+- The audio is trimmed at the end of the last final word, so no pass reads final audio again:
+  a pass costs what is still open, and the whole cost grows linearly with the audio. The text
+  already final goes to the next pass as Whisper's prompt, so cut sentences keep their context.
+- Audio that stays open for ``max_buffer`` seconds (no agreement, no pause) is cut there: the
+  pass's words all become final, as Whisper's 30 s window allows no more.
+
+Finals never change once emitted. One ``LiveTranscriber`` is one stream (a microphone, one
+speaker in a voice channel); several can share one Whisper model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from voxdesk.core.audio.pcm import SAMPLE_RATE, Pcm
+from voxdesk.core.stt.base import Segment, Timings, Transcript, TranscriptionError
+from voxdesk.core.stt.whisper import WhisperTranscriber, Word
+from voxdesk.core.work import run_blocking
+
+_PROMPT_CHARACTERS = 400  # of the final text, given to the next pass as context
+_SPEECH_MARGIN = 0.2  # seconds of audio kept after the last speech when an utterance ends
+_ONSET_SECONDS = 0.5  # of a silent buffer kept: speech may be starting at its end
+_OVERLAP_WORDS = 5  # a pass may hear again up to this many final words at its start
+
+
+class WordRecognizer(Protocol):
+    """What the streaming engine needs from a speech engine: words with times, blocking."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def model_name(self) -> str: ...
+
+    def recognize_words(
+        self, samples: npt.NDArray[np.float32], language: str | None, prompt: str = ""
+    ) -> tuple[list[Word], str | None]: ...
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    min_chunk: float = 1.0  # seconds of new audio that start a pass
+    hangover: float = 0.5  # seconds of silence after speech that end an utterance
+    max_buffer: float = 25.0  # Whisper's 30 s window, less the padding the encoder adds
+
+
+@dataclass(frozen=True)
+class LiveUpdate:
+    """What one pass found. Times are seconds from the start of the stream."""
+
+    final: tuple[Word, ...] = ()  # newly final words, in order; they never change
+    partial: tuple[Word, ...] = ()  # the guess after all final words; replaces the last guess
+    ended: bool = False  # an utterance ended here: all of its words are final
+    heard: float = 0.0  # seconds of audio received when the pass ran
+    language: str | None = None
+
+    @property
+    def final_text(self) -> str:
+        return "".join(word.text for word in self.final).strip()
+
+    @property
+    def partial_text(self) -> str:
+        return "".join(word.text for word in self.partial).strip()
+
+
+@dataclass
+class StreamCost:
+    """What the stream has cost so far: model passes, audio read by them, their time."""
+
+    passes: int = 0
+    samples_recognized: int = 0
+    recognize_seconds: float = 0.0
+
+
+class _Stream:
+    """The stream's state; ``process`` runs in a worker thread, one pass at a time."""
+
+    def __init__(
+        self, recognizer: WordRecognizer, language: str | None, options: StreamOptions
+    ) -> None:
+        self.recognizer = recognizer
+        self.requested_language = language
+        self.options = options
+        self.buffer: npt.NDArray[np.float32] = np.zeros(0, dtype=np.float32)
+        self.offset = 0.0  # stream time of the buffer's first sample
+        self.unprocessed = 0  # samples received since the last pass
+        self.open_words: list[Word] = []  # final words of the utterance still going on
+        self.guess: list[Word] = []  # the last pass's words that are not final yet
+        self.guess_until = 0.0  # the stream time up to which that pass read
+        self.language: str | None = None  # of the utterance going on, once words are final
+        self.utterances: list[Segment] = []
+        self.recent: list[Word] = []  # the last final words, which a pass may hear again
+        self.context = ""
+        self.cost = StreamCost()
+
+    @property
+    def heard(self) -> float:
+        return self.offset + len(self.buffer) / SAMPLE_RATE
+
+    def append(self, samples: npt.NDArray[np.float32]) -> None:
+        self.buffer = np.concatenate([self.buffer, samples])
+        self.unprocessed += len(samples)
+
+    def process(self, flush: bool = False) -> LiveUpdate:
+        new, self.unprocessed = self.unprocessed, 0
+        speech_end = _last_speech_end(self.buffer)
+        if speech_end is None:
+            self._drop_until(self.heard - _ONSET_SECONDS)
+            return self._update((), ended=self._end_utterance())
+        silence = (len(self.buffer) - speech_end) / SAMPLE_RATE
+        ending = flush or silence >= self.options.hangover
+        cut = len(self.buffer) / SAMPLE_RATE >= self.options.max_buffer
+        if not (ending or cut) and speech_end <= len(self.buffer) - new and self.guess:
+            return self._update((), ended=False)  # a pause: the last pass heard it all
+        if ending:  # the silence after the utterance is not worth reading
+            audio = self.buffer[: speech_end + int(_SPEECH_MARGIN * SAMPLE_RATE)]
+        else:
+            audio = self.buffer
+        read_until = self.offset + len(audio) / SAMPLE_RATE
+        if ending and self.guess and self.guess_until >= read_until:
+            words = self.guess  # the last pass heard all of it: the same audio, the same words
+        else:
+            words = self._recognize(audio)
+            self.guess_until = read_until
+        final = words if ending or cut else _agreed(self.guess, words)
+        self.guess = [] if ending or cut else words[len(final) :]
+        self._finalize(final)
+        if ending or cut:
+            self._drop_until(read_until)
+        return self._update(tuple(final), ended=ending and self._end_utterance())
+
+    def _recognize(self, audio: npt.NDArray[np.float32]) -> list[Word]:
+        started = time.perf_counter()
+        language = self.requested_language or self.language
+        words, detected = self.recognizer.recognize_words(audio, language, self.context)
+        self.cost.passes += 1
+        self.cost.samples_recognized += len(audio)
+        self.cost.recognize_seconds += time.perf_counter() - started
+        if self.language is None and detected:
+            self.language = detected
+        # Words aligned to no time at all lie past the audio's end: the prompt's guess of what
+        # comes next, not speech (seen with a phrase said twice).
+        moved = [
+            Word(w.start + self.offset, w.end + self.offset, w.text)
+            for w in words
+            if w.end > w.start
+        ]
+        return _without_overlap(self.recent, moved)
+
+    def _finalize(self, words: list[Word]) -> None:
+        if not words:
+            return
+        self.open_words += words
+        self.recent = (self.recent + words)[-_OVERLAP_WORDS:]
+        text = "".join(word.text for word in words)
+        self.context = (self.context + text)[-_PROMPT_CHARACTERS:]
+        self._drop_until(words[-1].end)  # no later pass reads final audio
+
+    def _end_utterance(self) -> bool:
+        """Close the utterance going on; False when there was none."""
+        self.guess = []
+        if not self.open_words:
+            self.language = None
+            return False
+        text = "".join(word.text for word in self.open_words).strip()
+        self.utterances.append(Segment(self.open_words[0].start, self.open_words[-1].end, text))
+        self.open_words = []
+        self.language = None
+        return True
+
+    def _drop_until(self, moment: float) -> None:
+        count = min(len(self.buffer), max(0, round((moment - self.offset) * SAMPLE_RATE)))
+        self.buffer = self.buffer[count:]
+        self.offset += count / SAMPLE_RATE
+
+    def _update(self, final: tuple[Word, ...], *, ended: bool) -> LiveUpdate:
+        return LiveUpdate(
+            final=final,
+            partial=tuple(self.guess),
+            ended=ended,
+            heard=self.heard,
+            language=self.requested_language or self.language,
+        )
+
+
+def _last_speech_end(samples: npt.NDArray[np.float32]) -> int | None:
+    """Where the last stretch of speech ends, in samples; None when there is no speech."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    if len(samples) < SAMPLE_RATE // 4:
+        return None
+    options = VadOptions(min_silence_duration_ms=100, speech_pad_ms=100)
+    found = get_speech_timestamps(samples, options)
+    return int(found[-1]["end"]) if found else None
+
+
+def _normal(word: str) -> str:
+    return re.sub(r"[^\w]", "", word.lower())
+
+
+def _agreed(previous: list[Word], current: list[Word]) -> list[Word]:
+    """LocalAgreement-2: the longest start of ``current`` that the previous pass also heard."""
+    count = 0
+    for before, now in zip(previous, current, strict=False):
+        if _normal(before.text) != _normal(now.text):
+            break
+        count += 1
+    return current[:count]
+
+
+def _without_overlap(final: list[Word], words: list[Word]) -> list[Word]:
+    """``words`` without the final words a pass heard again at its start (cuts are not exact)."""
+    if not final or not words or words[0].start > final[-1].end + 1.0:
+        return words
+    for size in range(min(_OVERLAP_WORDS, len(final), len(words)), 0, -1):
+        tail = [_normal(word.text) for word in final[-size:]]
+        if tail == [_normal(word.text) for word in words[:size]]:
+            return words[size:]
+    return words
+
+
+class LiveTranscriber:
+    """One live stream of speech. ``feed`` blocks as they come; ``finish`` at the end.
+
+    Calls must not overlap (await each); ``transcribe_live`` drives one from an audio source.
+    """
+
+    def __init__(
+        self,
+        recognizer: WordRecognizer,
+        *,
+        language: str | None = None,
+        options: StreamOptions | None = None,
+    ) -> None:
+        self._recognizer = recognizer
+        self._stream = _Stream(recognizer, language, options or StreamOptions())
+        self._started = time.perf_counter()
+
+    @property
+    def cost(self) -> StreamCost:
+        return self._stream.cost
+
+    @property
+    def heard(self) -> float:
+        """Seconds of audio received so far."""
+        return self._stream.heard
+
+    async def feed(self, audio: Pcm) -> LiveUpdate | None:
+        """Take ``audio``; once enough is new, run a pass (in a worker thread): what it found."""
+        if audio.sample_rate != SAMPLE_RATE:
+            raise TranscriptionError(
+                f"Live transcription takes {SAMPLE_RATE} Hz audio, not {audio.sample_rate} Hz."
+            )
+        self._stream.append(audio.as_float32())
+        if self._stream.unprocessed < self._stream.options.min_chunk * SAMPLE_RATE:
+            return None
+        return await run_blocking(lambda _cancelled, _report: self._stream.process())
+
+    async def finish(self) -> LiveUpdate:
+        """The end of the stream: what is left is heard once more and becomes final."""
+        return await run_blocking(lambda _cancelled, _report: self._stream.process(flush=True))
+
+    def transcript(self) -> Transcript:
+        """Everything final so far, one segment per utterance."""
+        stream = self._stream
+        segments = list(stream.utterances)
+        if stream.open_words:
+            words = stream.open_words
+            text = "".join(word.text for word in words).strip()
+            segments.append(Segment(words[0].start, words[-1].end, text))
+        return Transcript(
+            text=" ".join(segment.text for segment in segments),
+            language=stream.requested_language or stream.language,
+            engine=self._recognizer.name,
+            model=self._recognizer.model_name,
+            timings=Timings(stream.heard, time.perf_counter() - self._started),
+            segments=tuple(segments),
+        )
+
+
+def live_transcriber(
+    engine: object, *, language: str | None = None, options: StreamOptions | None = None
+) -> LiveTranscriber:
+    """A live stream on ``engine``; only Whisper gives the word times live transcription needs."""
+    if not isinstance(engine, WhisperTranscriber):
+        name = getattr(engine, "name", "this engine")
+        raise TranscriptionError(
+            f"Live transcription needs the whisper engine; {name} transcribes after recording."
+        )
+    return LiveTranscriber(engine, language=language, options=options)
+
+
+async def transcribe_live(
+    blocks: AsyncIterable[Pcm], transcriber: LiveTranscriber
+) -> AsyncIterator[LiveUpdate]:
+    """Updates for audio from ``blocks`` until it ends, then the final update (``finish``).
+
+    Blocks are read while a pass runs; the next pass takes all of them, so a slow pass makes
+    the next one longer rather than the text later and later.
+    """
+    arrived: list[Pcm] = []
+    woken = asyncio.Event()
+
+    async def read() -> None:
+        try:
+            async for block in blocks:
+                arrived.append(block)
+                woken.set()
+        finally:
+            woken.set()
+
+    reader = asyncio.create_task(read())
+    try:
+        while True:
+            await woken.wait()
+            woken.clear()
+            ended = reader.done()
+            taken = arrived[:]
+            arrived.clear()
+            if taken and (update := await transcriber.feed(Pcm.concatenate(taken))):
+                yield update
+            if ended and not arrived:
+                break
+        reader.result()  # the source's own failure (a microphone that went away) is raised
+        yield await transcriber.finish()
+    finally:
+        reader.cancel()
