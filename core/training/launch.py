@@ -134,8 +134,7 @@ async def _files(
 ) -> tuple[Path, Path | None]:
     """The files to validate and upload: the order's own, or the dataset exported now."""
     if order.training_file is not None:
-        given = [order.training_file, order.validation_file]
-        for path in given:
+        for path in (order.training_file, order.validation_file):
             if path is not None and not await asyncio.to_thread(path.is_file):
                 raise VoxdeskError(f"{path} is not a file.", hint="Give a JSONL file to train on.")
         return order.training_file, order.validation_file
