@@ -63,14 +63,14 @@ class Chat(commands.Cog):
             return
         if (await self.bot.get_context(message)).valid:
             return  # a command: its own handler answers
+        text = _without_mention(message, self.bot.user)
+        if not text:
+            return
         try:
             self.cooldown.check(message.author)
         except SlowDown as refusal:
             if not refusal.repeated:  # once: answering each message of a flood would be the spam
                 await message.reply(user_message(refusal), mention_author=False)
-            return
-        text = _without_mention(message, self.bot.user)
-        if not text:
             return
         try:
             async with message.channel.typing():
