@@ -82,6 +82,7 @@ class Transcription(commands.Cog):
         try:
             self.cooldown.check(interaction.user)
         except SlowDown as refusal:
+            # Told once; after that Discord shows the use as unanswered rather than us repeating.
             if not refusal.repeated:
                 await interaction.response.send_message(user_message(refusal), ephemeral=True)
             return
