@@ -20,6 +20,7 @@ EXTENSIONS = (
     "voxdesk.bridge.cogs.chat",
     "voxdesk.bridge.cogs.transcription",
     "voxdesk.bridge.cogs.voice",
+    "voxdesk.bridge.cogs.listen",
     "voxdesk.bridge.cogs.training",
 )
 

@@ -12,3 +12,7 @@ def place_of(message: discord.Message) -> Place:
     guild = message.guild
     name = getattr(channel, "name", None) or "direct message"
     return Place(guild.id if guild else None, guild.name if guild else None, channel.id, name)
+
+
+def channel_place(channel: discord.abc.GuildChannel) -> Place:
+    return Place(channel.guild.id, channel.guild.name, channel.id, channel.name)

@@ -94,6 +94,33 @@ class JobUpdated(Event):
 
 
 @dataclass(frozen=True)
+class VoiceCaption(Event):
+    """What one member is saying in a voice channel the bot listens to.
+
+    ``text`` is the utterance so far and replaces the previous caption with the same
+    ``utterance``; once ``final`` is set it never changes again.
+    """
+
+    place: Place  # the voice channel
+    utterance: int
+    speaker_id: int
+    speaker_name: str
+    text: str
+    final: bool
+    start: float = 0.0  # seconds from the start of the listening session
+    end: float = 0.0
+
+
+@dataclass(frozen=True)
+class ListeningChanged(Event):
+    """The bot started or stopped listening in a voice channel, or has news about it."""
+
+    place: Place  # the voice channel
+    listening: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
 class SettingsChanged(Event):
     """Settings in force changed: dotted names ("speech.language"), or a secret's name
     ("DISCORD_TOKEN") when one was stored in or removed from the keyring. Never a value."""

@@ -50,6 +50,7 @@ async def voice_bot(monkeypatch: pytest.MonkeyPatch, *, dave: bool) -> AsyncIter
     settings.discord.cooldown_seconds = 0
     settings.openai.base_url = openai.base_url
     settings.tts.engine = "espeak"
+    settings.speech.language = "en"  # the corpus clips spoken in these tests are English
     services = Services(settings, SecretStore({"DISCORD_TOKEN": TOKEN, "OPENAI_API_KEY": API_KEY}))
     events = services.events.subscribe(Event)
     bridge = Bridge(services, voice_client_class=ListeningVoiceClient)

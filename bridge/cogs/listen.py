@@ -1,0 +1,141 @@
+"""Listening in voice channels: live captions by speaker, and members' right to stay out."""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+
+import discord
+from discord.ext import commands
+
+from voxdesk.bridge.bot import VoxBot
+from voxdesk.bridge.checks import trainer_only
+from voxdesk.bridge.voice.receiver import ListeningVoiceClient
+from voxdesk.bridge.voice.session import ListeningSession
+from voxdesk.core.errors import VoxdeskError
+from voxdesk.core.stt.base import split_language
+from voxdesk.core.stt.streaming import LiveTranscriber, live_transcriber
+from voxdesk.core.stt.whisper import WhisperTranscriber
+
+log = logging.getLogger(__name__)
+
+
+class Listen(commands.Cog):
+    def __init__(self, bot: VoxBot) -> None:
+        self.bot = bot
+        self.services = bot.services
+        self.settings = self.services.settings.discord
+        self.sessions: dict[int, ListeningSession] = {}  # by guild id
+
+    async def cog_unload(self) -> None:
+        for guild_id in list(self.sessions):
+            await self._end(guild_id)
+
+    @commands.hybrid_command(description="Caption your voice channel live, in a text channel.")
+    @commands.guild_only()
+    @trainer_only()
+    async def listen(
+        self, ctx: commands.Context[VoxBot], channel: discord.TextChannel | None = None
+    ) -> None:
+        """Start listening in the caller's voice channel; captions go to ``channel`` or here."""
+        assert ctx.guild is not None and isinstance(ctx.author, discord.Member)
+        wanted = ctx.author.voice.channel if ctx.author.voice else None
+        if not isinstance(wanted, discord.VoiceChannel):
+            raise VoxdeskError("Join a voice channel first, then ask me to listen there.")
+        captions = channel or ctx.channel
+        assert isinstance(captions, discord.abc.Messageable)
+        new_transcriber = partial(self._new_transcriber, ctx.guild.id)
+        new_transcriber()  # the engine must stream: say so now, not at the first word
+        engine = self.services.speech.transcriber()
+        if isinstance(engine, WhisperTranscriber):
+            await engine.load()  # now, rather than in the first speaker's first pass
+        await self._end(ctx.guild.id)
+        voice = await self._connect(wanted)
+        session = ListeningSession(
+            voice, captions, self.services.events, new_transcriber=new_transcriber,
+            wanted=self._wanted, max_speakers=self.settings.max_listened_speakers,
+        )  # fmt: skip
+        session.start()
+        self.sessions[ctx.guild.id] = session
+        announcement = (
+            f"🎙️ Listening in **{wanted.name}**: what members say appears here as captions. "
+            f"`{ctx.prefix}optout` keeps your voice out; `{ctx.prefix}stop` ends it."
+        )
+        await captions.send(announcement)
+        if captions != ctx.channel or ctx.interaction is not None:
+            await ctx.reply(f"Listening in {wanted.name}; captions go to {captions}.")
+
+    @commands.hybrid_command(description="Stop listening in the voice channel.")
+    @commands.guild_only()
+    @trainer_only()
+    async def stop(self, ctx: commands.Context[VoxBot]) -> None:
+        assert ctx.guild is not None
+        if not await self._end(ctx.guild.id):
+            await ctx.reply("I'm not listening here.")
+            return
+        voice = ctx.guild.voice_client
+        if voice is not None:  # deafened, Discord stops sending the channel's audio at all
+            await ctx.guild.change_voice_state(channel=voice.channel, self_deaf=True)  # type: ignore[arg-type]
+        await ctx.reply("Stopped listening.")
+
+    @commands.hybrid_command(description="Never transcribe your voice.")  # type: ignore[arg-type]  # mypy cannot bind the ParamSpec
+    async def optout(self, ctx: commands.Context[VoxBot]) -> None:
+        member = ctx.author.id
+        if member not in self.settings.listen_opt_outs:
+            await self._save_opt_outs([*self.settings.listen_opt_outs, member])
+        for session in self.sessions.values():
+            session.forget(member)
+        await ctx.reply(
+            f"Your voice will not be transcribed. `{ctx.prefix}optin` undoes this.",
+            ephemeral=True,
+        )
+
+    @commands.hybrid_command(description="Allow your voice to be transcribed again.")  # type: ignore[arg-type]  # mypy cannot bind the ParamSpec
+    async def optin(self, ctx: commands.Context[VoxBot]) -> None:
+        member = ctx.author.id
+        if member in self.settings.listen_opt_outs:
+            await self._save_opt_outs([m for m in self.settings.listen_opt_outs if m != member])
+        await ctx.reply("Your voice can be transcribed again when I listen.", ephemeral=True)
+
+    @commands.Cog.listener()
+    async def on_voice_state_update(
+        self, member: discord.Member, before: discord.VoiceState, after: discord.VoiceState
+    ) -> None:
+        if self.bot.user is None or member.id != self.bot.user.id or after.channel is not None:
+            return
+        if session := self.sessions.get(member.guild.id):
+            await self._end(member.guild.id)
+            await session.captions.send("Stopped listening: I left the voice channel.")
+
+    async def _connect(self, channel: discord.VoiceChannel) -> ListeningVoiceClient:
+        """Be in ``channel`` with a client that can hear, undeafened (else Discord sends no
+        audio)."""
+        current = channel.guild.voice_client
+        if isinstance(current, ListeningVoiceClient) and current.channel == channel:
+            await channel.guild.change_voice_state(channel=channel, self_deaf=False)
+            return current
+        if current is not None:
+            await current.disconnect(force=True)
+        return await channel.connect(cls=ListeningVoiceClient, self_deaf=False)
+
+    async def _end(self, guild_id: int) -> bool:
+        session = self.sessions.pop(guild_id, None)
+        if session is None:
+            return False
+        await session.stop()
+        return True
+
+    def _wanted(self, member_id: int) -> bool:
+        return member_id not in self.settings.listen_opt_outs
+
+    def _new_transcriber(self, guild_id: int) -> LiveTranscriber:
+        chosen = self.settings.guild_languages.get(str(guild_id))
+        language = split_language(chosen or self.services.settings.speech.language)
+        return live_transcriber(self.services.speech.transcriber(), language=language)
+
+    async def _save_opt_outs(self, members: list[int]) -> None:
+        await self.services.settings_store.set("discord.listen_opt_outs", members)
+
+
+async def setup(bot: VoxBot) -> None:
+    await bot.add_cog(Listen(bot))

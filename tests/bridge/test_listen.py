@@ -1,0 +1,105 @@
+"""!listen end to end: members speak on the loopback voice server, captions appear by name."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from tests.bridge.voice_loopback import VoiceRunning, frames_of, voice_bot
+from tests.fakes.discord_server import FakeUser
+from voxdesk.bridge.voice.session import ListeningSession
+from voxdesk.core.events import ListeningChanged, VoiceCaption
+
+pytestmark = pytest.mark.slow  # Whisper transcribes what the members say
+
+SAID = {"alice": "speechrec_english.wav", "bob": "pocketsphinx_librivox_0880.wav",
+        "carol": "deepspeech_new_home_in_the_stars.wav"}  # fmt: skip
+HEARD = {"alice": ("three", "3"), "bob": ("young man",), "carol": ("stars",)}
+
+
+@pytest.fixture
+async def running(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[VoiceRunning]:
+    async with voice_bot(monkeypatch, dave=True) as running:
+        yield running
+
+
+def members(running: VoiceRunning) -> dict[str, FakeUser]:
+    fake = running.discord
+    return {"alice": fake.trainer, "bob": fake.member, "carol": fake.moderator}
+
+
+async def start_listening(running: VoiceRunning) -> ListeningSession:
+    fake, voice = running.discord, running.voice
+    for user in members(running).values():
+        await voice.join(user)
+    await fake.post(fake.trainer, f"!listen <#{fake.chat}>")
+    await fake.wait_for(lambda m: m["content"].startswith("🎙️ Listening in **Voice**"))
+    await asyncio.wait_for(voice.ready.wait(), 15)
+    cog = running.bridge.bot.get_cog("Listen")  # loaded as an extension: its own class object
+    assert cog is not None
+    session: ListeningSession = cog.sessions[fake.guild_id]  # type: ignore[attr-defined]
+    return session
+
+
+async def speak(running: VoiceRunning, names: list[str]) -> None:
+    people = members(running)
+    frames = {name: await frames_of(name) for name in names}
+    await asyncio.gather(*(running.voice.speak(people[name], frames[name]) for name in names))
+
+
+def final_caption(name: str) -> Any:
+    return lambda m: m["content"].startswith(f"**{name}**:") and not m["content"].endswith("…")
+
+
+async def test_three_members_are_captioned_by_name(running: VoiceRunning) -> None:
+    fake = running.discord
+    session = await start_listening(running)
+    await speak(running, ["alice", "bob", "carol"])
+
+    for name, words in HEARD.items():
+        caption = await fake.wait_for(final_caption(name), timeout=120)
+        assert caption["channel_id"] == str(fake.chat)
+        assert any(word in caption["content"].lower() for word in words), caption["content"]
+    finals = []
+    while (event := running.events.get_nowait()) is not None:
+        if isinstance(event, VoiceCaption) and event.final:
+            finals.append(event)
+    assert {event.speaker_name for event in finals} == set(HEARD)
+    assert all(event.place.channel_id == fake.voice for event in finals)
+    assert {line.speaker for line in session.lines} == set(HEARD)
+
+
+async def test_an_opted_out_member_is_never_transcribed(running: VoiceRunning) -> None:
+    fake = running.discord
+    await fake.post(fake.member, "!optout")  # bob
+    await fake.wait_for(lambda m: m["content"].startswith("Your voice will not be transcribed"))
+    assert running.services.settings.discord.listen_opt_outs == [fake.member.id]
+    session = await start_listening(running)
+    await speak(running, ["bob", "alice"])
+
+    await fake.wait_for(final_caption("alice"), timeout=120)
+    assert session.receiver is not None and session.receiver.stats.ignored > 20
+    assert fake.member.id not in session.feeds  # no stream, so no recognition, ever
+    assert all(stream.user_id != fake.member.id for stream in session.receiver.streams.values())
+    assert not [m for m in fake.bot_messages if m["content"].startswith("**bob**")]
+
+    await fake.post(fake.member, "!optin")
+    await fake.wait_for(lambda m: m["content"].startswith("Your voice can be transcribed"))
+    assert running.services.settings.discord.listen_opt_outs == []
+
+
+async def test_only_trainers_start_and_leaving_ends_it(running: VoiceRunning) -> None:
+    fake = running.discord
+    await running.voice.join(fake.member)
+    await fake.post(fake.member, "!listen")
+    await fake.wait_for(lambda m: "Manage Server" in m["content"])
+    session = await start_listening(running)
+    changes = running.services.events.subscribe(ListeningChanged)
+
+    await fake.post(fake.trainer, "!leave")
+    await fake.wait_for(lambda m: m["content"] == "Stopped listening: I left the voice channel.")
+    assert session.voice.receiver is None
+    assert not (await changes.get()).listening
