@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -73,3 +74,15 @@ def user_errors(console: Console) -> Iterator[None]:
     except KeyboardInterrupt:
         console.print("[yellow]Stopped.[/]")
         raise typer.Exit(130) from None
+    except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+        raise
+    except Exception as error:
+        # A bug, or an error no check foresaw: its text may quote a secret (an HTTP error
+        # echoing a header), so it goes out redacted, and the traceback only through the log.
+        log.debug("Unexpected error", exc_info=True)
+        console.print(
+            f"[bold red]error:[/] {escape(user_message(error))} "
+            "(unexpected; run again with -vv for details, and please report it)",
+            highlight=False,
+        )
+        raise typer.Exit(1) from None
