@@ -31,7 +31,13 @@ import numpy as np
 import numpy.typing as npt
 
 from voxdesk.core.audio.pcm import SAMPLE_RATE, Pcm
-from voxdesk.core.stt.base import Segment, Timings, Transcript, TranscriptionError
+from voxdesk.core.stt.base import (
+    Segment,
+    Timings,
+    Transcript,
+    TranscriptionError,
+    split_language,
+)
 from voxdesk.core.stt.whisper import WhisperTranscriber, Word
 from voxdesk.core.work import run_blocking
 
@@ -251,7 +257,7 @@ class LiveTranscriber:
         options: StreamOptions | None = None,
     ) -> None:
         self._recognizer = recognizer
-        self._stream = _Stream(recognizer, language, options or StreamOptions())
+        self._stream = _Stream(recognizer, split_language(language), options or StreamOptions())
         self._started = time.perf_counter()
 
     @property

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine, Iterable
 from pathlib import Path
 from typing import Any, cast
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
+from PySide6.QtGui import (
+    QDragEnterEvent,
+    QDropEvent,
+    QGuiApplication,
+    QKeySequence,
+    QPalette,
+    QTextCharFormat,
+    QTextCursor,
+)
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -30,14 +38,20 @@ from voxdesk.core.audio import AudioSource, MicrophoneSource, Pcm, list_input_de
 from voxdesk.core.audio.playback import play
 from voxdesk.core.errors import VoxdeskError, user_message
 from voxdesk.core.services import Services
-from voxdesk.core.stt import ENGINES
+from voxdesk.core.stt import ENGINES, Transcript
 from voxdesk.core.stt.formats import OutputFormat, render
+from voxdesk.core.stt.streaming import (
+    LiveTranscriber,
+    LiveUpdate,
+    live_transcriber,
+    transcribe_live,
+)
+from voxdesk.core.stt.whisper import Word
 from voxdesk.core.training.store import NewExample, Origin
 from voxdesk.core.tts import create_synthesizer, speakable
 from voxdesk.desktop.actions import StatusLine
 from voxdesk.desktop.history import Entry, TranscriptHistory
 
-LIVE_EVERY_SECONDS = 4.0  # how often the transcript-so-far is refreshed while recording
 LANGUAGES = ("auto", "ru-RU", "en-US", "de-DE", "fr-FR", "es-ES", "uk-UA", "zh-CN")
 EXPORT_FILTERS = {"txt": "Text (*.txt)", "srt": "SubRip subtitles (*.srt)",
                   "vtt": "WebVTT subtitles (*.vtt)", "json": "JSON (*.json)"}  # fmt: skip
@@ -50,7 +64,7 @@ class RecordPage(QWidget):
         self.history = history or TranscriptHistory()
         self._job: asyncio.Task[None] | None = None
         self._microphone: AudioSource | None = None
-        self._live: asyncio.Task[None] | None = None
+        self._partial_at = 0  # where the partial (lighter) words begin in the live text
         self.live_updates = 0
         self.setAcceptDrops(True)
         self._build()
@@ -233,9 +247,12 @@ class RecordPage(QWidget):
         except VoxdeskError as error:
             self.status.say(f"{name}: {user_message(error)}", error=True)
             return user_message(error)
+        self._keep(name, transcript)
+        return None
+
+    def _keep(self, name: str, transcript: Transcript) -> None:
         self.history.add(name, transcript)
         self.list.setCurrentIndex(self.history.index(0))
-        return None
 
     def _progressed(self, done: float) -> None:
         self.progress.setValue(int(done * 1000))
@@ -270,48 +287,74 @@ class RecordPage(QWidget):
             self.device.setCurrentIndex(max(found, 0))
 
     async def record_microphone(self, source: AudioSource | None = None) -> None:
-        chosen = self.device.currentData()
-        self._microphone = source or MicrophoneSource(chosen)
-        blocks: list[Pcm] = []
-        self.record_button.setText("■ Stop")
-        self.level.show()
-        self.status.say("Recording… press Stop to transcribe.")
-        next_live = LIVE_EVERY_SECONDS
+        """Record until Stop; with Whisper, words appear while speaking (partial ones lighter).
+
+        The transcript kept after Stop is the live one's final words: the take is not read again.
+        """
+        self._microphone = source or MicrophoneSource(self.device.currentData())
+        live, why_not = self._live_transcriber()
+        blocks: list[Pcm] = []  # kept only for an engine that transcribes after Stop
+        self._recording(True, why_not)
         try:
-            async for block in self._microphone.blocks():
-                blocks.append(block)
-                self.level.setValue(int(measure(block).fraction * 100))
-                captured = sum(b.duration for b in blocks)
-                if captured >= next_live and (self._live is None or self._live.done()):
-                    next_live = captured + LIVE_EVERY_SECONDS
-                    so_far = Pcm.concatenate(blocks, blocks[0].sample_rate)
-                    self._live = asyncio.ensure_future(self._show_live(so_far))
+            if live is None:
+                blocks = [block async for block in self._metered(self._microphone)]
+            else:
+                async for update in transcribe_live(self._metered(self._microphone), live):
+                    self._show_live(update)
         except VoxdeskError as error:
             self.status.say(user_message(error), error=True)
             return
         finally:
-            self._microphone = None
-            self.level.setValue(0)
-            self.level.hide()
-            self.record_button.setText("● Record")
-            self.record_button.setChecked(False)
-        if self._live is not None:
-            await self._live  # one pass at a time; the final transcript comes last
-        if blocks:
+            self._recording(False)
+        if live is not None and live.heard:
+            self._keep(f"Recording ({live.heard:.0f} s)", live.transcript())
+            self.status.say("Recording transcribed.")
+        elif blocks:
             audio = Pcm.concatenate(blocks, blocks[0].sample_rate)
             await self._transcribe(f"Recording ({audio.duration:.0f} s)", audio)
             self.status.say("Recording transcribed.")
 
-    async def _show_live(self, so_far: Pcm) -> None:
-        """The transcript of the recording so far, shown while recording goes on."""
+    def _live_transcriber(self) -> tuple[LiveTranscriber | None, str]:
+        """A live stream on the chosen engine, or None and why not."""
+        language = self.language.currentText().strip() or "auto"
         try:
-            transcript = await self.services.speech.transcribe_pcm(
-                so_far, engine=self.engine.currentText(), language=self.language.currentText()
-            )
-        except VoxdeskError:
-            return  # the final transcription reports problems
-        self.text.setPlainText(f"(live, {so_far.duration:.0f} s) {transcript.text}")
-        self.live_updates += 1
+            engine = self.services.speech.transcriber(self.engine.currentText())
+            return live_transcriber(engine, language=language), ""
+        except VoxdeskError as error:
+            return None, user_message(error)
+
+    async def _metered(self, source: AudioSource) -> AsyncIterator[Pcm]:
+        async with contextlib.aclosing(source.blocks()) as blocks:
+            async for block in blocks:
+                self.level.setValue(int(measure(block).fraction * 100))
+                yield block
+
+    def _recording(self, on: bool, why_not_live: str = "") -> None:
+        self.level.setVisible(on)
+        self.level.setValue(0)
+        self.record_button.setText("■ Stop" if on else "● Record")
+        if on:
+            self.text.clear()
+            self._partial_at = 0
+            self.status.say(f"Recording… {why_not_live or 'press Stop to end.'}")
+        else:
+            self._microphone = None
+            self.record_button.setChecked(False)
+
+    def _show_live(self, update: LiveUpdate) -> None:
+        """Final words in the text's colour, then the partial guess in a lighter one."""
+        cursor = QTextCursor(self.text.document())
+        cursor.setPosition(self._partial_at)
+        cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
+        cursor.removeSelectedText()  # the last guess: this update's guess replaces it
+        cursor.insertText(_words(cursor, update.final), QTextCharFormat())
+        if update.ended:
+            cursor.insertText("\n", QTextCharFormat())  # one utterance a line
+        self._partial_at = cursor.position()
+        guess = QTextCharFormat()
+        guess.setForeground(self.palette().color(QPalette.ColorRole.PlaceholderText))
+        cursor.insertText(_words(cursor, update.partial), guess)
+        self.live_updates += bool(update.final or update.partial)
 
     async def add_to_dataset(self) -> None:
         """The selected transcript becomes a candidate example, answered later in Dataset."""
@@ -427,3 +470,8 @@ class RecordPage(QWidget):
             self._job.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._job
+
+
+def _words(cursor: QTextCursor, words: Iterable[Word]) -> str:
+    text = "".join(word.text for word in words)
+    return text.lstrip() if cursor.atBlockStart() else text

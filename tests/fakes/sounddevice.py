@@ -17,25 +17,44 @@ class FakeStream:
     """Delivers ``blocks`` int16 blocks from a thread, like PortAudio's callback thread."""
 
     instances: ClassVar[list[FakeStream]] = []
+    speech: ClassVar[bytes] = b""  # s16le to capture at the microphone's pace, then silence
+    opened: ClassVar[threading.Event] = threading.Event()  # a stream started capturing
 
     def __init__(self, *, callback: Any, blocksize: int, device: Any, **options: Any) -> None:
         if device == "missing":
             raise PortAudioError("Error querying device -1")
         self.callback, self.blocksize, self.options = callback, blocksize, options
         self.stopped = threading.Event()
+        self.spoken = threading.Event()  # all of ``speech`` was captured
         self.closed = False
         FakeStream.instances.append(self)
 
     def start(self) -> None:
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
+        FakeStream.opened.set()
 
     def _run(self) -> None:
+        if FakeStream.speech:
+            self._speak(FakeStream.speech)
+            return
         value = 0
         while not self.stopped.is_set() and value < 1000:
             block = np.full(self.blocksize, value, dtype="<i2")
             self.callback(block.tobytes(), self.blocksize, None, None)
             value += 1
+
+    def _speak(self, speech: bytes) -> None:
+        """``speech`` in blocks as a sound card gives them, each once it has been said."""
+        size = self.blocksize * 2
+        rate = self.options["samplerate"]
+        offset = 0
+        while not self.stopped.wait(self.blocksize / rate):
+            block = speech[offset : offset + size].ljust(size, b"\0")
+            self.callback(block, self.blocksize, None, None)
+            offset += size
+            if offset >= len(speech):
+                self.spoken.set()
 
     def stop(self) -> None:
         # Like Pa_StopStream, return only once no callback is running or will run.
@@ -66,4 +85,6 @@ def make_module() -> types.ModuleType:
     module.play = play  # type: ignore[attr-defined]
     module.wait = lambda: None  # type: ignore[attr-defined]
     FakeStream.instances.clear()
+    FakeStream.speech = b""
+    FakeStream.opened = threading.Event()
     return module
