@@ -5,14 +5,25 @@ from __future__ import annotations
 import typer
 
 from voxdesk.core.cli.context import get_context, user_errors
+from voxdesk.core.services import Services
 
 
 def bridge(ctx: typer.Context) -> None:
-    """Run the Discord bot headless (token from DISCORD_TOKEN or the keyring); Ctrl-C stops it."""
+    """Run the Discord bot headless (token from DISCORD_TOKEN or the keyring); Ctrl-C stops it.
+
+    One profile runs one bot: this refuses to start while the window or another `voxdesk
+    bridge` runs the bot of the same profile.
+    """
     from voxdesk.bridge.runner import run_headless  # discord.py: only for this command
 
     cli = get_context(ctx)
+
+    def started() -> None:
+        cli.console.print("The bot has logged in; Ctrl-C or SIGTERM stops it.")
+
+    async def run(services: Services) -> None:
+        await run_headless(services, on_started=started)
+
     with user_errors(cli.console):
-        cli.console.print("Starting the Discord bot; Ctrl-C or SIGTERM stops it.")
-        cli.run(run_headless)
+        cli.run(run)
         cli.console.print("The bot has stopped.")

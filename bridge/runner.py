@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 import threading
+from collections.abc import Callable
 
 import aiohttp
 import discord
@@ -18,6 +19,7 @@ from voxdesk.bridge.replies import split_message
 from voxdesk.core.config import Secret
 from voxdesk.core.errors import VoxdeskError, user_message
 from voxdesk.core.events import BridgeStateChanged, ChannelInfo, GuildInfo, ReplySent
+from voxdesk.core.instance import BotLock, FrontEnd
 from voxdesk.core.services import Services
 
 log = logging.getLogger(__name__)
@@ -35,15 +37,26 @@ class Bridge:
         services: Services,
         *,
         voice_client_class: type[discord.VoiceProtocol] = discord.VoiceClient,
+        front_end: FrontEnd = "bridge",
     ) -> None:
         self.services = services
         self.bot = build_bot(services, voice_client_class=voice_client_class)
         self._task: asyncio.Task[None] | None = None
+        self._lock = BotLock(services.database.path.parent, front_end)
 
     async def start(self) -> None:
-        """Log in (raising clear errors for a missing or rejected token), then run in the
-        background; returns once logged in."""
+        """Log in (raising clear errors for a missing or rejected token, or a bot that runs
+        elsewhere on this profile), then run in the background; returns once logged in."""
         token = self.services.secrets.require(Secret.DISCORD_TOKEN)
+        await asyncio.to_thread(self._lock.acquire)  # one bot per profile, or each answer twice
+        try:
+            await self._login(token)
+        except BaseException:
+            self._lock.release()
+            raise
+        self._task = asyncio.create_task(self._connect(), name="discord-bridge")
+
+    async def _login(self, token: str) -> None:
         self.services.events.publish(BridgeStateChanged("connecting"))
         try:
             await self.bot.login(token)
@@ -62,7 +75,6 @@ class Bridge:
                 f"Discord cannot be reached: {error}.",
                 hint="Check the internet connection (or a proxy), then start the bot again.",
             ) from error
-        self._task = asyncio.create_task(self._connect(), name="discord-bridge")
 
     async def _connect(self) -> None:
         try:
@@ -134,6 +146,7 @@ class Bridge:
         # under way would reach for this loop after its owner closed it; let it end while the
         # loop still runs.
         await asyncio.gather(*(asyncio.to_thread(thread.join, 5) for thread in heartbeats))
+        self._lock.release()
         self.services.events.publish(BridgeStateChanged("offline"))
 
 
@@ -156,8 +169,9 @@ async def check_token(token: str) -> str:
         await client.close()
 
 
-async def run_headless(services: Services) -> None:
-    """Run the bot until SIGINT or SIGTERM, then close it cleanly."""
+async def run_headless(services: Services, on_started: Callable[[], None] = lambda: None) -> None:
+    """Run the bot until SIGINT or SIGTERM, then close it cleanly; ``on_started`` runs once it
+    has logged in."""
     bridge = Bridge(services)
     await bridge.start()
     stopping = asyncio.Event()
@@ -165,6 +179,7 @@ async def run_headless(services: Services) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):  # not on Windows
             loop.add_signal_handler(sig, stopping.set)
+    on_started()  # only now does a signal stop the bot cleanly
     done = asyncio.create_task(bridge.wait())
     stop = asyncio.create_task(stopping.wait())
     try:

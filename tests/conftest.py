@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import os
+import subprocess
 import sys
 import types
 from collections.abc import Iterator
@@ -114,3 +116,23 @@ def fake_sounddevice(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
     module = make_module()
     monkeypatch.setitem(sys.modules, "sounddevice", module)
     return module
+
+
+@pytest.fixture
+def read_only_folder(tmp_path: Path) -> Iterator[Path]:
+    """A folder this process cannot write in: read-only by its mode, or, for root (whom modes do
+    not stop), a read-only mount."""
+    if sys.platform == "win32":
+        pytest.skip("Windows ignores a folder's read-only attribute")
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+        return
+    mount = ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)]
+    if subprocess.run(mount, capture_output=True).returncode != 0:
+        pytest.skip("root without the right to mount: no folder is read-only to it")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=True)
