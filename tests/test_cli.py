@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.scoring import error_counts
 from tests.conftest import GENEROUS, clip
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
 from voxdesk.core.audio import decode_to_pcm
@@ -78,6 +79,56 @@ async def test_bad_input_is_one_clear_line(tmp_path: Path) -> None:
     assert_one_line_error(await voxdesk("transcribe", missing), "no such file")
     assert_one_line_error(await voxdesk("transcribe", "-f", "docx", missing), "output format")
     assert_one_line_error(await voxdesk("transcribe", "-e", "siri", str(fake)), "siri")
+
+
+async def test_inputs_that_are_no_readable_file_and_unwritable_outputs(tmp_path: Path) -> None:
+    audio = clip("pocketsphinx_cards_001.wav").path
+    fifo = tmp_path / "take.wav"
+    os.mkfifo(fifo)
+    assert_one_line_error(await voxdesk("transcribe", str(fifo)), "take.wav is a pipe")
+    # <(…) hands over /dev/fd/N, a pipe, which read as "empty (0 bytes)"
+    substituted = await shell(f"'{VOXDESK}' transcribe <(cat '{audio}')")
+    assert_one_line_error(substituted, "/dev/fd/", "is a pipe")
+    assert_one_line_error(
+        await voxdesk("transcribe", str(unreadable_file(tmp_path))), "cannot be read"
+    )
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("")
+    for place in (a_file / "out.txt", Path("/proc/voxdesk/out.txt")):
+        run = await voxdesk("transcribe", str(audio), "-o", str(place))
+        assert_one_line_error(run, f"Cannot write to {place}")
+
+
+def unreadable_file(tmp_path: Path) -> Path:
+    if os.geteuid() != 0:
+        path = tmp_path / "locked.wav"
+        path.write_bytes(clip("pocketsphinx_cards_001.wav").path.read_bytes())
+        path.chmod(0)
+        return path
+    path = Path("/proc/sys/vm/compact_memory")  # write-only, even for root
+    if not path.exists():
+        pytest.skip("no file here that root cannot read")
+    return path
+
+
+async def shell(command: str) -> Run:
+    process = await asyncio.create_subprocess_exec(
+        "bash", "-c", command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await process.communicate()
+    assert process.returncode is not None
+    return Run(process.returncode, out.decode(), err.decode())
+
+
+@pytest.mark.slow
+async def test_record_live_prints_final_words_as_they_come() -> None:
+    item = clip("pocketsphinx_librivox_0870.wav")
+    run = await voxdesk("record", "--live", "-s", "9", "-l", "en", "--from-file", str(item.path))
+    assert run.code == 0, run.err
+    assert run.out.count("\n") == 1  # one utterance, one line; a pipe gets no status line
+    assert error_counts(item.reference, run.out)[0] <= 2, run.out
+    refused = await voxdesk("record", "--live", "-e", "sphinx", "--from-file", str(item.path))
+    assert_one_line_error(refused, "whisper engine")
 
 
 async def test_speak_writes_a_voice_file(tmp_path: Path) -> None:

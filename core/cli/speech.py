@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import stat
+import tempfile
+from collections.abc import AsyncIterator
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, get_args
@@ -12,6 +15,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from voxdesk.core.audio import (
     FileSource,
@@ -28,6 +32,12 @@ from voxdesk.core.cli.context import CliContext, get_context, user_errors
 from voxdesk.core.errors import VoxdeskError
 from voxdesk.core.stt import ENGINES, SpeechService, Transcript
 from voxdesk.core.stt.formats import OutputFormat, render
+from voxdesk.core.stt.streaming import (
+    LiveTranscriber,
+    LiveUpdate,
+    live_transcriber,
+    transcribe_live,
+)
 from voxdesk.core.tts import TTS_ENGINES, SpeechFormat, create_synthesizer
 
 _RAW_SUFFIXES = {".raw", ".pcm"}
@@ -48,7 +58,11 @@ LanguageOption = Annotated[
 
 def transcribe(
     ctx: typer.Context,
-    files: Annotated[list[Path], typer.Argument(help="Audio files (anything ffmpeg reads).")],
+    files: Annotated[
+        list[Path],
+        # readable=False: click's own check is a box and status 2; ours is one line
+        typer.Argument(help="Audio files (anything ffmpeg reads).", readable=False),
+    ],
     engine: EngineOption = None,
     language: LanguageOption = None,
     output_format: Annotated[
@@ -70,8 +84,12 @@ def transcribe(
         raw_format = _raw_format(raw) if raw else None
         service = SpeechService(cli.settings, cli.secrets)
         service.transcriber(engine)  # an unknown engine is reported before any decoding
-        for path in files:
+        for path in files:  # every input and the output are checked before any work
+            _check_input(path)
             _check_raw(path, raw_format)
+        if output is not None:
+            _check_output(output, len(files))
+        for path in files:
             transcript = asyncio.run(
                 _transcribe_with_progress(service, path, engine, language, raw_format, cli.console)
             )
@@ -140,6 +158,10 @@ def record_command(
     transcribe_after: Annotated[
         bool, typer.Option("--transcribe", help="Transcribe the recording.")
     ] = False,
+    live: Annotated[
+        bool,
+        typer.Option("--live", help="Transcribe while recording (whisper): words as they come."),
+    ] = False,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Save the recording as WAV.")
     ] = None,
@@ -150,23 +172,34 @@ def record_command(
         Path | None, typer.Option(hidden=True, help="Play this file as the microphone (testing).")
     ] = None,
 ) -> None:
-    """Record the microphone with a live level meter; optionally transcribe it."""
+    """Record the microphone with a live level meter; transcribe it live or after."""
     cli = get_context(ctx)
     with user_errors(cli.console):
         service = SpeechService(cli.settings, cli.secrets)
-        audio = asyncio.run(
-            _record(
-                service, seconds, device or cli.settings.audio.input_device, from_file, cli.console
+        device = device or cli.settings.audio.input_device
+        if live:
+            stream = live_transcriber(
+                service.transcriber(engine), language=language or cli.settings.speech.language
             )
-        )
+            audio = asyncio.run(_record_live(service, stream, seconds, device, from_file, cli.out))
+        else:
+            audio = asyncio.run(_record(service, seconds, device, from_file, cli.console))
         if output:
             output.write_bytes(audio.to_wav())
             cli.console.print(f"Saved {audio.duration:.1f} s to {output}.")
-        if transcribe_after:
+        if transcribe_after and not live:
             transcript = asyncio.run(
                 service.transcribe_pcm(audio, engine=engine, language=language)
             )
             cli.out.print(transcript.text or "(no speech heard)", highlight=False)
+
+
+async def _source(
+    service: SpeechService, device: str | None, from_file: Path | None
+) -> FileSource | MicrophoneSource:
+    if from_file is not None:
+        return FileSource(await service.decode(from_file), realtime=False)
+    return MicrophoneSource(int(device) if device and device.isdigit() else device)
 
 
 async def _record(
@@ -176,12 +209,7 @@ async def _record(
     from_file: Path | None,
     console: Console,
 ) -> Pcm:
-    if from_file is not None:
-        source: FileSource | MicrophoneSource = FileSource(
-            await service.decode(from_file), realtime=False
-        )
-    else:
-        source = MicrophoneSource(int(device) if device and device.isdigit() else device)
+    source = await _source(service, device, from_file)
     blocks: list[Pcm] = []
     # A Live display on a pipe would only print stray lines.
     live = Live(console=console, transient=True) if console.is_terminal else None
@@ -191,6 +219,62 @@ async def _record(
             if live is not None:
                 live.update(_meter(measure(block), sum(b.duration for b in blocks), seconds))
     return Pcm.concatenate(blocks, source.sample_rate)
+
+
+async def _record_live(
+    service: SpeechService,
+    stream: LiveTranscriber,
+    seconds: float,
+    device: str | None,
+    from_file: Path | None,
+    out: Console,
+) -> Pcm:
+    source = await _source(service, device, from_file)
+    blocks: list[Pcm] = []
+
+    async def captured() -> AsyncIterator[Pcm]:
+        async for block in record(source, seconds):
+            blocks.append(block)
+            yield block
+
+    with _LivePrinter(out) as printer:
+        async for update in transcribe_live(captured(), stream):
+            printer.show(update)
+    return Pcm.concatenate(blocks, source.sample_rate)
+
+
+class _LivePrinter:
+    """Final words on stdout as they come, one utterance a line; on a terminal, the line still
+    being said is a status line below, with its partial guess dimmed."""
+
+    def __init__(self, out: Console) -> None:
+        self._out = out
+        self._line = ""  # the final words of the utterance going on
+        # A status line on a pipe would only print stray lines.
+        self._status = Live(console=out, transient=True) if out.is_terminal else None
+
+    def __enter__(self) -> _LivePrinter:
+        if self._status is not None:
+            self._status.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._status is not None:
+            self._status.stop()
+        if self._line and self._status is None:
+            self._out.print(highlight=False)
+
+    def show(self, update: LiveUpdate) -> None:
+        words = update.final_text if not self._line else "".join(w.text for w in update.final)
+        self._line += words
+        if self._status is None:
+            self._out.print(words, end="\n" if update.ended else "", highlight=False, markup=False)
+        elif update.ended:
+            self._status.console.print(self._line, highlight=False, markup=False)
+        if update.ended:
+            self._line = ""
+        if self._status is not None:
+            self._status.update(Text.assemble(self._line, " ", (update.partial_text, "dim")))
 
 
 def _meter(level: Level, done: float, seconds: float) -> str:
@@ -250,6 +334,45 @@ def _check_raw(path: Path, raw: RawFormat | None) -> None:
         )
 
 
+def _check_input(path: Path) -> None:
+    """Only a regular file that can be read: a pipe would read as empty, and ffmpeg needs to
+    seek in some formats."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise VoxdeskError(f"{path}: no such file.") from None
+    except OSError as error:
+        raise VoxdeskError(f"{path} cannot be read: {error.strerror}.") from None
+    if stat.S_ISDIR(mode):
+        raise VoxdeskError(f"{path} is a folder, not an audio file.")
+    if not stat.S_ISREG(mode):
+        raise VoxdeskError(
+            f"{path} is a pipe or device, not a file: audio is transcribed from files.",
+            hint="Save the audio to a file first (e.g. ... > take.ogg) and transcribe that.",
+        )
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as error:
+        raise VoxdeskError(
+            f"{path} cannot be read: {error.strerror}.", hint="Check the file's permissions."
+        ) from None
+
+
+def _check_output(output: Path, count: int) -> None:
+    """The folder the transcripts go to exists (made if need be) and takes new files."""
+    folder = output if count > 1 or output.is_dir() else output.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise VoxdeskError(
+            f"Cannot write to {output}: {error.strerror or error}.",
+            hint="Choose an -o path in a folder you can write to.",
+        ) from None
+
+
 def _write(
     text: str, source: Path, fmt: OutputFormat, output: Path | None, count: int, cli: CliContext
 ) -> None:
@@ -259,6 +382,13 @@ def _write(
         cli.out.print(text, end="", highlight=False, markup=False)
         return
     target = output / f"{source.stem}.{fmt}" if count > 1 or output.is_dir() else output
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
+    try:
+        target.write_text(text, encoding="utf-8")
+    except OSError as error:
+        cli.out.print(text, end="", highlight=False, markup=False)  # the work is not lost
+        raise VoxdeskError(
+            f"Cannot write {target}: {error.strerror or error}; the transcript went to the "
+            "terminal instead.",
+            hint="Choose an -o path you can write to.",
+        ) from None
     cli.console.print(f"Wrote {target}.")

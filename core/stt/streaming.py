@@ -309,7 +309,8 @@ def live_transcriber(
     if not isinstance(engine, WhisperTranscriber):
         name = getattr(engine, "name", "this engine")
         raise TranscriptionError(
-            f"Live transcription needs the whisper engine; {name} transcribes after recording."
+            f"Live text needs the whisper engine, not {name}.",
+            hint="Choose whisper, or transcribe the recording after it ends.",
         )
     return LiveTranscriber(engine, language=language, options=options)
 
