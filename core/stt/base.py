@@ -22,12 +22,28 @@ class EngineUnavailable(TranscriptionError):
 
 
 @dataclass(frozen=True)
-class Segment:
-    """A stretch of speech with its start and end in seconds from the start of the audio."""
+class Word:
+    """A word with its times (seconds from the start of the audio) and the engine's confidence."""
 
     start: float
     end: float
     text: str
+    probability: float = 1.0
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of speech with its start and end in seconds from the start of the audio.
+
+    ``words`` are there when the engine timed each word (Whisper with word timestamps);
+    ``speaker`` when someone named who speaks (the transcript editor).
+    """
+
+    start: float
+    end: float
+    text: str
+    words: tuple[Word, ...] = ()
+    speaker: str = ""
 
 
 @dataclass(frozen=True)

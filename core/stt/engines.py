@@ -17,10 +17,15 @@ ENGINES: tuple[str, ...] = get_args(EngineName)
 OFFLINE_ENGINES = ("whisper", "sphinx")
 
 
-def create_transcriber(name: str, settings: Settings, secrets: SecretStore) -> Transcriber:
+def create_transcriber(
+    name: str, settings: Settings, secrets: SecretStore, *, words: bool = False
+) -> Transcriber:
+    """``words``: time each word, where the engine can (Whisper)."""
     speech = settings.speech
     if name == "whisper":
-        return WhisperTranscriber(speech.whisper_model, threads=speech.whisper_threads)
+        return WhisperTranscriber(
+            speech.whisper_model, threads=speech.whisper_threads, word_timestamps=words
+        )
     if name == "google":
         return GoogleTranscriber(
             default_language=speech.google_language, timeout=speech.network_timeout

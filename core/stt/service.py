@@ -26,16 +26,19 @@ class SpeechService:
     ) -> None:
         self.settings = settings
         self._secrets = secrets or SecretStore()
-        self._transcribers: dict[str, Transcriber] = {}
+        self._transcribers: dict[tuple[str, bool], Transcriber] = {}
         self._engine_settings = engine_settings  # a new model or thread count: new engines
 
-    def transcriber(self, engine: str | None = None) -> Transcriber:
+    def transcriber(self, engine: str | None = None, *, words: bool = False) -> Transcriber:
+        """``words``: an engine that times each word where it can (it costs some speed)."""
         if self._engine_settings is not None and self._engine_settings.changed():
             self._transcribers.clear()
-        name = engine or self.settings.speech.engine
-        if name not in self._transcribers:
-            self._transcribers[name] = create_transcriber(name, self.settings, self._secrets)
-        return self._transcribers[name]
+        key = (engine or self.settings.speech.engine, words)
+        if key not in self._transcribers:
+            self._transcribers[key] = create_transcriber(
+                key[0], self.settings, self._secrets, words=words
+            )
+        return self._transcribers[key]
 
     async def decode(
         self, source: Path | bytes, *, raw: RawFormat | None = None, name: str = "audio"
@@ -50,9 +53,10 @@ class SpeechService:
         engine: str | None = None,
         language: str | None = None,
         progress: ProgressCallback | None = None,
+        words: bool = False,
     ) -> Transcript:
         language = language or self.settings.speech.language
-        return await self.transcriber(engine).transcribe(
+        return await self.transcriber(engine, words=words).transcribe(
             audio, language=language, progress=progress
         )
 
@@ -65,13 +69,14 @@ class SpeechService:
         raw: RawFormat | None = None,
         name: str = "audio",
         progress: ProgressCallback | None = None,
+        words: bool = False,
     ) -> Transcript:
         """Decode ``source`` within the limits and transcribe it."""
         started = time.perf_counter()
         audio = await self.decode(source, raw=raw, name=name)
         decode_seconds = time.perf_counter() - started
         transcript = await self.transcribe_pcm(
-            audio, engine=engine, language=language, progress=progress
+            audio, engine=engine, language=language, progress=progress, words=words
         )
         timings = replace(transcript.timings, decode_seconds=decode_seconds)
         return replace(transcript, timings=timings)

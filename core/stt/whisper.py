@@ -31,6 +31,7 @@ from voxdesk.core.stt.base import (
     Transcript,
     split_language,
 )
+from voxdesk.core.stt.base import Word as TimedWord
 from voxdesk.core.stt.whisper_models import ModelLocation, locate_model
 from voxdesk.core.work import check_cancelled, run_blocking
 
@@ -55,8 +56,18 @@ _PROMPT_TOKENS = 100  # of the text before a streaming pass, as context (Whisper
 class WhisperTranscriber:
     """Whisper on the CPU. The model loads on first use (or ``load()``) and is kept."""
 
-    def __init__(self, model: str = "base", *, threads: int = 0, cache_dir: Path | None = None):
+    def __init__(
+        self,
+        model: str = "base",
+        *,
+        threads: int = 0,
+        cache_dir: Path | None = None,
+        word_timestamps: bool = False,
+    ):
         self._model_name = model
+        # Words with times and probabilities (the transcript editor, subtitles cut between
+        # words): they take faster-whisper's own decoding, so short clips lose the fast path.
+        self._word_timestamps = word_timestamps
         self._threads = threads or os.cpu_count() or 1
         self._cache_dir = cache_dir
         self._location: ModelLocation | None = None
@@ -125,10 +136,12 @@ class WhisperTranscriber:
             report(1.0)
             return [], language  # silence or noise: Whisper would invent words
         result = None
-        if audio.duration <= SHORT_CLIP_SECONDS:
+        if audio.duration <= SHORT_CLIP_SECONDS and not self._word_timestamps:
             result = _transcribe_clip(model, samples, language)
         if result is None:
-            result = _transcribe_long(model, samples, language, cancelled, report)
+            result = _transcribe_long(
+                model, samples, language, cancelled, report, self._word_timestamps
+            )
         report(1.0)
         return result
 
@@ -308,12 +321,19 @@ def _timestamped_segments(tokens: list[int], tokenizer: Any, duration: float) ->
     return segments
 
 
-def _add_segment(segments: list[Segment], start: float, end: float, text: str) -> None:
+def _add_segment(
+    segments: list[Segment], start: float, end: float, text: str, words: Any = None
+) -> None:
     text = text.strip()
     if not text:
         return
     start = max(start, segments[-1].end if segments else 0.0)
-    segments.append(Segment(round(start, 2), round(max(start, end), 2), text))
+    timed = tuple(
+        TimedWord(round(w.start, 2), round(w.end, 2), w.word.strip(), round(w.probability, 3))
+        for w in words or ()
+        if w.word.strip()
+    )
+    segments.append(Segment(round(start, 2), round(max(start, end), 2), text, timed))
 
 
 def _transcribe_long(
@@ -322,12 +342,15 @@ def _transcribe_long(
     language: str | None,
     cancelled: threading.Event,
     report: ProgressCallback,
+    word_timestamps: bool = False,
 ) -> tuple[list[Segment], str | None]:
     duration = len(samples) / 16000
-    pieces, info = model.transcribe(samples, language=language, beam_size=_BEAM_SIZE)
+    pieces, info = model.transcribe(
+        samples, language=language, beam_size=_BEAM_SIZE, word_timestamps=word_timestamps
+    )
     segments: list[Segment] = []
     for piece in pieces:  # a generator: each step decodes the next window
         check_cancelled(cancelled)
-        _add_segment(segments, piece.start, piece.end, piece.text)
+        _add_segment(segments, piece.start, piece.end, piece.text, piece.words)
         report(piece.end / duration)
     return segments, info.language

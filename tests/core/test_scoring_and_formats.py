@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from bench.scoring import error_counts, normalize, word_error_rate
 from voxdesk.core.stt import Segment, Timings, Transcript
-from voxdesk.core.stt.formats import render
+from voxdesk.core.stt.base import Word
+from voxdesk.core.stt.formats import CueLimits, render
 
 
 @pytest.mark.parametrize(
@@ -111,3 +112,59 @@ def test_subtitle_parsers_read_back_every_cue(transcript: Transcript) -> None:
         assert subtitle.content == cue_lines(cue.text)
         # webvtt-py leaves character references as they are written
         assert html.unescape(caption.text) == cue_lines(cue.text)
+
+
+@st.composite
+def timed_segments(draw: st.DrawFn) -> Segment:
+    """A segment of words with times, as Whisper gives them (a few longer than any line)."""
+    texts = draw(st.lists(st.text("abcdéфя,.'", min_size=1, max_size=25), min_size=1, max_size=40))
+    words, clock = [], draw(st.floats(0, 100))
+    for text in texts:
+        start = clock + draw(st.floats(0, 1))
+        clock = start + draw(st.floats(0.01, 3))
+        words.append(Word(round(start, 3), round(clock, 3), text, 0.9))
+    return Segment(words[0].start, words[-1].end, " ".join(texts), tuple(words))
+
+
+@given(
+    st.lists(timed_segments(), min_size=1, max_size=4),
+    st.integers(8, 60),
+    st.floats(1.0, 10.0),
+)
+def test_cues_are_cut_between_words_within_the_limits(
+    segments: list[Segment], width: int, seconds: float
+) -> None:
+    ordered, clock = [], 0.0
+    for segment in segments:  # one after the other, as in a transcript
+        moved = clock - segment.start + 1
+        ordered.append(Segment(segment.start + moved, segment.end + moved, segment.text,
+                               tuple(Word(w.start + moved, w.end + moved, w.text, w.probability)
+                                     for w in segment.words)))  # fmt: skip
+        clock = ordered[-1].end
+    transcript = Transcript("", "en", "whisper", Timings(clock + 1, 1.0), segments=tuple(ordered))
+    cues = list(srt.parse(render(transcript, "srt", CueLimits(width, seconds))))
+    said = [word for cue in cues for word in cue.content.split()]
+    assert said == " ".join(s.text for s in ordered).split()  # nothing lost, nothing reordered
+    for cue in cues:
+        lines = cue.content.splitlines()
+        assert len(lines) <= 2
+        assert all(len(line) <= width or " " not in line for line in lines)
+        single_word = len(cue.content.split()) == 1
+        assert (cue.end - cue.start).total_seconds() <= seconds + 0.001 or single_word
+
+
+def test_json_keeps_each_words_time_and_probability() -> None:
+    segment = Segment(0.0, 1.0, "hi there", (Word(0.0, 0.4, "hi", 0.5), Word(0.5, 1.0, "there")))
+    transcript = Transcript("hi there", "en", "whisper", Timings(1.0, 0.1), segments=(segment,))
+    (exported,) = json.loads(render(transcript, "json"))["segments"]
+    assert exported["words"][0] == {"start": 0.0, "end": 0.4, "text": "hi", "probability": 0.5}
+
+
+def test_a_long_segment_becomes_cues_of_two_lines() -> None:
+    words = tuple(Word(n, n + 0.9, f"word{n}") for n in range(6))
+    segment = Segment(0.0, 6.0, " ".join(w.text for w in words), words)
+    transcript = Transcript(segment.text, "en", "whisper", Timings(6.0, 1.0), segments=(segment,))
+    assert render(transcript, "srt", CueLimits(max_line_length=12)) == (
+        "1\n00:00:00,000 --> 00:00:03,900\nword0 word1\nword2 word3\n\n"
+        "2\n00:00:04,000 --> 00:00:05,900\nword4 word5\n"
+    )

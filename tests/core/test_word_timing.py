@@ -1,0 +1,80 @@
+"""Word timestamps from Whisper, and editing segments while keeping each word's time."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench.scoring import normalize
+from tests.conftest import clip
+from voxdesk.core.stt import Segment, Timings, Transcript
+from voxdesk.core.stt.base import Word
+from voxdesk.core.stt.formats import render
+from voxdesk.core.stt.whisper import WhisperTranscriber
+from voxdesk.core.stt.words import aligned_words, merge, shifted, split, with_segments, with_text
+
+SEGMENT = Segment(
+    10.0,
+    14.0,
+    "the quick brown fox",
+    words=(
+        Word(10.0, 10.5, "the", 0.99),
+        Word(10.5, 11.0, "quick", 0.3),
+        Word(11.2, 12.0, "brown", 0.9),
+        Word(12.5, 14.0, "fox", 0.95),
+    ),
+)
+
+
+@pytest.mark.slow
+async def test_whisper_times_each_word_of_a_real_clip() -> None:
+    item = clip("pocketsphinx_librivox_0870.wav")
+    whisper = WhisperTranscriber("base", word_timestamps=True)
+    transcript = await whisper.transcribe(await item.decode(), language="en")
+    words = [word for segment in transcript.segments for word in segment.words]
+    heard = normalize(" ".join(word.text for word in words), "en")
+    assert heard == normalize(transcript.text, "en")  # every word, in order
+    assert heard.split()[:4] == ["and", "mister", "john", "dashwood"]
+    for segment in transcript.segments:
+        starts = [word.start for word in segment.words]
+        assert starts == sorted(starts)
+        for word in segment.words:
+            assert segment.start - 0.02 <= word.start <= word.end <= segment.end + 0.02
+            assert 0.0 <= word.probability <= 1.0
+    exported = json.loads(render(transcript, "json"))["segments"][0]["words"][0]
+    assert set(exported) == {"start", "end", "text", "probability"}
+
+
+def test_an_edited_word_keeps_its_time_and_is_no_longer_doubted() -> None:
+    edited = with_text(SEGMENT, "the quack brown fox jumps")
+    assert [w.text for w in edited.words] == ["the", "quack", "brown", "fox", "jumps"]
+    assert edited.words[1] == Word(10.5, 11.0, "quack", 1.0)
+    assert edited.words[2] == SEGMENT.words[2]
+    assert edited.words[4].start >= edited.words[3].end and edited.words[4].end <= 14.0
+
+
+def test_words_are_estimated_for_engines_that_time_none() -> None:
+    words = aligned_words(Segment(0.0, 3.0, "aa bbbb"))
+    assert [(w.text, w.start, w.end) for w in words] == [("aa", 0.0, 1.0), ("bbbb", 1.0, 3.0)]
+
+
+def test_split_then_merge_gives_the_segment_back() -> None:
+    first, second = split(SEGMENT, 2)
+    assert (first.text, first.start, first.end) == ("the quick", 10.0, 11.2)
+    assert (second.text, second.start, second.end) == ("brown fox", 11.2, 14.0)
+    assert merge(first, second) == SEGMENT
+    with pytest.raises(ValueError, match="cannot be cut"):
+        split(SEGMENT, 0)
+
+
+def test_shift_moves_the_words_and_stops_at_zero() -> None:
+    later = shifted(SEGMENT, 1.5)
+    assert (later.start, later.words[3].end) == (11.5, 15.5)
+    assert shifted(SEGMENT, -20).start == 0.0
+
+
+def test_edited_segments_make_the_transcript_text() -> None:
+    transcript = Transcript("old", "en", "whisper", Timings(20.0, 1.0), segments=(SEGMENT,))
+    edited = with_segments(transcript, (SEGMENT, Segment(15, 16, "jumps")))
+    assert edited.text == "the quick brown fox jumps"
