@@ -1,4 +1,9 @@
-"""Transcripts made in the window, newest first, kept across restarts (a Qt list model)."""
+"""Transcripts made in the window, newest first, kept across restarts (a Qt list model).
+
+A history file that cannot be read (edited by hand into nonsense, cut off) is never written
+over: the entries that can be read are kept, the file as it was is set aside, and ``problem``
+says so in one line.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,18 @@ import dataclasses
 import json
 import logging
 import os
+import shutil
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import platformdirs
+import pydantic
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 
 from voxdesk.core.stt import Transcript
-from voxdesk.core.stt.formats import from_dict
 
 log = logging.getLogger(__name__)
 MAX_ENTRIES = 500
@@ -27,6 +34,7 @@ class Entry:
     source: str
     at: str
     transcript: Transcript
+    audio: str = ""  # the file it was made from, for playback in the editor ("" if none)
 
     @property
     def title(self) -> str:
@@ -44,6 +52,9 @@ class TranscriptHistory(QAbstractListModel):
     def __init__(self, path: Path | None = None) -> None:
         super().__init__()
         self.path = path or default_history_path()
+        self.problem: str | None = None  # why the file could not be read, in one line
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="history")  # in order
+        self._written: Future[None] | None = None
         self.entries: list[Entry] = self._load()
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's API
@@ -61,28 +72,78 @@ class TranscriptHistory(QAbstractListModel):
             return entry
         return None
 
-    def add(self, source: str, transcript: Transcript) -> None:
+    def add(self, source: str, transcript: Transcript, audio: Path | None = None) -> None:
         self.beginInsertRows(QModelIndex(), 0, 0)
-        self.entries.insert(0, Entry(source, datetime.now(UTC).isoformat(), transcript))
+        at = datetime.now(UTC).isoformat()
+        self.entries.insert(0, Entry(source, at, transcript, str(audio or "")))
         del self.entries[MAX_ENTRIES:]
         self.endInsertRows()
-        self._save()
+        self.flush()
+        self._write(list(self.entries))
+
+    def replace(self, entry: Entry, transcript: Transcript) -> Entry:
+        """The entry with an edited transcript, saved (in a worker thread: a long transcript
+        takes a while to write). Returns the new entry."""
+        edited = dataclasses.replace(entry, transcript=transcript)
+        row = next((row for row, kept in enumerate(self.entries) if kept.at == entry.at), None)
+        if row is None:  # pushed out of the history while it was edited: back in at the top
+            self.beginInsertRows(QModelIndex(), 0, 0)
+            self.entries.insert(0, edited)
+            self.endInsertRows()
+        else:
+            self.entries[row] = edited
+            self.dataChanged.emit(self.index(row), self.index(row))
+        self._written = self._writer.submit(self._write, list(self.entries))
+        return edited
+
+    def flush(self) -> None:
+        """Wait for the last save to be written."""
+        if self._written is not None:
+            self._written.result()
 
     def _load(self) -> list[Entry]:
         try:
             raw = json.loads(self.path.read_text(encoding="utf-8"))
-            return [Entry(e["source"], e["at"], from_dict(e["transcript"])) for e in raw]
         except FileNotFoundError:
             return []
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            log.warning("Transcript history %s could not be read (%s); starting afresh",
-                        self.path, error)  # fmt: skip
-            return []
+        except (OSError, ValueError) as error:
+            return self._unreadable(f"it is not JSON ({error})", [])
+        if not isinstance(raw, list):
+            return self._unreadable("it holds no list of transcripts", [])
+        entries: list[Entry] = []
+        problems: list[str] = []
+        for number, item in enumerate(raw, start=1):
+            try:
+                entries.append(_ENTRY.validate_python(item))
+            except pydantic.ValidationError as error:
+                first = error.errors()[0]
+                where = ".".join(str(part) for part in first["loc"])
+                problems.append(f"entry {number}: {where}: {first['msg']}")
+        if not problems:
+            return entries
+        more = f" and {len(problems) - 1} more" if len(problems) > 1 else ""
+        return self._unreadable(problems[0] + more, entries)
 
-    def _save(self) -> None:
-        data = [dataclasses.asdict(entry) for entry in self.entries]
+    def _unreadable(self, why: str, entries: list[Entry]) -> list[Entry]:
+        """Keep what was read, set the file aside untouched and say so in one line."""
+        kept = self.path.with_name(
+            f"{self.path.stem}.unreadable-{datetime.now(UTC):%Y%m%d-%H%M%S}.json"
+        )
+        shutil.copy2(self.path, kept)
+        self.problem = (
+            f"The transcript history could not all be read ({why}): {len(entries)} transcripts "
+            f"kept; the file as it was is saved as {kept} (mend it there to recover the rest)."
+        )
+        log.warning("%s", self.problem)
+        return entries
+
+    def _write(self, entries: list[Entry]) -> None:
+        data = [dataclasses.asdict(entry) for entry in entries]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(dir=self.path.parent, prefix=".transcripts-")
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             json.dump(data, out, ensure_ascii=False)
         Path(temp).replace(self.path)
+
+
+_ENTRY = pydantic.TypeAdapter(Entry)
