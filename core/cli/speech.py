@@ -31,7 +31,7 @@ from voxdesk.core.audio.sources import MicrophoneSource
 from voxdesk.core.cli.context import CliContext, get_context, user_errors
 from voxdesk.core.errors import VoxdeskError
 from voxdesk.core.stt import ENGINES, SpeechService, Transcript
-from voxdesk.core.stt.formats import OutputFormat, render
+from voxdesk.core.stt.formats import CueLimits, OutputFormat, render
 from voxdesk.core.stt.streaming import (
     LiveTranscriber,
     LiveUpdate,
@@ -76,11 +76,24 @@ def transcribe(
         str | None,
         typer.Option(help="Headerless PCM as RATE[:CHANNELS[:FORMAT]], e.g. 16000:1:s16le."),
     ] = None,
+    max_line_length: Annotated[
+        int | None,
+        typer.Option(min=1, help="srt/vtt: characters per line (2 lines a cue), cut at words."),
+    ] = None,
+    max_cue_seconds: Annotated[
+        float | None,
+        typer.Option(min=0.1, help="srt/vtt: longest time a cue stays, cut between words."),
+    ] = None,
 ) -> None:
-    """Transcribe audio files, with a progress bar for long ones."""
+    """Transcribe audio files, with a progress bar for long ones.
+
+    JSON, and subtitles with a line or cue limit, time each word (Whisper): slower on short clips.
+    """
     cli = get_context(ctx)
     with user_errors(cli.console):
         fmt = _output_format(output_format)
+        limits = CueLimits(max_line_length, max_cue_seconds)
+        words = fmt == "json" or (fmt in ("srt", "vtt") and bool(limits))
         raw_format = _raw_format(raw) if raw else None
         service = SpeechService(cli.settings, cli.secrets)
         service.transcriber(engine)  # an unknown engine is reported before any decoding
@@ -91,9 +104,11 @@ def transcribe(
             _check_output(output, len(files))
         for path in files:
             transcript = asyncio.run(
-                _transcribe_with_progress(service, path, engine, language, raw_format, cli.console)
+                _transcribe_with_progress(
+                    service, path, engine, language, raw_format, cli.console, words
+                )
             )
-            _write(render(transcript, fmt), path, fmt, output, len(files), cli)
+            _write(render(transcript, fmt, limits), path, fmt, output, len(files), cli)
 
 
 async def _transcribe_with_progress(
@@ -103,6 +118,7 @@ async def _transcribe_with_progress(
     language: str | None,
     raw: RawFormat | None,
     console: Console,
+    words: bool = False,
 ) -> Transcript:
     columns = (
         TextColumn("{task.description}"),
@@ -121,6 +137,7 @@ async def _transcribe_with_progress(
             raw=raw,
             name=path.name,
             progress=lambda done: bar.update(task, completed=done),
+            words=words,
         )
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+import srt
 
 from bench.scoring import normalize
 from tests.conftest import clip
@@ -78,3 +80,20 @@ def test_edited_segments_make_the_transcript_text() -> None:
     transcript = Transcript("old", "en", "whisper", Timings(20.0, 1.0), segments=(SEGMENT,))
     edited = with_segments(transcript, (SEGMENT, Segment(15, 16, "jumps")))
     assert edited.text == "the quick brown fox jumps"
+
+
+@pytest.mark.slow
+async def test_the_cli_cuts_subtitles_between_timed_words(tmp_path: Path) -> None:
+    from tests.test_cli import voxdesk
+
+    path = clip("pocketsphinx_librivox_0870.wav").path
+    out = tmp_path / "subs.srt"
+    run = await voxdesk("transcribe", str(path), "-f", "srt", "--max-line-length", "24",
+                        "--max-cue-seconds", "3", "-o", str(out))  # fmt: skip
+    assert run.code == 0, run.err
+    cues = list(srt.parse(out.read_text(encoding="utf-8")))
+    assert len(cues) > 2  # 7 s of speech, one segment, cut into cues of at most 3 s
+    assert normalize(" ".join(cue.content for cue in cues), "en").startswith("and mister john")
+    for cue in cues:
+        assert all(len(line) <= 24 for line in cue.content.splitlines())
+        assert (cue.end - cue.start).total_seconds() <= 3.0
