@@ -7,7 +7,7 @@ import contextlib
 import signal
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import qasync
@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QApplication
 
 from voxdesk.core.config import SecretStore, Settings
 from voxdesk.core.services import Services
+from voxdesk.desktop.instance import WindowInstance
 from voxdesk.desktop.window import MainWindow
 
 ICON = Path(__file__).parents[1] / "resources" / "icons" / "voxdesk.svg"
@@ -31,7 +32,15 @@ def create_application() -> QApplication:
     return app
 
 
-def run_app(settings: Settings, secrets: SecretStore, settings_path: Path) -> None:
+def run_app(
+    settings: Settings,
+    secrets: SecretStore,
+    settings_path: Path,
+    *,
+    instance: WindowInstance | None = None,
+    files: Sequence[Path] = (),
+) -> None:
+    """Run the window until it closes; ``instance`` brings it forward for later launches."""
     app = create_application()
     # Qt must not end its event loop by itself when the window closes: that loop is the asyncio
     # loop, and stopping it under a running coroutine aborts the shutdown with a RuntimeError.
@@ -45,8 +54,12 @@ def run_app(settings: Settings, secrets: SecretStore, settings_path: Path) -> No
     app.lastWindowClosed.connect(closed.set)
     stop_on_signals(app, closed.set)
 
+    if instance is not None:
+        instance.listen(window.bring_forward)
+
     async def main() -> None:
         window.show()
+        window.transcribe(list(files))
         await window.start()
         await closed.wait()
         window.close()  # a signal ends the app with the window still open: save its place

@@ -8,8 +8,9 @@ def main() -> None:
     # workers) import the entry script again, and must not pay for the whole command line.
     from voxdesk.bridge.cli import bridge
     from voxdesk.core.cli import build_app
-    from voxdesk.desktop.launch import open_window
+    from voxdesk.desktop.launch import open_command, open_window
 
     app = build_app(on_no_command=open_window)
+    app.command("open")(open_command)
     app.command()(bridge)
     app()

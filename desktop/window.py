@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtCore import QByteArray, QSettings, Qt
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
 from voxdesk.core.config import Secret
 from voxdesk.core.errors import VoxdeskError, user_message
 from voxdesk.core.events import BridgeStateChanged, SettingsChanged
+from voxdesk.core.instance import BotRunningElsewhere
 from voxdesk.core.services import Services
 from voxdesk.desktop.pages.dataset import DatasetPage
 from voxdesk.desktop.pages.discord import DiscordPage
@@ -89,6 +91,20 @@ class MainWindow(QMainWindow):
     def show_page(self, page: QWidget) -> None:
         self.sidebar.setCurrentRow(self.pages.indexOf(page))
 
+    def bring_forward(self, files: list[Path]) -> None:
+        """Come to the front, as a second launch on this profile asks, with its files."""
+        self.setWindowState(self.windowState() & ~Qt.WindowState.WindowMinimized)
+        self.show()
+        self.raise_()
+        self.activateWindow()
+        self.transcribe(files)
+
+    def transcribe(self, files: list[Path]) -> None:
+        """Transcribe ``files`` on the Record page, after whatever it is transcribing now."""
+        if files:
+            self.show_page(self.record)
+            self.record.queue_files(files)
+
     def page_shortcut(self, page: QWidget) -> QKeySequence:
         """Ctrl+1 for the first page in the sidebar, Ctrl+2 for the second, and so on."""
         return _page_key(self.pages.indexOf(page))
@@ -130,11 +146,14 @@ class MainWindow(QMainWindow):
                 return
             from voxdesk.bridge.runner import Bridge  # discord.py loads only with a token
 
-            bridge = Bridge(self.services)
+            bridge = Bridge(self.services, front_end="window")
             try:
                 await bridge.start()
             except VoxdeskError as error:
-                self._set_bridge_state("error", user_message(error))
+                elsewhere = isinstance(error, BotRunningElsewhere)
+                self._set_bridge_state("running elsewhere" if elsewhere else "error",
+                                       user_message(error))  # fmt: skip
+                self.statusBar().showMessage(user_message(error))  # a tooltip alone goes unseen
                 return
             self._bridge = bridge
             self.discord.attach(bridge)

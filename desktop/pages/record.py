@@ -209,6 +209,18 @@ class RecordPage(QWidget):
             return
         self._job = asyncio.ensure_future(work)
 
+    def queue_files(self, paths: list[Path]) -> None:
+        """Transcribe ``paths`` once the transcription under way, if any, ends (files handed
+        over by a second launch: refusing them as busy would lose them). Cancel stops both."""
+        previous = self._job
+
+        async def after_previous() -> None:
+            if previous is not None:
+                await previous
+            await self.transcribe_files(paths)
+
+        self._job = asyncio.ensure_future(after_previous())
+
     async def transcribe_files(self, paths: list[Path]) -> None:
         self._busy(True)
         problems: list[str] = []

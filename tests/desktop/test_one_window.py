@@ -1,0 +1,134 @@
+"""One window per profile: a second launch brings the first window forward with its files, and a
+window whose profile's bot runs elsewhere says so instead of starting a second bot."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from discord.http import Route
+from pytestqt.qtbot import QtBot
+
+from tests.conftest import clip
+from tests.fakes.discord_server import TOKEN
+from tests.test_one_bot import ROOT, profile_env
+from voxdesk.core.config import SecretStore, Settings
+from voxdesk.core.services import Services
+from voxdesk.desktop.instance import _files_in
+from voxdesk.desktop.window import MainWindow
+
+VOXDESK = str(Path(sys.executable).parent / "voxdesk")
+
+
+def transcribed(home: Path) -> list[str]:
+    history = home / "data" / "voxdesk" / "transcripts.json"
+    if not history.exists():
+        return []
+    return [entry["source"] for entry in json.loads(history.read_text(encoding="utf-8"))]
+
+
+def wait_until_transcribed(home: Path, name: str, window: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 120
+    while name not in transcribed(home):
+        assert window.poll() is None, window.communicate()
+        assert time.monotonic() < deadline, f"{name} was never transcribed"
+        time.sleep(0.2)  # polling the window's history file for the transcript
+
+
+@pytest.mark.slow
+def test_a_second_launch_hands_its_files_to_the_open_window(tmp_path: Path) -> None:
+    env = profile_env(tmp_path, QT_QPA_PLATFORM="offscreen")
+    del env["DISCORD_TOKEN"]
+    first_clip = clip("deepspeech_new_home_in_the_stars.wav").path
+    second_clip = clip("speechrec_english.wav").path
+    window = subprocess.Popen([VOXDESK, "open", str(first_clip)], env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        wait_until_transcribed(tmp_path, first_clip.name, window)  # it listens by then
+        second = subprocess.run([VOXDESK, "open", str(second_clip)], env=env, text=True,
+                                capture_output=True, timeout=60)  # fmt: skip
+        assert second.returncode == 0, second.stderr
+        assert second.stderr.strip() == ("Voxdesk is open already on this profile: its window "
+                                         "came forward, with 1 file(s) to transcribe.")  # fmt: skip
+        wait_until_transcribed(tmp_path, second_clip.name, window)
+        assert transcribed(tmp_path) == [second_clip.name, first_clip.name]  # newest first
+    finally:
+        window.terminate()
+        window.communicate(timeout=60)
+    assert window.returncode == 0
+
+
+def test_a_second_launch_with_a_missing_file_is_one_line(tmp_path: Path) -> None:
+    env = profile_env(tmp_path, QT_QPA_PLATFORM="offscreen")
+    run = subprocess.run([VOXDESK, "open", str(tmp_path / "nothing.ogg")], env=env, text=True,
+                         capture_output=True, timeout=60)  # fmt: skip
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines() == [f"error: No such file: {tmp_path / 'nothing.ogg'}. "
+                                               "Check the path and try again."]  # fmt: skip
+
+
+def test_the_window_comes_forward_and_queues_files_behind_the_work_under_way(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: Services,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    window = MainWindow(services)
+    qtbot.addWidget(window)
+    window.show_page(window.settings_page)
+    window.showMinimized()
+    busy = asyncio.Event()
+    transcribed: list[list[Path]] = []
+
+    async def transcribe_files(paths: list[Path]) -> None:
+        transcribed.append(paths)
+
+    monkeypatch.setattr(window.record, "transcribe_files", transcribe_files)
+    window.record.start(busy.wait())  # a transcription under way
+    window.bring_forward([Path("/a.ogg"), Path("/b.ogg")])
+    assert not window.isMinimized() and window.isVisible()
+    assert window.pages.currentWidget() is window.record
+    qloop.run_until_complete(asyncio.sleep(0.05))
+    assert transcribed == []  # not refused as busy, and not run beside the other
+    busy.set()
+    qtbot.waitUntil(lambda: transcribed == [[Path("/a.ogg"), Path("/b.ogg")]])
+    qloop.run_until_complete(window.shutdown())
+
+
+def test_a_malformed_hand_over_raises_the_window_with_no_files() -> None:
+    assert _files_in(b'{"files": ["/a.ogg", 3]}\n') == [Path("/a.ogg")]
+    assert _files_in(b"nonsense\n") == _files_in(b'{"files": "/a.ogg"}\n') == []
+
+
+def test_the_window_says_the_bot_runs_elsewhere(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Another process holds this profile's bot lock, as `voxdesk bridge` does while it runs."""
+    # Were the lock ignored, the bot would reach for Discord: a closed port, never the internet.
+    monkeypatch.setattr(Route, "BASE", "http://127.0.0.1:9/api/v10")
+    services = Services(Settings(), SecretStore({"DISCORD_TOKEN": TOKEN}),
+                        settings_path=tmp_path / "settings.toml")  # fmt: skip
+    holding = ("from voxdesk.core.instance import BotLock; import pathlib, sys; "
+               "lock = BotLock(pathlib.Path(sys.argv[1]), 'bridge'); lock.acquire(); "
+               "print('held', flush=True); sys.stdin.read()")  # fmt: skip
+    folder = services.database.path.parent
+    other = subprocess.Popen([sys.executable, "-c", holding, str(folder)], cwd=ROOT, text=True,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)  # fmt: skip
+    try:
+        assert other.stdout is not None and other.stdout.readline() == "held\n"
+        window = MainWindow(services)
+        qtbot.addWidget(window)
+        qloop.run_until_complete(window.start())
+        assert window.bridge_state.text() == "Discord: running elsewhere", (
+            window.bridge_state.toolTip()
+        )
+        message = window.statusBar().currentMessage()
+        assert f"already runs in `voxdesk bridge` (pid {other.pid} on " in message
+        qloop.run_until_complete(window.shutdown())
+    finally:
+        other.communicate("", timeout=30)
+    qloop.run_until_complete(services.close())
