@@ -146,6 +146,21 @@ async def test_cancelling_stops_the_worker_thread() -> None:
     assert await asyncio.to_thread(stopped.wait, 5)
 
 
+async def test_words_of_one_streaming_pass_have_their_times(whisper: WhisperTranscriber) -> None:
+    item = clip("deepspeech_new_home_in_the_stars.wav")
+    audio = await item.decode()
+    words, language = await asyncio.to_thread(whisper.recognize_words, audio.as_float32(), None)
+    assert language == "en"
+    assert error_counts(item.reference, "".join(word.text for word in words))[0] == 0
+    assert all(0 <= word.start < word.end <= audio.duration for word in words)
+    assert all(a.end <= b.start for a, b in itertools.pairwise(words))
+    # The prompt is what was said before: context, never part of what is heard now.
+    told, _ = await asyncio.to_thread(
+        whisper.recognize_words, audio.as_float32(), "en", "Captain's log, stardate nine."
+    )
+    assert "captain" not in "".join(word.text for word in told).lower()
+
+
 async def test_english_only_model_refuses_other_languages() -> None:
     tiny = WhisperTranscriber("tiny.en")
     audio = await clip("speechrec_english.wav").decode()
@@ -153,6 +168,8 @@ async def test_english_only_model_refuses_other_languages() -> None:
     assert english.language == "en" and english.model == "tiny.en"
     with pytest.raises(EngineUnavailable, match="English only"):
         await tiny.transcribe(audio, language="ru-RU")
+    with pytest.raises(EngineUnavailable, match="English only"):
+        tiny.recognize_words(audio.as_float32(), "ru-RU")
 
 
 async def test_a_folder_without_a_model_is_refused(tmp_path: Path) -> None:
