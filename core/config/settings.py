@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -80,7 +87,8 @@ class SpeechSettings(_Section):
     )
     whisper_model: str = Field(
         "base",
-        description="Bundled Whisper model ('base' or 'tiny.en') or a CTranslate2 model folder.",
+        description="Whisper model: bundled ('base', 'tiny.en'), downloaded "
+        "(`voxdesk models list`), or the path of a CTranslate2 model folder.",
     )
     whisper_threads: int = Field(
         0,
@@ -96,6 +104,16 @@ class SpeechSettings(_Section):
         description="Seconds a network engine may take per request.",
         json_schema_extra={"unit": "s"},
     )
+
+    @field_validator("whisper_model")
+    @classmethod
+    def _a_whisper_model(cls, value: str) -> str:
+        # core.stt imports these settings: its model table is imported when first needed.
+        from voxdesk.core.stt.whisper_models import whisper_model_problem
+
+        if problem := whisper_model_problem(value):
+            raise PydanticCustomError("whisper_model", problem)
+        return value
 
 
 class TtsSettings(_Section):

@@ -1,7 +1,12 @@
-"""Finding Whisper models on disk: bundled in Python packages, or a folder the user names.
+"""Finding Whisper models on disk: bundled in Python packages, downloaded, or a folder.
 
-Nothing is downloaded. The multilingual ``base`` model is published as two packages, because
-the package index limits file sizes; its ``model.bin`` is joined once into the user cache.
+A model setting is a name or a path. A name is a bundled model (``base``, ``tiny.en``: the
+offline default) or one of the catalogue's, downloaded with ``voxdesk models download``; a path
+(``./small``, ``~/models/x``, ``/opt/whisper``) is a CTranslate2 model folder. Anything else is
+an error, so ``small`` never means a folder that happens to be in the current directory.
+
+The multilingual ``base`` model is published as two packages, because the package index limits
+file sizes; its ``model.bin`` is joined once into the user cache.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from pathlib import Path
 
 import platformdirs
 
+from voxdesk.core.models import ModelError, ModelStore, catalogue
 from voxdesk.core.stt.base import EngineUnavailable
 
 log = logging.getLogger(__name__)
@@ -60,26 +66,57 @@ class ModelLocation:
     english_only: bool
 
 
-def locate_model(name_or_path: str, cache_dir: Path | None = None) -> ModelLocation:
-    """The folder of a bundled model (assembled if split) or of a user's CTranslate2 model."""
+def locate_model(
+    name_or_path: str, cache_dir: Path | None = None, store: ModelStore | None = None
+) -> ModelLocation:
+    """The folder of a bundled model (assembled if split), a downloaded one or a user's."""
     bundled = BUNDLED.get(name_or_path)
-    if bundled is None:
-        return _user_model(Path(name_or_path).expanduser())
-    cache_dir = cache_dir or platformdirs.user_cache_path("voxdesk") / "models"
-    folder = _resource(bundled.folder, bundled)
-    if bundled.parts:
-        folder = _assembled(bundled, folder, cache_dir / f"whisper-{bundled.name}")
-    return ModelLocation(bundled.name, folder, bundled.english_only)
+    if bundled is not None:
+        cache_dir = cache_dir or platformdirs.user_cache_path("voxdesk") / "models"
+        folder = _resource(bundled.folder, bundled)
+        if bundled.parts:
+            folder = _assembled(bundled, folder, cache_dir / f"whisper-{bundled.name}")
+        return ModelLocation(bundled.name, folder, bundled.english_only)
+    if name_or_path in whisper_names():
+        try:
+            folder = (store or ModelStore()).path(name_or_path)
+        except ModelError as error:
+            raise EngineUnavailable(str(error), hint=error.hint) from None
+        return ModelLocation(name_or_path, folder, catalogue()[name_or_path].english_only)
+    if problem := whisper_model_problem(name_or_path):
+        raise EngineUnavailable(f"speech.whisper_model: {problem}.")
+    return _user_model(Path(name_or_path).expanduser())
+
+
+def whisper_names() -> list[str]:
+    """Every Whisper model a setting may name: bundled first, then the downloadable ones."""
+    downloadable = (name for name, entry in catalogue().items() if entry.kind == "whisper")
+    return list(dict.fromkeys([*BUNDLED, *downloadable]))
+
+
+def whisper_model_problem(value: str) -> str | None:
+    """Why ``value`` names no Whisper model (None when it does); checked with the settings."""
+    if value in whisper_names():
+        return None
+    path = Path(value).expanduser()
+    if not _is_path(value):
+        return (f"'{value}' is not a Whisper model; choose one of {', '.join(whisper_names())}, "
+                "or give a model folder's path (such as ./my-model)")  # fmt: skip
+    if not path.is_dir():
+        return f"the model folder '{path}' does not exist"
+    if not (path / "model.bin").is_file():
+        return (
+            f"the folder '{path}' has no model.bin, so it is not a CTranslate2 Whisper "
+            "model (convert one with ct2-transformers-converter, or choose a model name)"
+        )
+    return None
+
+
+def _is_path(value: str) -> bool:
+    return value.startswith(("~", ".")) or os.sep in value or "/" in value
 
 
 def _user_model(path: Path) -> ModelLocation:
-    if not (path / "model.bin").is_file():
-        known = ", ".join(sorted(BUNDLED))
-        raise EngineUnavailable(
-            f"'{path}' is neither a bundled Whisper model ({known}) nor a folder with a "
-            "CTranslate2 model.bin.",
-            hint="Set speech.whisper_model to 'base', 'tiny.en' or a converted model folder.",
-        )
     english_only = path.name.endswith(".en") or _is_english_only(path)
     return ModelLocation(path.name, path, english_only)
 
