@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from PySide6.QtCore import (
@@ -35,6 +35,16 @@ class FeedRow:
     who: str
     kind: str
     text: str
+    answers: FeedRow | None = None  # the transcript a reply answers, when it answers one
+
+    @property
+    def link(self) -> str:
+        """What the row answers, in words; "" when it answers no transcript."""
+        if self.answers is None:
+            return ""
+        heard = self.answers.event
+        assert isinstance(heard, TranscriptReady)
+        return f"Answers the transcript of {self.answers.who}'s message {heard.message_id}"
 
 
 def row_for(event: Event) -> FeedRow | None:
@@ -61,6 +71,7 @@ class FeedModel(RowsModel):
     def __init__(self) -> None:
         super().__init__()
         self.rows: list[FeedRow] = []
+        self._transcripts: dict[int, FeedRow] = {}  # by the id of the message transcribed
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
@@ -68,6 +79,8 @@ class FeedModel(RowsModel):
         row = self.rows[index.row()]
         if role == Qt.ItemDataRole.UserRole:
             return row
+        if role == Qt.ItemDataRole.ToolTipRole and row.answers is not None:
+            return f"{row.link}: «{row.answers.text}»\n\n{row.text}"
         if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             return None
         place = row.place
@@ -77,16 +90,32 @@ class FeedModel(RowsModel):
         return values[index.column()]
 
     def add(self, event: Event) -> None:
-        row = row_for(event)
+        row = self._linked(row_for(event))
         if row is None:
             return
         if len(self.rows) >= MAX_ROWS:  # keep memory bounded on a busy bot
             self.beginRemoveRows(QModelIndex(), 0, 0)
-            del self.rows[0]
+            gone = self.rows.pop(0).event
             self.endRemoveRows()
+            if isinstance(gone, TranscriptReady):
+                self._transcripts.pop(gone.message_id, None)
         self.beginInsertRows(QModelIndex(), len(self.rows), len(self.rows))
         self.rows.append(row)
         self.endInsertRows()
+
+    def _linked(self, row: FeedRow | None) -> FeedRow | None:
+        """``row``, tied to the transcript it answers: a reply to a transcribed message answers
+        that message's transcript."""
+        if row is None:
+            return None
+        event = row.event
+        if isinstance(event, TranscriptReady):
+            self._transcripts[event.message_id] = row
+        elif isinstance(event, ReplySent) and event.in_reply_to in self._transcripts:
+            heard = self._transcripts[event.in_reply_to]
+            kind = "answer to transcript" + (" (spoken)" if event.spoken else "")
+            return replace(row, kind=kind, answers=heard)
+        return row
 
 
 class PlaceFilter(QSortFilterProxyModel):

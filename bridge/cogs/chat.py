@@ -1,4 +1,5 @@
-"""Greeting, assistant replies where they are wanted, and ``!test``."""
+"""Greeting, assistant replies where they are wanted (to typed messages, and to voice messages once
+transcribed), ``!voice_replies`` and ``!test``."""
 
 from __future__ import annotations
 
@@ -7,20 +8,29 @@ import logging
 from typing import Any
 
 import discord
+from discord import app_commands
 from discord.ext import commands
 
 from voxdesk.bridge.attachments import is_audio
 from voxdesk.bridge.bot import VoxBot
-from voxdesk.bridge.checks import MemberCooldown, SlowDown
+from voxdesk.bridge.checks import MemberCooldown, SlowDown, trainer_only
 from voxdesk.bridge.memory import ReplyMemory
 from voxdesk.bridge.places import place_of
 from voxdesk.bridge.replies import split_message
 from voxdesk.bridge.speaker import Speaker
 from voxdesk.core.assistant import Reply
+from voxdesk.core.config.settings import VoiceReplies
 from voxdesk.core.errors import VoxdeskError, user_message
 from voxdesk.core.events import MessageSeen, ReplySent
 
 log = logging.getLogger(__name__)
+MODES: dict[str, VoiceReplies] = {"off": "off", "text": "text", "speech": "text+speech"}
+VOICE_REPLIES: dict[VoiceReplies, str] = {
+    "off": "Voice messages here get their transcript only.",
+    "text": "Voice messages to me here get their transcript and my answer in text.",
+    "text+speech": "Voice messages to me here get their transcript and my answer, spoken too "
+    "when the author is in my voice channel.",
+}
 
 
 class Chat(commands.Cog):
@@ -30,7 +40,9 @@ class Chat(commands.Cog):
         self.settings = self.services.settings.discord
         self.memory = memory  # read by !correct and !feedback
         self.speaker = speaker
-        # Each reply is an OpenAI call: replies and !test share one window per member.
+        # Each reply is an OpenAI call: replies and !test share one window per member. A voice
+        # message costs a transcription and an answer: it counts once in the Transcription cog's
+        # window when it arrives, and once in this one when its transcript is ready.
         self.cooldown = MemberCooldown(self.settings)
 
     @commands.hybrid_command(description="Say hello.")  # type: ignore[arg-type]  # mypy cannot bind the ParamSpec
@@ -51,6 +63,24 @@ class Chat(commands.Cog):
             )
         await self._send(ctx.message, reply, spoken=False)
 
+    @commands.hybrid_command(name="voice_replies", description="What voice messages get here.")
+    @app_commands.choices(mode=[app_commands.Choice(name=m, value=m) for m in MODES])
+    @commands.guild_only()
+    @trainer_only()
+    async def voice_replies(
+        self, ctx: commands.Context[commands.Bot], mode: str | None = None
+    ) -> None:
+        """Show or choose what a voice message to me gets besides its transcript: off, text (my
+        answer) or speech (my answer, also spoken in the author's voice channel)."""
+        assert ctx.guild is not None
+        if mode is not None:
+            if mode not in MODES:
+                raise commands.BadArgument(f"'{mode}' is not a choice: off, text or speech.")
+            chosen = MODES[mode]
+            by_guild = {**self.settings.guild_voice_replies, str(ctx.guild.id): chosen}
+            await self.services.settings_store.set("discord.guild_voice_replies", by_guild)
+        await ctx.reply(VOICE_REPLIES[self.settings.voice_replies_for(ctx.guild.id)])
+
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
         if message.author.bot:
@@ -59,13 +89,29 @@ class Chat(commands.Cog):
             place_of(message), message.id, message.author.id, message.author.display_name,
             message.content, tuple(a.filename for a in message.attachments),
         ))  # fmt: skip
-        if not self._wants_reply(message) or any(is_audio(a) for a in message.attachments):
-            return
-        if (await self.bot.get_context(message)).valid:
-            return  # a command: its own handler answers
+        if any(is_audio(a) for a in message.attachments):
+            return  # answered, if at all, once transcribed: on_voice_transcript
+        if not self.wants_reply(message) or (await self.bot.get_context(message)).valid:
+            return  # not for me, or a command that its own handler answers
         text = _without_mention(message, self.bot.user)
-        if not text:
+        if text:
+            await self._answer(message, text, speak=True)
+
+    @commands.Cog.listener()
+    async def on_voice_transcript(self, message: discord.Message, transcript: str) -> None:
+        """Answer a voice message or audio file the way a typed one is answered, its transcript
+        (after the words typed with it, if any) being the question. Dispatched by the
+        Transcription cog once the transcript is posted, so the answer comes after it."""
+        mode = self.settings.voice_replies_for(message.guild.id if message.guild else None)
+        if mode == "off" or not self.wants_reply(message):
             return
+        typed = _without_mention(message, self.bot.user)
+        question = f"{typed}\n\n{transcript}" if typed else transcript
+        await self._answer(message, question, speak=mode == "text+speech")
+
+    async def _answer(self, message: discord.Message, text: str, *, speak: bool) -> None:
+        """The assistant's answer to ``text`` as a reply to ``message``, in the channel's
+        conversation; spoken too when ``speak`` and the author is listening."""
         try:
             self.cooldown.check(message.author)
         except SlowDown as refusal:
@@ -82,7 +128,7 @@ class Chat(commands.Cog):
             await message.reply(f"I can't answer right now: {user_message(error)}",
                                 mention_author=False)  # fmt: skip
             return
-        await self._send(message, reply, spoken=True)
+        await self._send(message, reply, spoken=speak)
 
     async def _send(self, message: discord.Message, reply: Reply, *, spoken: bool) -> None:
         pieces = split_message(reply.text)
@@ -98,14 +144,20 @@ class Chat(commands.Cog):
             place_of(message), first.id, reply.text, message.id, spoken=said, question=str(question)
         ))  # fmt: skip
 
-    def _wants_reply(self, message: discord.Message) -> bool:
+    def wants_reply(self, message: discord.Message) -> bool:
+        """Whether ``message`` is addressed to the bot: a reply channel, a direct message, a
+        mention or a reply to one of the bot's messages."""
         if message.guild is None:
             return bool(self.settings.reply_in_dms)
         if message.channel.id in self.settings.reply_channels:
             return True
         user = self.bot.user
-        mentioned = user is not None and user in message.mentions
-        return bool(self.settings.reply_to_mentions and mentioned)
+        replied = message.reference.resolved if message.reference else None
+        addressed = user is not None and (
+            user in message.mentions
+            or (isinstance(replied, discord.Message) and replied.author.id == user.id)
+        )
+        return bool(self.settings.reply_to_mentions and addressed)
 
 
 def _messages_from(text: str) -> list[dict[str, Any]]:

@@ -243,7 +243,8 @@ class Training(commands.Cog):
             question = await reply.channel.fetch_message(reference.message_id)
         except discord.HTTPException:
             return []
-        return [{"role": "user", "content": question.content}]
+        # a voice message has no text: its transcript was only remembered with the reply
+        return [{"role": "user", "content": question.content}] if question.content else []
 
     async def _send(self, ctx: commands.Context[commands.Bot], text: str) -> None:
         for piece in split_message(text):

@@ -1,4 +1,7 @@
-"""Voice messages and audio files become text: automatically, by !transcribe, or from a menu."""
+"""Voice messages and audio files become text: automatically, by !transcribe, or from a menu.
+
+An automatic transcript is handed on (the ``voice_transcript`` event) to the chat, which answers
+it where the message was for the bot."""
 
 from __future__ import annotations
 
@@ -56,8 +59,11 @@ class Transcription(commands.Cog):
             if not refusal.repeated:
                 await message.reply(user_message(refusal), mention_author=False)
             return
-        for attachment in audio:  # every audio attachment, not just the first
-            await self.reply_with_transcript(message, attachment)
+        # every audio attachment, not just the first
+        heard = [await self.reply_with_transcript(message, attachment) for attachment in audio]
+        transcript = "\n\n".join(text for text in heard if text)
+        if transcript:  # the chat answers it if the message was for the bot
+            self.bot.dispatch("voice_transcript", message, transcript)
 
     @commands.command(name="transcribe")
     async def transcribe_command(self, ctx: commands.Context[commands.Bot]) -> None:
@@ -97,7 +103,9 @@ class Transcription(commands.Cog):
 
     async def reply_with_transcript(
         self, message: discord.Message, attachment: discord.Attachment
-    ) -> None:
+    ) -> str:
+        """Reply to ``message`` with the attachment's transcript; the words heard, or "" when
+        none were (no speech, or the audio could not be transcribed: the reply says why)."""
         placeholder = await message.reply(PLACEHOLDER, mention_author=False)
         try:
             transcript = await self._transcribe(message, attachment)
@@ -105,11 +113,12 @@ class Transcription(commands.Cog):
             log.info("Could not transcribe %s: %s", attachment.id, error)
             self.services.events.publish(BridgeError(place_of(message), user_message(error)))
             await placeholder.edit(content=f"⚠️ {user_message(error)}")
-            return
+            return ""
         pieces = split_message(transcript.text or NO_SPEECH)
         await placeholder.edit(content=pieces[0])
         for piece in pieces[1:]:
             await message.channel.send(piece)
+        return transcript.text.strip()
 
     async def _transcribe(
         self, message: discord.Message, attachment: discord.Attachment

@@ -35,6 +35,8 @@ CONFIG_PATH_VARIABLE = "VOXDESK_CONFIG"
 MAX_WHISPER_THREADS = 64
 # Discord ids are 64-bit snowflakes; TOML integers are signed 64-bit.
 DiscordId = Annotated[int, Field(gt=0, lt=2**63)]
+# What a voice message addressed to the bot gets besides its transcript.
+VoiceReplies = Literal["off", "text", "text+speech"]
 
 
 class SettingsError(VoxdeskError):
@@ -200,6 +202,16 @@ class DiscordSettings(_Section):
         default_factory=dict,
         description="Dataset per guild id, chosen there with !select_dataset.",
     )
+    voice_replies: VoiceReplies = Field(
+        "text+speech",
+        description="What a voice message addressed to the bot gets besides its transcript, "
+        "where a guild chose nothing: 'off', 'text' (the answer), or 'text+speech' (the answer, "
+        "also spoken when the author is in the bot's voice channel).",
+    )
+    guild_voice_replies: dict[str, VoiceReplies] = Field(
+        default_factory=dict,
+        description="voice_replies per guild id, chosen there with !voice_replies.",
+    )
     fine_tune_model: str = Field(
         "gpt-4o-mini-2024-07-18", description="Base model that !train fine-tunes."
     )
@@ -226,6 +238,10 @@ class DiscordSettings(_Section):
     def dataset_for(self, guild_id: int | None) -> str:
         """Where corrections and feedback from that guild go (None: direct messages)."""
         return self.guild_datasets.get(str(guild_id or 0)) or self.dataset
+
+    def voice_replies_for(self, guild_id: int | None) -> VoiceReplies:
+        """What voice messages in that guild get besides the transcript (None: DMs)."""
+        return self.guild_voice_replies.get(str(guild_id or 0), self.voice_replies)
 
 
 class SettingsFile(BaseModel):

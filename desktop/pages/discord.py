@@ -71,6 +71,7 @@ class DiscordPage(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._show_link())
         self.message = QLineEdit()
         self.message.setPlaceholderText("Write as the bot in the selected channel…")
         self.message.returnPressed.connect(self.send)
@@ -213,6 +214,12 @@ class DiscordPage(QWidget):
             metadata={"discord": {"channel_id": reply.place.channel_id,
                                   "message_id": reply.message_id, "author": "operator"}},
         )  # fmt: skip
+
+    def _show_link(self) -> None:
+        """An answer to a voice message, selected, says which transcript it answers."""
+        row = self._selected_row()
+        if row is not None and row.answers is not None:
+            self.status.say(f"{row.link}: «{' '.join(row.answers.text.split())}»")
 
     def _selected_row(self) -> FeedRow | None:
         rows = self.table.selectionModel().selectedRows()

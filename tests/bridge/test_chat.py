@@ -41,7 +41,7 @@ async def test_replies_only_where_wanted(running: Running) -> None:
     for message_id in (plain, mention, channel):
         message = bot._connection._get_message(message_id)
         assert message is not None
-        decisions[message_id] = chat._wants_reply(message)  # type: ignore[union-attr]
+        decisions[message_id] = chat.wants_reply(message)  # type: ignore[union-attr]
     assert decisions == {plain: False, mention: True, channel: True}
 
 

