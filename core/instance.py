@@ -13,6 +13,7 @@ import errno
 import json
 import os
 import socket
+import tempfile
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -34,6 +35,10 @@ class BotRunningElsewhere(VoxdeskError):
 
 class ProfileNotLockable(VoxdeskError):
     """The data folder cannot hold the bot's lock, so the bot does not start."""
+
+
+class DataFolderUnwritable(VoxdeskError):
+    """Nothing can be saved in the data folder."""
 
 
 @dataclass(frozen=True)
@@ -107,13 +112,32 @@ class BotLock:
         partial.replace(self._note)  # readers never see half a note
 
 
+def check_data_folder(folder: Path) -> None:
+    """Raise DataFolderUnwritable unless a file can be written in ``folder`` (made if missing).
+
+    The window refuses to open then, rather than open and lose every transcript and dataset
+    change made in it.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise DataFolderUnwritable(
+            f"The data folder {folder} is not writable ({error.strerror or error}): Voxdesk "
+            "keeps its datasets, fine-tune jobs and transcripts there.",
+            hint="Make it writable, or give Voxdesk a writable data folder (XDG_DATA_HOME on "
+            "Linux).",
+        ) from None
+
+
 def _not_lockable(folder: Path, error: OSError) -> ProfileNotLockable:
     reason = error.strerror or type(error).__name__
     if error.errno in READ_ONLY:
         return ProfileNotLockable(
             f"The bot cannot start: the data folder {folder} is not writable ({reason}).",
             hint="Make it writable, or give Voxdesk a writable data folder (XDG_DATA_HOME on "
-            "Linux); everything else works without the bot.",
+            "Linux).",
         )
     return ProfileNotLockable(
         f"The bot cannot start: the data folder {folder} cannot lock files ({reason}); a "

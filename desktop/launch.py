@@ -12,6 +12,7 @@ import typer
 
 from voxdesk.core.cli.context import CliContext, get_context, user_errors
 from voxdesk.core.errors import VoxdeskError
+from voxdesk.core.instance import check_data_folder
 from voxdesk.core.training.database import default_database_path
 
 HEADLESS_COMMANDS = (
@@ -39,12 +40,14 @@ def open_window(cli: CliContext, files: list[Path] | None = None) -> None:
     for path in files:
         if not path.is_file():
             raise VoxdeskError(f"No such file: {path}.", hint="Check the path and try again.")
+    folder = default_database_path().parent  # the profile: its data, its bot, its window
+    check_data_folder(folder)
     # Qt is imported only when a window will open
     from voxdesk.desktop.app import create_application, run_app
     from voxdesk.desktop.instance import WindowInstance
 
     create_application()  # Qt's local sockets want an application
-    instance = WindowInstance(default_database_path().parent)
+    instance = WindowInstance(folder)
     if not instance.claim_or_hand_over(files):
         given = f", with {len(files)} file(s) to transcribe" if files else ""
         cli.console.print(

@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 
 from voxdesk.core.errors import user_message
-from voxdesk.core.instance import BotLock, BotRunningElsewhere, ProfileNotLockable
+from voxdesk.core.instance import (
+    BotLock,
+    BotRunningElsewhere,
+    DataFolderUnwritable,
+    ProfileNotLockable,
+    check_data_folder,
+)
 
 
 def test_one_holder_at_a_time_and_the_refusal_names_it(tmp_path: Path) -> None:
@@ -72,3 +78,6 @@ def test_a_read_only_data_folder_refuses_the_bot(read_only_folder: Path) -> None
     with pytest.raises(ProfileNotLockable) as refused:
         lock.acquire()
     assert "is not writable" in user_message(refused.value)
+    with pytest.raises(DataFolderUnwritable):
+        check_data_folder(read_only_folder / "voxdesk")
+    check_data_folder(read_only_folder.parent / "writable")  # made, and written in

@@ -72,6 +72,18 @@ def test_a_second_launch_with_a_missing_file_is_one_line(tmp_path: Path) -> None
                                                "Check the path and try again."]  # fmt: skip
 
 
+def test_a_read_only_data_folder_is_one_line_and_no_window(
+    tmp_path: Path, read_only_folder: Path
+) -> None:
+    """The window would lose every transcript and dataset change made in it: it does not open."""
+    env = profile_env(tmp_path, QT_QPA_PLATFORM="offscreen", XDG_DATA_HOME=str(read_only_folder))
+    run = subprocess.run([VOXDESK], env=env, text=True, capture_output=True, timeout=60)
+    assert run.returncode == 1
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: The data folder "), run.stderr
+    assert f"{read_only_folder / 'voxdesk'} is not writable" in lines[0]
+
+
 def test_the_window_comes_forward_and_queues_files_behind_the_work_under_way(
     qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: Services,
     monkeypatch: pytest.MonkeyPatch,
