@@ -41,6 +41,7 @@ bench: system-deps $(STAMP)
 	$(BIN)/python -m bench.record
 	$(BIN)/python -m bench.dataset
 	$(BIN)/python -m bench.bridge
+	$(BIN)/python -m bench.voice_message
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench.ui
 
 system-deps:
