@@ -43,6 +43,7 @@ bench: system-deps $(STAMP)
 	$(BIN)/python -m bench.bridge
 	$(BIN)/python -m bench.voice_message
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench.ui
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench.editor
 
 system-deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import platformdirs
 import pydantic
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
@@ -138,11 +139,13 @@ class TranscriptHistory(QAbstractListModel):
         return entries
 
     def _write(self, entries: list[Entry]) -> None:
-        data = [dataclasses.asdict(entry) for entry in entries]
+        # orjson writes dataclasses itself, many times faster than asdict and json: a long
+        # transcript's words would otherwise hold the GIL, and stall the window, for a while.
+        data = orjson.dumps(entries)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(dir=self.path.parent, prefix=".transcripts-")
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(data, out, ensure_ascii=False)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
         Path(temp).replace(self.path)
 
 

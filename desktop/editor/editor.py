@@ -29,7 +29,6 @@ from voxdesk.core.audio import Pcm
 from voxdesk.core.audio.playback import PlaybackStream
 from voxdesk.core.errors import VoxdeskError, user_message
 from voxdesk.core.services import Services
-from voxdesk.core.stt import Segment
 from voxdesk.core.stt.words import merge, shifted, split, with_segments
 from voxdesk.desktop.actions import StatusLine
 from voxdesk.desktop.editor.model import Column, SegmentTable
@@ -70,8 +69,10 @@ class TranscriptEditor(QWidget):
         self.view.setModel(self.table)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setWordWrap(False)  # rows of one line keep a 2-hour transcript fast to scroll
-        self.view.verticalHeader().setDefaultSectionSize(24)
-        self.view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        rows = self.view.verticalHeader()
+        rows.setDefaultSectionSize(24)
+        rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        rows.hide()  # sizing 1,500 row numbers costs more than the numbers are worth
         header = self.view.horizontalHeader()
         header.setSectionResizeMode(Column.TEXT, QHeaderView.ResizeMode.Stretch)
         for column, width in ((Column.START, 90), (Column.END, 90), (Column.SPEAKER, 90)):
@@ -168,8 +169,12 @@ class TranscriptEditor(QWidget):
         self.words.show_segment(self.table.segments[row], self.table.word_at(row, seconds))
 
     def _show_words(self, current: QModelIndex) -> None:
-        segment = self.table.segments[current.row()] if current.isValid() else None
-        self.words.show_segment(segment)
+        if not current.isValid():
+            self.words.show_segment(None)
+            return
+        row, position = current.row(), self.player.position
+        playing = self.table.word_at(row, position) if self.table.row_at(position) == row else -1
+        self.words.show_segment(self.table.segments[row], playing)
 
     # --- editing --------------------------------------------------------------------------------
 
@@ -255,10 +260,11 @@ class TranscriptEditor(QWidget):
     def save(self) -> None:
         """Keep the edits in the history (the Record page exports and copies them)."""
         self._save_timer.stop()
-        segments: tuple[Segment, ...] = tuple(self.table.segments)
-        if segments != self.entry.transcript.segments:
-            edited = with_segments(self.entry.transcript, segments)
-            self.entry = self.history.replace(self.entry, edited)
+        if self.undo_stack.isClean():
+            return
+        edited = with_segments(self.entry.transcript, tuple(self.table.segments))
+        self.entry = self.history.replace(self.entry, edited)
+        self.undo_stack.setClean()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.player.pause()

@@ -16,6 +16,12 @@ from voxdesk.core.stt.words import aligned_words, with_text
 Index = QModelIndex | QPersistentModelIndex
 LOW_CONFIDENCE = 0.5  # a word Whisper gave less than this probability is marked for checking
 _UNSURE = QColor(255, 196, 0, 70)
+# Qt asks data() for every cell and role at each repaint: plain ints compare fastest.
+_DISPLAY, _EDIT = int(Qt.ItemDataRole.DisplayRole), int(Qt.ItemDataRole.EditRole)
+_TOOLTIP, _BACKGROUND = int(Qt.ItemDataRole.ToolTipRole), int(Qt.ItemDataRole.BackgroundRole)
+_START, _END, _SPEAKER, _TEXT = range(4)
+_FIXED = Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled
+_EDITABLE = _FIXED | Qt.ItemFlag.ItemIsEditable
 
 
 class Column(IntEnum):
@@ -47,7 +53,7 @@ class SegmentTable(QAbstractTableModel):
         super().__init__()
         self.segments = list(segments)
         self.undo_stack = undo_stack
-        self._starts = [segment.start for segment in self.segments]
+        self._index_rows()
 
     # --- Qt's model API ---------------------------------------------------------------------
 
@@ -55,7 +61,7 @@ class SegmentTable(QAbstractTableModel):
         return 0 if parent.isValid() else len(self.segments)
 
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's API
-        return 0 if parent.isValid() else len(Column)
+        return 0 if parent.isValid() else 4
 
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
@@ -67,24 +73,22 @@ class SegmentTable(QAbstractTableModel):
         return section + 1
 
     def flags(self, index: Index) -> Qt.ItemFlag:
-        flags = super().flags(index)
-        if index.column() in (Column.SPEAKER, Column.TEXT):
-            flags |= Qt.ItemFlag.ItemIsEditable
-        return flags
+        return _EDITABLE if index.column() >= _SPEAKER else _FIXED
 
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        segment = self.segments[index.row()]
-        column = Column(index.column())
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
-            return {Column.START: clock(segment.start), Column.END: clock(segment.end),
-                    Column.SPEAKER: segment.speaker, Column.TEXT: segment.text}[column]  # fmt: skip
-        if column == Column.TEXT and role == Qt.ItemDataRole.ToolTipRole:
-            unsure = unsure_words(segment)
-            return f"Check: {', '.join(unsure)}" if unsure else None
-        if column == Column.TEXT and role == Qt.ItemDataRole.BackgroundRole:
-            return _UNSURE if unsure_words(segment) else None
+    def data(self, index: Index, role: int = _DISPLAY) -> Any:
+        role = int(role)
+        if role in (_DISPLAY, _EDIT):
+            segment = self.segments[index.row()]
+            column = index.column()
+            if column == _TEXT:
+                return segment.text
+            if column == _SPEAKER:
+                return segment.speaker
+            return clock(segment.start if column == _START else segment.end)
+        if role == _BACKGROUND:
+            return _UNSURE if index.column() == _TEXT and self._unsure[index.row()] else None
+        if role == _TOOLTIP and index.column() == _TEXT and self._unsure[index.row()]:
+            return f"Check: {', '.join(unsure_words(self.segments[index.row()]))}"
         return None
 
     def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
@@ -129,7 +133,12 @@ class SegmentTable(QAbstractTableModel):
             self.beginInsertRows(QModelIndex(), row, row + len(new) - 1)
             self.segments[row:row] = new
             self.endInsertRows()
+        self._index_rows()
+
+    def _index_rows(self) -> None:
+        """What lookups and repaints need of every row, found once per change."""
         self._starts = [segment.start for segment in self.segments]
+        self._unsure = [bool(unsure_words(segment)) for segment in self.segments]
 
 
 class ReplaceSegments(QUndoCommand):
