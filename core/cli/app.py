@@ -14,6 +14,7 @@ from voxdesk.core.cli.config import config_app
 from voxdesk.core.cli.context import CliContext, get_context, init_context, user_errors
 from voxdesk.core.cli.dataset import dataset_app
 from voxdesk.core.cli.finetune import finetune_app
+from voxdesk.core.cli.models import models_app
 
 ConfigOption = Annotated[
     Path | None,
@@ -63,4 +64,5 @@ def build_app(on_no_command: Callable[[CliContext], None] | None = None) -> type
     app.add_typer(dataset_app, name="dataset")
     app.add_typer(finetune_app, name="finetune")
     app.add_typer(config_app, name="config")
+    app.add_typer(models_app, name="models")
     return app

@@ -233,7 +233,10 @@ class ModelStore:
         return self.root / ".partial" / _KIND_FOLDERS[entry.kind] / entry.name
 
     def _names(self) -> str:
-        return ", ".join(entry.name for entry in self.installed()) or "none"
+        from voxdesk.core.models.overview import overview  # it knows the bundled models too
+
+        rows = [row for row in overview(self) if row.status != "downloadable"]
+        return ", ".join(f"{row.name} ({row.status})" for row in rows) or "none"
 
 
 def _label(entry: CatalogueEntry) -> str:
