@@ -1,4 +1,5 @@
-"""``voxdesk finetune``: start, list, status, follow, cancel and use fine-tuning jobs."""
+"""``voxdesk finetune``: start, list, status, follow, pause, resume, cancel, track and use
+fine-tuning jobs; hold out a split and evaluate models on it."""
 
 from __future__ import annotations
 
@@ -10,12 +11,23 @@ from typing import Annotated, Any, cast
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
 from voxdesk.core.cli.context import get_context, user_errors
 from voxdesk.core.cli.dataset import print_report
 from voxdesk.core.errors import VoxdeskError
 from voxdesk.core.services import Services
+from voxdesk.core.training.evaluate import (
+    DEFAULT_SPLIT,
+    EvalResult,
+    Limits,
+    dollars,
+    evaluate,
+    export_results,
+    hold_out,
+    plan_evaluation,
+)
 from voxdesk.core.training.job_request import Hyperparameters, JobOptions, JobUpdate, Method
 from voxdesk.core.training.launch import (
     FineTuneOrder,
@@ -159,6 +171,115 @@ def cancel(ctx: typer.Context, job_id: Annotated[str, typer.Argument()]) -> None
     with user_errors(cli.console):
         job = cli.run(lambda s: s.fine_tuner.cancel(job_id))
         cli.out.print(f"Job {job.id} is {job.status}.")
+
+
+@finetune_app.command("pause")
+def pause(ctx: typer.Context, job_id: Annotated[str, typer.Argument()]) -> None:
+    """Pause a running job; it keeps its progress until resumed."""
+    cli = get_context(ctx)
+    with user_errors(cli.console):
+        job = cli.run(lambda s: s.fine_tuner.pause(job_id))
+        cli.out.print(f"Job {job.id} is {job.status}.")
+
+
+@finetune_app.command("resume")
+def resume(ctx: typer.Context, job_id: Annotated[str, typer.Argument()]) -> None:
+    """Resume a paused job."""
+    cli = get_context(ctx)
+    with user_errors(cli.console):
+        job = cli.run(lambda s: s.fine_tuner.resume(job_id))
+        cli.out.print(f"Job {job.id} is {job.status}.")
+
+
+@finetune_app.command("track")
+def track(ctx: typer.Context, job_id: Annotated[str, typer.Argument()]) -> None:
+    """Record a job started elsewhere (see list --remote), so it can be followed here."""
+    cli = get_context(ctx)
+    with user_errors(cli.console):
+        job = cli.run(lambda s: s.fine_tuner.track(job_id))
+        cli.out.print(f"Job {job.id} ({job.status}) is now in the local registry.")
+
+
+@finetune_app.command("split")
+def split_command(
+    ctx: typer.Context,
+    dataset: Annotated[str, typer.Argument()],
+    share: Annotated[float, typer.Option(help="Share of approved examples to hold out.")] = 0.1,
+    seed: Annotated[int, typer.Option(help="Seed of the choice.")] = 0,
+    name: Annotated[str, typer.Option(help="The split's name (a tag).")] = DEFAULT_SPLIT,
+) -> None:
+    """Hold out a seeded share of a dataset as a split (a tag) to evaluate models on."""
+    cli = get_context(ctx)
+    with user_errors(cli.console):
+        held = cli.run(lambda s: hold_out(s.datasets, dataset, share, seed=seed, split=name))
+        cli.out.print(f"Dataset '{dataset}' holds {held} examples out as '{name}'.")
+
+
+@finetune_app.command("eval")
+def eval_command(
+    ctx: typer.Context,
+    models: Annotated[
+        list[str], typer.Argument(help="Models to compare: base, fine-tuned, checkpoints.")
+    ],
+    dataset: Annotated[str, typer.Option(help="Dataset whose split holds the prompts.")],
+    split: Annotated[str, typer.Option(help="Split (tag) to ask.")] = DEFAULT_SPLIT,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many prompts.")] = None,
+    judge: Annotated[str | None, typer.Option(help="Model that grades each answer.")] = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=256)] = 8,
+    rpm: Annotated[float, typer.Option(min=1, help="Requests per minute at most.")] = 500,
+    export: Annotated[Path | None, typer.Option(help="Write the answers (.jsonl, .csv).")] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Do not ask to confirm the cost.")
+    ] = False,
+) -> None:
+    """Ask each model the split's prompts; compare their answers with the references."""
+    cli = get_context(ctx)
+    with user_errors(cli.console):
+        if export is not None and export.suffix.lower() not in (".jsonl", ".csv"):
+            raise VoxdeskError(f"Cannot export to '{export.name}'.", hint="Name a .jsonl or .csv.")
+        plan = cli.run(
+            lambda s: plan_evaluation(s, models, dataset, split=split, limit=limit, judge=judge)
+        )
+        cli.out.print(f"{len(plan.cases)} prompts x {len(plan.models)} models: "
+                      f"{plan.estimate.describe()}", highlight=False)  # fmt: skip
+        if not yes and not typer.confirm("Start the evaluation?", default=False):
+            raise VoxdeskError("Not started.")
+        columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(),
+                   TimeRemainingColumn())  # fmt: skip
+        with Progress(*columns, console=cli.console, transient=True) as bar:
+            task = bar.add_task("Evaluating", total=len(plan.cases) * len(plan.models))
+            result = cli.run(lambda s: evaluate(
+                s, plan, limits=Limits(concurrency, rpm),
+                progress=lambda step: bar.update(task, completed=step.done),
+            ))  # fmt: skip
+        print_summary(result, cli.out)
+        if export is not None:
+            cli.run(lambda s: export_results(result, export))
+            cli.out.print(f"Wrote {len(result.answers)} answers to {export}.")
+
+
+def print_summary(result: EvalResult, out: Console) -> None:
+    judged = result.plan.judge is not None
+    table = Table(title=f"Evaluation {result.id}")
+    table.add_column("model", overflow="fold")  # an ft: name in full, over lines if need be
+    for name in ("answered", "failed", "similarity", "wins", "cost", "latency"):
+        table.add_column(name)
+    if judged:
+        table.add_column("verdicts")
+    for row in result.summaries():
+        verdicts = ", ".join(f"{k} {v}" for k, v in sorted(row.verdicts.items()))
+        table.add_row(
+            escape(row.model), str(row.answered), str(row.failed),
+            "-" if row.mean_similarity is None else f"{row.mean_similarity:.1f}",
+            str(row.wins), "?" if row.cost is None else dollars(row.cost),
+            "-" if row.mean_latency is None else f"{row.mean_latency:.2f} s",
+            *([verdicts] if judged else []),
+        )  # fmt: skip
+    out.print(table)
+    if learnt := result.corrections_learnt():
+        counts = ", ".join(f"{model} {done}/{total}" for model, (done, total) in learnt.items())
+        out.print(f"Corrections from Discord now answered like the trainer: {counts}",
+                  highlight=False)  # fmt: skip
 
 
 @finetune_app.command("use")

@@ -117,6 +117,42 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX import_problems_by_import ON import_problems (import_id, line);
     """,
+    # Evaluations: models answering a dataset split's prompts, every answer kept, by the job
+    # whose models they are when the registry knows it. One answer per prompt and model.
+    # Metrics gain the full validation pass OpenAI reports at epoch ends and in checkpoints.
+    """
+    CREATE TABLE evaluations (
+        id INTEGER PRIMARY KEY,
+        job_id TEXT REFERENCES jobs(id) ON DELETE SET NULL,
+        dataset TEXT NOT NULL,
+        split TEXT NOT NULL,
+        models TEXT NOT NULL,
+        judge TEXT,
+        state TEXT NOT NULL CHECK (state IN ('running', 'finished', 'cancelled', 'failed')),
+        estimated_cost REAL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT
+    );
+    CREATE INDEX evaluations_by_job ON evaluations (job_id);
+    CREATE TABLE evaluation_answers (
+        evaluation_id INTEGER NOT NULL REFERENCES evaluations(id) ON DELETE CASCADE,
+        example_id INTEGER NOT NULL,
+        model TEXT NOT NULL,
+        answer TEXT,
+        error TEXT,
+        similarity REAL,
+        verdict TEXT,
+        reasoning TEXT NOT NULL DEFAULT '',
+        latency REAL NOT NULL,
+        prompt_tokens INTEGER NOT NULL DEFAULT 0,
+        completion_tokens INTEGER NOT NULL DEFAULT 0,
+        cost REAL,
+        attempts INTEGER NOT NULL,
+        PRIMARY KEY (evaluation_id, example_id, model)
+    );
+    ALTER TABLE job_metrics ADD COLUMN full_valid_loss REAL;
+    ALTER TABLE job_metrics ADD COLUMN full_valid_mean_token_accuracy REAL;
+    """,
 )
 
 

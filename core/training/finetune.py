@@ -1,4 +1,4 @@
-"""The OpenAI fine-tuning client: upload, create, follow, cancel, list.
+"""The OpenAI fine-tuning client: upload, create, follow, pause, resume, cancel, list, track.
 
 Following a job polls its status, events and checkpoints, backing off while the API has
 transient trouble (429, 5xx, timeouts, dropped connections), and hands out each event exactly
@@ -125,6 +125,37 @@ class FineTuner:
     async def cancel(self, job_id: str) -> JobSnapshot:
         job = snapshot(await self._call(self.client.fine_tuning.jobs.cancel(job_id)))
         await self.registry.update(job)
+        return job
+
+    async def pause(self, job_id: str) -> JobSnapshot:
+        """Pause a running job (it keeps its progress); ``resume`` goes on from there."""
+        return await self._switch(job_id, self.client.fine_tuning.jobs.pause, "running", "pause")
+
+    async def resume(self, job_id: str) -> JobSnapshot:
+        return await self._switch(job_id, self.client.fine_tuning.jobs.resume, "paused", "resume")
+
+    async def _switch(
+        self, job_id: str, request: Callable[[str], Awaitable[Any]], needed: str, verb: str
+    ) -> JobSnapshot:
+        try:
+            job = snapshot(await self._call(request(job_id)))
+        except OpenAIError as error:
+            # Say why in the job's terms when it is simply in the wrong state.
+            current = await self.retrieve(job_id)
+            if current.status != needed:
+                raise FineTuneError(
+                    f"Job {job_id} is {current.status}; only a {needed} job can {verb}."
+                ) from error
+            raise
+        await self.registry.update(job)
+        if self._events is not None:
+            self._events.publish(JobUpdated(job.id, job.status, job.fine_tuned_model))
+        return job
+
+    async def track(self, job_id: str) -> JobSnapshot:
+        """Record a job started elsewhere (the dashboard, another machine) to follow it here."""
+        job = await self.retrieve(job_id)
+        await self.registry.record(job, dataset=None, estimated_cost=None)
         return job
 
     async def list_jobs(

@@ -15,6 +15,7 @@ from typing import Any
 from voxdesk.core.training.database import Database, Transaction, now
 
 TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
+PAUSABLE_STATUSES = frozenset({"running"})
 
 
 @dataclass(frozen=True)
@@ -83,10 +84,16 @@ class MetricPoint:
     train_mean_token_accuracy: float | None
     valid_loss: float | None
     valid_mean_token_accuracy: float | None
+    full_valid_loss: float | None = None  # a pass over the whole validation file
+    full_valid_mean_token_accuracy: float | None = None
+
+    def values(self) -> dict[str, float | None]:
+        return {name: getattr(self, name) for name in METRIC_FIELDS}
 
 
-_METRIC_FIELDS = ("train_loss", "train_mean_token_accuracy", "valid_loss",
-                  "valid_mean_token_accuracy")  # fmt: skip
+METRIC_FIELDS = ("train_loss", "train_mean_token_accuracy", "valid_loss",
+                 "valid_mean_token_accuracy", "full_valid_loss",
+                 "full_valid_mean_token_accuracy")  # fmt: skip
 
 
 class JobRegistry:
@@ -169,6 +176,9 @@ class JobRegistry:
                     )  # fmt: skip
                     if cursor.rowcount:
                         new.append(checkpoint)
+                        # A checkpoint may carry the step's full validation pass.
+                        _metrics(connection, job_id, {**checkpoint.metrics,
+                                                      "step": checkpoint.step})  # fmt: skip
             return new
 
         return await self.db.run(insert)
@@ -213,7 +223,7 @@ class JobRegistry:
             rows = connection.execute(
                 "SELECT * FROM job_metrics WHERE job_id = ? ORDER BY step", (job_id,)
             )
-            return [MetricPoint(row["step"], *(row[name] for name in _METRIC_FIELDS))
+            return [MetricPoint(row["step"], *(row[name] for name in METRIC_FIELDS))
                     for row in rows]  # fmt: skip
 
         return await self.db.run(query)
@@ -237,12 +247,19 @@ def _history(connection: sqlite3.Connection, job_id: str, status: str) -> None:
 
 
 def _metrics(connection: sqlite3.Connection, job_id: str, data: dict[str, Any]) -> None:
-    values = [data.get(name) for name in _METRIC_FIELDS]
+    """Merge a step's metrics: a value already known is kept where the new data has none."""
+    values = [_number(data.get(name)) for name in METRIC_FIELDS]
+    merged = ", ".join(f"{name} = COALESCE(excluded.{name}, {name})" for name in METRIC_FIELDS)
     connection.execute(
-        "INSERT OR REPLACE INTO job_metrics (job_id, step, train_loss, train_mean_token_accuracy,"
-        " valid_loss, valid_mean_token_accuracy) VALUES (?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO job_metrics (job_id, step, {', '.join(METRIC_FIELDS)})"
+        f" VALUES (?, ?, {', '.join('?' for _ in METRIC_FIELDS)})"
+        f" ON CONFLICT (job_id, step) DO UPDATE SET {merged}",
         (job_id, int(data["step"]), *values),
     )
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
 
 
 def _job(row: sqlite3.Row) -> JobRecord:

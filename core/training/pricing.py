@@ -1,10 +1,11 @@
-"""Training cost estimates from the dated price table in ``resources/pricing.toml``."""
+"""Training and answering costs from the dated price table in ``resources/pricing.toml``."""
 
 from __future__ import annotations
 
 import functools
 import importlib.resources
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,9 +38,27 @@ def estimate_cost(model: str, trained_tokens: int) -> CostEstimate | None:
     return CostEstimate(model, row, trained_tokens, dollars, str(table["as_of"]))
 
 
-def _price_row(model: str, prices: dict[str, float]) -> str | None:
+def _price_row(model: str, prices: Mapping[str, Any]) -> str | None:
     if model in prices:
         return model
     # "gpt-4o-mini" means its newest snapshot: the longest table name it starts.
     family = [name for name in prices if name.startswith(model + "-")]
     return max(family, default=None)
+
+
+def answer_cost(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+    """Dollars for one chat completion of ``model``; None when its price is unknown.
+
+    A fine-tuned model ("ft:BASE:org:suffix:id", or a checkpoint of one) is billed at its base
+    model's fine-tuned row.
+    """
+    prices: dict[str, list[float]] = price_table()["inference_per_million_tokens"]
+    tuned = model.startswith("ft:")
+    base = model.removeprefix("ft:").split(":")[0]
+    family = {name.removeprefix("ft:"): rates for name, rates in prices.items()
+              if name.startswith("ft:") == tuned}  # fmt: skip
+    row = _price_row(base, family)
+    if row is None:
+        return None
+    per_input, per_output = family[row]
+    return (prompt_tokens * per_input + completion_tokens * per_output) / 1_000_000

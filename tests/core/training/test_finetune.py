@@ -258,3 +258,66 @@ async def test_persistent_errors_are_not_retried_forever(
 ) -> None:
     with pytest.raises(OpenAIError, match="404"):
         await tuner(server, database).retrieve("ftjob-missing")
+
+
+async def test_pause_and_resume_a_running_job(
+    server: FakeOpenAI, database: Database, training_file: Path
+) -> None:
+    bus = EventBus()
+    updates = bus.subscribe(JobUpdated)
+    client = tuner(server, database, events=bus)
+    job_id = await start_job(client, training_file)
+    with pytest.raises(FineTuneError, match="is queued; only a running job can pause"):
+        await client.pause(job_id)
+    while (await client.poll(job_id)).job.status != "running":
+        pass
+    paused = await client.pause(job_id)
+    assert paused.status == "paused" and server.jobs[job_id].status == "paused"
+    assert (await client.poll(job_id)).job.status == "paused"  # it waits, no steps taken
+    assert server.jobs[job_id].step == 0
+    assert (await client.resume(job_id)).status == "running"
+    history = await client.registry.status_history(job_id)
+    assert history[-3:] == ["running", "paused", "running"]
+    seen = []
+    while (event := updates.get_nowait()) is not None:
+        seen.append(event.status)
+    assert seen[-3:] == ["paused", "paused", "running"]  # paused, polled, resumed
+    with pytest.raises(FineTuneError, match="is running; only a paused job can resume"):
+        await client.resume(job_id)
+
+
+async def test_a_remote_job_can_be_recorded_and_followed(
+    server: FakeOpenAI, database: Database, training_file: Path
+) -> None:
+    elsewhere = tuner(server, database)
+    file_id = await elsewhere.upload(training_file)
+    created = await elsewhere.client.fine_tuning.jobs.create(
+        model="gpt-4o-mini-2024-07-18", training_file=file_id
+    )  # as the dashboard would: nothing recorded here
+    client = tuner(server, database)
+    assert await client.registry.job(created.id) is None
+    await client.track(created.id)
+    assert [record.id for record in await client.registry.unfinished()] == [created.id]
+    async for update in client.follow(created.id):
+        last = update
+    assert last.job.status == "succeeded"
+    assert (await client.registry.job(created.id)) is not None
+
+
+async def test_validation_and_full_validation_metrics_are_kept_with_gaps(
+    server: FakeOpenAI, database: Database, training_file: Path
+) -> None:
+    client = tuner(server, database)
+    validation = await client.upload(training_file)
+    file_id = await client.upload(training_file)
+    request = JobRequest("gpt-4o-mini-2024-07-18", file_id, validation_file=validation)
+    job = await client.create(request, dataset="bot", estimated_cost=None)
+    async for _ in client.follow(job.id):
+        pass
+    points = await client.registry.metrics(job.id)
+    assert [p.step for p in points] == [1, 2, 3]
+    assert [p.valid_loss is None for p in points] == [True, False, True]  # a gap stays a gap
+    assert [p.full_valid_loss is None for p in points] == [True, True, False]
+    assert points[2].full_valid_mean_token_accuracy is not None
+    checkpoints = await client.registry.checkpoints(job.id)
+    assert "full_valid_loss" in checkpoints[-1].metrics

@@ -1,0 +1,281 @@
+"""Evaluating models on a held-out split, against the loopback OpenAI server."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakes.openai_server import API_KEY, FakeOpenAI
+from voxdesk.core.config import SecretStore, Settings
+from voxdesk.core.errors import VoxdeskError
+from voxdesk.core.services import Services
+from voxdesk.core.training.evaluate import (
+    NO_VERDICT,
+    EvalPlan,
+    EvaluationError,
+    EvaluationStore,
+    Limits,
+    Progress,
+    evaluate,
+    export_results,
+    hold_out,
+    plan_evaluation,
+)
+from voxdesk.core.training.store import NewExample, Status
+
+BASE = "gpt-4o-mini-2024-07-18"
+TUNED = "ft:gpt-4o-mini-2024-07-18:voxdesk-test:bot:abc123"
+JUDGE = "gpt-4.1-mini-2025-04-14"
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[FakeOpenAI]:
+    fake = await FakeOpenAI().start()
+    fake.strict_models = True
+    fake.models.add(TUNED)
+    yield fake
+    assert fake.spec_problems() == []
+    await fake.stop()
+
+
+@pytest.fixture
+async def services(server: FakeOpenAI, tmp_path: Path) -> AsyncIterator[Services]:
+    settings = Settings()
+    settings.openai.base_url = server.base_url
+    made = Services(settings, SecretStore({"OPENAI_API_KEY": API_KEY}),
+                    database_path=tmp_path / "voxdesk.db")  # fmt: skip
+    yield made
+    await made.close()
+
+
+def question(i: int) -> str:
+    return f"Когда открывается клуб в день {i}?"
+
+
+def reference(i: int) -> str:
+    return f"Клуб открывается в {10 + i} часов, приходите!"
+
+
+async def fill(services: Services, held_out: int = 5, trained: int = 3) -> None:
+    """Examples 0..held_out-1 tagged 'validation' (the last one a Discord correction)."""
+    examples = [
+        NewExample({"messages": [{"role": "system", "content": "Отвечай кратко."},
+                                 {"role": "user", "content": question(i)},
+                                 {"role": "assistant", "content": reference(i)}]},
+                   status=Status.APPROVED, tags=["validation"] if i < held_out else [])
+        for i in range(held_out + trained)
+    ]  # fmt: skip
+    await services.datasets.add("club", examples)
+    correction = await services.datasets.add_correction(
+        "club", conversation=[{"role": "user", "content": question(99)}],
+        wrong_reply="Не знаю.", corrected_reply=reference(99),
+    )  # fmt: skip
+    await services.datasets.update(correction, tags=["validation"])
+
+
+def learns(server: FakeOpenAI, learnt: set[int]) -> None:
+    """The tuned model answers the reference for the questions in ``learnt``."""
+    known = {question(i): reference(i) for i in learnt}
+
+    def reply(messages: list[dict[str, Any]]) -> str:
+        return known.get(messages[-1]["content"], "Не знаю.")
+
+    server.answers[TUNED] = reply
+
+
+def asked(server: FakeOpenAI) -> Counter[tuple[str, str]]:
+    return Counter((body["model"], body["messages"][-1]["content"])
+                   for body in server.chat_requests)  # fmt: skip
+
+
+async def test_every_model_answers_every_prompt_once_and_each_answer_is_kept(
+    server: FakeOpenAI, services: Services
+) -> None:
+    await fill(services)
+    learns(server, {0, 1, 2, 99})
+    plan = await plan_evaluation(services, [BASE, TUNED], "club")
+    assert [case.prompt for case in plan.cases] == [*map(question, range(5)), question(99)]
+    assert plan.cases[-1].original == "Не знаю." and plan.cases[0].original is None
+    assert plan.estimate.requests == 12 and plan.estimate.dollars > 0
+
+    seen: list[Progress] = []
+    result = await evaluate(services, plan, progress=seen.append)
+
+    assert [step.done for step in seen] == list(range(1, 13))
+    assert set(asked(server).values()) == {1} and len(asked(server)) == 12
+    sent = next(b for b in server.chat_requests if b["messages"][-1]["content"] == question(0))
+    assert sent["messages"][0] == {"role": "system", "content": "Отвечай кратко."}
+    assert all(m["role"] != "assistant" for m in sent["messages"])  # the reference stays here
+    stored = await EvaluationStore(services.database).answers(result.id)
+    assert sorted(stored, key=lambda a: (a.example_id, a.model)) == sorted(
+        result.answers, key=lambda a: (a.example_id, a.model)
+    )
+    base, tuned = result.summaries()
+    assert (tuned.model, tuned.answered, tuned.wins) == (TUNED, 6, 4)
+    assert tuned.mean_similarity is not None and base.mean_similarity is not None
+    assert tuned.mean_similarity > base.mean_similarity
+    assert base.cost is not None and tuned.cost is not None and tuned.cost > 0
+    assert result.corrections_learnt() == {BASE: (0, 1), TUNED: (1, 1)}
+    learnt = result.answer(plan.cases[-1].example_id, TUNED)
+    assert learnt is not None and learnt.similarity == 100.0
+    records = await EvaluationStore(services.database).evaluations()
+    assert [(r.id, r.state, r.models) for r in records] == [(result.id, "finished", (BASE, TUNED))]
+
+
+async def test_rate_limits_and_server_errors_are_waited_out_without_duplicate_answers(
+    server: FakeOpenAI, services: Services
+) -> None:
+    await fill(services)
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    plan = await plan_evaluation(services, [BASE, TUNED], "club")
+    server.fail_next(429, "Rate limit reached", **{"Retry-After": "7"})
+    server.fail_next(500, "The server had an error")
+    server.fail_next(503, "Overloaded")
+    result = await evaluate(services, plan, limits=Limits(concurrency=1), sleep=sleep)
+
+    assert waits[0] == 7.0  # as Retry-After asked
+    assert len(waits) == 3
+    assert len(result.answers) == 12 and all(a.error is None for a in result.answers)
+    assert set(asked(server).values()) == {1}
+    assert sum(a.attempts for a in result.answers) == 15
+    stored = await EvaluationStore(services.database).answers(result.id)
+    assert len({(a.example_id, a.model) for a in stored}) == len(stored) == 12
+
+
+async def test_requests_keep_to_the_rate_limit(server: FakeOpenAI, services: Services) -> None:
+    await fill(services, held_out=14)
+    plan = await plan_evaluation(services, [BASE, TUNED], "club")
+    started = time.monotonic()
+    await evaluate(services, plan, limits=Limits(concurrency=16, requests_per_minute=600))
+    # 30 requests at 10 a second with a bucket of 10: at least two seconds.
+    assert time.monotonic() - started >= 1.9
+    times = server.chat_times
+    busiest = max(sum(1 for t in times if first <= t < first + 1) for first in times)
+    assert busiest <= 20
+
+
+async def test_a_model_that_does_not_exist_is_one_line_before_any_answer(
+    server: FakeOpenAI, services: Services
+) -> None:
+    await fill(services)
+    with pytest.raises(EvaluationError) as error:
+        await plan_evaluation(services, [BASE, "ft:gpt-4o-mini:nobody:typo:zzz"], "club")
+    assert "no model 'ft:gpt-4o-mini:nobody:typo:zzz'" in error.value.describe()
+    assert "404" in error.value.describe()
+    assert server.chat_requests == []
+
+
+async def test_a_dataset_without_the_split_says_how_to_make_one(services: Services) -> None:
+    await services.datasets.add("plain", [NewExample(
+        {"messages": [{"role": "user", "content": question(i)},
+                      {"role": "assistant", "content": reference(i)}]},
+        status=Status.APPROVED) for i in range(10)])  # fmt: skip
+    with pytest.raises(EvaluationError) as error:
+        await plan_evaluation(services, [BASE], "plain")
+    assert "voxdesk finetune split plain" in error.value.describe()
+
+    assert await hold_out(services.datasets, "plain", 0.2) == 2
+    assert await hold_out(services.datasets, "plain", 0.2) == 2  # the same two, not two more
+    plan = await plan_evaluation(services, [BASE], "plain")
+    assert len(plan.cases) == 2
+
+
+async def test_the_judge_gives_verdicts_and_nonsense_is_no_verdict(
+    server: FakeOpenAI, services: Services
+) -> None:
+    await fill(services, held_out=2)
+    learns(server, {0})
+
+    def judge(messages: list[dict[str, Any]]) -> str:
+        graded = messages[-1]["content"]
+        if question(1) in graded:
+            return "I think it is fine!!"  # not the JSON asked for
+        verdict = "correct" if graded.endswith(reference(0)) else "wrong"
+        return json.dumps({"verdict": verdict, "reasoning": "Same hours.\nSame words."})
+
+    server.answers[JUDGE] = judge
+    plan = await plan_evaluation(services, [BASE, TUNED], "club", judge=JUDGE)
+    assert plan.estimate.requests == 12
+    result = await evaluate(services, plan)
+
+    first = plan.cases[0].example_id
+    tuned, base = result.answer(first, TUNED), result.answer(first, BASE)
+    assert tuned is not None and base is not None
+    assert (tuned.verdict, tuned.reasoning) == ("correct", "Same hours. Same words.")
+    assert base.verdict == "wrong"
+    confused = result.answer(plan.cases[1].example_id, TUNED)
+    assert confused is not None and confused.verdict == NO_VERDICT
+    assert "\n" not in confused.reasoning and "verdict" in confused.reasoning
+    judged = [b for b in server.chat_requests if b["model"] == JUDGE]
+    assert len(judged) == 6
+    assert judged[0]["response_format"]["type"] == "json_schema"
+    assert {s.model: s.verdicts.get("correct", 0) for s in result.summaries()} == {
+        BASE: 0, TUNED: 1,
+    }  # fmt: skip
+
+
+async def test_stopping_keeps_the_answers_so_far(server: FakeOpenAI, services: Services) -> None:
+    await fill(services, held_out=8)
+    server.reply_delay = 0.05
+    plan = await plan_evaluation(services, [BASE], "club")
+    seen: list[Progress] = []
+    two = asyncio.Event()
+
+    def heard(step: Progress) -> None:
+        seen.append(step)
+        if len(seen) == 2:
+            two.set()
+
+    task = asyncio.create_task(
+        evaluate(services, plan, limits=Limits(concurrency=1), progress=heard)
+    )
+    await two.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    store = EvaluationStore(services.database)
+    (record,) = await store.evaluations()
+    assert record.state == "cancelled"
+    assert len(await store.answers(record.id)) == len(seen) < len(plan.cases)
+
+
+async def test_results_export_as_jsonl_and_csv(
+    server: FakeOpenAI, services: Services, tmp_path: Path
+) -> None:
+    await fill(services, held_out=2)
+    plan: EvalPlan = await plan_evaluation(services, [BASE, TUNED], "club")
+    result = await evaluate(services, plan)
+    lines = (await export_results(result, tmp_path / "r.jsonl")).read_text().splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert len(rows) == 6
+    assert {"prompt", "reference", "original", "model", "text", "similarity"} <= set(rows[0])
+    with (await export_results(result, tmp_path / "r.csv")).open(newline="") as handle:
+        table = list(csv.DictReader(handle))
+    assert [row["model"] for row in table] == [row["model"] for row in rows]
+    assert table[-1]["original"] == "Не знаю."
+    with pytest.raises(EvaluationError):
+        await export_results(result, tmp_path / "r.xlsx")
+
+
+async def test_a_refused_key_stops_the_evaluation_with_one_error(
+    server: FakeOpenAI, services: Services
+) -> None:
+    await fill(services, held_out=3)
+    plan = await plan_evaluation(services, [BASE], "club")
+    services.secrets = SecretStore({"OPENAI_API_KEY": "sk-wrong-0123456789abcdefghijkl"})
+    with pytest.raises(VoxdeskError, match="rejected the API key"):
+        await evaluate(services, plan)
+    (record,) = await EvaluationStore(services.database).evaluations()
+    assert record.state == "failed"
