@@ -173,3 +173,13 @@ async def test_a_voice_message_costs_a_transcription_and_an_answer(running: Runn
     assert word_error_rate(HEARD, transcript["content"]) <= 0.1  # transcribed all the same
     assert fake.bot_messages.index(transcript) < fake.bot_messages.index(slow)
     assert len(running.openai.chat_requests) == 1  # the refused answer cost nothing
+
+
+async def test_words_typed_with_an_audio_file_come_before_its_transcript(running: Running) -> None:
+    fake = running.discord
+    audio = fake.attachment(voice_message(CLIP), "stars.ogg", "audio/ogg")
+    posted = await fake.post(fake.member, "what did I say?", attachments=[audio], mention_bot=True)
+    await fake.wait_for(answers(posted))
+    heard = transcript_of(running, posted)["content"]
+    asked = running.openai.chat_requests[-1]["messages"][-1]["content"]
+    assert asked == f"what did I say?\n\n{heard}"
