@@ -37,12 +37,16 @@ async def test_replies_only_where_wanted(running: Running) -> None:
     mention = await fake.post(fake.member, "hello", mention_bot=True)
     channel = await fake.post(fake.member, "in the bot channel", channel=fake.chat)
     await fake.wait_for(lambda m: m["channel_id"] == str(fake.chat))
+    answer = await fake.wait_for(lambda m: m["message_reference"]["message_id"] == str(mention))
+    to_bot = await fake.post(fake.trainer, "and you?", reply_to=int(answer["id"]))
+    to_bob = await fake.post(fake.trainer, "me too", reply_to=plain)
+    await fake.wait_for(lambda m: m["message_reference"]["message_id"] == str(to_bot))
     decisions = {}
-    for message_id in (plain, mention, channel):
+    for message_id in (plain, mention, channel, to_bot, to_bob):
         message = bot._connection._get_message(message_id)
         assert message is not None
         decisions[message_id] = chat.wants_reply(message)  # type: ignore[union-attr]
-    assert decisions == {plain: False, mention: True, channel: True}
+    assert decisions == {plain: False, mention: True, channel: True, to_bot: True, to_bob: False}
 
 
 async def test_a_5000_character_reply_is_split(running: Running) -> None:
