@@ -206,7 +206,7 @@ class DiscordSettings(_Section):
         "text+speech",
         description="What a voice message addressed to the bot gets besides its transcript, "
         "where a guild chose nothing: 'off', 'text' (the answer), or 'text+speech' (the answer, "
-        "also spoken when the author is in the bot's voice channel).",
+        "also spoken when the author is in the bot's voice channel). Needs auto_transcribe.",
     )
     guild_voice_replies: dict[str, VoiceReplies] = Field(
         default_factory=dict,
