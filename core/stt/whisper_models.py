@@ -123,7 +123,7 @@ def _user_model(path: Path) -> ModelLocation:
 
 def _is_english_only(path: Path) -> bool:
     try:
-        config = json.loads((path / "config.json").read_text())
+        config = json.loads((path / "config.json").read_text("utf-8"))
     except (OSError, ValueError):
         return False
     # Multilingual Whisper models have a larger vocabulary (51865+) than English-only (51864).

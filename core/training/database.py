@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import platformdirs
+import psutil
 
 from voxdesk.core.errors import VoxdeskError
 
@@ -241,13 +242,8 @@ def mark_interrupted_imports(connection: sqlite3.Connection) -> None:
 
 
 def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    # Not os.kill(pid, 0): on Windows any signal but the console events terminates the process.
+    return bool(psutil.pid_exists(pid))
 
 
 class Transaction:
