@@ -121,6 +121,15 @@ class ListeningChanged(Event):
 
 
 @dataclass(frozen=True)
+class VoiceChanged(Event):
+    """Spoken replies moved to another voice: the preferred one cannot speak, or can again."""
+
+    engine: str  # the voice speaking now
+    preferred: str  # the first voice of the preference
+    reason: str = ""  # why the voices before it could not speak; empty when it is the preferred
+
+
+@dataclass(frozen=True)
 class SettingsChanged(Event):
     """Settings in force changed: dotted names ("speech.language"), or a secret's name
     ("DISCORD_TOKEN") when one was stored in or removed from the keyring. Never a value."""

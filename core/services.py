@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from voxdesk.core.assistant import Assistant
     from voxdesk.core.training.finetune import FineTuner
+    from voxdesk.core.tts import VoiceChain
 
 
 # What an OpenAI client is made from, and what a speech engine is made from: when one changes,
@@ -78,6 +79,13 @@ class Services:
     def speech(self) -> SpeechService:
         engines = SettingsWatch(self.events, *ENGINE_SETTINGS)
         return SpeechService(self.settings, self.secrets, engines)
+
+    @cached_property
+    def voice(self) -> VoiceChain:
+        """Speaks with the preferred voice, or the next that can; says so once on the bus."""
+        from voxdesk.core.tts import create_voice
+
+        return create_voice(self.settings.tts, self.events)
 
     @cached_property
     def fine_tuner(self) -> FineTuner:

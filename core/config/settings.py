@@ -33,6 +33,7 @@ CONFIG_PATH_VARIABLE = "VOXDESK_CONFIG"
 # Whisper (CTranslate2) starts this many threads per transcription: 5,000 hang the machine and
 # 100,000 crash the process. More threads than cores only slow it down; 64 covers big machines.
 MAX_WHISPER_THREADS = 64
+Voice = Literal["gtts", "piper", "espeak"]
 # Discord ids are 64-bit snowflakes; TOML integers are signed 64-bit.
 DiscordId = Annotated[int, Field(gt=0, lt=2**63)]
 # What a voice message addressed to the bot gets besides its transcript.
@@ -119,8 +120,18 @@ class SpeechSettings(_Section):
 
 
 class TtsSettings(_Section):
-    engine: Literal["gtts", "espeak"] = Field(
-        "gtts", description="Text-to-speech engine. 'espeak' runs offline."
+    engine: Voice = Field(
+        "gtts", description="Preferred voice: 'gtts' (Google, online), 'piper' or 'espeak'."
+    )
+    fallbacks: list[Voice] = Field(
+        default_factory=lambda: list[Voice](["piper", "espeak"]),
+        description="Voices tried in order when the preferred one cannot speak "
+        "(offline, throttled, or no voice for the language).",
+    )
+    piper_voice: str = Field(
+        "",
+        description="Piper voice to speak with (`voxdesk models list`); empty: the best "
+        "installed one for the language.",
     )
     language: str = Field("ru", description="Language of the voice, e.g. 'ru' or 'en'.")
     format: Literal["ogg", "mp3", "wav"] = Field(

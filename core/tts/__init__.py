@@ -1,20 +1,43 @@
-"""Text to speech: gTTS (the original bot's voice) and espeak-ng (offline), one interface."""
+"""Text to speech: gTTS (the original bot's voice), Piper and espeak-ng (offline), one interface,
+and a preference of voices where the next speaks when one cannot."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from voxdesk.core.tts.base import Speech, SpeechError, SpeechFormat, Synthesizer
+from voxdesk.core.tts.chain import VoiceChain
 from voxdesk.core.tts.espeak import EspeakSynthesizer
 from voxdesk.core.tts.gtts_engine import GttsSynthesizer
+from voxdesk.core.tts.piper import PiperSynthesizer
 from voxdesk.core.tts.speakable import speakable
 
-TTS_ENGINES = ("gtts", "espeak")
+if TYPE_CHECKING:
+    from voxdesk.core.config.settings import TtsSettings
+    from voxdesk.core.events import EventBus
+
+TTS_ENGINES = ("gtts", "espeak", "piper")
 
 
-def create_synthesizer(name: str, *, timeout: float = 30.0) -> Synthesizer:
+def create_synthesizer(
+    name: str, *, timeout: float = 30.0, piper_voice: str | None = None
+) -> Synthesizer:
     if name == "gtts":
         return GttsSynthesizer(timeout=timeout)
     if name == "espeak":
         return EspeakSynthesizer()
+    if name == "piper":
+        return PiperSynthesizer(piper_voice or None)
     raise SpeechError(
         f"Unknown voice engine '{name}'.", hint=f"Choose one of: {', '.join(TTS_ENGINES)}."
+    )
+
+
+def create_voice(settings: TtsSettings, events: EventBus | None = None) -> VoiceChain:
+    """The preferred voice, then the fallbacks, each once, as the settings order them."""
+    names = dict.fromkeys([settings.engine, *settings.fallbacks])
+    return VoiceChain(
+        [create_synthesizer(name, piper_voice=settings.piper_voice) for name in names], events
     )
 
 
@@ -22,10 +45,13 @@ __all__ = [
     "TTS_ENGINES",
     "EspeakSynthesizer",
     "GttsSynthesizer",
+    "PiperSynthesizer",
     "Speech",
     "SpeechError",
     "SpeechFormat",
     "Synthesizer",
+    "VoiceChain",
     "create_synthesizer",
+    "create_voice",
     "speakable",
 ]

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bench.scoring import word_error_rate
 from tests.conftest import GENEROUS
 from voxdesk.core.audio import decode_to_pcm
+from voxdesk.core.config.settings import TtsSettings
+from voxdesk.core.events import EventBus, VoiceChanged
 from voxdesk.core.stt.whisper import WhisperTranscriber
 from voxdesk.core.tts import (
     EspeakSynthesizer,
     GttsSynthesizer,
+    PiperSynthesizer,
     SpeechError,
+    VoiceChain,
     create_synthesizer,
+    create_voice,
     speakable,
 )
+from voxdesk.core.tts.chain import RETRY_AFTER
 from voxdesk.core.tts.gtts_engine import _gtts_language
+from voxdesk.core.tts.piper import InstalledVoice, best_voice
 
 MAGIC = {"ogg": b"OggS", "mp3": b"ID3", "wav": b"RIFF"}
 
@@ -84,7 +93,71 @@ def test_gtts_language_tags() -> None:
 def test_unknown_engine_names_the_choices() -> None:
     with pytest.raises(SpeechError, match="Unknown voice engine") as raised:
         create_synthesizer("festival")
-    assert "gtts, espeak" in (raised.value.hint or "")
+    assert "gtts, espeak, piper" in (raised.value.hint or "")
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch, unused_tcp_port: int) -> None:
+    """gTTS's HTTPS goes to a closed loopback port: it fails at once, no internet touched."""
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{unused_tcp_port}")
+    monkeypatch.setenv("https_proxy", f"http://127.0.0.1:{unused_tcp_port}")
+
+
+@pytest.mark.slow
+async def test_offline_the_next_voice_speaks_and_says_so_once(
+    no_network: None, whisper: WhisperTranscriber
+) -> None:
+    now = [0.0]
+    events = EventBus()
+    changes = events.subscribe(VoiceChanged)
+    chain = VoiceChain([GttsSynthesizer(timeout=5), PiperSynthesizer(), EspeakSynthesizer()],
+                       events, clock=lambda: now[0])  # fmt: skip
+    text = "We must find a new home in the stars."
+
+    speech = await chain.synthesize(text, language="en", output="ogg")
+
+    assert speech.engine == "piper" and chain.name == "piper"
+    transcript = await whisper.transcribe(await decode_to_pcm(speech.data, GENEROUS))
+    assert word_error_rate(text, transcript.text) <= 0.1  # a natural voice: understood
+    change = changes.get_nowait()
+    assert change is not None and (change.engine, change.preferred) == ("piper", "gtts")
+    assert "could not reach Google" in change.reason
+    for _ in range(2):  # later replies: gTTS skipped for a while, then tried again; no news
+        now[0] += RETRY_AFTER / 2 + 1
+        assert (await chain.synthesize("Again.", language="en", output="wav")).engine == "piper"
+    assert changes.get_nowait() is None
+
+
+async def test_no_piper_voice_for_the_language_falls_to_espeak() -> None:
+    events = EventBus()
+    changes = events.subscribe(VoiceChanged)
+    chain = VoiceChain([PiperSynthesizer(), EspeakSynthesizer()], events)
+    speech = await chain.synthesize("Привет!", language="ru", output="wav")
+    assert speech.engine == "espeak"
+    change = changes.get_nowait()
+    assert change is not None and "No Piper voice for 'ru'" in change.reason
+    assert "voxdesk models download ru_RU-irina-medium" not in change.reason  # hints stay out
+
+
+async def test_when_no_voice_can_speak_one_error_names_each() -> None:
+    chain = VoiceChain([PiperSynthesizer("ru_RU-irina-medium"),
+                        EspeakSynthesizer(executable="/nonexistent/espeak-ng")])  # fmt: skip
+    with pytest.raises(SpeechError, match="No voice could speak: piper: .*not installed.*; espeak"):
+        await chain.synthesize("hello", language="en", output="wav")
+
+
+def test_the_preference_comes_from_the_settings() -> None:
+    settings = TtsSettings(engine="piper", fallbacks=["espeak", "piper", "gtts"])
+    assert [voice.name for voice in create_voice(settings)._voices] == ["piper", "espeak", "gtts"]
+
+
+def test_the_best_voice_for_a_language() -> None:
+    names = ("en_US-joe-medium", "en_GB-alan-low", "en_GB-alan-medium", "ru_RU-denis-medium")
+    voices = [InstalledVoice(name, Path(name), bundled=False) for name in names]
+    assert best_voice("en-GB", voices) == voices[2]
+    assert best_voice("en", voices) == voices[0]  # quality first when no region is asked
+    assert best_voice("ru", voices) == voices[3]
+    assert best_voice("de", voices) is None
 
 
 @pytest.mark.parametrize(

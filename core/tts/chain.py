@@ -1,0 +1,74 @@
+"""An ordered preference of voices: when one cannot speak, the next does.
+
+gTTS needs Google, a Piper voice must be installed for the language, espeak-ng must be on the
+machine. The chain tries them in order and says once, in the log and as a ``VoiceChanged``
+event, when replies move to another voice and when they move back; not on every reply. A voice
+that failed is skipped for a while, so that every reply does not wait for an unreachable server.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+from voxdesk.core.events import EventBus, VoiceChanged
+from voxdesk.core.tts.base import Speech, SpeechError, SpeechFormat, Synthesizer
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER = 60.0  # seconds a failed voice is skipped before it is tried again
+
+
+class VoiceChain:
+    def __init__(
+        self,
+        voices: Sequence[Synthesizer],
+        events: EventBus | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._voices = list(voices)
+        self._events = events
+        self._clock = clock
+        self._failed_at: dict[tuple[str, str], float] = {}  # (voice, language) -> when
+        self._speaking: str | None = self._voices[0].name if self._voices else None
+
+    @property
+    def name(self) -> str:
+        return self._speaking or "none"
+
+    async def synthesize(self, text: str, *, language: str, output: SpeechFormat) -> Speech:
+        reasons: list[str] = []
+        for voice in self._voices:
+            key = (voice.name, language)
+            failed = self._failed_at.get(key)
+            if failed is not None and self._clock() - failed < RETRY_AFTER:
+                reasons.append(f"{voice.name}: failed a moment ago")
+                continue
+            try:
+                speech = await voice.synthesize(text, language=language, output=output)
+            except SpeechError as error:
+                self._failed_at[key] = self._clock()
+                reasons.append(f"{voice.name}: {error}")
+                continue
+            self._failed_at.pop(key, None)
+            self._announce(voice.name, reasons)
+            return speech
+        raise SpeechError(
+            "No voice could speak: " + "; ".join(reasons),
+            hint="Install espeak-ng or a Piper voice (voxdesk models list), or check the network.",
+        )
+
+    def _announce(self, speaking: str, reasons: list[str]) -> None:
+        if speaking == self._speaking:
+            return
+        preferred = self._voices[0].name
+        why = "; ".join(reasons)
+        if speaking == preferred:
+            log.info("Speaking with %s again", speaking)
+        else:
+            log.warning("Speaking with %s instead of %s (%s)", speaking, preferred, why)
+        self._speaking = speaking
+        if self._events is not None:
+            self._events.publish(VoiceChanged(engine=speaking, preferred=preferred, reason=why))
