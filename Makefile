@@ -38,6 +38,7 @@ $(VENV)/src/voxdesk: | $(STAMP)
 
 bench: system-deps $(STAMP)
 	$(BIN)/python -m bench.stt
+	$(BIN)/python -m bench.tts
 	$(BIN)/python -m bench.record
 	$(BIN)/python -m bench.dataset
 	$(BIN)/python -m bench.bridge
