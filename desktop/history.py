@@ -141,7 +141,8 @@ class TranscriptHistory(QAbstractListModel):
     def _write(self, entries: list[Entry]) -> None:
         # orjson writes dataclasses itself, many times faster than asdict and json: a long
         # transcript's words would otherwise hold the GIL, and stall the window, for a while.
-        data = orjson.dumps(entries)
+        # Times and probabilities from faster-whisper are numpy scalars.
+        data = orjson.dumps(entries, option=orjson.OPT_SERIALIZE_NUMPY)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(dir=self.path.parent, prefix=".transcripts-")
         with os.fdopen(fd, "wb") as out:

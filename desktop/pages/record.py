@@ -50,6 +50,7 @@ from voxdesk.core.stt.whisper import Word
 from voxdesk.core.training.store import NewExample, Origin
 from voxdesk.core.tts import create_synthesizer, speakable
 from voxdesk.desktop.actions import StatusLine
+from voxdesk.desktop.editor import open_editor
 from voxdesk.desktop.history import Entry, TranscriptHistory
 
 LANGUAGES = ("auto", "ru-RU", "en-US", "de-DE", "fr-FR", "es-ES", "uk-UA", "zh-CN")
@@ -78,12 +79,16 @@ class RecordPage(QWidget):
         self.progress.setMaximumHeight(8)
         self.progress.hide()  # shown while transcribing
         self.status = StatusLine("Open or drop audio files, or record the microphone.")
+        if self.history.problem:
+            self.status.say(self.history.problem, error=True)
         self.list = QListView()
         self.list.setModel(self.history)
         self.list.setUniformItemSizes(True)
         self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.selectionModel().currentChanged.connect(self._show_selected)
+        self.list.doubleClicked.connect(self.edit_selected)
+        self.history.dataChanged.connect(self._show_selected)  # edited in the editor
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
@@ -149,6 +154,9 @@ class RecordPage(QWidget):
         self.text.setReadOnly(True)
         self.text.setPlaceholderText("The selected transcript appears here.")
         copy, export = QPushButton("Copy"), QPushButton("Export…")
+        edit = QPushButton("Edit…")
+        edit.setToolTip("Words with their times, playback, undo (or double-click a transcript)")
+        edit.clicked.connect(self.edit_selected)
         copy.clicked.connect(self.copy_selected)
         export.clicked.connect(self.export_selected)
         to_dataset = QPushButton("Add to dataset")
@@ -157,6 +165,7 @@ class RecordPage(QWidget):
         actions = QHBoxLayout()
         actions.addStretch(1)
         actions.addWidget(to_dataset)
+        actions.addWidget(edit)
         actions.addWidget(copy)
         actions.addWidget(export)
         layout.addWidget(self.details)
@@ -254,16 +263,16 @@ class RecordPage(QWidget):
             else:
                 transcript = await self.services.speech.transcribe(
                     source, engine=engine, language=language, name=name,
-                    progress=self._progressed,
+                    progress=self._progressed, words=True,  # for the editor
                 )  # fmt: skip
         except VoxdeskError as error:
             self.status.say(f"{name}: {user_message(error)}", error=True)
             return user_message(error)
-        self._keep(name, transcript)
+        self._keep(name, transcript, source if isinstance(source, Path) else None)
         return None
 
-    def _keep(self, name: str, transcript: Transcript) -> None:
-        self.history.add(name, transcript)
+    def _keep(self, name: str, transcript: Transcript, audio: Path | None = None) -> None:
+        self.history.add(name, transcript, audio)
         self.list.setCurrentIndex(self.history.index(0))
 
     def _progressed(self, done: float) -> None:
@@ -436,6 +445,14 @@ class RecordPage(QWidget):
             f"{entry.source} · {transcript.engine}{model} · {transcript.language or '?'} · "
             f"{transcript.timings.audio_seconds:.1f} s of audio · {entry.at[:16].replace('T', ' ')}"
         )
+
+    def edit_selected(self) -> None:
+        """The selected transcript in the editor (kept in the history as it is edited)."""
+        entry = self.selected()
+        if entry is None:
+            self.status.say("Select a transcript to edit.", error=True)
+            return
+        self.editor = open_editor(self.services, self.history, entry)
 
     def copy_selected(self) -> None:
         entry = self.selected()

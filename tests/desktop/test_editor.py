@@ -238,3 +238,44 @@ def test_a_history_that_is_not_json_is_one_line(tmp_path: Path) -> None:
     history = TranscriptHistory(path)
     assert history.entries == [] and history.problem is not None
     assert "it is not JSON" in history.problem and "\n" not in history.problem
+
+
+@pytest.mark.slow
+async def test_a_file_transcribed_in_the_record_page_opens_in_the_editor_with_its_words(
+    services: Services, qtbot: QtBot, qloop: asyncio.AbstractEventLoop, tmp_path: Path
+) -> None:
+    from tests.conftest import clip
+
+    page = RecordPage(services, TranscriptHistory(tmp_path / "history.json"))
+    qtbot.addWidget(page)
+    page.engine.setCurrentText("whisper")
+    await page.transcribe_files([clip("pocketsphinx_librivox_0870.wav").path])
+    entry = page.selected()
+    assert entry is not None and entry.audio.endswith("pocketsphinx_librivox_0870.wav")
+    index = page.history.index(0)
+    page.list.doubleClicked.emit(index)
+    editor = page.editor
+    qtbot.addWidget(editor)
+    for _ in range(200):  # the audio is decoded for playback in the background
+        if editor.play_button.isEnabled():
+            break
+        await asyncio.sleep(0.05)
+    assert editor.play_button.isEnabled(), editor.status.text()
+    assert editor.table.segments[0].words[0].text.lower() == "and"
+    editor.table.setData(editor.table.index(0, Column.SPEAKER), "Narrator")
+    editor.table.setData(editor.table.index(0, Column.TEXT), "And Mister John Dashwood")
+    editor.save()
+    selected = page.selected()
+    assert selected is not None and selected.transcript.segments[0].speaker == "Narrator"
+    assert page.text.toPlainText().startswith("And Mister John Dashwood")  # shown as edited
+    assert page.history.rowCount() == 1
+
+
+def test_the_record_page_says_when_the_history_could_not_be_read(
+    services: Services, qtbot: QtBot, tmp_path: Path
+) -> None:
+    path = tmp_path / "history.json"
+    path.write_text('{"not": "a list"}', encoding="utf-8")
+    page = RecordPage(services, TranscriptHistory(path))
+    qtbot.addWidget(page)
+    assert page.status.text().startswith("The transcript history could not all be read")
