@@ -22,6 +22,7 @@ from voxdesk.core.assistant import Reply
 from voxdesk.core.config.settings import VoiceReplies
 from voxdesk.core.errors import VoxdeskError, user_message
 from voxdesk.core.events import MessageSeen, ReplySent
+from voxdesk.core.training.evaluate import evaluate_reply_model, summary_lines
 
 log = logging.getLogger(__name__)
 MODES: dict[str, VoiceReplies] = {"off": "off", "text": "text", "speech": "text+speech"}
@@ -50,10 +51,17 @@ class Chat(commands.Cog):
         await ctx.reply(f"Привет, {ctx.author.display_name}! 👋 `{ctx.prefix}instruction` "
                         "lists what I can do.")  # fmt: skip
 
-    @commands.hybrid_command(name="test", description="The current model's answer.")  # type: ignore[arg-type]  # mypy cannot bind the ParamSpec
-    async def test_model(self, ctx: commands.Context[commands.Bot], *, text: str) -> None:
-        """!test <text> or !test <JSON list of messages>."""
+    @commands.hybrid_command(name="test", description="An answer, or a quick evaluation.")  # type: ignore[arg-type]  # mypy cannot bind the ParamSpec
+    async def test_model(self, ctx: commands.Context[commands.Bot], *, text: str = "") -> None:
+        """!test <text> or !test <JSON list of messages>; !test alone compares the reply model
+        (and its base) on a few of the dataset's validation prompts."""
         self.cooldown.check(ctx.author)
+        if not text.strip():
+            dataset = self.settings.dataset_for(ctx.guild.id if ctx.guild else None)
+            async with ctx.typing():
+                result = await evaluate_reply_model(self.services, dataset)
+            await ctx.reply("\n".join(summary_lines(result))[:2000], mention_author=False)
+            return
         messages = _messages_from(text)
         prompt = messages[-1]["content"] if messages else text
         history = messages[:-1] if messages else []

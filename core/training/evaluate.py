@@ -61,6 +61,7 @@ DEFAULT_SPLIT = "validation"
 NO_VERDICT = "no verdict"
 Verdict = Literal["correct", "partly", "wrong"]
 VERDICT_RANK: dict[str, int] = {"correct": 2, "partly": 1, "wrong": 0}
+QUICK_TEST_PROMPTS = 5  # what !test asks: a quick look, not the whole split
 LEARNT_SIMILARITY = 80.0  # a correction counts as learnt from this similarity up
 JUDGE_COMPLETION_TOKENS = 80  # a verdict and one sentence, for the estimate
 JUDGE_INSTRUCTIONS = (
@@ -257,6 +258,34 @@ async def plan_evaluation(
         dataset, split, chosen, cases, estimate(cases, chosen, judge), judge,
         await EvaluationStore(services.database).job_of(chosen),
     )  # fmt: skip
+
+
+async def evaluate_reply_model(
+    services: Services, dataset: str, *, limit: int = QUICK_TEST_PROMPTS
+) -> EvalResult:
+    """The reply model (with its base model, for a fine-tune) on a few of the dataset's
+    validation prompts: the quick check ``!test`` runs."""
+    model = services.settings.assistant.model
+    base = model.removeprefix("ft:").split(":")[0]
+    models = [base, model] if model.startswith("ft:") else [model]
+    plan = await plan_evaluation(services, models, dataset, limit=limit)
+    return await evaluate(services, plan, limits=Limits(concurrency=4))
+
+
+def summary_lines(result: EvalResult) -> list[str]:
+    """The summary as plain lines, one a model, for a chat message."""
+    plan = result.plan
+    lines = [f"{len(plan.cases)} '{plan.split}' prompts of '{plan.dataset}':"]
+    for row in result.summaries():
+        similar = "-" if row.mean_similarity is None else f"{row.mean_similarity:.1f}"
+        latency = "-" if row.mean_latency is None else f"{row.mean_latency:.2f} s"
+        cost = "?" if row.cost is None else dollars(row.cost)
+        failed = f", {row.failed} failed" if row.failed else ""
+        lines.append(f"{row.model}: similarity {similar}, {row.wins} won, {cost}, "
+                     f"{latency}{failed}")  # fmt: skip
+    for model, (learnt, asked) in result.corrections_learnt().items():
+        lines.append(f"{model} answers {learnt} of {asked} corrections as the trainer did.")
+    return lines
 
 
 async def load_cases(
