@@ -62,6 +62,8 @@ def run_app(
         window.transcribe(list(files))
         await window.start()
         await closed.wait()
+        if instance is not None:
+            instance.stop_listening()
         window.close()  # a signal ends the app with the window still open: save its place
         await window.shutdown()
         await services.close()

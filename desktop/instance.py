@@ -105,9 +105,15 @@ class WindowInstance:
             if socket.bytesAvailable():
                 read()
 
-    def close(self) -> None:
+    def stop_listening(self) -> None:
+        """From now on a launch waits for this window to end, then opens its own: files handed
+        to a window that is closing would be lost."""
         if self._server is not None:
             self._server.close()
+            self._server = None
+
+    def close(self) -> None:
+        self.stop_listening()
         self._lock.release()
 
 

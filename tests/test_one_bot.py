@@ -22,6 +22,7 @@ import pytest
 from tests.fakes.discord_server import TOKEN, FakeDiscord
 
 ROOT = Path(__file__).parents[1]
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM ends a process cleanly")
 LOGGED_IN = "The bot has logged in"
 
 

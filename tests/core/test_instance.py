@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import fcntl
 import json
 import os
 from pathlib import Path
@@ -63,6 +62,7 @@ def test_a_folder_without_locks_refuses_the_bot(
     def no_locks(fd: int, operation: int) -> None:
         raise OSError(code, os.strerror(code))
 
+    fcntl = pytest.importorskip("fcntl")  # Windows locks with LockFileEx, which SMB supports
     monkeypatch.setattr(fcntl, "flock", no_locks)
     lock = BotLock(tmp_path, "bridge")
     with pytest.raises(ProfileNotLockable) as refused:

@@ -19,7 +19,7 @@ from tests.fakes.discord_server import TOKEN
 from tests.test_one_bot import ROOT, profile_env
 from voxdesk.core.config import SecretStore, Settings
 from voxdesk.core.services import Services
-from voxdesk.desktop.instance import _files_in
+from voxdesk.desktop.instance import WindowInstance, _files_in
 from voxdesk.desktop.window import MainWindow
 
 VOXDESK = str(Path(sys.executable).parent / "voxdesk")
@@ -41,6 +41,7 @@ def wait_until_transcribed(home: Path, name: str, window: subprocess.Popen[str])
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM ends a process cleanly")
 def test_a_second_launch_hands_its_files_to_the_open_window(tmp_path: Path) -> None:
     env = profile_env(tmp_path, QT_QPA_PLATFORM="offscreen")
     del env["DISCORD_TOKEN"]
@@ -108,6 +109,47 @@ def test_the_window_comes_forward_and_queues_files_behind_the_work_under_way(
     busy.set()
     qtbot.waitUntil(lambda: transcribed == [[Path("/a.ogg"), Path("/b.ogg")]])
     qloop.run_until_complete(window.shutdown())
+
+
+LAUNCH = """
+import sys
+from pathlib import Path
+from PySide6.QtCore import QCoreApplication
+from voxdesk.desktop.instance import WindowInstance
+app = QCoreApplication([])
+print(WindowInstance(Path(sys.argv[1])).claim_or_hand_over([Path(f) for f in sys.argv[2:]]))
+"""
+
+
+def launch(folder: Path, *files: Path) -> subprocess.Popen[str]:
+    """A launch in a process of its own; it prints True if it is the first window."""
+    return subprocess.Popen([sys.executable, "-c", LAUNCH, str(folder), *map(str, files)],
+                            cwd=ROOT, text=True, stdout=subprocess.PIPE)  # fmt: skip
+
+
+def decided(qtbot: QtBot, process: subprocess.Popen[str]) -> str:
+    qtbot.waitUntil(lambda: process.poll() is not None, timeout=30_000)  # Qt's loop answers it
+    out, _ = process.communicate()
+    return out.strip()
+
+
+@pytest.mark.slow
+def test_a_launch_hands_over_to_the_first_and_opens_its_own_once_the_first_closes(
+    qapp: object, qtbot: QtBot, tmp_path: Path
+) -> None:
+    first = WindowInstance(tmp_path)
+    assert first.claim_or_hand_over([])
+    handed: list[list[Path]] = []
+    first.listen(handed.append)
+    assert decided(qtbot, launch(tmp_path, tmp_path / "a.ogg")) == "False"
+    assert handed == [[tmp_path / "a.ogg"]]
+    first.stop_listening()  # the window is closing: what it was handed now would be lost
+    closing = launch(tmp_path, tmp_path / "b.ogg")
+    qtbot.wait(1000)  # the launch starts and finds the window no longer listening
+    assert closing.poll() is None  # it waits for the window to end
+    first.close()
+    assert decided(qtbot, closing) == "True"  # and then opens its own
+    assert handed == [[tmp_path / "a.ogg"]]
 
 
 def test_a_malformed_hand_over_raises_the_window_with_no_files() -> None:
