@@ -34,11 +34,14 @@ def create_synthesizer(
 
 
 def create_voice(settings: TtsSettings, events: EventBus | None = None) -> VoiceChain:
-    """The preferred voice, then the fallbacks, each once, as the settings order them."""
-    names = dict.fromkeys([settings.engine, *settings.fallbacks])
-    return VoiceChain(
-        [create_synthesizer(name, piper_voice=settings.piper_voice) for name in names], events
-    )
+    """The preferred voice, then the fallbacks, each once, as the settings order them at each
+    reply (the settings store changes ``settings`` in place)."""
+
+    def voices() -> list[Synthesizer]:
+        names = dict.fromkeys([settings.engine, *settings.fallbacks])
+        return [create_synthesizer(name, piper_voice=settings.piper_voice) for name in names]
+
+    return VoiceChain(voices, events)
 
 
 __all__ = [

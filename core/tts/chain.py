@@ -23,16 +23,23 @@ RETRY_AFTER = 60.0  # seconds a failed voice is skipped before it is tried again
 class VoiceChain:
     def __init__(
         self,
-        voices: Sequence[Synthesizer],
+        voices: Sequence[Synthesizer] | Callable[[], Sequence[Synthesizer]],
         events: EventBus | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._voices = list(voices)
+        # A function gives the voices in force at each reply, so a settings change applies.
+        self._voices = voices if callable(voices) else lambda: voices
         self._events = events
         self._clock = clock
         self._failed_at: dict[tuple[str, str], float] = {}  # (voice, language) -> when
-        self._speaking: str | None = self._voices[0].name if self._voices else None
+        first = self._voices()
+        self._speaking: str | None = first[0].name if first else None
+
+    @property
+    def voices(self) -> list[str]:
+        """The voices' names, in the order they are tried."""
+        return [voice.name for voice in self._voices()]
 
     @property
     def name(self) -> str:
@@ -40,7 +47,8 @@ class VoiceChain:
 
     async def synthesize(self, text: str, *, language: str, output: SpeechFormat) -> Speech:
         reasons: list[str] = []
-        for voice in self._voices:
+        voices = self._voices()
+        for voice in voices:
             key = (voice.name, language)
             failed = self._failed_at.get(key)
             if failed is not None and self._clock() - failed < RETRY_AFTER:
@@ -53,17 +61,16 @@ class VoiceChain:
                 reasons.append(f"{voice.name}: {error}")
                 continue
             self._failed_at.pop(key, None)
-            self._announce(voice.name, reasons)
+            self._announce(voice.name, voices[0].name, reasons)
             return speech
         raise SpeechError(
             "No voice could speak: " + "; ".join(reasons),
             hint="Install espeak-ng or a Piper voice (voxdesk models list), or check the network.",
         )
 
-    def _announce(self, speaking: str, reasons: list[str]) -> None:
+    def _announce(self, speaking: str, preferred: str, reasons: list[str]) -> None:
         if speaking == self._speaking:
             return
-        preferred = self._voices[0].name
         why = "; ".join(reasons)
         if speaking == preferred:
             log.info("Speaking with %s again", speaking)

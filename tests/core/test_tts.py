@@ -146,9 +146,14 @@ async def test_when_no_voice_can_speak_one_error_names_each() -> None:
         await chain.synthesize("hello", language="en", output="wav")
 
 
-def test_the_preference_comes_from_the_settings() -> None:
+async def test_the_preference_comes_from_the_settings_in_force() -> None:
     settings = TtsSettings(engine="piper", fallbacks=["espeak", "piper", "gtts"])
-    assert [voice.name for voice in create_voice(settings)._voices] == ["piper", "espeak", "gtts"]
+    voice = create_voice(settings)
+    assert voice.voices == ["piper", "espeak", "gtts"]
+    settings.engine = "espeak"  # as the settings store applies a change
+    assert voice.voices == ["espeak", "piper", "gtts"]
+    speech = await voice.synthesize("Hello.", language="en", output="wav")
+    assert speech.engine == "espeak"
 
 
 def test_the_best_voice_for_a_language() -> None:
