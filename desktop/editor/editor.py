@@ -276,7 +276,9 @@ def open_editor(services: Services, history: TranscriptHistory, entry: Entry) ->
     """A window editing ``entry``, its audio loading in the background."""
     editor = TranscriptEditor(history, entry)
     editor.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    editor.show()
+    # Shown on the loop's next turn: making and laying out a long transcript's window in one
+    # turn would stall the loop (and the bot on it) longer than a frame.
+    asyncio.get_running_loop().call_soon(editor.show)
     task = asyncio.ensure_future(editor.load_audio(services))
     editor.destroyed.connect(lambda: task.cancel())
     return editor

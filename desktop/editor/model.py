@@ -66,11 +66,10 @@ class SegmentTable(QAbstractTableModel):
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
-        if role != Qt.ItemDataRole.DisplayRole:
+        # Rows have no header (it is hidden): only the columns are named.
+        if orientation != Qt.Orientation.Horizontal or int(role) != _DISPLAY:
             return None
-        if orientation == Qt.Orientation.Horizontal:
-            return _HEADERS[Column(section)]
-        return section + 1
+        return _HEADERS[Column(section)]
 
     def flags(self, index: Index) -> Qt.ItemFlag:
         return _EDITABLE if index.column() >= _SPEAKER else _FIXED
@@ -138,7 +137,10 @@ class SegmentTable(QAbstractTableModel):
     def _index_rows(self) -> None:
         """What lookups and repaints need of every row, found once per change."""
         self._starts = [segment.start for segment in self.segments]
-        self._unsure = [bool(unsure_words(segment)) for segment in self.segments]
+        self._unsure = [
+            any(word.probability < LOW_CONFIDENCE for word in segment.words)
+            for segment in self.segments
+        ]
 
 
 class ReplaceSegments(QUndoCommand):
