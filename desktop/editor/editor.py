@@ -9,17 +9,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut, QUndoStack
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDoubleSpinBox,
+    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
+    QSpinBox,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -29,6 +32,8 @@ from voxdesk.core.audio import Pcm
 from voxdesk.core.audio.playback import PlaybackStream
 from voxdesk.core.errors import VoxdeskError, user_message
 from voxdesk.core.services import Services
+from voxdesk.core.stt import Transcript
+from voxdesk.core.stt.formats import CueLimits, OutputFormat, render
 from voxdesk.core.stt.words import merge, shifted, split, with_segments
 from voxdesk.desktop.actions import StatusLine
 from voxdesk.desktop.editor.model import Column, SegmentTable
@@ -37,6 +42,8 @@ from voxdesk.desktop.editor.words import WordView
 from voxdesk.desktop.history import Entry, TranscriptHistory
 
 SAVE_AFTER_MS = 500  # typing several edits in a row saves once
+EXPORT_FILTERS = ("SubRip subtitles (*.srt);;WebVTT subtitles (*.vtt);;JSON, with each word's "
+                  "time and probability (*.json);;Text (*.txt)")  # fmt: skip
 
 
 class TranscriptEditor(QWidget):
@@ -82,6 +89,7 @@ class TranscriptEditor(QWidget):
         layout.addLayout(self._toolbar())
         layout.addWidget(self.view, 1)
         layout.addWidget(self.words)
+        layout.addLayout(self._export_row())
         layout.addWidget(self.status)
 
     def _toolbar(self) -> QHBoxLayout:
@@ -108,6 +116,23 @@ class TranscriptEditor(QWidget):
         bar.addWidget(self.search)
         bar.addWidget(self.matches)
         return bar
+
+    def _export_row(self) -> QHBoxLayout:
+        """Subtitle limits and the export of the transcript as it is now."""
+        self.line_length = QSpinBox(minimum=0, maximum=200, value=42, suffix=" characters")
+        self.line_length.setSpecialValueText("any length")
+        self.cue_seconds = QDoubleSpinBox(minimum=0, maximum=60, value=7, decimals=1, suffix=" s")
+        self.cue_seconds.setSpecialValueText("any time")
+        self.export_button = QPushButton("Export…")
+        self.export_button.clicked.connect(lambda: self.export())
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Subtitles: lines of at most"))
+        row.addWidget(self.line_length)
+        row.addWidget(QLabel("two a cue, cues of at most"))
+        row.addWidget(self.cue_seconds)
+        row.addStretch(1)
+        row.addWidget(self.export_button)
+        return row
 
     def _connect(self) -> None:
         self.play_button.clicked.connect(self.player.toggle)
@@ -262,9 +287,31 @@ class TranscriptEditor(QWidget):
         self._save_timer.stop()
         if self.undo_stack.isClean():
             return
-        edited = with_segments(self.entry.transcript, tuple(self.table.segments))
-        self.entry = self.history.replace(self.entry, edited)
+        self.entry = self.history.replace(self.entry, self.transcript())
         self.undo_stack.setClean()
+
+    def transcript(self) -> Transcript:
+        """The transcript as edited so far."""
+        return with_segments(self.entry.transcript, tuple(self.table.segments))
+
+    def export(self, path: Path | None = None) -> None:
+        """Write the edited transcript; subtitles are cut between words to the limits."""
+        if path is None:
+            name, _ = QFileDialog.getSaveFileName(
+                self, "Export transcript", Path(self.entry.source).stem, EXPORT_FILTERS
+            )
+            if not name:
+                return
+            path = Path(name)
+        suffix = path.suffix.lstrip(".").lower()
+        fmt = cast(OutputFormat, suffix if suffix in ("txt", "srt", "vtt", "json") else "txt")
+        limits = CueLimits(self.line_length.value() or None, self.cue_seconds.value() or None)
+        try:
+            path.write_text(render(self.transcript(), fmt, limits), encoding="utf-8")
+        except OSError as error:
+            self.status.say(f"Not exported: {error.strerror or error} ({path}).", error=True)
+            return
+        self.status.say(f"Exported to {path}.")
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.player.pause()

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import srt
 from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtGui import QColor
 from pytestqt.qtbot import QtBot
@@ -279,3 +280,19 @@ def test_the_record_page_says_when_the_history_could_not_be_read(
     page = RecordPage(services, TranscriptHistory(path))
     qtbot.addWidget(page)
     assert page.status.text().startswith("The transcript history could not all be read")
+
+
+def test_subtitles_export_the_edits_cut_to_the_limits(
+    editor: TranscriptEditor, tmp_path: Path
+) -> None:
+    editor.table.setData(editor.table.index(2, Column.TEXT), "kill him now")
+    editor.line_length.setValue(12)
+    editor.cue_seconds.setValue(1.0)
+    editor.export(tmp_path / "out.srt")
+    cues = list(srt.parse((tmp_path / "out.srt").read_text(encoding="utf-8")))
+    said = " ".join(cue.content.replace("\n", " ") for cue in cues)
+    assert said == "hello there my friend general kenobi you are a bold one kill him now"
+    assert all(len(line) <= 12 for cue in cues for line in cue.content.splitlines())
+    assert all((cue.end - cue.start).total_seconds() <= 1.0 for cue in cues)
+    editor.export(tmp_path / "missing" / "out.srt")
+    assert editor.status.text().startswith("Not exported: No such file or directory")
