@@ -154,6 +154,7 @@ class MainWindow(QMainWindow):
                 self._set_bridge_state("running elsewhere" if elsewhere else "error",
                                        user_message(error))  # fmt: skip
                 self.statusBar().showMessage(user_message(error))  # a tooltip alone goes unseen
+                self.discord.say_why_offline(user_message(error))
                 return
             self._bridge = bridge
             self.discord.attach(bridge)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -118,6 +119,10 @@ class DiscordPage(QWidget):
     def attach(self, bridge: Bridge | None) -> None:
         self.bridge = bridge
         self._set_online(bridge is not None)
+
+    def say_why_offline(self, reason: str) -> None:
+        """The banner tells why the bot did not start, when it is not a missing token."""
+        self.banner.setText(f"The bot is offline here: {html.escape(reason)}")
 
     def name_settings_shortcut(self, shortcut: str) -> None:
         """The window's key for its Settings page, which the offline banner names."""

@@ -182,6 +182,7 @@ def test_the_window_says_the_bot_runs_elsewhere(
         )
         message = window.statusBar().currentMessage()
         assert f"already runs in `voxdesk bridge` (pid {other.pid} on " in message
+        assert message in window.discord.banner.text()  # not "store the token and it starts"
         qloop.run_until_complete(window.shutdown())
     finally:
         other.communicate("", timeout=30)
