@@ -16,7 +16,7 @@ APT_PACKAGES := espeak-ng libportaudio2 libopus0 xvfb xdotool libegl1 libgl1 lib
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 ARGS ?=
 
-.PHONY: run test lint bench system-deps clean
+.PHONY: run test lint bench bundle bundle-test system-deps clean
 
 run: system-deps $(STAMP)
 	$(BIN)/voxdesk $(ARGS)
@@ -45,6 +45,16 @@ bench: system-deps $(STAMP)
 	$(BIN)/python -m bench.voice_message
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench.ui
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench.editor
+
+# The app bundle (PyInstaller, one folder: build/dist/voxdesk; Voxdesk.app on macOS), and its
+# smoke test: the command line everywhere, and on Linux the window under Xvfb, driven by xdotool.
+# Minutes each, so not part of `make test`.
+bundle: $(STAMP)
+	$(BIN)/pyinstaller --noconfirm --log-level WARN --distpath build/dist \
+		--workpath build/pyinstaller .ci/pyinstaller/voxdesk.spec
+
+bundle-test: system-deps bundle
+	$(BIN)/python .ci/pyinstaller/smoke.py build/dist/voxdesk
 
 system-deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \

@@ -1,0 +1,178 @@
+"""Smoke test of the app bundle, as a new user would try it, on a fresh profile.
+
+    python .ci/pyinstaller/smoke.py dist/voxdesk [--window-executable .venv/bin/voxdesk]
+
+Every platform: ``voxdesk-cli --help``, ``transcribe`` on a recording and ``dataset validate``
+on a small file, from an empty folder, so a module, model or data file the bundle lacks fails.
+Linux also drives the window on a virtual screen (Xvfb, xdotool): it opens, Ctrl+O's dialog is
+given the recording, the transcript appears in the window's history, Ctrl+Q quits, status 0.
+It prints how long the window took to appear (the cold start). Exit status 1 on any failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).parents[2]
+RECORDING = ROOT / "tests" / "data" / "corpus" / "deepspeech_new_home_in_the_stars.wav"
+SAID = "new home in the stars"
+EXAMPLE = {
+    "messages": [
+        {"role": "user", "content": "Two plus two?"},
+        {"role": "assistant", "content": "Four."},
+    ]
+}
+TIMEOUT = 180.0
+
+
+class SmokeFailure(Exception):
+    pass
+
+
+def profile_env(home: Path) -> dict[str, str]:
+    """A new user's profile in ``home``: no settings, history, cache, keyring or secrets."""
+    dropped = ("DISCORD_TOKEN", "OPENAI_API_KEY", "QT_QPA_PLATFORM", "PYTHONPATH")
+    env = {key: value for key, value in os.environ.items() if key not in dropped}
+    env |= {"HOME": str(home), "USERPROFILE": str(home), "APPDATA": str(home / "roaming"),
+            "LOCALAPPDATA": str(home / "local"), "XDG_CONFIG_HOME": str(home / "config"),
+            "XDG_DATA_HOME": str(home / "data"), "XDG_CACHE_HOME": str(home / "cache"),
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}  # fmt: skip
+    return env
+
+
+def check_command_line(cli: Path, home: Path) -> None:
+    env, work = profile_env(home), home / "work"
+    work.mkdir(parents=True)
+    (work / "chats.jsonl").write_text(json.dumps(EXAMPLE) + "\n", encoding="utf-8")
+    for args, expected in (
+        (["--help"], "transcribe"),
+        (["transcribe", str(RECORDING)], SAID),
+        (["dataset", "validate", "chats.jsonl", "--json"], '"examples": 1'),
+    ):
+        command = f"voxdesk-cli {' '.join(args)}"
+        done = subprocess.run(
+            [str(cli), *args], cwd=work, env=env, capture_output=True, text=True,
+            encoding="utf-8", timeout=TIMEOUT,
+        )  # fmt: skip
+        if expected not in done.stdout.lower():
+            output = f"{done.stdout}\n{done.stderr}"
+            raise SmokeFailure(
+                f"{command} (status {done.returncode}) printed no {expected!r}:\n{output}"
+            )
+        print(f"ok: {command}")
+
+
+@contextmanager
+def virtual_screen() -> Iterator[str]:
+    read, write = os.pipe()
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x800x24"],
+                            pass_fds=[write], stderr=subprocess.DEVNULL)  # fmt: skip
+    os.close(write)
+    with os.fdopen(read) as chosen:
+        number = chosen.readline().strip()  # written once Xvfb accepts clients
+    try:
+        yield f":{number}"
+    finally:
+        xvfb.terminate()
+        xvfb.wait()
+
+
+def xdotool(display: str, *args: str) -> str:
+    done = subprocess.run(["xdotool", *args], env={"DISPLAY": display}, capture_output=True,
+                          text=True, timeout=TIMEOUT)  # fmt: skip
+    return done.stdout.strip()
+
+
+def find_window(display: str, title: str) -> str:
+    """The id of a visible window whose title matches, or ''."""
+    found = xdotool(display, "search", "--onlyvisible", "--name", title).split()
+    return found[0] if found else ""
+
+
+def wait_for(what: str, probe: Callable[[], str | bool], process: subprocess.Popen[str]) -> str:
+    """Poll until ``probe()`` is truthy; the app ending or the timeout fails the test."""
+    deadline = time.monotonic() + TIMEOUT
+    while not (found := probe()):
+        if process.poll() is not None:
+            output = process.communicate()
+            raise SmokeFailure(f"the app ended ({process.returncode}) before the {what}: {output}")
+        if time.monotonic() > deadline:
+            raise SmokeFailure(f"no {what} after {TIMEOUT:.0f} s")
+        time.sleep(0.1)  # polling an outside process; the timeout above decides failure
+    return str(found)
+
+
+def check_window(executable: Path, home: Path) -> float:
+    """Transcribe a file through the window; returns the seconds the window took to appear."""
+    history = home / "data" / "voxdesk" / "transcripts.json"
+    with virtual_screen() as display:
+        env = profile_env(home) | {"DISPLAY": display}
+        started = time.monotonic()
+        process = subprocess.Popen(
+            [str(executable)], env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        try:
+            window = wait_for("window", lambda: find_window(display, "^Voxdesk$"), process)
+            cold_start = time.monotonic() - started
+            print(f"ok: the window appeared after {cold_start:.2f} s")
+            xdotool(display, "windowfocus", "--sync", window)
+            xdotool(display, "key", "--clearmodifiers", "ctrl+o")
+            dialog = wait_for(
+                "file dialog", lambda: find_window(display, "Transcribe audio files"), process
+            )
+            xdotool(display, "windowfocus", "--sync", dialog)
+            xdotool(display, "type", "--delay", "2", str(RECORDING))
+            xdotool(display, "key", "Return")
+            wait_for(
+                "transcript in the window's history",
+                lambda: history.is_file() and SAID in history.read_text("utf-8").lower(),
+                process,
+            )
+            print("ok: the window transcribed the file")
+            xdotool(display, "windowfocus", "--sync", window)
+            xdotool(display, "key", "--clearmodifiers", "ctrl+q")
+            _, err = process.communicate(timeout=TIMEOUT)
+        finally:
+            process.kill()
+    if process.returncode != 0:
+        raise SmokeFailure(f"the window quit with status {process.returncode}: {err}")
+    print("ok: Ctrl+Q quit with status 0")
+    return cold_start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("bundle", type=Path, help="the bundle's folder (dist/voxdesk)")
+    parser.add_argument(
+        "--window-executable", type=Path, help="drive this one's window instead (to compare)"
+    )
+    args = parser.parse_args()
+    suffix = ".exe" if os.name == "nt" else ""
+    try:
+        with tempfile.TemporaryDirectory(prefix="voxdesk-smoke-") as home:
+            if args.window_executable is None:
+                check_command_line(args.bundle / f"voxdesk-cli{suffix}", Path(home) / "cli")
+            if sys.platform.startswith("linux") and shutil.which("xdotool"):
+                window = args.window_executable or args.bundle / "Voxdesk"
+                check_window(window, Path(home) / "window")
+            else:
+                print("skipped: driving the window needs Linux with Xvfb and xdotool")
+    except (SmokeFailure, subprocess.TimeoutExpired) as failure:
+        print(f"FAIL: {failure}", file=sys.stderr)
+        return 1
+    print("PASS")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
