@@ -47,6 +47,8 @@ EXPORT_FILTERS = ("SubRip subtitles (*.srt);;WebVTT subtitles (*.vtt);;JSON, wit
 
 
 class TranscriptEditor(QWidget):
+    """A window editing one history entry; ``output`` plays its audio (a sound card, or a fake)."""
+
     def __init__(
         self,
         history: TranscriptHistory,
