@@ -62,7 +62,9 @@ def open_window(cli: CliContext, files: list[Path] | None = None) -> None:
 
 def open_command(
     ctx: typer.Context,
-    files: Annotated[list[Path] | None, typer.Argument(help="Audio files to transcribe.")] = None,
+    files: Annotated[
+        list[Path] | None, typer.Argument(metavar="FILES", help="Audio files to transcribe.")
+    ] = None,
 ) -> None:
     """Open the window and transcribe FILES in it (or hand them to the window already open)."""
     cli = get_context(ctx)
