@@ -1,4 +1,5 @@
-"""The fine-tuning jobs started here, as a table with a status badge per job."""
+"""Fine-tuning jobs as tables: those recorded here (a status badge each), a job's checkpoints,
+and the account's jobs on OpenAI."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ from typing import Any
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
-from voxdesk.core.training.jobs import JobRecord
+from voxdesk.core.training.jobs import Checkpoint, JobRecord, JobSnapshot
 from voxdesk.desktop.tables import RowsModel
 
 COLUMNS = ("Job", "Status", "Base model", "Dataset", "Fine-tuned model")
 Index = QModelIndex | QPersistentModelIndex
 BADGES = {"succeeded": "#2e7d32", "failed": "#c62828", "cancelled": "#757575",
-          "running": "#1565c0", "queued": "#6a1b9a", "validating_files": "#6a1b9a"}  # fmt: skip
+          "running": "#1565c0", "queued": "#6a1b9a", "validating_files": "#6a1b9a",
+          "paused": "#ef6c00"}  # fmt: skip
 
 
 class JobsModel(RowsModel):
@@ -39,5 +41,65 @@ class JobsModel(RowsModel):
         if role == Qt.ItemDataRole.DisplayRole:
             values = (job.id, job.status, job.base_model, job.dataset or job.training_file,
                       job.fine_tuned_model or "")  # fmt: skip
+            return values[index.column()]
+        return None
+
+
+class CheckpointsModel(RowsModel):
+    """A job's checkpoints: each is a model that can answer, with its step's metrics."""
+
+    columns = ("Step", "Model", "Training loss", "Validation loss", "Full validation loss",
+               "Full validation accuracy")  # fmt: skip
+    _metrics = ("train_loss", "valid_loss", "full_valid_loss", "full_valid_mean_token_accuracy")
+
+    @property
+    def checkpoints(self) -> list[Checkpoint]:
+        return self.rows
+
+    def set_checkpoints(self, checkpoints: list[Checkpoint]) -> None:
+        self.beginResetModel()
+        self.rows = sorted(checkpoints, key=lambda c: c.step, reverse=True)
+        self.endResetModel()
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        checkpoint = self.checkpoints[index.row()]
+        if role == Qt.ItemDataRole.UserRole:
+            return checkpoint
+        if role == Qt.ItemDataRole.DisplayRole:
+            values = [checkpoint.metrics.get(name) for name in self._metrics]
+            shown = ["" if v is None else f"{v:.4f}" for v in values]
+            return (str(checkpoint.step), checkpoint.model, *shown)[index.column()]
+        return None
+
+
+class RemoteJobsModel(RowsModel):
+    """The account's jobs on OpenAI, and whether this machine records them."""
+
+    columns = ("Job", "Status", "Base model", "Fine-tuned model", "Recorded here")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.recorded: set[str] = set()
+
+    @property
+    def jobs(self) -> list[JobSnapshot]:
+        return self.rows
+
+    def set_jobs(self, jobs: list[JobSnapshot], recorded: set[str]) -> None:
+        self.beginResetModel()
+        self.rows, self.recorded = jobs, recorded
+        self.endResetModel()
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        job = self.jobs[index.row()]
+        if role == Qt.ItemDataRole.UserRole:
+            return job
+        if role == Qt.ItemDataRole.DisplayRole:
+            values = (job.id, job.status, job.base_model, job.fine_tuned_model or "",
+                      "yes" if job.id in self.recorded else "")  # fmt: skip
             return values[index.column()]
         return None

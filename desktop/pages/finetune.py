@@ -1,7 +1,9 @@
-"""Fine-tunes: a form with the cost shown before confirming, the jobs, their events and chart.
+"""Fine-tunes: a form with the cost shown before confirming; the jobs with their curves,
+events and checkpoints; runs compared; the account's jobs; models evaluated side by side.
 
 The form only collects an order for core's launch (core/training/launch.py) and shows its steps.
-The job list follows the event bus, so a job started elsewhere (``!train``) moves here too.
+The job list follows the event bus, so a job started elsewhere (``!train``) moves here too. The
+curves leave a gap where a step has no value and name the step's numbers under the pointer.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pyqtgraph
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import QEvent, QItemSelectionModel, QPointF, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -30,6 +32,9 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -45,7 +50,7 @@ from voxdesk.core.training.job_request import (
     Hyperparameters,
     JobOptions,
 )
-from voxdesk.core.training.jobs import JobRecord
+from voxdesk.core.training.jobs import PAUSABLE_STATUSES, Checkpoint, JobRecord, MetricPoint
 from voxdesk.core.training.launch import (
     FineTuneOrder,
     LaunchStep,
@@ -57,7 +62,8 @@ from voxdesk.core.training.launch import (
 from voxdesk.core.training.pricing import price_table
 from voxdesk.core.training.validator import ValidationReport
 from voxdesk.desktop.actions import Actions, StatusLine
-from voxdesk.desktop.jobs import JobsModel
+from voxdesk.desktop.evaluation import EvaluatePanel
+from voxdesk.desktop.jobs import CheckpointsModel, JobsModel, RemoteJobsModel
 from voxdesk.desktop.tables import row_table
 
 
@@ -68,15 +74,24 @@ class FineTunePage(QWidget):
         self.status = StatusLine()
         self.background = Actions(self.status)
         self.jobs = JobsModel()
+        self.checkpoints = CheckpointsModel()
+        self.remote_jobs = RemoteJobsModel()
+        self._points: list[MetricPoint] = []  # the selected job's, for the hover line
         self._followers: dict[str, asyncio.Task[None]] = {}
         self._listener: asyncio.Task[None] | None = None
         self.last_report: ValidationReport | None = None
         self._build()
 
     def _build(self) -> None:
+        self.evaluation = EvaluatePanel(self.services, self.status)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self._jobs_panel(), "Jobs")
+        self.tabs.addTab(self._compare_panel(), "Compare runs")
+        self.tabs.addTab(self._account_panel(), "Account's jobs")
+        self.tabs.addTab(self.evaluation, "Evaluate")
         split = QSplitter()
         split.addWidget(self._form())
-        split.addWidget(self._jobs_panel())
+        split.addWidget(self.tabs)
         split.setSizes([330, 800])
         layout = QVBoxLayout(self)
         layout.addWidget(split, 1)
@@ -147,24 +162,37 @@ class FineTunePage(QWidget):
         return box
 
     def _jobs_panel(self) -> QWidget:
-        """The jobs, and the selected one's chart, events and actions."""
-        self.table = row_table(self.jobs, QAbstractItemView.SelectionMode.SingleSelection)
+        """The jobs (several may be selected to compare), and the selected one's curves,
+        events, checkpoints and actions."""
+        self.table = row_table(self.jobs, QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.selectionModel().currentChanged.connect(
             lambda *_: self.background.run(self.show_job())
         )
         self.events = QPlainTextEdit()
         self.events.setReadOnly(True)
-        cancel, use = QPushButton("Cancel job"), QPushButton("Use this model for replies")
-        cancel.clicked.connect(lambda: self.background.run(self.cancel_selected()))
-        use.clicked.connect(lambda: self.background.run(self.use_selected()))
+        self.checkpoint_table = row_table(
+            self.checkpoints, QAbstractItemView.SelectionMode.SingleSelection
+        )
+        self.checkpoint_table.horizontalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents
+        )
         actions = QHBoxLayout()
         actions.addStretch(1)
-        actions.addWidget(cancel)
-        actions.addWidget(use)
+        for label, work in (("Pause", self.pause_selected), ("Resume", self.resume_selected),
+                            ("Cancel job", self.cancel_selected),
+                            ("Compare selected", self.compare_selected),
+                            ("Use this model for replies", self.use_selected),
+                            ("Use the checkpoint for replies", self.use_checkpoint)):  # fmt: skip
+            button = QPushButton(label)
+            button.clicked.connect(lambda _=False, work=work: self.background.run(work()))
+            actions.addWidget(button)
+        side = QSplitter(Qt.Orientation.Vertical)
+        side.addWidget(self.events)
+        side.addWidget(self.checkpoint_table)
         detail = QSplitter()
         detail.addWidget(self._chart())
-        detail.addWidget(self.events)
+        detail.addWidget(side)
         detail.setSizes([520, 300])
         panel = QWidget()
         layout = QVBoxLayout(panel)
@@ -174,7 +202,7 @@ class FineTunePage(QWidget):
         layout.addLayout(actions)
         return panel
 
-    def _chart(self) -> pyqtgraph.PlotWidget:
+    def _chart(self) -> QWidget:
         # The palette's colours, not white: the chart then follows a light or dark theme.
         self.chart = pyqtgraph.PlotWidget(background=self.palette().base().color())
         self.chart.addLegend()
@@ -188,12 +216,65 @@ class FineTunePage(QWidget):
         )  # fmt: skip
         self.accuracy_curve = self.chart.plot([], [], pen=pyqtgraph.mkPen("#1565c0", width=2),
                                               name="token accuracy", connect="finite")  # fmt: skip
-        return self.chart
+        self.validation_accuracy_curve = self.chart.plot(
+            [], [], pen=pyqtgraph.mkPen("#00838f", width=2, style=Qt.PenStyle.DashLine),
+            name="validation token accuracy", connect="finite",
+        )  # fmt: skip
+        # A full validation pass happens at a few steps only: points, not a line.
+        self.full_validation_loss = self.chart.plot(
+            [], [], pen=None, symbol="o", symbolBrush="#ef6c00", name="full validation loss"
+        )
+        self.full_validation_accuracy = self.chart.plot(
+            [], [], pen=None, symbol="s", symbolBrush="#00838f",
+            name="full validation token accuracy",
+        )  # fmt: skip
+        self.hover = QLabel("Point at the chart for a step's numbers.")
+        self.chart.scene().sigMouseMoved.connect(self._pointed)
+        box = QWidget()
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.chart, 1)
+        layout.addWidget(self.hover)
+        return box
+
+    def _compare_panel(self) -> QWidget:
+        """Selected jobs' curves overlaid, and their hyperparameters side by side."""
+        self.compare_chart = pyqtgraph.PlotWidget(background=self.palette().base().color())
+        self.compare_chart.addLegend()
+        self.compare_chart.setLabel("bottom", "step")
+        self.compare_table = QTableWidget()
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.compare_chart)
+        split.addWidget(self.compare_table)
+        split.setSizes([400, 200])
+        return split
+
+    def _account_panel(self) -> QWidget:
+        """The account's jobs on OpenAI, wherever they were started; any can be followed here."""
+        self.remote_table = row_table(
+            self.remote_jobs, QAbstractItemView.SelectionMode.SingleSelection
+        )
+        self.remote_table.horizontalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents
+        )
+        load, track = QPushButton("Load the account's jobs"), QPushButton("Follow here")
+        load.clicked.connect(lambda: self.background.run(self.load_remote_jobs()))
+        track.clicked.connect(lambda: self.background.run(self.track_selected()))
+        buttons = QHBoxLayout()
+        buttons.addWidget(load)
+        buttons.addWidget(track)
+        buttons.addStretch(1)
+        panel = QWidget()
+        layout = QVBoxLayout(panel)
+        layout.addWidget(self.remote_table, 1)
+        layout.addLayout(buttons)
+        return panel
 
     def changeEvent(self, event: QEvent) -> None:
         # A new palette (the system switched light/dark): the chart follows it.
         if event.type() == QEvent.Type.PaletteChange:
-            self.chart.setBackground(self.palette().base().color())
+            for chart in (self.chart, self.compare_chart):
+                chart.setBackground(self.palette().base().color())
         super().changeEvent(event)
 
     # --- life cycle -------------------------------------------------------------------------
@@ -206,11 +287,22 @@ class FineTunePage(QWidget):
         self.dataset.clear()
         self.dataset.addItems([d.name for d in await self.services.datasets.datasets()])
         await self.refresh_jobs()
+        await self.evaluation.refresh_choices()
         for job in await self.services.jobs.unfinished():
             self.follow(job.id)
 
     async def refresh_jobs(self) -> None:
+        """The jobs as recorded now; the jobs selected before stay selected."""
+        chosen, current = {job.id for job in self.selected_jobs()}, self.selected_job_id()
         self.jobs.set_jobs(await self.services.jobs.jobs())
+        selection = self.table.selectionModel()
+        flags = QItemSelectionModel.SelectionFlag
+        for row, job in enumerate(self.jobs.jobs):
+            index = self.jobs.index(row, 0)
+            if job.id in chosen:
+                selection.select(index, flags.Select | flags.Rows)
+            if job.id == current:
+                selection.setCurrentIndex(index, flags.NoUpdate)
 
     async def shutdown(self) -> None:
         for task in [*self._followers.values(), *([self._listener] if self._listener else [])]:
@@ -218,6 +310,7 @@ class FineTunePage(QWidget):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.background.cancel()
+        await self.evaluation.shutdown()
 
     # --- the form -------------------------------------------------------------------------------
 
@@ -338,19 +431,122 @@ class FineTunePage(QWidget):
         job = self.selected_job()
         if job is None:
             return
-        metrics = await self.services.jobs.metrics(job.id)
+        self._points = metrics = await self.services.jobs.metrics(job.id)
         steps = [point.step for point in metrics]
-        for curve, values in (
-            (self.loss_curve, [point.train_loss for point in metrics]),
-            (self.validation_loss_curve, [point.valid_loss for point in metrics]),
-            (self.accuracy_curve, [point.train_mean_token_accuracy for point in metrics]),
-        ):
-            curve.setData(steps, [math.nan if value is None else value for value in values])
+        lines = ((self.loss_curve, "train_loss"), (self.validation_loss_curve, "valid_loss"),
+                 (self.accuracy_curve, "train_mean_token_accuracy"),
+                 (self.validation_accuracy_curve, "valid_mean_token_accuracy"))  # fmt: skip
+        for curve, name in lines:
+            curve.setData(steps, _values(metrics, name))
+        full = ((self.full_validation_loss, "full_valid_loss"),
+                (self.full_validation_accuracy, "full_valid_mean_token_accuracy"))  # fmt: skip
+        for points, name in full:
+            found = [(p.step, v) for p in metrics if (v := p.values()[name]) is not None]
+            points.setData([step for step, _ in found], [value for _, value in found])
         events = await self.services.jobs.events(job.id)
-        checkpoints = await self.services.jobs.checkpoints(job.id)
-        lines = [f"{event.level}: {event.message}" for event in events]
-        lines += [f"checkpoint at step {c.step}: {c.model}" for c in checkpoints]
-        self.events.setPlainText("\n".join(lines))
+        self.events.setPlainText("\n".join(f"{e.level}: {e.message}" for e in events))
+        self.checkpoints.set_checkpoints(await self.services.jobs.checkpoints(job.id))
+
+    def _pointed(self, position: QPointF) -> None:
+        """The numbers of the step nearest the pointer, on the line under the chart."""
+        if not self._points:
+            return
+        step = self.chart.getPlotItem().vb.mapSceneToView(position).x()
+        self.hover.setText(step_numbers(min(self._points, key=lambda p: abs(p.step - step))))
+
+    async def pause_selected(self) -> None:
+        job = self._chosen()
+        if job.status not in PAUSABLE_STATUSES:
+            raise VoxdeskError(f"{job.id} is {job.status}; only a running job can be paused.")
+        await self.services.fine_tuner.pause(job.id)
+        await self.refresh_jobs()
+        self.status.say(f"Paused {job.id}; Resume goes on from where it stopped.")
+
+    async def resume_selected(self) -> None:
+        job = self._chosen()
+        await self.services.fine_tuner.resume(job.id)
+        await self.refresh_jobs()
+        self.follow(job.id)
+        self.status.say(f"Resumed {job.id}.")
+
+    def _chosen(self) -> JobRecord:
+        job = self.selected_job()
+        if job is None:
+            raise VoxdeskError("Select a job first.")
+        return job
+
+    def selected_jobs(self) -> list[JobRecord]:
+        rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
+        return [self.jobs.jobs[row] for row in rows]
+
+    async def compare_selected(self) -> None:
+        """Overlay the selected jobs' loss curves; their hyperparameters side by side."""
+        jobs = self.selected_jobs()
+        if len(jobs) < 2:
+            raise VoxdeskError("Select two jobs or more to compare (Ctrl+click).")
+        self.compare_chart.clear()
+        for number, job in enumerate(jobs):
+            metrics = await self.services.jobs.metrics(job.id)
+            colour = pyqtgraph.intColor(number, hues=max(len(jobs), 3))
+            steps = [point.step for point in metrics]
+            self.compare_chart.plot(steps, _values(metrics, "train_loss"), connect="finite",
+                                    pen=pyqtgraph.mkPen(colour, width=2),
+                                    name=f"{job.id} training loss")  # fmt: skip
+            self.compare_chart.plot(
+                steps, _values(metrics, "valid_loss"), connect="finite",
+                pen=pyqtgraph.mkPen(colour, width=2, style=Qt.PenStyle.DashLine),
+                name=f"{job.id} validation loss",
+            )  # fmt: skip
+        self._fill_parameters(jobs)
+        self.tabs.setCurrentIndex(1)
+
+    def _fill_parameters(self, jobs: list[JobRecord]) -> None:
+        rows = {"base model": [j.base_model for j in jobs], "method": [j.method for j in jobs],
+                "dataset": [j.dataset or j.training_file for j in jobs],
+                "status": [j.status for j in jobs]}  # fmt: skip
+        names = sorted({name for job in jobs for name in job.parameters})
+        rows |= {name: [str(job.parameters.get(name, "")) for job in jobs] for name in names}
+        self.compare_table.clear()
+        self.compare_table.setColumnCount(len(jobs))
+        self.compare_table.setRowCount(len(rows))
+        self.compare_table.setHorizontalHeaderLabels([job.id for job in jobs])
+        self.compare_table.setVerticalHeaderLabels(list(rows))
+        for row, values in enumerate(rows.values()):
+            for column, value in enumerate(values):
+                self.compare_table.setItem(row, column, QTableWidgetItem(str(value)))
+
+    async def load_remote_jobs(self) -> None:
+        """The account's jobs, every page, newest first."""
+        found, after = [], None
+        while True:
+            page, more = await self.services.fine_tuner.list_jobs(limit=100, after=after)
+            found += page
+            if not more or not page:
+                break
+            after = page[-1].id
+        recorded = {job.id for job in await self.services.jobs.jobs()}
+        self.remote_jobs.set_jobs(found, recorded)
+        self.status.say(f"The account has {len(found)} fine-tuning jobs.")
+
+    async def track_selected(self) -> None:
+        index = self.remote_table.currentIndex()
+        if not index.isValid():
+            raise VoxdeskError("Select one of the account's jobs first.")
+        job = self.remote_jobs.jobs[index.row()]
+        await self.services.fine_tuner.track(job.id)
+        await self.refresh_jobs()
+        self.remote_jobs.set_jobs(self.remote_jobs.jobs, self.remote_jobs.recorded | {job.id})
+        self.follow(job.id)
+        self.status.say(f"{job.id} is recorded here and followed.")
+
+    async def use_checkpoint(self) -> None:
+        """A checkpoint answers replies, as a finished job's model would."""
+        index = self.checkpoint_table.currentIndex()
+        if not index.isValid():
+            raise VoxdeskError("Select a checkpoint first (a job's checkpoints are listed).")
+        checkpoint: Checkpoint = self.checkpoints.checkpoints[index.row()]
+        await self.services.settings_store.set("assistant.model", checkpoint.model)
+        self.status.say(f"Replies now use {checkpoint.model} (step {checkpoint.step}).")
 
     async def cancel_selected(self) -> None:
         job = self.selected_job()
@@ -368,6 +564,20 @@ class FineTunePage(QWidget):
         self.status.say(f"Replies now use {job.fine_tuned_model}.")
 
     # --- helpers ----------------------------------------------------------------------------------
+
+
+def _values(points: list[MetricPoint], name: str) -> list[float]:
+    """One metric per step, NaN where the step has none (the curve leaves a gap, not a 0)."""
+    return [math.nan if (v := point.values()[name]) is None else v for point in points]
+
+
+def step_numbers(point: MetricPoint) -> str:
+    labels = {"train_loss": "training loss", "train_mean_token_accuracy": "accuracy",
+              "valid_loss": "validation loss", "valid_mean_token_accuracy": "validation accuracy",
+              "full_valid_loss": "full validation loss",
+              "full_valid_mean_token_accuracy": "full validation accuracy"}  # fmt: skip
+    known = [f"{labels[k]} {v:.4f}" for k, v in point.values().items() if v is not None]
+    return f"step {point.step}: " + (", ".join(known) or "no numbers")
 
 
 def _spin(widget: Any, low: float, high: float, value: float, special: str = "") -> Any:

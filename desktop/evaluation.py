@@ -1,0 +1,339 @@
+"""The Evaluate tab: models side by side on a dataset split's prompts, and a summary per model.
+
+The tab collects what to evaluate, shows core's cost estimate for confirmation, and fills the
+tables as answers arrive from ``core.training.evaluate``; Stop cancels the run (the answers so
+far stay stored and summed up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLineEdit,
+    QListWidget,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from voxdesk.core.errors import VoxdeskError
+from voxdesk.core.services import Services
+from voxdesk.core.training.evaluate import (
+    DEFAULT_SPLIT,
+    NO_VERDICT,
+    Answer,
+    EvalPlan,
+    EvalResult,
+    Limits,
+    ModelSummary,
+    Progress,
+    dollars,
+    evaluate,
+    export_results,
+    plan_evaluation,
+    summarize,
+)
+from voxdesk.core.training.pricing import price_table
+from voxdesk.desktop.actions import Actions, StatusLine
+from voxdesk.desktop.tables import RowsModel, row_table
+
+Index = QModelIndex | QPersistentModelIndex
+CASE_COLUMNS = ("Prompt", "Reference", "Bot's original")
+PER_MODEL = ("answer", "similarity", "verdict")
+VERDICT_COLOURS = {"correct": "#2e7d32", "partly": "#ef6c00", "wrong": "#c62828",
+                   NO_VERDICT: "#757575"}  # fmt: skip
+
+
+class AnswersModel(QAbstractTableModel):
+    """One row a prompt: the prompt, its reference, the bot's original answer (corrections),
+    then each model's answer, similarity and verdict (the reasoning as its tooltip)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.plan: EvalPlan | None = None
+        self.answers: dict[tuple[int, str], Answer] = {}
+        self._rows: dict[int, int] = {}
+
+    def reset(self, plan: EvalPlan) -> None:
+        self.beginResetModel()
+        self.plan = plan
+        self.answers = {}
+        self._rows = {case.example_id: row for row, case in enumerate(plan.cases)}
+        self.endResetModel()
+
+    def add(self, answer: Answer) -> None:
+        if self.plan is None:
+            return
+        self.answers[(answer.example_id, answer.model)] = answer
+        row = self._rows[answer.example_id]
+        first = len(CASE_COLUMNS) + self.plan.models.index(answer.model) * len(PER_MODEL)
+        self.dataChanged.emit(self.index(row, first), self.index(row, first + len(PER_MODEL) - 1))
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's API
+        return 0 if parent.isValid() or self.plan is None else len(self.plan.cases)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        models = 0 if self.plan is None else len(self.plan.models)
+        return 0 if parent.isValid() else len(CASE_COLUMNS) + models * len(PER_MODEL)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # fmt: skip
+        if orientation != Qt.Orientation.Horizontal or self.plan is None:
+            return None
+        if section < len(CASE_COLUMNS):
+            return CASE_COLUMNS[section] if role == Qt.ItemDataRole.DisplayRole else None
+        model, part = divmod(section - len(CASE_COLUMNS), len(PER_MODEL))
+        name = self.plan.models[model]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return name
+        if role == Qt.ItemDataRole.DisplayRole:
+            return _short(name) if part == 0 else PER_MODEL[part]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or self.plan is None:
+            return None
+        case = self.plan.cases[index.row()]
+        column = index.column()
+        if column < len(CASE_COLUMNS):
+            text = (case.prompt, case.reference, case.original or "")[column]
+            return text if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole) \
+                else None  # fmt: skip
+        model, part = divmod(column - len(CASE_COLUMNS), len(PER_MODEL))
+        answer = self.answers.get((case.example_id, self.plan.models[model]))
+        if answer is None:
+            return None
+        return _answer_cell(answer, part, role)
+
+
+def _answer_cell(answer: Answer, part: int, role: int) -> Any:
+    if role == Qt.ItemDataRole.DisplayRole:
+        if part == 0:
+            return answer.text if answer.error is None else f"error: {answer.error}"
+        if part == 1:
+            return "" if answer.similarity is None else f"{answer.similarity:.1f}"
+        return answer.verdict or ""
+    if role == Qt.ItemDataRole.ToolTipRole:
+        return answer.reasoning or answer.error or answer.text
+    if role == Qt.ItemDataRole.ForegroundRole and part == 2 and answer.verdict:
+        return QColor(VERDICT_COLOURS.get(answer.verdict, "#000000"))
+    return None
+
+
+class SummaryModel(RowsModel):
+    columns = ("Model", "Answered", "Failed", "Similarity", "Wins", "Cost", "Latency",
+               "Verdicts", "Corrections learnt")  # fmt: skip
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.learnt: dict[str, tuple[int, int]] = {}
+
+    def set_summaries(
+        self, summaries: list[ModelSummary], learnt: dict[str, tuple[int, int]]
+    ) -> None:
+        self.beginResetModel()
+        self.rows, self.learnt = summaries, learnt
+        self.endResetModel()
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or role != Qt.ItemDataRole.DisplayRole:
+            return None
+        row: ModelSummary = self.rows[index.row()]
+        done, asked = self.learnt.get(row.model, (0, 0))
+        values = (
+            row.model, str(row.answered), str(row.failed),
+            "" if row.mean_similarity is None else f"{row.mean_similarity:.1f}", str(row.wins),
+            "?" if row.cost is None else dollars(row.cost),
+            "" if row.mean_latency is None else f"{row.mean_latency:.2f} s",
+            ", ".join(f"{k} {v}" for k, v in sorted(row.verdicts.items())),
+            f"{done}/{asked}" if asked else "",
+        )  # fmt: skip
+        return values[index.column()]
+
+
+class EvaluatePanel(QWidget):
+    def __init__(self, services: Services, status: StatusLine) -> None:
+        super().__init__()
+        self.services = services
+        self.status = status
+        self.background = Actions(status)
+        self.answers = AnswersModel()
+        self.summary = SummaryModel()
+        self.result: EvalResult | None = None
+        self._build()
+
+    def _build(self) -> None:
+        self.model_choice = QComboBox()
+        self.model_choice.setEditable(True)
+        add, remove = QPushButton("Add"), QPushButton("Remove")
+        add.clicked.connect(lambda: self.add_model(self.model_choice.currentText()))
+        remove.clicked.connect(self._remove_selected)
+        self.models = QListWidget()
+        self.models.setMaximumHeight(90)
+        choose = QHBoxLayout()
+        choose.addWidget(self.model_choice, 1)
+        choose.addWidget(add)
+        choose.addWidget(remove)
+        self.dataset = QComboBox()
+        self.split = QLineEdit(DEFAULT_SPLIT)
+        self.limit = _spin(0, 100_000, 0, "all")
+        self.judge = QComboBox()
+        self.judge.setEditable(True)
+        self.concurrency = _spin(1, 256, 8)
+        self.rpm = _spin(1, 1_000_000, 500)
+        form = QFormLayout()
+        for label, widget in (("Models", choose), ("", self.models), ("Dataset", self.dataset),
+                              ("Split", self.split), ("Prompts", self.limit),
+                              ("Judge (optional)", self.judge),
+                              ("Concurrency", self.concurrency),
+                              ("Requests / minute", self.rpm)):  # fmt: skip
+            form.addRow(label, widget)
+        start, stop, export = QPushButton("Evaluate…"), QPushButton("Stop"), QPushButton("Export…")
+        start.clicked.connect(lambda: self.background.run(self.run_evaluation()))
+        stop.clicked.connect(self.stop)
+        export.clicked.connect(self._export_dialog)
+        self.progress = QProgressBar()
+        buttons = QHBoxLayout()
+        for button in (start, stop, export):
+            buttons.addWidget(button)
+        buttons.addWidget(self.progress, 1)
+        self.answers_table = row_table(
+            self.answers, QAbstractItemView.SelectionMode.SingleSelection
+        )
+        self.answers_table.setWordWrap(True)
+        header = self.answers_table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setDefaultSectionSize(180)
+        summary_table = row_table(self.summary, QAbstractItemView.SelectionMode.NoSelection)
+        summary_table.horizontalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents
+        )
+        results = QSplitter(Qt.Orientation.Vertical)
+        results.addWidget(self.answers_table)
+        results.addWidget(summary_table)
+        results.setSizes([400, 140])
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(results, 1)
+
+    async def refresh_choices(self) -> None:
+        """Datasets, and the models there are: base models, fine-tuned ones and checkpoints."""
+        self.dataset.clear()
+        self.dataset.addItems([d.name for d in await self.services.datasets.datasets()])
+        known = sorted(name for name in price_table()["inference_per_million_tokens"]
+                       if not name.startswith("ft:"))  # fmt: skip
+        for job in await self.services.jobs.jobs():
+            known += [job.fine_tuned_model] if job.fine_tuned_model else []
+            known += [c.model for c in await self.services.jobs.checkpoints(job.id)]
+        for combo in (self.model_choice, self.judge):
+            current = combo.currentText()
+            combo.clear()
+            combo.addItems(list(dict.fromkeys(known)))
+            combo.setCurrentText(current if combo is self.model_choice else current or "")
+
+    def add_model(self, name: str) -> None:
+        name = name.strip()
+        if name and name not in self.chosen_models():
+            self.models.addItem(name)
+
+    def chosen_models(self) -> list[str]:
+        return [self.models.item(row).text() for row in range(self.models.count())]
+
+    def _remove_selected(self) -> None:
+        for item in self.models.selectedItems():
+            self.models.takeItem(self.models.row(item))
+
+    async def run_evaluation(self, *, confirm: bool = True) -> EvalResult:
+        """Plan (the cost first), ask, and fill the tables as answers come."""
+        if not self.dataset.currentText():
+            raise VoxdeskError("Choose a dataset to evaluate on.")
+        plan = await plan_evaluation(
+            self.services, self.chosen_models(), self.dataset.currentText(),
+            split=self.split.text().strip() or DEFAULT_SPLIT, limit=self.limit.value() or None,
+            judge=self.judge.currentText().strip() or None,
+        )  # fmt: skip
+        if confirm and not self._confirm(plan):
+            raise VoxdeskError("Not started.")
+        self.answers.reset(plan)
+        self.summary.set_summaries([], {})
+        self.progress.setRange(0, len(plan.cases) * len(plan.models))
+        self.progress.setValue(0)
+        limits = Limits(self.concurrency.value(), self.rpm.value())
+        try:
+            self.result = await evaluate(self.services, plan, limits=limits, progress=self._heard)
+        except asyncio.CancelledError:
+            self._sum_up(plan)
+            self.status.say(f"Stopped after {len(self.answers.answers)} answers; they are kept.")
+            raise
+        self._sum_up(plan)
+        self.status.say(f"Evaluated {len(plan.models)} models on {len(plan.cases)} prompts.")
+        return self.result
+
+    def _confirm(self, plan: EvalPlan) -> bool:
+        question = (f"{len(plan.cases)} prompts × {len(plan.models)} models: "
+                    f"{plan.estimate.describe()} Start?")  # fmt: skip
+        answer = QMessageBox.question(self, "Evaluate", question)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _heard(self, step: Progress) -> None:
+        self.answers.add(step.answer)
+        self.progress.setValue(step.done)
+
+    def _sum_up(self, plan: EvalPlan) -> None:
+        heard = list(self.answers.answers.values())
+        partial = EvalResult(0, plan, tuple(heard), "")
+        self.summary.set_summaries(summarize(plan, heard), partial.corrections_learnt())
+
+    def stop(self) -> None:
+        self.background.stop()
+
+    async def export(self, path: Path) -> Path:
+        if self.result is None:
+            raise VoxdeskError("Evaluate first: there are no answers to export.")
+        return await export_results(self.result, path)
+
+    def _export_dialog(self) -> None:
+        name, _ = QFileDialog.getSaveFileName(self, "Export answers", "answers.csv",
+                                              "CSV (*.csv);;JSONL (*.jsonl)")  # fmt: skip
+        if name:
+            self.background.run(self._export_to(Path(name)))
+
+    async def _export_to(self, path: Path) -> None:
+        await self.export(path)
+        self.status.say(f"Wrote the answers to {path}.")
+
+    async def shutdown(self) -> None:
+        await self.background.cancel()
+
+
+def _short(model: str) -> str:
+    """A fine-tuned model's name without its base and organisation: suffix, id, checkpoint."""
+    if not model.startswith("ft:"):
+        return model
+    parts = [part for part in model.split(":")[3:] if part]
+    return ":".join(parts) or model
+
+
+def _spin(low: int, high: int, value: int, special: str = "") -> QSpinBox:
+    spin = QSpinBox()
+    spin.setRange(low, high)
+    spin.setValue(value)
+    if special:
+        spin.setSpecialValueText(special)
+    return spin
