@@ -1,4 +1,4 @@
-"""OpenAI's transcription API (network, needs a key)."""
+"""OpenAI's transcription and translation API (network, needs a key)."""
 
 from __future__ import annotations
 
@@ -16,10 +16,15 @@ from voxdesk.core.stt.languages import language_code
 
 # The API takes files up to 25 MB; ten minutes of 16 kHz 16-bit WAV is about 19 MB.
 CHUNK_SECONDS = 600.0
+# audio.translations takes this model only (the gpt-4o transcribe models cannot translate).
+# OpenAI has deprecated the endpoint (shut down on 2027-02-26, the SDK says); its successor,
+# realtime translations, is a separate streaming integration. Offline Whisper translates too.
+TRANSLATION_MODEL = "whisper-1"
 
 
 class OpenAITranscriber:
-    """``audio.transcriptions`` with segments where the model returns them (whisper-1)."""
+    """``audio.transcriptions`` (and ``audio.translations`` into English) with segments where
+    the model returns them (whisper-1)."""
 
     def __init__(self, client_factory: Callable[[], openai.AsyncOpenAI], model: str = "whisper-1"):
         self._client_factory = client_factory
@@ -36,13 +41,38 @@ class OpenAITranscriber:
         language: str | None = None,
         progress: ProgressCallback | None = None,
     ) -> Transcript:
+        return await self._run(audio, language, progress, translate=False)
+
+    async def translate(
+        self,
+        audio: Pcm,
+        *,
+        language: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Transcript:
+        """English text of the speech; the API detects the language, ``language`` is only
+        reported in the transcript (the endpoint takes none)."""
+        return await self._run(audio, language, progress, translate=True)
+
+    async def _run(
+        self,
+        audio: Pcm,
+        language: str | None,
+        progress: ProgressCallback | None,
+        *,
+        translate: bool,
+    ) -> Transcript:
         client = self._client_factory()
         started = time.perf_counter()
         segments: list[Segment] = []
         detected = split_language(language)
+        model = TRANSLATION_MODEL if translate else self._model
         for start, piece in chunks(audio, CHUNK_SECONDS):
-            result = await self._request(client, piece, split_language(language))
-            detected = detected or language_code(getattr(result, "language", None))
+            if translate:
+                result = await self._translation(client, piece)
+            else:
+                result = await self._request(client, piece, split_language(language))
+                detected = detected or language_code(getattr(result, "language", None))
             segments.extend(_segments(result, start, piece.duration))
             if progress:
                 progress((start + piece.duration) / audio.duration)
@@ -50,7 +80,7 @@ class OpenAITranscriber:
             text=" ".join(segment.text for segment in segments),
             language=detected,
             engine=self.name,
-            model=self._model,
+            model=model,
             timings=Timings(audio.duration, time.perf_counter() - started),
             segments=tuple(segments),
         )
@@ -64,6 +94,16 @@ class OpenAITranscriber:
                 file=("audio.wav", piece.to_wav(), "audio/wav"),
                 response_format="verbose_json" if verbose else "json",
                 **options,
+            )
+        except openai.OpenAIError as error:
+            raise explain(error) from error
+
+    async def _translation(self, client: openai.AsyncOpenAI, piece: Pcm) -> Any:
+        try:
+            return await client.audio.translations.create(
+                model=TRANSLATION_MODEL,
+                file=("audio.wav", piece.to_wav(), "audio/wav"),
+                response_format="verbose_json",
             )
         except openai.OpenAIError as error:
             raise explain(error) from error

@@ -302,17 +302,44 @@ class LiveTranscriber:
         )
 
 
+@dataclass(frozen=True)
+class _Translating:
+    """Whisper's translate task as a stream's recognizer: English words, whatever is spoken."""
+
+    whisper: WhisperTranscriber
+
+    @property
+    def name(self) -> str:
+        return self.whisper.name
+
+    @property
+    def model_name(self) -> str:
+        return self.whisper.model_name
+
+    def recognize_words(
+        self, samples: npt.NDArray[np.float32], language: str | None, prompt: str = ""
+    ) -> tuple[list[Word], str | None]:
+        return self.whisper.recognize_words(samples, language, prompt, task="translate")
+
+
 def live_transcriber(
-    engine: object, *, language: str | None = None, options: StreamOptions | None = None
+    engine: object,
+    *,
+    language: str | None = None,
+    options: StreamOptions | None = None,
+    translate: bool = False,
 ) -> LiveTranscriber:
-    """A live stream on ``engine``; only Whisper gives the word times live transcription needs."""
+    """A live stream on ``engine``; only Whisper gives the word times live transcription needs.
+
+    ``translate``: English words, whatever language is spoken."""
     if not isinstance(engine, WhisperTranscriber):
         name = getattr(engine, "name", "this engine")
         raise TranscriptionError(
             f"Live text needs the whisper engine, not {name}.",
             hint="Choose whisper, or transcribe the recording after it ends.",
         )
-    return LiveTranscriber(engine, language=language, options=options)
+    recognizer: WordRecognizer = _Translating(engine) if translate else engine
+    return LiveTranscriber(recognizer, language=language, options=options)
 
 
 async def transcribe_live(

@@ -17,7 +17,7 @@ import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -51,6 +51,8 @@ _LOW_LOG_PROBABILITY = -1.0
 # Text that compresses this well is a repetition loop; faster-whisper's decoder then retries.
 _MAX_COMPRESSION_RATIO = 2.4
 _PROMPT_TOKENS = 100  # of the text before a streaming pass, as context (Whisper allows 223)
+
+Task = Literal["transcribe", "translate"]  # Whisper's two tasks: translate is into English
 
 
 class WhisperTranscriber:
@@ -93,9 +95,26 @@ class WhisperTranscriber:
         language: str | None = None,
         progress: ProgressCallback | None = None,
     ) -> Transcript:
+        return await self._transcribe(audio, language, progress, "transcribe")
+
+    async def translate(
+        self,
+        audio: Pcm,
+        *,
+        language: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Transcript:
+        """English text of speech in ``language`` (None: detected), any of Whisper's languages."""
+        return await self._transcribe(audio, language, progress, "translate")
+
+    async def _transcribe(
+        self, audio: Pcm, language: str | None, progress: ProgressCallback | None, task: Task
+    ) -> Transcript:
         started = time.perf_counter()
         segments, detected = await run_blocking(
-            lambda cancelled, report: self._run(audio, split_language(language), cancelled, report),
+            lambda cancelled, report: self._run(
+                audio, split_language(language), task, cancelled, report
+            ),
             progress,
         )
         timings = Timings(
@@ -126,27 +145,32 @@ class WhisperTranscriber:
         self,
         audio: Pcm,
         language: str | None,
+        task: Task,
         cancelled: threading.Event,
         report: ProgressCallback,
     ) -> tuple[list[Segment], str | None]:
         model = self._loaded()
-        language = self._usable_language(language)
+        language = self._usable_language(language, task)
         samples = audio.as_float32()
         if not _has_speech(samples):
             report(1.0)
             return [], language  # silence or noise: Whisper would invent words
         result = None
         if audio.duration <= SHORT_CLIP_SECONDS and not self._word_timestamps:
-            result = _transcribe_clip(model, samples, language)
+            result = _transcribe_clip(model, samples, language, task)
         if result is None:
             result = _transcribe_long(
-                model, samples, language, cancelled, report, self._word_timestamps
+                model, samples, language, task, cancelled, report, self._word_timestamps
             )
         report(1.0)
         return result
 
     def recognize_words(
-        self, samples: npt.NDArray[np.float32], language: str | None, prompt: str = ""
+        self,
+        samples: npt.NDArray[np.float32],
+        language: str | None,
+        prompt: str = "",
+        task: Task = "transcribe",
     ) -> tuple[list[Word], str | None]:
         """Words with their times in at most 30 s of audio: one greedy pass, no fallback.
 
@@ -154,15 +178,20 @@ class WhisperTranscriber:
         it runs again a second later on the same words. ``prompt`` is the text before the audio.
         """
         model = self._loaded()
-        language = self._usable_language(split_language(language))
+        language = self._usable_language(split_language(language), task)
         if not len(samples):
             return [], language
-        return _recognize_words(model, samples, language, prompt)
+        return _recognize_words(model, samples, language, prompt, task)
 
-    def _usable_language(self, language: str | None) -> str | None:
+    def _usable_language(self, language: str | None, task: Task = "transcribe") -> str | None:
         assert self._location is not None
         if not self._location.english_only:
             return language
+        if task == "translate":  # the .en models were trained without the translate task
+            raise EngineUnavailable(
+                f"The Whisper {self._location.name} model knows English only: it cannot translate.",
+                hint="Choose a multilingual model such as 'base' (speech.whisper_model).",
+            )
         if language not in (None, "en"):
             raise EngineUnavailable(
                 f"The Whisper {self._location.name} model knows English only, not '{language}'.",
@@ -207,7 +236,7 @@ def _has_speech(samples: npt.NDArray[np.float32]) -> bool:
 
 
 def _transcribe_clip(
-    model: WhisperModel, samples: npt.NDArray[np.float32], language: str | None
+    model: WhisperModel, samples: npt.NDArray[np.float32], language: str | None, task: Task
 ) -> tuple[list[Segment], str | None] | None:
     """One window encoded at the clip's own length; None when the result is unreliable."""
     from faster_whisper.tokenizer import Tokenizer
@@ -215,7 +244,7 @@ def _transcribe_clip(
     encoded, window, _ = _encode(model, samples)
     language = language or _detect_language(model, encoded)
     tokenizer = Tokenizer(
-        model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language
+        model.hf_tokenizer, model.model.is_multilingual, task=task, language=language
     )
     result = model.model.generate(
         encoded,
@@ -259,14 +288,18 @@ def _detect_language(model: WhisperModel, encoded: Any) -> str:
 
 
 def _recognize_words(
-    model: WhisperModel, samples: npt.NDArray[np.float32], language: str | None, prompt: str
+    model: WhisperModel,
+    samples: npt.NDArray[np.float32],
+    language: str | None,
+    prompt: str,
+    task: Task = "transcribe",
 ) -> tuple[list[Word], str | None]:
     from faster_whisper.tokenizer import Tokenizer
 
     encoded, window, frames = _encode(model, samples)
     language = language or _detect_language(model, encoded)
     tokenizer = Tokenizer(
-        model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language
+        model.hf_tokenizer, model.model.is_multilingual, task=task, language=language
     )
     context = tokenizer.encode(" " + prompt.strip())[-_PROMPT_TOKENS:] if prompt else []
     start = [tokenizer.sot_prev, *context] if context else []
@@ -340,13 +373,18 @@ def _transcribe_long(
     model: WhisperModel,
     samples: npt.NDArray[np.float32],
     language: str | None,
+    task: Task,
     cancelled: threading.Event,
     report: ProgressCallback,
     word_timestamps: bool = False,
 ) -> tuple[list[Segment], str | None]:
     duration = len(samples) / 16000
     pieces, info = model.transcribe(
-        samples, language=language, beam_size=_BEAM_SIZE, word_timestamps=word_timestamps
+        samples,
+        language=language,
+        task=task,
+        beam_size=_BEAM_SIZE,
+        word_timestamps=word_timestamps,
     )
     segments: list[Segment] = []
     for piece in pieces:  # a generator: each step decodes the next window

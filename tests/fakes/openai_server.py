@@ -74,6 +74,7 @@ class FakeOpenAI:
 
     def __init__(self, *, transcript: str = "hello from the loopback server", steps: int = 3):
         self.transcript = transcript
+        self.translation = "hello in English from the loopback server"  # audio.translations
         self.steps = steps
         self.fail_jobs = False  # new jobs fail while running, as a bad training file would
         self.reply = "Привет! Чем могу помочь?"
@@ -105,6 +106,7 @@ class FakeOpenAI:
         app = web.Application(middlewares=[self._gate])
         routes = app.router
         routes.add_post("/v1/audio/transcriptions", self._transcriptions)
+        routes.add_post("/v1/audio/translations", self._translations)
         routes.add_post("/v1/files", self._upload)
         routes.add_get("/v1/files/{id}", self._file)
         routes.add_delete("/v1/files/{id}", self._delete_file)
@@ -194,6 +196,18 @@ class FakeOpenAI:
                 "language": heard,
                 "duration": seconds,
                 "segments": [_segment(0, 0.0, seconds, self.transcript)],
+            }
+        return self._answer(request, fields, payload, set(files))
+
+    async def _translations(self, request: web.Request) -> web.Response:
+        fields, files = await _read_form(request)
+        seconds = _wav_seconds(files["file"])
+        payload: dict[str, Any] = {"text": self.translation}
+        if fields.get("response_format") == "verbose_json":
+            payload |= {  # the spec: the language of the output, always english
+                "language": "english",
+                "duration": seconds,
+                "segments": [_segment(0, 0.0, seconds, self.translation)],
             }
         return self._answer(request, fields, payload, set(files))
 
