@@ -84,8 +84,12 @@ def transcribe(
         float | None,
         typer.Option(min=0.1, help="srt/vtt: longest time a cue stays, cut between words."),
     ] = None,
+    translate: Annotated[
+        bool,
+        typer.Option("--translate", help="English text, whatever the language (whisper, openai)."),
+    ] = False,
 ) -> None:
-    """Transcribe audio files, with a progress bar for long ones.
+    """Transcribe audio files, with a progress bar for long ones; or translate them to English.
 
     JSON, and subtitles with a line or cue limit, time each word (Whisper): slower on short clips.
     """
@@ -96,7 +100,8 @@ def transcribe(
         words = fmt == "json" or (fmt in ("srt", "vtt") and bool(limits))
         raw_format = _raw_format(raw) if raw else None
         service = SpeechService(cli.settings, cli.secrets)
-        service.transcriber(engine)  # an unknown engine is reported before any decoding
+        # an unknown engine or language, or one that cannot translate: before any decoding
+        service.check(engine, language, translate=translate)
         for path in files:  # every input and the output are checked before any work
             _check_input(path)
             _check_raw(path, raw_format)
@@ -105,7 +110,7 @@ def transcribe(
         for path in files:
             transcript = asyncio.run(
                 _transcribe_with_progress(
-                    service, path, engine, language, raw_format, cli.console, words
+                    service, path, engine, language, raw_format, cli.console, words, translate
                 )
             )
             _write(render(transcript, fmt, limits), path, fmt, output, len(files), cli)
@@ -119,6 +124,7 @@ async def _transcribe_with_progress(
     raw: RawFormat | None,
     console: Console,
     words: bool = False,
+    translate: bool = False,
 ) -> Transcript:
     columns = (
         TextColumn("{task.description}"),
@@ -129,7 +135,8 @@ async def _transcribe_with_progress(
     with Progress(
         *columns, console=console, transient=True, disable=not console.is_terminal
     ) as bar:
-        task = bar.add_task(f"Transcribing {path.name}", total=1.0)
+        doing = "Translating" if translate else "Transcribing"
+        task = bar.add_task(f"{doing} {path.name}", total=1.0)
         return await service.transcribe(
             path,
             engine=engine,
@@ -138,6 +145,7 @@ async def _transcribe_with_progress(
             name=path.name,
             progress=lambda done: bar.update(task, completed=done),
             words=words,
+            translate=translate,
         )
 
 
