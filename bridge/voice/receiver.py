@@ -9,7 +9,9 @@ memory. Nothing here raises on bad input: each kind of bad packet is counted and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -88,6 +90,8 @@ class Receiver:
         self._drain_scheduled = False
 
     def start(self) -> None:
+        """Listen on the socket; again after a reconnect, when sequences and decoders start over."""
+        self.stop()
         self.voice._connection.add_socket_listener(self._on_datagram)
 
     def stop(self) -> None:
@@ -104,11 +108,6 @@ class Receiver:
                 if stream.idle:
                     stream.idle.cancel()
                 del self.streams[ssrc]
-
-    def restart(self) -> None:
-        """A new voice session: sequence numbers and decoder state start over."""
-        self.stop()
-        self.start()
 
     # --- the socket reader thread ---------------------------------------------------------------
 
@@ -192,6 +191,35 @@ class Receiver:
             return None
 
 
+class ListeningConnection(VoiceConnectionState):
+    """discord.py's connection state, with the socket reader let go before a reconnect.
+
+    While a listener is registered the reader thread sits in ``select`` on the UDP socket, with
+    a 30 s timeout. discord.py closes that socket to reconnect, which does not wake a ``select``
+    already waiting on it: the reader would miss the new socket's IP discovery reply for up to
+    30 s and the reconnect would time out. Pausing the reader and shutting the old socket down
+    (which does wake it) lets the reader follow the new socket at once. The receiver stays off
+    the socket until the new session's key arrives: listening, it would take the discovery
+    reply that discord.py only starts waiting for after sending its request.
+    """
+
+    async def disconnect(self, *, force: bool = True, cleanup: bool = True, wait: bool = False):  # type: ignore[no-untyped-def]  # as discord.py's
+        self._release_reader()
+        await super().disconnect(force=force, cleanup=cleanup, wait=wait)
+
+    async def soft_disconnect(self, **options: Any) -> None:
+        self._release_reader()
+        await super().soft_disconnect(**options)
+
+    def _release_reader(self) -> None:
+        if isinstance(self.voice_client, ListeningVoiceClient) and self.voice_client.receiver:
+            self.voice_client.receiver.stop()
+        self._socket_reader.pause()
+        if self.socket:
+            with contextlib.suppress(OSError):
+                self.socket.shutdown(socket.SHUT_RDWR)
+
+
 class ListeningVoiceClient(discord.VoiceClient):
     """discord.py's voice client, plus what the voice server says about who sends what.
 
@@ -206,7 +234,7 @@ class ListeningVoiceClient(discord.VoiceClient):
         super().__init__(client, channel)
 
     def create_connection_state(self) -> VoiceConnectionState:
-        return VoiceConnectionState(self, hook=self._on_voice_message)
+        return ListeningConnection(self, hook=self._on_voice_message)
 
     def listen(self, sink: PcmSink, wanted: Callable[[int], bool]) -> Receiver:
         """Start handing each wanted member's speech to ``sink``."""
@@ -227,7 +255,7 @@ class ListeningVoiceClient(discord.VoiceClient):
     async def _on_voice_message(self, _ws: Any, message: dict[str, Any]) -> None:
         op, data = message.get("op"), message.get("d") or {}
         if op == 4 and self.receiver is not None:
-            self.receiver.restart()
+            self.receiver.start()
         elif op == 5 and "ssrc" in data and "user_id" in data:
             self.ssrc_members[int(data["ssrc"])] = int(data["user_id"])
             self.present.add(int(data["user_id"]))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import discord
 import pytest
@@ -115,3 +115,51 @@ async def test_bad_packets_are_counted_and_dropped(running: VoiceRunning) -> Non
     before = len(got.data)
     await voice.speak(fake.trainer, await frames_of("alice"), pace=0.004)
     await heard.until(fake.trainer.id, (before // 2) / 16000 + said.duration)
+
+
+async def test_members_join_and_leave_while_listening(running: VoiceRunning) -> None:
+    if running.voice.dave:
+        pytest.skip("the fake forms its DAVE group once, with the members already there")
+    fake, voice = running.discord, running.voice
+    client = await connected(running)
+    heard = Heard()
+    receiver = client.listen(heard, lambda user_id: True)
+    bob = await voice.join(fake.member)  # after the bot: CLIENTS_CONNECT and SPEAKING now
+    said = await speech("bob")
+    await voice.speak(fake.member, await frames_of("bob"), pace=0.004)
+    assert similarity(await heard.until(fake.member.id, said.duration), said) > 0.8
+    assert fake.member.id in client.present
+
+    await voice.leave(fake.member)  # CLIENT_DISCONNECT: the source is forgotten
+    await wait_until(lambda: bob.ssrc not in client.ssrc_members)
+    assert fake.member.id not in client.present and bob.ssrc not in receiver.streams
+    voice.speakers[fake.member.id] = bob  # a late packet from the source that left
+    await voice.speak(fake.member, (await frames_of("bob"))[:3], pace=0.004, tail=False)
+    await wait_until(lambda: receiver.stats.unknown_ssrc == 3)
+
+
+async def test_listening_survives_a_new_voice_session(running: VoiceRunning) -> None:
+    fake, voice = running.discord, running.voice
+    await voice.join(fake.trainer)
+    client = await connected(running)
+    heard = Heard()
+    receiver = client.listen(heard, lambda user_id: True)
+    identifies = voice.identifies
+    await voice.close_socket(4006)  # the session is gone: discord.py connects from scratch
+    # discord.py retries a handshake that takes over 15 s (the connect timeout above); a socket
+    # reader left waiting on the old socket would make every try miss its IP discovery reply.
+    await asyncio.wait_for(voice.ready.wait(), 60)
+    assert voice.identifies > identifies  # a new session, with a new SESSION_DESCRIPTION
+
+    said = await speech("alice")
+    voice.speakers[fake.trainer.id].sequence = 40000  # a new sender starts its own sequence
+    await voice.speak(fake.trainer, await frames_of("alice"), pace=0.004)
+    assert similarity(await heard.until(fake.trainer.id, said.duration), said) > 0.8
+    assert client.receiver is receiver and receiver.stats.undecryptable == 0
+
+
+async def wait_until(condition: Callable[[], bool]) -> None:
+    """The reader thread changes what ``condition`` reads: look again every few ms."""
+    async with asyncio.timeout(10):
+        while not condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
