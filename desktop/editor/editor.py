@@ -190,7 +190,8 @@ class TranscriptEditor(QWidget):
         if not self.table.segments:
             return
         row = self.table.row_at(seconds)
-        if self.view.currentIndex().row() != row:
+        editing = self.view.state() == QAbstractItemView.State.EditingState
+        if self.view.currentIndex().row() != row and not editing:  # typing is not cut short
             self.view.setCurrentIndex(self.table.index(row, Column.TEXT))
             self.view.scrollTo(self.table.index(row, Column.TEXT))
         self.words.show_segment(self.table.segments[row], self.table.word_at(row, seconds))
@@ -211,8 +212,8 @@ class TranscriptEditor(QWidget):
         if row < 0:
             self.status.say("Select a segment to split.", error=True)
             return
-        segment = self.table.segments[row]
-        word = self.table.word_at(row, self.player.position)
+        segment, position = self.table.segments[row], self.player.position
+        word = self.table.word_at(row, position) if self.table.row_at(position) == row else 0
         count = len(segment.text.split())
         try:
             parts = split(segment, word if 0 < word < count else count // 2)

@@ -10,6 +10,7 @@ import pytest
 import srt
 from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QAbstractItemView
 from pytestqt.qtbot import QtBot
 
 from voxdesk.core.audio import Pcm
@@ -111,6 +112,9 @@ def test_split_at_the_word_played_and_merge_back(editor: TranscriptEditor) -> No
     assert len(editor.table.segments) == 4
     editor.undo_button.click()
     assert editor.table.segments == list(SEGMENTS)
+    editor.view.setCurrentIndex(editor.table.index(0, Column.TEXT))  # not the one being played
+    editor.split_button.click()
+    assert texts(editor)[:2] == ["hello there", "my friend"]  # cut in the middle
 
 
 def test_shift_moves_only_the_selected_segments(editor: TranscriptEditor) -> None:
@@ -296,3 +300,16 @@ def test_subtitles_export_the_edits_cut_to_the_limits(
     assert all((cue.end - cue.start).total_seconds() <= 1.0 for cue in cues)
     editor.export(tmp_path / "missing" / "out.srt")
     assert editor.status.text().startswith("Not exported: No such file or directory")
+
+
+def test_playback_leaves_a_text_being_typed_alone(editor: TranscriptEditor, qtbot: QtBot) -> None:
+    index = editor.table.index(0, Column.TEXT)
+    editor.view.setCurrentIndex(index)
+    editor.view.edit(index)
+    editor.play_button.click()
+    output = editor.player._output
+    assert isinstance(output, FakeOutput)
+    output.position = 5.1
+    qtbot.waitUntil(lambda: highlighted(editor) == "a")
+    assert editor.view.state() == QAbstractItemView.State.EditingState
+    assert editor.view.currentIndex().row() == 0
