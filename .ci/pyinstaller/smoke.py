@@ -157,13 +157,14 @@ def main() -> int:
         "--window-executable", type=Path, help="drive this one's window instead (to compare)"
     )
     args = parser.parse_args()
+    bundle = args.bundle.resolve()  # the commands run from a folder of their own
     suffix = ".exe" if os.name == "nt" else ""
     try:
         with tempfile.TemporaryDirectory(prefix="voxdesk-smoke-") as home:
             if args.window_executable is None:
-                check_command_line(args.bundle / f"voxdesk-cli{suffix}", Path(home) / "cli")
+                check_command_line(bundle / f"voxdesk-cli{suffix}", Path(home) / "cli")
             if sys.platform.startswith("linux") and shutil.which("xdotool"):
-                window = args.window_executable or args.bundle / "Voxdesk"
+                window = args.window_executable or bundle / "Voxdesk"
                 check_window(window, Path(home) / "window")
             else:
                 print("skipped: driving the window needs Linux with Xvfb and xdotool")
