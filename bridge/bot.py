@@ -58,7 +58,7 @@ class VoxBot(commands.Bot):
         )
         self.services = services
         self.memory = ReplyMemory()
-        self.speaker = Speaker(services.settings.tts)
+        self.speaker = Speaker(services.settings.tts, services.voice)
         self.voice_client_class = voice_client_class
 
     async def setup_hook(self) -> None:

@@ -12,7 +12,7 @@ import discord
 from voxdesk.core.audio.ffmpeg import ffmpeg_executable
 from voxdesk.core.config import TtsSettings
 from voxdesk.core.errors import VoxdeskError
-from voxdesk.core.tts import create_synthesizer, speakable
+from voxdesk.core.tts import Synthesizer, speakable
 
 log = logging.getLogger(__name__)
 
@@ -21,11 +21,12 @@ class Speaker:
     """Queues what to say in each guild and plays it through the guild's voice client.
 
     The bot holds one, so that the chat (spoken replies), the voice cog (!leave) and the window
-    share the queues.
+    share the queues. ``voice`` speaks: the preferred voice, or the next that can.
     """
 
-    def __init__(self, settings: TtsSettings) -> None:
+    def __init__(self, settings: TtsSettings, voice: Synthesizer) -> None:
         self.settings = settings
+        self.voice = voice
         self.queues: dict[int, asyncio.Queue[str]] = {}
         self.speakers: dict[int, asyncio.Task[None]] = {}
 
@@ -73,8 +74,7 @@ class Speaker:
         said = speakable(text)
         if not said:
             return  # only code, links or mentions: nothing to read aloud
-        synthesizer = create_synthesizer(self.settings.engine)
-        speech = await synthesizer.synthesize(said, language=self.settings.language, output="ogg")
+        speech = await self.voice.synthesize(said, language=self.settings.language, output="ogg")
         voice = guild.voice_client
         if voice is None:
             return  # left while the speech was being made

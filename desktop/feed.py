@@ -20,6 +20,7 @@ from voxdesk.core.events import (
     Place,
     ReplySent,
     TranscriptReady,
+    VoiceChanged,
 )
 from voxdesk.desktop.tables import RowsModel
 
@@ -62,6 +63,12 @@ def row_for(event: Event) -> FeedRow | None:
         return FeedRow(event, event.place, event.author_name, "command", event.command + outcome)
     if isinstance(event, BridgeError):
         return FeedRow(event, event.place, "bot", "error", event.message)
+    if isinstance(event, VoiceChanged):  # published once per change, not on every reply
+        if event.engine == event.preferred:
+            return FeedRow(event, None, "bot", "voice", f"Speaking with {event.engine} again")
+        why = f" ({event.reason})" if event.reason else ""
+        text = f"Speaking with {event.engine} instead of {event.preferred}{why}"
+        return FeedRow(event, None, "bot", "voice", text)
     return None
 
 

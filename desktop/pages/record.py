@@ -48,10 +48,11 @@ from voxdesk.core.stt.streaming import (
 )
 from voxdesk.core.stt.whisper import Word
 from voxdesk.core.training.store import NewExample, Origin
-from voxdesk.core.tts import create_synthesizer, speakable
+from voxdesk.core.tts import speakable
 from voxdesk.desktop.actions import StatusLine
 from voxdesk.desktop.editor import open_editor
 from voxdesk.desktop.history import Entry, TranscriptHistory
+from voxdesk.desktop.models import ModelPicker
 
 LANGUAGES = ("auto", "ru-RU", "en-US", "de-DE", "fr-FR", "es-ES", "uk-UA", "zh-CN")
 EXPORT_FILTERS = {"txt": "Text (*.txt)", "srt": "SubRip subtitles (*.srt)",
@@ -116,6 +117,12 @@ class RecordPage(QWidget):
         self.language.setEditable(True)
         self.language.addItems(LANGUAGES)
         self.language.setCurrentText(speech.language)
+        # Whisper's model, the one suggested for the language marked; saved as the setting.
+        self.model = ModelPicker(self.services, "whisper")
+        self.model_label = QLabel("Model")
+        self.language.currentTextChanged.connect(self.model.suggest_for)
+        self.engine.currentTextChanged.connect(self._engine_chosen)
+        self._engine_chosen(speech.engine)
         self.device = QComboBox()
         self.device.setToolTip("Microphone to record from")
         self.refresh_devices()
@@ -138,13 +145,18 @@ class RecordPage(QWidget):
         self.level.hide()  # shown while recording
         controls = QHBoxLayout()
         for label, widget in (("Engine", self.engine), ("Language", self.language),
+                              (self.model_label, self.model),
                               ("Microphone", self.device)):  # fmt: skip
-            controls.addWidget(QLabel(label))
+            controls.addWidget(QLabel(label) if isinstance(label, str) else label)
             controls.addWidget(widget)
         controls.addStretch(1)
         for control in (self.open_button, self.record_button, self.level, self.cancel_button):
             controls.addWidget(control)
         return controls
+
+    def _engine_chosen(self, engine: str) -> None:
+        self.model.setVisible(engine == "whisper")  # the other engines have no model to choose
+        self.model_label.setVisible(engine == "whisper")
 
     def _add_transcript_panel(self, layout: QVBoxLayout) -> None:
         """The selected transcript, with what can be done with it."""
@@ -416,8 +428,8 @@ class RecordPage(QWidget):
 
     async def _speak(self, text: str) -> None:
         settings = self.services.settings.tts
-        try:
-            speech = await create_synthesizer(settings.engine).synthesize(
+        try:  # the preferred voice, or the next that can speak
+            speech = await self.services.voice.synthesize(
                 text, language=settings.language, output="wav"
             )
             await play(await self.services.speech.decode(speech.data, name="the reply"))
@@ -493,6 +505,7 @@ class RecordPage(QWidget):
             self.progress.setValue(0)
 
     async def shutdown(self) -> None:
+        await self.model.shutdown()  # a download under way
         if self._microphone is not None:
             self._microphone.stop()
         if self._job is not None:

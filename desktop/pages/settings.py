@@ -30,9 +30,11 @@ from PySide6.QtWidgets import (
 
 from voxdesk.core.config import Secret, Settings
 from voxdesk.core.errors import VoxdeskError, user_message
+from voxdesk.core.models.catalogue import Kind
 from voxdesk.core.openai_client import check_key
 from voxdesk.core.services import Services
 from voxdesk.desktop.actions import Actions, StatusLine
+from voxdesk.desktop.models import SETTING, ModelPicker
 
 SECTION_TITLES = {
     "audio": "Audio",
@@ -42,6 +44,9 @@ SECTION_TITLES = {
     "assistant": "Assistant",
     "discord": "Discord bot",
 }
+
+# Settings chosen with a ModelPicker (installed or downloadable), by dotted name.
+PICKED: dict[str, Kind] = {key: kind for kind, key in SETTING.items()}
 
 
 class FieldEditor:
@@ -150,11 +155,15 @@ class SettingsPage(QWidget):
         self.status = StatusLine()
         self.background = Actions(self.status)
         self.editors: dict[tuple[str, str], FieldEditor] = {}
+        self.pickers: dict[Kind, ModelPicker] = {}
         content = QWidget()
         form_layout = QVBoxLayout(content)
         form_layout.addWidget(self._secrets_group())
         for section, info in Settings.model_fields.items():
             form_layout.addWidget(self._section_group(section, info))
+        language = self.editors[("speech", "language")].widget
+        assert isinstance(language, QLineEdit)
+        language.textChanged.connect(lambda text: self.pickers["whisper"].suggest_for(text))
         form_layout.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidget(content)
@@ -173,6 +182,10 @@ class SettingsPage(QWidget):
         form = QFormLayout(group)
         model: BaseModel = getattr(self.services.settings, section)
         for name, field in type(model).model_fields.items():
+            if kind := PICKED.get(f"{section}.{name}"):  # chosen and saved at once, downloaded
+                picker = self.pickers[kind] = ModelPicker(self.services, kind)
+                form.addRow(name.replace("_", " ").capitalize(), picker)
+                continue
             editor = FieldEditor(field, getattr(model, name))
             self.editors[(section, name)] = editor
             form.addRow(name.replace("_", " ").capitalize(), editor.widget)
@@ -258,6 +271,8 @@ class SettingsPage(QWidget):
         for (section, name), editor in self.editors.items():
             if not editor.edited():
                 editor.show(getattr(getattr(self.services.settings, section), name))
+        for picker in self.pickers.values():
+            picker.refresh()
 
     def edits(self) -> dict[str, Any]:
         """The fields the user changed, by dotted name; raises ValueError for a list or mapping
