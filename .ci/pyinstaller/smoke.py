@@ -33,6 +33,7 @@ EXAMPLE = {
     ]
 }
 TIMEOUT = 180.0
+BIG_FILE_BYTES = 50 << 20
 
 
 class SmokeFailure(Exception):
@@ -53,11 +54,17 @@ def profile_env(home: Path) -> dict[str, str]:
 def check_command_line(cli: Path, home: Path) -> None:
     env, work = profile_env(home), home / "work"
     work.mkdir(parents=True)
-    (work / "chats.jsonl").write_text(json.dumps(EXAMPLE) + "\n", encoding="utf-8")
+    line = json.dumps(EXAMPLE) + "\n"
+    (work / "chats.jsonl").write_text(line, encoding="utf-8")
+    # Over 48 MB the validator spawns a worker per core: each starts the frozen executable
+    # again, which must become a worker (multiprocessing.freeze_support), not a second app.
+    big = BIG_FILE_BYTES // len(line) + 1
+    (work / "big.jsonl").write_text(line * big, encoding="utf-8")
     for args, expected in (
         (["--help"], "transcribe"),
         (["transcribe", str(RECORDING)], SAID),
-        (["dataset", "validate", "chats.jsonl", "--json"], '"examples": 1'),
+        (["dataset", "validate", "chats.jsonl", "--json"], '"examples": 1,'),
+        (["dataset", "validate", "big.jsonl", "--json"], f'"examples": {big},'),
     ):
         command = f"voxdesk-cli {' '.join(args)}"
         done = subprocess.run(
