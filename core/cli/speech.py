@@ -38,7 +38,7 @@ from voxdesk.core.stt.streaming import (
     live_transcriber,
     transcribe_live,
 )
-from voxdesk.core.tts import TTS_ENGINES, SpeechFormat, create_synthesizer
+from voxdesk.core.tts import TTS_ENGINES, SpeechFormat, create_voice
 
 _RAW_SUFFIXES = {".raw", ".pcm"}
 _SPEECH_FORMATS: dict[str, SpeechFormat] = {
@@ -158,16 +158,15 @@ def speak(
     ] = None,
     language: Annotated[str | None, typer.Option("--language", "-l", help="e.g. ru, en.")] = None,
 ) -> None:
-    """Speak text into an audio file."""
+    """Speak text into an audio file: the preferred voice, or the next that can speak."""
     cli = get_context(ctx)
     with user_errors(cli.console):
         settings = cli.settings.tts
         output_format = _SPEECH_FORMATS.get(output.suffix.lower(), settings.format)
-        synthesizer = create_synthesizer(engine or settings.engine)
+        # --engine goes first for this call; the fallbacks still follow it
+        voice = create_voice(settings.model_copy(update={"engine": engine}) if engine else settings)
         speech = asyncio.run(
-            synthesizer.synthesize(
-                text, language=language or settings.language, output=output_format
-            )
+            voice.synthesize(text, language=language or settings.language, output=output_format)
         )
         output.write_bytes(speech.data)
         cli.console.print(
