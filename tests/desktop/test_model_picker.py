@@ -12,9 +12,9 @@ from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
 from tests.conftest import clip
-from tests.core.test_models import TINY_EN, model_bin_url, tiny_repository
-from tests.fakes.hf_hub import FakeHub
-from voxdesk.core.models import ModelStore
+from tests.core.test_models import JOE, TINY_EN, model_bin_url, tiny_repository
+from tests.fakes.hf_hub import FakeHub, HubFile, Repository
+from voxdesk.core.models import ModelStore, catalogue
 from voxdesk.core.services import Services
 from voxdesk.desktop.models import ModelPicker
 from voxdesk.desktop.pages.record import RecordPage
@@ -171,3 +171,34 @@ def test_the_record_page_chooses_the_model_and_suggests_one_per_language(
     page.engine.setCurrentText("whisper")
     assert picker.isVisible()
     qloop.run_until_complete(page.shutdown())
+
+
+def test_a_voice_chosen_in_settings_is_downloaded_and_becomes_the_piper_voice(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: Services, hub: FakeHub
+) -> None:
+    russian = catalogue()["ru_RU-irina-medium"]  # served with the bundled English voice's files
+    files = [HubFile(f"{russian.folder}/{russian.name}{suffix}",
+                     (JOE / f"en_US-joe-medium{suffix}").read_bytes())
+             for suffix in (".onnx", ".onnx.json")]  # fmt: skip
+    hub.add(Repository(russian.repo, {item.path: item for item in files}))
+    page = SettingsPage(services)
+    qtbot.addWidget(page)
+    page.show()
+    picker = page.pickers["voice"]
+    assert picker.combo.currentText() == "Best installed voice for the language"
+    assert "en_US-joe-medium — en_US · bundled" in labels(picker)
+
+    async def story() -> None:
+        task = pick(picker, russian.name)
+        assert f"Download '{russian.name}' (" in await answer(picker)
+        await task
+        assert services.settings.tts.piper_voice == russian.name
+        assert picker.combo.currentText() == f"{russian.name} — ru_RU · downloaded"
+        services.settings.tts.engine = "piper"
+        speech = await services.voice.synthesize("Привет.", language="ru", output="wav")
+        assert speech.engine == "piper"
+
+        await pick(picker, "")  # back to the best installed voice for each language
+        assert services.settings.tts.piper_voice == ""
+
+    qloop.run_until_complete(story())
