@@ -13,7 +13,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -42,8 +42,6 @@ FOLDER = "folder"  # a model setting that is a folder's path
 
 class ModelPicker(QWidget):
     """A combo of models (or voices) with their status; choosing one makes it the setting."""
-
-    chosen = Signal(str)  # the name (or folder) now in the setting
 
     def __init__(self, services: Services, kind: Kind, store: ModelStore | None = None) -> None:
         super().__init__()
@@ -187,7 +185,6 @@ class ModelPicker(QWidget):
             return
         await self.services.settings_store.set(self.key, name)
         self.say(f"Using {name or 'the best installed voice'}.")
-        self.chosen.emit(name)
 
     async def download(self, name: str) -> bool:
         """Ask the hub for the size, confirm it, and download; False when not downloaded."""
@@ -255,7 +252,6 @@ class ModelPicker(QWidget):
     async def _use_folder(self, folder: Path) -> None:
         await self.services.settings_store.set(self.key, str(folder))  # checked for model.bin
         self.say(f"Using the model in {folder}.")
-        self.chosen.emit(str(folder))
 
     # --- progress -------------------------------------------------------------------------
 

@@ -202,3 +202,19 @@ def test_a_voice_chosen_in_settings_is_downloaded_and_becomes_the_piper_voice(
         assert services.settings.tts.piper_voice == ""
 
     qloop.run_until_complete(story())
+
+
+def test_a_hub_in_trouble_is_one_line_and_the_setting_stays(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: Services, hub: FakeHub
+) -> None:
+    hub.status = 500
+    page = SettingsPage(services)
+    qtbot.addWidget(page)
+    picker = page.pickers["whisper"]
+    qloop.run_until_complete(pick(picker, "small"))
+    assert picker.status.text() == (
+        f"The model hub ({hub.endpoint}) answered HTTP 500 for 'small'. "
+        "Try again later; what arrived is kept and resumed."
+    )
+    assert services.settings.speech.whisper_model == "base" and picker.confirmation is None
+    assert picker.combo.currentText() == "base — all languages · bundled"  # back to the one in use
