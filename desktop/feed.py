@@ -142,8 +142,10 @@ class PlaceFilter(QSortFilterProxyModel):
         model = self.sourceModel()
         assert isinstance(model, FeedModel)
         place = model.rows[source_row].place
+        if place is None:
+            return True  # the bot as a whole (its voice changed, an error): news everywhere
         if self.channel_id is not None:
-            return place is not None and place.channel_id == self.channel_id
+            return place.channel_id == self.channel_id
         if self.guild_id is not None:
-            return place is not None and place.guild_id == self.guild_id
+            return place.guild_id == self.guild_id
         return True
