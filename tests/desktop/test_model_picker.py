@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QLineEdit, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from tests.conftest import clip
@@ -77,6 +77,10 @@ def test_a_model_chosen_in_settings_is_downloaded_saved_and_transcribes(
     picker = page.pickers["whisper"]
     assert picker.combo.currentText() == "base — all languages · bundled"
     assert "tiny — all languages · 75 MB to download" in labels(picker)
+    language = page.editors[("speech", "language")].widget
+    assert isinstance(language, QLineEdit)
+    language.setText("ru-RU")  # the suggestion follows the language as it is typed
+    assert "small — all languages · 484 MB to download · suggested for ru-RU" in labels(picker)
     shown: list[int] = []
     picker.progress.valueChanged.connect(shown.append)
 
