@@ -111,7 +111,7 @@ class _Stream:
         self.open_words: list[Word] = []  # final words of the utterance still going on
         self.guess: list[Word] = []  # the last pass's words that are not final yet
         self.guess_until = 0.0  # the stream time up to which that pass read
-        self.language: str | None = None  # of the utterance going on, once words are final
+        self.language: str | None = None  # detected at the utterance's first pass
         self.utterances: list[Segment] = []
         self.recent: list[Word] = []  # the last final words, which a pass may hear again
         self.context = ""
@@ -162,13 +162,7 @@ class _Stream:
         self.cost.recognize_seconds += time.perf_counter() - started
         if self.language is None and detected:
             self.language = detected
-        # Words aligned to no time at all lie past the audio's end: the prompt's guess of what
-        # comes next, not speech (seen with a phrase said twice).
-        moved = [
-            Word(w.start + self.offset, w.end + self.offset, w.text)
-            for w in words
-            if w.end > w.start
-        ]
+        moved = [Word(w.start + self.offset, w.end + self.offset, w.text) for w in words]
         return _without_overlap(self.recent, moved)
 
     def _finalize(self, words: list[Word]) -> None:

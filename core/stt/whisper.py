@@ -327,7 +327,9 @@ def _recognize_words(
         for item in aligned
         if item["word"].strip()
     ]
-    return words, language
+    # Words aligned to no time lie past the audio's end: the prompt's guess of what comes
+    # next, not speech (seen when a phrase is said twice).
+    return [word for word in words if word.end > word.start], language
 
 
 def _compression_ratio(text: str) -> float:
