@@ -50,3 +50,11 @@ async def test_a_killed_import_is_listed_and_finished_by_running_it_again(tmp_pa
     assert re.search(rf"big\s+│ {lines}\s+│ 0\s+│", run.out), run.out  # approved, candidate
     run = await voxdesk("dataset", "imports", "big")
     assert "finished" in run.out and "interrupted" not in run.out
+
+
+async def test_a_file_that_fails_validation_exits_1_with_only_its_report(tmp_path: Path) -> None:
+    data = tmp_path / "one.jsonl"
+    data.write_text(chat_line(0) + "\n")  # one example: fewer than OpenAI accepts
+    run = await voxdesk("dataset", "validate", str(data))
+    assert (run.code, run.err) == (1, "")
+    assert "error" in run.out and "unexpected" not in run.out

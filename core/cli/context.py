@@ -74,8 +74,8 @@ def user_errors(console: Console) -> Iterator[None]:
     except KeyboardInterrupt:
         console.print("[yellow]Stopped.[/]")
         raise typer.Exit(130) from None
-    except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
-        raise
+    except (typer.Exit, typer.Abort, click.exceptions.Exit, click.ClickException, click.Abort):
+        raise  # a status chosen on purpose (typer 0.29+ has its own, no longer click's)
     except Exception as error:
         # A bug, or an error no check foresaw: its text may quote a secret (an HTTP error
         # echoing a header), so it goes out redacted, and the traceback only through the log.
