@@ -131,7 +131,10 @@ class Listen(commands.Cog):
     def _new_transcriber(self, guild_id: int) -> LiveTranscriber:
         chosen = self.settings.guild_languages.get(str(guild_id))
         language = split_language(chosen or self.services.settings.speech.language)
-        return live_transcriber(self.services.speech.transcriber(), language=language)
+        translate = self.settings.translates_captions(guild_id)  # !translate_captions
+        return live_transcriber(
+            self.services.speech.transcriber(), language=language, translate=translate
+        )
 
     async def _save_opt_outs(self, members: list[int]) -> None:
         await self.services.settings_store.set("discord.listen_opt_outs", members)

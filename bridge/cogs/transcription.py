@@ -1,4 +1,5 @@
-"""Voice messages and audio files become text: automatically, by !transcribe, or from a menu.
+"""Voice messages and audio files become text: automatically, by !transcribe, or from a menu;
+in English, whatever is spoken, by !translate or the menu's Translate twin.
 
 An automatic transcript is handed on (the ``voice_transcript`` event) to the chat, which answers
 it where the message was for the bot."""
@@ -14,7 +15,7 @@ from discord.ext import commands
 
 from voxdesk.bridge.attachments import is_audio, read_capped
 from voxdesk.bridge.bot import VoxBot
-from voxdesk.bridge.checks import MemberCooldown, SlowDown
+from voxdesk.bridge.checks import MemberCooldown, SlowDown, trainer_only
 from voxdesk.bridge.places import place_of
 from voxdesk.bridge.replies import split_message
 from voxdesk.core.errors import VoxdeskError, user_message
@@ -23,7 +24,9 @@ from voxdesk.core.stt import Transcript
 
 log = logging.getLogger(__name__)
 PLACEHOLDER = "🎙️ Transcribing…"
+TRANSLATING = "🌐 Translating…"
 NO_SPEECH = "(no speech heard)"
+SWITCHES = {"on": True, "off": False}
 
 
 class Transcription(commands.Cog):
@@ -31,18 +34,23 @@ class Transcription(commands.Cog):
         self.bot = bot
         self.services = bot.services
         self.settings = self.services.settings.discord
-        # Each transcription is a speech engine run: a voice message, !transcribe and the menu
-        # share one window per member, whoever's audio it is.
+        # Each transcription is a speech engine run: a voice message, !transcribe, !translate
+        # and the menus share one window per member, whoever's audio it is.
         self.cooldown = MemberCooldown(self.settings)
         self.session: aiohttp.ClientSession | None = None
-        self.menu = app_commands.ContextMenu(name="Transcribe", callback=self.transcribe_menu)
+        self.menus = (
+            app_commands.ContextMenu(name="Transcribe", callback=self.transcribe_menu),
+            app_commands.ContextMenu(name="Translate to English", callback=self.translate_menu),
+        )
 
     async def cog_load(self) -> None:
         self.session = aiohttp.ClientSession()
-        self.bot.tree.add_command(self.menu)
+        for menu in self.menus:
+            self.bot.tree.add_command(menu)
 
     async def cog_unload(self) -> None:
-        self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
+        for menu in self.menus:
+            self.bot.tree.remove_command(menu.name, type=menu.type)
         if self.session:
             await self.session.close()
 
@@ -68,6 +76,40 @@ class Transcription(commands.Cog):
     @commands.command(name="transcribe")
     async def transcribe_command(self, ctx: commands.Context[commands.Bot]) -> None:
         """Reply to a voice message or audio file with !transcribe."""
+        await self._command(ctx, translate=False)
+
+    @commands.command(name="translate")
+    async def translate_command(self, ctx: commands.Context[commands.Bot]) -> None:
+        """Reply to a voice message or audio file with !translate: its words in English."""
+        await self._command(ctx, translate=True)
+
+    @commands.hybrid_command(
+        name="translate_captions", description="Voice channel captions in English, or as spoken."
+    )
+    @app_commands.choices(switch=[app_commands.Choice(name=s, value=s) for s in SWITCHES])
+    @commands.guild_only()
+    @trainer_only()
+    async def translate_captions(
+        self, ctx: commands.Context[commands.Bot], switch: str | None = None
+    ) -> None:
+        """Show, or switch on or off, English captions when I listen in a voice channel here."""
+        assert ctx.guild is not None
+        if switch is not None:
+            if switch not in SWITCHES:
+                raise commands.BadArgument(f"'{switch}' is not a choice: on or off.")
+            by_guild = {
+                **self.settings.guild_translate_captions,
+                str(ctx.guild.id): SWITCHES[switch],
+            }
+            await self.services.settings_store.set("discord.guild_translate_captions", by_guild)
+        if self.settings.translates_captions(ctx.guild.id):
+            await ctx.reply(
+                "Voice captions here are translated into English (from the next !listen)."
+            )
+        else:
+            await ctx.reply("Voice captions here are in the language spoken.")
+
+    async def _command(self, ctx: commands.Context[commands.Bot], *, translate: bool) -> None:
         target = await _referenced(ctx.message)
         audio = [a for a in target.attachments if is_audio(a)] if target else []
         if not audio:
@@ -76,10 +118,20 @@ class Transcription(commands.Cog):
         assert target is not None
         self.cooldown.check(ctx.author)
         for attachment in audio:
-            await self.reply_with_transcript(target, attachment)
+            await self.reply_with_transcript(target, attachment, translate=translate)
 
     async def transcribe_menu(
         self, interaction: discord.Interaction, message: discord.Message
+    ) -> None:
+        await self._menu(interaction, message, translate=False)
+
+    async def translate_menu(
+        self, interaction: discord.Interaction, message: discord.Message
+    ) -> None:
+        await self._menu(interaction, message, translate=True)
+
+    async def _menu(
+        self, interaction: discord.Interaction, message: discord.Message, *, translate: bool
     ) -> None:
         audio = [attachment for attachment in message.attachments if is_audio(attachment)]
         if not audio:
@@ -95,20 +147,23 @@ class Transcription(commands.Cog):
         await interaction.response.defer(thinking=True)
         for attachment in audio:
             try:
-                text = (await self._transcribe(message, attachment)).text or NO_SPEECH
+                transcript = await self._transcribe(message, attachment, translate=translate)
+                text = transcript.text or NO_SPEECH
             except VoxdeskError as error:
                 text = f"⚠️ {user_message(error)}"
             for piece in split_message(text):
                 await interaction.followup.send(piece)
 
     async def reply_with_transcript(
-        self, message: discord.Message, attachment: discord.Attachment
+        self, message: discord.Message, attachment: discord.Attachment, *, translate: bool = False
     ) -> str:
-        """Reply to ``message`` with the attachment's transcript; the words heard, or "" when
-        none were (no speech, or the audio could not be transcribed: the reply says why)."""
-        placeholder = await message.reply(PLACEHOLDER, mention_author=False)
+        """Reply to ``message`` with the attachment's transcript (``translate``: in English);
+        the words heard, or "" when none were (no speech, or the audio could not be
+        transcribed: the reply says why)."""
+        waiting = TRANSLATING if translate else PLACEHOLDER
+        placeholder = await message.reply(waiting, mention_author=False)
         try:
-            transcript = await self._transcribe(message, attachment)
+            transcript = await self._transcribe(message, attachment, translate=translate)
         except VoxdeskError as error:
             log.info("Could not transcribe %s: %s", attachment.id, error)
             self.services.events.publish(BridgeError(place_of(message), user_message(error)))
@@ -121,13 +176,15 @@ class Transcription(commands.Cog):
         return transcript.text.strip()
 
     async def _transcribe(
-        self, message: discord.Message, attachment: discord.Attachment
+        self, message: discord.Message, attachment: discord.Attachment, *, translate: bool = False
     ) -> Transcript:
         assert self.session is not None
         limit = self.services.settings.audio.max_bytes
         data = await read_capped(self.session, attachment, limit)
+        # Audio one asks to translate is rarely in the guild's language: Whisper detects it.
+        language = "auto" if translate else self._language(message.guild)
         transcript: Transcript = await self.services.speech.transcribe(
-            data, language=self._language(message.guild), name="the audio"
+            data, language=language, name="the audio", translate=translate
         )
         self.services.events.publish(TranscriptReady(
             place_of(message), message.id, message.author.display_name, transcript.text,

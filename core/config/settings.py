@@ -107,6 +107,12 @@ class SpeechSettings(_Section):
         description="Seconds a network engine may take per request.",
         json_schema_extra={"unit": "s"},
     )
+    parallel_files: int = Field(
+        default_factory=lambda: _default_parallel_files(os.cpu_count() or 1),
+        ge=1,
+        le=16,  # each file holds its decoded audio in memory
+        description="Files of the queue transcribed at once (Record page, voxdesk transcribe).",
+    )
 
     @field_validator("whisper_model")
     @classmethod
@@ -117,6 +123,11 @@ class SpeechSettings(_Section):
         if problem := whisper_model_problem(value):
             raise PydanticCustomError("whisper_model", problem)
         return value
+
+
+def _default_parallel_files(cores: int) -> int:
+    """One file at a time up to 4 cores: Whisper already keeps every core busy with one."""
+    return 1 if cores <= 4 else min(cores // 4, 4)
 
 
 class TtsSettings(_Section):
@@ -223,6 +234,15 @@ class DiscordSettings(_Section):
         default_factory=dict,
         description="voice_replies per guild id, chosen there with !voice_replies.",
     )
+    translate_captions: bool = Field(
+        False,
+        description="Voice channel captions in English, whatever is spoken (Whisper's translate "
+        "task), where a guild chose nothing.",
+    )
+    guild_translate_captions: dict[str, bool] = Field(
+        default_factory=dict,
+        description="translate_captions per guild id, chosen there with !translate_captions.",
+    )
     fine_tune_model: str = Field(
         "gpt-4o-mini-2024-07-18", description="Base model that !train fine-tunes."
     )
@@ -253,6 +273,10 @@ class DiscordSettings(_Section):
     def voice_replies_for(self, guild_id: int | None) -> VoiceReplies:
         """What voice messages in that guild get besides the transcript (None: DMs)."""
         return self.guild_voice_replies.get(str(guild_id or 0), self.voice_replies)
+
+    def translates_captions(self, guild_id: int) -> bool:
+        """Whether voice channel captions in that guild are translated into English."""
+        return self.guild_translate_captions.get(str(guild_id), self.translate_captions)
 
 
 class SettingsFile(BaseModel):
