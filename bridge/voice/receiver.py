@@ -9,9 +9,7 @@ memory. Nothing here raises on bad input: each kind of bad packet is counted and
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import socket
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +18,7 @@ from typing import Any
 import davey
 import discord
 from discord.opus import Decoder, OpusError
-from discord.voice_state import VoiceConnectionState
+from discord.voice_state import SocketReader, VoiceConnectionState
 
 from voxdesk.bridge.voice.jitter import JitterBuffer
 from voxdesk.bridge.voice.resample import Downsampler
@@ -192,32 +190,21 @@ class Receiver:
 
 
 class ListeningConnection(VoiceConnectionState):
-    """discord.py's connection state, with the socket reader let go before a reconnect.
+    """discord.py's connection state, with a fresh socket reader for each new UDP socket.
 
-    While a listener is registered the reader thread sits in ``select`` on the UDP socket, with
-    a 30 s timeout. discord.py closes that socket to reconnect, which does not wake a ``select``
-    already waiting on it: the reader would miss the new socket's IP discovery reply for up to
-    30 s and the reconnect would time out. Pausing the reader and shutting the old socket down
-    (which does wake it) lets the reader follow the new socket at once. The receiver stays off
-    the socket until the new session's key arrives: listening, it would take the discovery
-    reply that discord.py only starts waiting for after sending its request.
+    While a listener is registered, discord.py's reader thread waits in ``select`` on the UDP
+    socket (30 s at a time). To reconnect, discord.py closes that socket and opens another, which
+    does not wake the reader: it would miss the new socket's IP discovery reply and the
+    reconnect would time out, again and again. The old reader is told to stop (it ends when its
+    wait does) and a new one, paused until discord.py registers its discovery listener, reads
+    the new socket. The receiver joins it when the new session's key arrives.
     """
 
-    async def disconnect(self, *, force: bool = True, cleanup: bool = True, wait: bool = False):  # type: ignore[no-untyped-def]  # as discord.py's
-        self._release_reader()
-        await super().disconnect(force=force, cleanup=cleanup, wait=wait)
-
-    async def soft_disconnect(self, **options: Any) -> None:
-        self._release_reader()
-        await super().soft_disconnect(**options)
-
-    def _release_reader(self) -> None:
-        if isinstance(self.voice_client, ListeningVoiceClient) and self.voice_client.receiver:
-            self.voice_client.receiver.stop()
-        self._socket_reader.pause()
-        if self.socket:
-            with contextlib.suppress(OSError):
-                self.socket.shutdown(socket.SHUT_RDWR)
+    def _create_socket(self) -> None:
+        self._socket_reader.stop()
+        self._socket_reader = SocketReader(self)
+        self._socket_reader.start()
+        super()._create_socket()
 
 
 class ListeningVoiceClient(discord.VoiceClient):
