@@ -123,6 +123,8 @@ class RecordPage(QWidget):
         self.language.currentTextChanged.connect(self.model.suggest_for)
         self.engine.currentTextChanged.connect(self._engine_chosen)
         self._engine_chosen(speech.engine)
+        self.translate = QCheckBox("Translate")
+        self.translate.setToolTip("English text, whatever language is spoken (whisper, openai)")
         self.device = QComboBox()
         self.device.setToolTip("Microphone to record from")
         self.refresh_devices()
@@ -150,7 +152,8 @@ class RecordPage(QWidget):
             controls.addWidget(QLabel(label) if isinstance(label, str) else label)
             controls.addWidget(widget)
         controls.addStretch(1)
-        for control in (self.open_button, self.record_button, self.level, self.cancel_button):
+        for control in (self.translate, self.open_button, self.record_button, self.level,
+                        self.cancel_button):  # fmt: skip
             controls.addWidget(control)
         return controls
 
@@ -270,12 +273,14 @@ class RecordPage(QWidget):
         try:
             if isinstance(source, Pcm):
                 transcript = await self.services.speech.transcribe_pcm(
-                    source, engine=engine, language=language, progress=self._progressed
-                )
+                    source, engine=engine, language=language, progress=self._progressed,
+                    translate=self.translate.isChecked(),
+                )  # fmt: skip
             else:
                 transcript = await self.services.speech.transcribe(
                     source, engine=engine, language=language, name=name,
                     progress=self._progressed, words=True,  # for the editor
+                    translate=self.translate.isChecked(),
                 )  # fmt: skip
         except VoxdeskError as error:
             self.status.say(f"{name}: {user_message(error)}", error=True)
@@ -352,7 +357,8 @@ class RecordPage(QWidget):
         language = self.language.currentText().strip() or "auto"
         try:
             engine = self.services.speech.transcriber(self.engine.currentText())
-            return live_transcriber(engine, language=language), ""
+            translate = self.translate.isChecked()
+            return live_transcriber(engine, language=language, translate=translate), ""
         except VoxdeskError as error:
             return None, user_message(error)
 
