@@ -9,7 +9,8 @@ bot's original answer stays beside the trainer's correction and each model's ans
 Requests run with bounded concurrency, under a client-side rate limit (a token bucket), and are
 retried on 429 and 5xx with backoff, waiting as long as Retry-After asks. One task owns each
 prompt-and-model pair, whose stored answer has that pair as its key: a retry repeats a request,
-never an answer. Answers are stored as they arrive, so a stopped evaluation keeps what it has.
+never an answer. Answers are stored as they arrive (a batch a transaction), and those not yet
+stored are when the evaluation ends, fails or is stopped: a stopped evaluation keeps them all.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ DEFAULT_SPLIT = "validation"
 NO_VERDICT = "no verdict"
 Verdict = Literal["correct", "partly", "wrong"]
 VERDICT_RANK: dict[str, int] = {"correct": 2, "partly": 1, "wrong": 0}
+SAVE_EVERY = 25  # answers stored a transaction; the rest when the evaluation ends or stops
 QUICK_TEST_PROMPTS = 5  # what !test asks: a quick look, not the whole split
 LEARNT_SIMILARITY = 80.0  # a correction counts as learnt from this similarity up
 JUDGE_COMPLETION_TOKENS = 80  # a verdict and one sentence, for the estimate
@@ -419,12 +421,18 @@ async def evaluate(
     client = services.openai_client().with_options(max_retries=0)
     asker = _Asker(client, limits, sleep)
     answers: list[Answer] = []
+    unsaved: list[Answer] = []
     total = len(plan.cases) * len(plan.models)
 
     async def one(case: EvalCase, model: str) -> None:
         answer = await asker.answer(case, model, plan.judge)
-        await store.add(evaluation_id, answer)
         answers.append(answer)
+        unsaved.append(answer)
+        if len(unsaved) >= SAVE_EVERY:
+            # A batch a transaction: one hop to the database thread per batch, not per answer.
+            batch = unsaved[:]
+            unsaved.clear()
+            await store.add(evaluation_id, batch)
         if progress is not None:
             progress(Progress(len(answers), total, answer))
 
@@ -441,13 +449,15 @@ async def evaluate(
     except ExceptionGroup as group:  # a refused key stops every request: one error to show
         raise group.exceptions[0] from None
     finally:
-        await asyncio.shield(_close(store, evaluation_id, state, client))
+        await asyncio.shield(_close(store, evaluation_id, state, unsaved, client))
     return EvalResult(evaluation_id, plan, tuple(answers), state)
 
 
 async def _close(
-    store: EvaluationStore, evaluation_id: int, state: str, client: openai.AsyncOpenAI
-) -> None:
+    store: EvaluationStore, evaluation_id: int, state: str, unsaved: list[Answer],
+    client: openai.AsyncOpenAI,
+) -> None:  # fmt: skip
+    await store.add(evaluation_id, unsaved)
     await store.finish(evaluation_id, state)
     await client.close()
 
@@ -511,7 +521,9 @@ class _Asker:
             retry=retry_if_exception(is_transient),
             stop=stop_after_attempt(self._limits.attempts),
             wait=_server_asked_or(
-                wait_exponential_jitter(multiplier=0.5, max=self._limits.max_wait_seconds),
+                wait_exponential_jitter(
+                    multiplier=0.5, max=self._limits.max_wait_seconds, jitter=0.5
+                ),
                 self._limits.max_wait_seconds,
             ),
             sleep=self._sleep,
@@ -690,22 +702,22 @@ class EvaluationStore:
 
         return await self.db.run(insert)
 
-    async def add(self, evaluation_id: int, answer: Answer) -> None:
+    async def add(self, evaluation_id: int, answers: Sequence[Answer]) -> None:
         # A plain INSERT: a second answer for the same prompt and model is a bug, not a retry.
         def insert(connection: sqlite3.Connection) -> None:
             with Transaction(connection):
-                connection.execute(
+                connection.executemany(
                     "INSERT INTO evaluation_answers (evaluation_id, example_id, model, answer,"
                     " error, similarity, verdict, reasoning, latency, prompt_tokens,"
                     " completion_tokens, cost, attempts)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (evaluation_id, answer.example_id, answer.model, answer.text, answer.error,
-                     answer.similarity, answer.verdict, answer.reasoning, answer.latency,
-                     answer.prompt_tokens, answer.completion_tokens, answer.cost,
-                     answer.attempts),
+                    [(evaluation_id, a.example_id, a.model, a.text, a.error, a.similarity,
+                      a.verdict, a.reasoning, a.latency, a.prompt_tokens, a.completion_tokens,
+                      a.cost, a.attempts) for a in answers],
                 )  # fmt: skip
 
-        await self.db.run(insert)
+        if answers:
+            await self.db.run(insert)
 
     async def finish(self, evaluation_id: int, state: str) -> None:
         def update(connection: sqlite3.Connection) -> None:

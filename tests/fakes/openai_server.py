@@ -423,12 +423,13 @@ class FakeOpenAI:
 
     async def _chat(self, request: web.Request) -> web.Response:
         self.chat_times.append(time.monotonic())
+        number = len(self.chat_times)  # this request's, before any other arrives
         body = await request.json()
         if self.strict_models and body["model"] not in self.known_models():
             return _no_model(body["model"])
         every = self.chat_failure_every
-        if every and len(self.chat_times) % every == 0:
-            if len(self.chat_times) // every % 2:
+        if every and number % every == 0:
+            if number // every % 2:
                 return _error(429, "Rate limit reached", "rate_limit_exceeded",
                               {"Retry-After": "0.05"})  # fmt: skip
             return _error(500, "The server had an error", "server_error")
