@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.bridge.voice_loopback import VoiceRunning, frames_of, voice_bot
+from tests.bridge.voice_loopback import VoiceRunning, frames_of, voice_bot, wait_until
 from tests.fakes.discord_server import FakeUser
 from voxdesk.bridge.voice.session import ListeningSession
 from voxdesk.core.events import ListeningChanged, VoiceCaption
@@ -103,3 +103,37 @@ async def test_only_trainers_start_and_leaving_ends_it(running: VoiceRunning) ->
     await fake.wait_for(lambda m: m["content"] == "Stopped listening: I left the voice channel.")
     assert session.voice.receiver is None
     assert not (await changes.get()).listening
+
+
+async def test_stop_deafens_and_speakers_beyond_the_limit_wait(running: VoiceRunning) -> None:
+    fake = running.discord
+    running.services.settings.discord.max_listened_speakers = 1
+    changes = running.services.events.subscribe(ListeningChanged)
+    await start_listening(running)
+    await speak(running, ["alice", "carol"])
+
+    await fake.wait_for(final_caption("alice"), timeout=120)
+    await fake.wait_for(final_caption("carol"), timeout=120)
+    details = []
+    while (change := changes.get_nowait()) is not None:
+        details.append(change.detail)
+    assert any(detail.endswith("waits: all transcription slots are busy") for detail in details)
+
+    await fake.post(fake.trainer, "!stop")
+    await fake.wait_for(lambda m: m["content"] == "Stopped listening.")
+    assert fake.bot_deafened  # Discord sends a deafened bot no audio at all
+    withheld = running.voice.withheld
+    await speak(running, ["bob"])
+    assert running.voice.withheld > withheld
+
+
+async def test_kicked_mid_utterance(running: VoiceRunning) -> None:
+    fake = running.discord
+    session = await start_listening(running)
+    speaking = asyncio.create_task(speak(running, ["carol"]))
+    assert session.receiver is not None
+    await wait_until(lambda: session.receiver.stats.frames > 25)  # carol is mid-sentence
+    await fake.join_voice(fake.bot, None)  # a moderator disconnects the bot
+    await fake.wait_for(lambda m: m["content"] == "Stopped listening: I left the voice channel.")
+    await speaking  # the rest of her sentence goes nowhere, and nothing breaks
+    assert session.voice.receiver is None and not session.feeds

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import discord
 import pytest
@@ -16,6 +16,7 @@ from tests.bridge.voice_loopback import (
     similarity,
     speech,
     voice_bot,
+    wait_until,
 )
 from tests.fakes.discord_voice import Faults, seal
 from voxdesk.bridge.voice.receiver import ListeningVoiceClient
@@ -156,10 +157,3 @@ async def test_listening_survives_a_new_voice_session(running: VoiceRunning) -> 
     await voice.speak(fake.trainer, await frames_of("alice"), pace=0.004)
     assert similarity(await heard.until(fake.trainer.id, said.duration), said) > 0.8
     assert client.receiver is receiver and receiver.stats.undecryptable == 0
-
-
-async def wait_until(condition: Callable[[], bool]) -> None:
-    """The reader thread changes what ``condition`` reads: look again every few ms."""
-    async with asyncio.timeout(10):
-        while not condition():  # noqa: ASYNC110
-            await asyncio.sleep(0.01)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -88,3 +88,10 @@ def similarity(heard: Pcm, said: Pcm) -> float:
         x, y = a[lag : lag + n], b[:n]
         best = max(best, float(np.dot(x, y) / (np.linalg.norm(x) * np.linalg.norm(y) + 1e-9)))
     return best
+
+
+async def wait_until(condition: Callable[[], bool]) -> None:
+    """The reader thread changes what ``condition`` reads: look again every few ms."""
+    async with asyncio.timeout(10):
+        while not condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
