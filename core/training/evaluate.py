@@ -472,10 +472,11 @@ class _Asker:
         self._limits = limits
         self._sleep = sleep
         self._slots = asyncio.Semaphore(limits.concurrency)
-        # A bucket holding one second's requests (at least one): a minute's allowance never
-        # leaves at once, as OpenAI also enforces its per-minute limits in shorter windows.
+        # A bucket holding half a second's requests (at least one): a minute's allowance never
+        # leaves at once, as OpenAI also enforces its per-minute limits in shorter windows, and
+        # requests bunched on the way (a busy loop, the network) still keep to a second's.
         per_second = limits.requests_per_minute / 60
-        capacity = max(1.0, per_second)
+        capacity = max(1.0, per_second / 2)
         self._bucket = AsyncLimiter(capacity, capacity / per_second)
 
     async def answer(self, case: EvalCase, model: str, judge: str | None) -> Answer:
