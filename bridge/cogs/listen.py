@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 from functools import partial
 
@@ -14,6 +15,7 @@ from voxdesk.bridge.voice.receiver import ListeningVoiceClient
 from voxdesk.bridge.voice.session import ListeningSession
 from voxdesk.core.errors import VoxdeskError
 from voxdesk.core.stt.base import split_language
+from voxdesk.core.stt.formats import OutputFormat, render
 from voxdesk.core.stt.streaming import LiveTranscriber, live_transcriber
 from voxdesk.core.stt.whisper import WhisperTranscriber
 
@@ -26,6 +28,7 @@ class Listen(commands.Cog):
         self.services = bot.services
         self.settings = self.services.settings.discord
         self.sessions: dict[int, ListeningSession] = {}  # by guild id
+        self.finished: dict[int, ListeningSession] = {}  # the last one, for !transcript
 
     async def cog_unload(self) -> None:
         for guild_id in list(self.sessions):
@@ -78,6 +81,20 @@ class Listen(commands.Cog):
             await ctx.guild.change_voice_state(channel=voice.channel, self_deaf=True)  # type: ignore[arg-type]
         await ctx.reply("Stopped listening.")
 
+    @commands.hybrid_command(description="The captions of the last listening session, as a file.")
+    @commands.guild_only()
+    @trainer_only()
+    async def transcript(
+        self, ctx: commands.Context[VoxBot], file_format: OutputFormat = "txt"
+    ) -> None:
+        assert ctx.guild is not None
+        session = self.sessions.get(ctx.guild.id) or self.finished.get(ctx.guild.id)
+        if session is None or not session.lines:
+            raise VoxdeskError("Nobody has been captioned here yet.", hint="Start with !listen.")
+        text = render(session.transcript(self.services.speech.transcriber().name), file_format)
+        name = f"voice-{session.channel.name}.{file_format}"
+        await ctx.reply(file=discord.File(io.BytesIO(text.encode()), filename=name))
+
     @commands.hybrid_command(description="Never transcribe your voice.")  # type: ignore[arg-type]  # mypy cannot bind the ParamSpec
     async def optout(self, ctx: commands.Context[VoxBot]) -> None:
         member = ctx.author.id
@@ -123,6 +140,7 @@ class Listen(commands.Cog):
         if session is None:
             return False
         await session.stop()
+        self.finished[guild_id] = session
         return True
 
     def _wanted(self, member_id: int) -> bool:

@@ -26,6 +26,7 @@ from voxdesk.bridge.voice.receiver import ListeningVoiceClient, Receiver
 from voxdesk.core.audio.pcm import SAMPLE_RATE, SAMPLE_WIDTH, Pcm
 from voxdesk.core.errors import user_message
 from voxdesk.core.events import BridgeError, EventBus, ListeningChanged, VoiceCaption
+from voxdesk.core.stt.base import Segment, Timings, Transcript
 from voxdesk.core.stt.streaming import LiveTranscriber, LiveUpdate
 
 log = logging.getLogger(__name__)
@@ -203,6 +204,15 @@ class ListeningSession:
         self._slots = asyncio.Semaphore(max_speakers)
         self._started = time.monotonic()
         self.receiver: Receiver | None = None
+
+    def transcript(self, engine: str) -> Transcript:
+        """The final captions so far in the order they were said, each with its speaker."""
+        segments = tuple(
+            Segment(line.start, line.end, f"{line.speaker}: {line.text}", speaker=line.speaker)
+            for line in sorted(self.lines, key=lambda line: line.start)
+        )
+        text = "\n".join(segment.text for segment in segments)
+        return Transcript(text, None, engine, Timings(self.clock(), 0.0), segments=segments)
 
     def clock(self) -> float:
         """Seconds since listening started."""

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import srt
 
 from tests.bridge.voice_loopback import VoiceRunning, frames_of, voice_bot, wait_until
 from tests.fakes.discord_server import FakeUser
@@ -70,6 +71,14 @@ async def test_three_members_are_captioned_by_name(running: VoiceRunning) -> Non
     assert {event.speaker_name for event in finals} == set(HEARD)
     assert all(event.place.channel_id == fake.voice for event in finals)
     assert {line.speaker for line in session.lines} == set(HEARD)
+
+    await fake.post(fake.trainer, "!transcript srt")
+    reply = await fake.wait_for(lambda m: bool(m["attachments"]))
+    assert reply["attachments"][0]["filename"] == "voice-Voice.srt"
+    key = reply["attachments"][0]["url"].rsplit("/", 1)[1]
+    cues = list(srt.parse(fake.cdn[key].decode()))
+    assert {cue.content.split(":")[0] for cue in cues} == set(HEARD)
+    assert [cue.start for cue in cues] == sorted(cue.start for cue in cues)
 
 
 async def test_an_opted_out_member_is_never_transcribed(running: VoiceRunning) -> None:
