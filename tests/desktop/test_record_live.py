@@ -98,8 +98,10 @@ def test_another_engine_records_then_transcribes(
     monkeypatch.setattr(page, "_transcribe", transcribe)
 
     async def record_then_stop() -> None:
+        captured = asyncio.Event()  # the meter moves once blocks were recorded
+        page.level.valueChanged.connect(lambda value: value > 0 and captured.set())
         page.record_button.setChecked(True)
-        await asyncio.to_thread(FakeStream.opened.wait, 30)
+        await captured.wait()
         assert "whisper" in page.status.text()  # says why there is no live text
         page.record_button.setChecked(False)
         assert page._job is not None
