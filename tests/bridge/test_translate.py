@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
+import discord
 import pytest
+from discord import app_commands
 
 from tests.bridge.conftest import Running, next_event
 from tests.bridge.test_costs import handled_so_far
@@ -107,3 +109,12 @@ async def test_english_voice_captions_per_guild(monkeypatch: pytest.MonkeyPatch)
             timeout=120,
         )
         assert english(caption), caption["content"]
+
+
+async def test_the_menus_and_the_captions_slash_command(running: Running) -> None:
+    tree = running.bridge.bot.tree
+    menus = {command.name for command in tree.get_commands(type=discord.AppCommandType.message)}
+    assert {"Transcribe", "Translate to English"} <= menus
+    slash = tree.get_command("translate_captions")  # the slash twin of !translate_captions
+    assert isinstance(slash, app_commands.Command)
+    assert [choice.value for choice in slash.parameters[0].choices] == ["on", "off"]
