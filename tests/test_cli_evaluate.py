@@ -90,3 +90,22 @@ async def test_pause_and_resume_from_the_command_line(server: FakeOpenAI, tmp_pa
     assert_one_line_error(run, "is paused; only a running job can pause")
     run = await voxdesk("finetune", "resume", job_id, env=env)
     assert run.code == 0 and f"Job {job_id} is running." in run.out
+
+
+async def test_checkpoints_are_listed_and_one_can_answer(
+    server: FakeOpenAI, tmp_path: Path
+) -> None:
+    await import_dataset(tmp_path)
+    env = environment(server)
+    run = await voxdesk("finetune", "start", "--dataset", "club", "--yes", env=env)
+    job_id = next(iter(server.jobs))
+    run = await voxdesk("finetune", "checkpoints", job_id, env=env)
+    assert_one_line_error(run, f"Job {job_id} (", "has no checkpoints")
+    run = await voxdesk("finetune", "follow", job_id, env=env)
+    assert run.code == 0, run.err
+    run = await voxdesk("finetune", "checkpoints", job_id, env=env)
+    assert run.code == 0 and "ckpt-step-1" in run.out and "ckpt-step-2" in run.out, run.err
+    run = await voxdesk("finetune", "use", job_id, "--step", "7", env=env)
+    assert_one_line_error(run, "no checkpoint at step 7", "steps 1, 2")
+    run = await voxdesk("finetune", "use", job_id, "--step", "1", env=env)
+    assert run.code == 0 and "Replies now use ft:gpt-4o-mini-2024-07-18:ckpt-step-1." in run.out

@@ -282,17 +282,45 @@ def print_summary(result: EvalResult, out: Console) -> None:
                   highlight=False)  # fmt: skip
 
 
-@finetune_app.command("use")
-def use(ctx: typer.Context, job_id: Annotated[str, typer.Argument()]) -> None:
-    """Make a succeeded job's model the one every reply uses."""
+@finetune_app.command("checkpoints")
+def checkpoints_command(ctx: typer.Context, job_id: Annotated[str, typer.Argument()]) -> None:
+    """A job's checkpoints: each step's model and metrics (any can answer: use JOB --step)."""
     cli = get_context(ctx)
     with user_errors(cli.console):
-        job = cli.run(lambda s: s.fine_tuner.retrieve(job_id))
-        if job.status != "succeeded" or not job.fine_tuned_model:
-            raise VoxdeskError(f"Job {job_id} is {job.status}; only a succeeded job has a model.")
-        model = job.fine_tuned_model
+        # A line each, the model name whole: it is what gets copied into eval or use.
+        for checkpoint in cli.run(lambda s: s.fine_tuner.checkpoints(job_id)):
+            cli.out.print(f"step {checkpoint.step}: {checkpoint.model} "
+                          f"{_metrics(checkpoint.metrics)}", highlight=False)  # fmt: skip
+
+
+@finetune_app.command("use")
+def use(
+    ctx: typer.Context,
+    job_id: Annotated[str, typer.Argument()],
+    step: Annotated[
+        int | None, typer.Option(help="Use the checkpoint at this step instead.")
+    ] = None,
+) -> None:
+    """Make a succeeded job's model (or one of its checkpoints) the one every reply uses."""
+    cli = get_context(ctx)
+    with user_errors(cli.console):
+        if step is not None:
+            found = cli.run(lambda s: s.fine_tuner.checkpoints(job_id))
+            steps = {checkpoint.step: checkpoint.model for checkpoint in found}
+            if step not in steps:
+                raise VoxdeskError(f"Job {job_id} has no checkpoint at step {step}; it has "
+                                   f"steps {', '.join(map(str, steps))}.")  # fmt: skip
+            model = steps[step]
+        else:
+            job = cli.run(lambda s: s.fine_tuner.retrieve(job_id))
+            if job.status != "succeeded" or not job.fine_tuned_model:
+                raise VoxdeskError(
+                    f"Job {job_id} is {job.status}; only a succeeded job has a model.",
+                    hint="A running job's checkpoints can answer: use JOB --step N.",
+                )
+            model = job.fine_tuned_model
         cli.run(lambda services: services.settings_store.set("assistant.model", model))
-        cli.out.print(f"Replies now use {job.fine_tuned_model}.")
+        cli.out.print(f"Replies now use {model}.")
 
 
 def _print_update(update: JobUpdate, out: Console, *, header: bool) -> None:

@@ -152,6 +152,23 @@ class FineTuner:
             self._events.publish(JobUpdated(job.id, job.status, job.fine_tuned_model))
         return job
 
+    async def checkpoints(self, job_id: str) -> list[Checkpoint]:
+        """A job's checkpoints (a model each, with its step's metrics), oldest step first;
+        recorded in the registry too. A job without any is one clear error."""
+        found = await self._retrying(
+            lambda: self.client.fine_tuning.jobs.checkpoints.list(job_id, limit=100)
+        )
+        checkpoints = sorted((_checkpoint(item) for item in found.data), key=lambda c: c.step)
+        if not checkpoints:
+            job = await self.retrieve(job_id)
+            raise FineTuneError(
+                f"Job {job_id} ({job.status}) has no checkpoints.",
+                hint="OpenAI keeps one at the end of each epoch once the job is running.",
+            )
+        if await self.registry.job(job_id) is not None:
+            await self.registry.add_checkpoints(job_id, checkpoints)
+        return checkpoints
+
     async def track(self, job_id: str) -> JobSnapshot:
         """Record a job started elsewhere (the dashboard, another machine) to follow it here."""
         job = await self.retrieve(job_id)
