@@ -32,3 +32,12 @@ async def test_translate_with_google_is_one_line() -> None:
 async def test_translate_from_an_unknown_language_is_one_line() -> None:
     run = await voxdesk("transcribe", "--translate", "-l", "xx", FRENCH)
     assert_one_line_error(run, "does not know the language 'xx'", "'auto'")
+
+
+@pytest.mark.slow
+async def test_record_live_translates() -> None:
+    run = await voxdesk("record", "--live", "--translate", "-s", "4", "--from-file", FRENCH)
+    assert run.code == 0, run.err
+    assert "dictation" in run.out.lower()
+    refused = await voxdesk("record", "--translate", "-e", "sphinx", "--from-file", FRENCH)
+    assert_one_line_error(refused, "sphinx engine cannot translate")

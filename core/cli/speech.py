@@ -192,18 +192,25 @@ def record_command(
     device: Annotated[str | None, typer.Option(help="Input device name or index.")] = None,
     engine: EngineOption = None,
     language: LanguageOption = None,
+    translate: Annotated[
+        bool, typer.Option("--translate", help="Transcribe into English, from any language.")
+    ] = False,
     from_file: Annotated[
         Path | None, typer.Option(hidden=True, help="Play this file as the microphone (testing).")
     ] = None,
 ) -> None:
-    """Record the microphone with a live level meter; transcribe it live or after."""
+    """Record the microphone with a live level meter; transcribe (or translate) it live or after."""
     cli = get_context(ctx)
     with user_errors(cli.console):
         service = SpeechService(cli.settings, cli.secrets)
         device = device or cli.settings.audio.input_device
+        if translate:
+            service.check(engine, language, translate=True)  # before recording, not after
         if live:
             stream = live_transcriber(
-                service.transcriber(engine), language=language or cli.settings.speech.language
+                service.transcriber(engine),
+                language=language or cli.settings.speech.language,
+                translate=translate,
             )
             audio = asyncio.run(_record_live(service, stream, seconds, device, from_file, cli.out))
         else:
@@ -213,7 +220,7 @@ def record_command(
             cli.console.print(f"Saved {audio.duration:.1f} s to {output}.")
         if transcribe_after and not live:
             transcript = asyncio.run(
-                service.transcribe_pcm(audio, engine=engine, language=language)
+                service.transcribe_pcm(audio, engine=engine, language=language, translate=translate)
             )
             cli.out.print(transcript.text or "(no speech heard)", highlight=False)
 
