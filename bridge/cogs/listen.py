@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from functools import partial
 
 import discord
@@ -11,9 +12,12 @@ from discord.ext import commands
 
 from voxdesk.bridge.bot import VoxBot
 from voxdesk.bridge.checks import trainer_only
+from voxdesk.bridge.places import place_of
+from voxdesk.bridge.replies import split_message
 from voxdesk.bridge.voice.receiver import ListeningVoiceClient
 from voxdesk.bridge.voice.session import ListeningSession
-from voxdesk.core.errors import VoxdeskError
+from voxdesk.core.errors import VoxdeskError, user_message
+from voxdesk.core.events import ReplySent
 from voxdesk.core.stt.base import split_language
 from voxdesk.core.stt.formats import OutputFormat, render
 from voxdesk.core.stt.streaming import LiveTranscriber, live_transcriber
@@ -57,6 +61,7 @@ class Listen(commands.Cog):
         session = ListeningSession(
             voice, captions, self.services.events, new_transcriber=new_transcriber,
             wanted=self._wanted, max_speakers=self.settings.max_listened_speakers,
+            on_utterance=partial(self._answer_if_called, ctx.guild, captions),
         )  # fmt: skip
         session.start()
         self.sessions[ctx.guild.id] = session
@@ -154,8 +159,40 @@ class Listen(commands.Cog):
             self.services.speech.transcriber(), language=language, translate=translate
         )
 
+    async def _answer_if_called(
+        self, guild: discord.Guild, captions: discord.abc.Messageable, member_id: int, text: str
+    ) -> None:
+        """Voice conversation: an utterance that starts with the wake name is a question to the
+        assistant, answered in the captions channel and aloud."""
+        question = addressed(text, self.settings.wake_name or guild.me.display_name)
+        member = guild.get_member(member_id)
+        if not question or member is None:
+            return
+        try:
+            reply = await self.services.assistant.reply(
+                str(guild.id), question, author=member.display_name
+            )
+        except VoxdeskError as error:
+            await captions.send(f"I can't answer right now: {user_message(error)}")
+            return
+        for piece in split_message(f"**{guild.me.display_name}** → {member.mention}: {reply.text}"):
+            sent = await captions.send(piece, allowed_mentions=discord.AllowedMentions.none())
+        said = guild.voice_client is not None
+        if said:
+            await self.bot.speaker.say(guild, reply.text)
+        self.services.events.publish(
+            ReplySent(place_of(sent), sent.id, reply.text, spoken=said, question=question)
+        )
+
     async def _save_opt_outs(self, members: list[int]) -> None:
         await self.services.settings_store.set("discord.listen_opt_outs", members)
+
+
+def addressed(text: str, wake_name: str) -> str | None:
+    """What follows ``wake_name`` when ``text`` starts with it ("Voxdesk, what time is it?"),
+    whatever the case and punctuation; None when it does not."""
+    found = re.match(rf"\W*{re.escape(wake_name)}\b\W*(\w.*)", text, re.IGNORECASE | re.DOTALL)
+    return found.group(1).strip() if found else None
 
 
 async def setup(bot: VoxBot) -> None:

@@ -16,13 +16,15 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 import discord
 
 from voxdesk.bridge.places import channel_place
 from voxdesk.bridge.voice.receiver import ListeningVoiceClient, Receiver
+from voxdesk.core.audio.levels import measure
 from voxdesk.core.audio.pcm import SAMPLE_RATE, SAMPLE_WIDTH, Pcm
 from voxdesk.core.errors import user_message
 from voxdesk.core.events import BridgeError, EventBus, ListeningChanged, VoiceCaption
@@ -38,6 +40,7 @@ EDIT_INTERVAL = 1.0  # seconds between edits of one caption (Discord limits edit
 CAPTION_SECONDS = 30  # a longer utterance continues in a new message
 CAPTION_CHARACTERS = 1500  # so does a caption this long (Discord's limit is 2000)
 KEPT_CAPTIONS = 2000  # final captions kept in memory for the session's transcript
+BARGE_IN_DBFS = -40.0  # a member this loud while the bot speaks interrupts it
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ class Caption:
         session.events.publish(caption)
         if closing:
             session.lines.append(Line(self.feed.name, self.start, end, self.final.strip()))
+            session.said(self.feed.member_id, self.final.strip())
         if closing or time.monotonic() - self.edited >= EDIT_INTERVAL:
             await self._post(closing)
 
@@ -189,6 +193,7 @@ class ListeningSession:
         new_transcriber: Callable[[], LiveTranscriber],
         wanted: Callable[[int], bool],
         max_speakers: int,
+        on_utterance: Callable[[int, str], Coroutine[Any, Any, None]] | None = None,
     ) -> None:
         assert isinstance(voice.channel, discord.VoiceChannel | discord.StageChannel)
         self.voice = voice
@@ -197,11 +202,13 @@ class ListeningSession:
         self.events = events
         self.new_transcriber = new_transcriber
         self.wanted = wanted
+        self.on_utterance = on_utterance
         self.place = channel_place(voice.channel)
         self.feeds: dict[int, SpeakerFeed] = {}
         self.lines: deque[Line] = deque(maxlen=KEPT_CAPTIONS)
         self.utterances = 0
         self._slots = asyncio.Semaphore(max_speakers)
+        self._answers: set[asyncio.Task[None]] = set()
         self._started = time.monotonic()
         self.receiver: Receiver | None = None
 
@@ -224,9 +231,10 @@ class ListeningSession:
 
     async def stop(self) -> None:
         self.voice.stop_listening()
-        for feed in self.feeds.values():
-            feed.task.cancel()
-        await asyncio.gather(*(feed.task for feed in self.feeds.values()), return_exceptions=True)
+        tasks = [feed.task for feed in self.feeds.values()] + list(self._answers)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         self.feeds.clear()
         self.events.publish(ListeningChanged(self.place, False))
 
@@ -237,7 +245,17 @@ class ListeningSession:
         if self.receiver is not None:
             self.receiver.forget(member_id)
 
+    def said(self, member_id: int, text: str) -> None:
+        """A member finished an utterance: whoever handles utterances gets it, in its own task
+        (an answer takes seconds; the captions go on meanwhile)."""
+        if self.on_utterance is not None and text:
+            task = asyncio.create_task(self.on_utterance(member_id, text))
+            self._answers.add(task)
+            task.add_done_callback(self._answers.discard)
+
     def _heard(self, member_id: int, pcm: Pcm) -> None:
+        if self.voice.is_playing() and measure(pcm).rms_dbfs > BARGE_IN_DBFS:
+            self.voice.stop()  # barge-in: someone talks over the bot, the bot stops talking
         feed = self.feeds.get(member_id)
         if feed is None or feed.task.done():
             feed = self.feeds[member_id] = SpeakerFeed(self, member_id, self._name(member_id))

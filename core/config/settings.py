@@ -257,6 +257,12 @@ class DiscordSettings(_Section):
         default_factory=list,
         description="Members (ids) who opted out with !optout: their voice is never transcribed.",
     )
+    wake_name: str | None = Field(
+        None,
+        max_length=64,
+        description="What a member says first to talk to the bot in a voice channel it listens "
+        "to; empty for the bot's display name.",
+    )
     max_listened_speakers: int = Field(
         3,
         ge=1,

@@ -146,3 +146,24 @@ async def test_kicked_mid_utterance(running: VoiceRunning) -> None:
     await fake.wait_for(lambda m: m["content"] == "Stopped listening: I left the voice channel.")
     await speaking  # the rest of her sentence goes nowhere, and nothing breaks
     assert session.voice.receiver is None and not session.feeds
+
+
+async def test_called_by_name_the_bot_answers_aloud_and_stops_when_talked_over(
+    running: VoiceRunning,
+) -> None:
+    fake, openai = running.discord, running.openai
+    running.services.settings.discord.wake_name = "we"  # carol's clip starts with it
+    openai.reply = "Space is big. " * 12  # long enough to be talked over
+    session = await start_listening(running)
+    await speak(running, ["carol"])
+
+    answer = await fake.wait_for(lambda m: m["content"].startswith("**voxdesk-bot** → "), 120)
+    assert "Space is big." in answer["content"]
+    question = openai.chat_requests[-1]["messages"][-1]["content"]
+    assert "new home in the stars" in question.lower() and "we must" not in question.lower()
+    voice = session.voice
+    await wait_until(voice.is_playing)  # the answer is being spoken into the channel
+    sent = len(running.voice.bot_packets)
+    await speak(running, ["alice"])  # alice talks over the bot
+    await wait_until(lambda: not voice.is_playing())
+    assert len(running.voice.bot_packets) - sent < 12 * 50  # far less than the whole answer
