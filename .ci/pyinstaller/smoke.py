@@ -76,6 +76,8 @@ def check_command_line(cli: Path, home: Path) -> None:
             raise SmokeFailure(
                 f"{command} (status {done.returncode}) printed no {expected!r}:\n{output}"
             )
+        if done.stderr:  # a warning too: a failed worker, say, that the app worked around
+            raise SmokeFailure(f"{command} wrote to stderr:\n{done.stderr}")
         print(f"ok: {command}")
 
 
