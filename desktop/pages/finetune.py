@@ -89,6 +89,8 @@ class FineTunePage(QWidget):
         self.tabs.addTab(self._compare_panel(), "Compare runs")
         self.tabs.addTab(self._account_panel(), "Account's jobs")
         self.tabs.addTab(self.evaluation, "Evaluate")
+        # The models to choose from grow as jobs finish: listed afresh when the tab is shown.
+        self.tabs.currentChanged.connect(self._tab_shown)
         split = QSplitter()
         split.addWidget(self._form())
         split.addWidget(self.tabs)
@@ -96,6 +98,10 @@ class FineTunePage(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(split, 1)
         layout.addWidget(self.status)
+
+    def _tab_shown(self, index: int) -> None:
+        if self.tabs.widget(index) is self.evaluation:
+            self.background.run(self.evaluation.refresh_choices())
 
     def _form(self) -> QGroupBox:
         """What a new job is made of, its estimate, and the buttons that act on them."""

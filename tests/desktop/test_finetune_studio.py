@@ -201,6 +201,12 @@ def test_compare_runs_pause_resume_and_the_accounts_jobs(
               for c in range(table.columnCount())}  # fmt: skip
     assert by_job == {first: "2", second: "4"}
     assert page.tabs.currentWidget() is page.tabs.widget(1)
+    page.tabs.setCurrentWidget(page.evaluation)  # finished jobs' models are offered there
+    qloop.run_until_complete(page.background.settle())
+    offered = [page.evaluation.model_choice.itemText(i)
+               for i in range(page.evaluation.model_choice.count())]  # fmt: skip
+    assert {job.fine_tuned_model for job in page.jobs.jobs} <= set(offered)
+    assert "ft:gpt-4o-mini-2024-07-18:ckpt-step-2" in offered
 
     async def dashboard_job_paused_and_resumed() -> str:  # started elsewhere, followed here
         file_id = server._new_id("file")
