@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import aiohttp
 import discord
 from discord.ext import commands
 
@@ -46,8 +47,10 @@ class VoxBot(commands.Bot):
         services: Services,
         *,
         voice_client_class: type[discord.VoiceProtocol] = discord.VoiceClient,
+        connector: aiohttp.BaseConnector | None = None,
     ) -> None:
         super().__init__(
+            connector=connector,  # how it reaches Discord, voice servers included (their TLS)
             command_prefix=commands.when_mentioned_or(services.settings.discord.prefix),
             intents=intents(),
             # Nobody gets pinged by accident: no @everyone, no roles, replies do not ping.
@@ -111,8 +114,11 @@ class ShardedVoxBot(VoxBot, commands.AutoShardedBot):
 
 
 def build_bot(
-    services: Services, *, voice_client_class: type[discord.VoiceProtocol] = discord.VoiceClient
+    services: Services,
+    *,
+    voice_client_class: type[discord.VoiceProtocol] = discord.VoiceClient,
+    connector: aiohttp.BaseConnector | None = None,
 ) -> VoxBot:
     """The bot for these services; sharded when the settings ask for it."""
     kind = ShardedVoxBot if services.settings.discord.sharded else VoxBot
-    return kind(services, voice_client_class=voice_client_class)
+    return kind(services, voice_client_class=voice_client_class, connector=connector)

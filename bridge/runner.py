@@ -37,10 +37,11 @@ class Bridge:
         services: Services,
         *,
         voice_client_class: type[discord.VoiceProtocol] = discord.VoiceClient,
+        connector: aiohttp.BaseConnector | None = None,
         front_end: FrontEnd = "bridge",
     ) -> None:
         self.services = services
-        self.bot = build_bot(services, voice_client_class=voice_client_class)
+        self.bot = build_bot(services, voice_client_class=voice_client_class, connector=connector)
         self._task: asyncio.Task[None] | None = None
         self._lock = BotLock(services.database.path.parent, front_end)
 

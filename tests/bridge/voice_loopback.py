@@ -53,9 +53,9 @@ async def voice_bot(monkeypatch: pytest.MonkeyPatch, *, dave: bool) -> AsyncIter
     settings.speech.language = "en"  # the corpus clips spoken in these tests are English
     services = Services(settings, SecretStore({"DISCORD_TOKEN": TOKEN, "OPENAI_API_KEY": API_KEY}))
     events = services.events.subscribe(Event)
-    bridge = Bridge(services, voice_client_class=ListeningVoiceClient)
-    # discord.py dials the voice server over wss only: trust the fake's certificate.
-    bridge.bot.http.connector = aiohttp.TCPConnector(ssl=voice.client_tls())
+    # discord.py dials voice servers over wss only: the bot trusts the fake's certificate.
+    connector = aiohttp.TCPConnector(ssl=voice.client_tls())
+    bridge = Bridge(services, voice_client_class=ListeningVoiceClient, connector=connector)
     await bridge.start()
     await asyncio.wait_for(bridge.bot.wait_until_ready(), 30)
     try:
