@@ -2,12 +2,13 @@
 
     python .ci/pyinstaller/smoke.py dist/voxdesk [--window-executable .venv/bin/voxdesk]
 
-Every platform: ``voxdesk-cli --help``, ``transcribe`` on a recording and ``dataset validate``
-on a small file, from an empty folder, so a module, model or data file the bundle lacks fails.
-Linux also drives the window on a virtual screen (Xvfb, xdotool): it opens, Ctrl+O's dialog is
-given the recording, the transcript appears in the window's history, Ctrl+Q quits, status 0.
-It prints how long the window took to appear (the cold start). Exit status 1 on any failure.
-"""
+The command line, from an empty folder: ``--help``, ``transcribe`` on a recording, ``dataset
+validate`` on a small file and on one big enough for worker processes; any stderr fails it.
+The window, on every platform: ``Voxdesk open RECORDING`` shows the transcript in the window's
+history, and the window asked to close by the system (WM_CLOSE on Windows, SIGTERM elsewhere)
+ends with status 0. On Linux, first, on a virtual screen (Xvfb, xdotool): the window opens (the
+cold start is printed), Ctrl+O's dialog is given the recording, its transcript appears, Ctrl+Q
+quits with status 0. Exit status 1 on any failure."""
 
 from __future__ import annotations
 
@@ -121,42 +122,70 @@ def wait_for(what: str, probe: Callable[[], str | bool], process: subprocess.Pop
     return str(found)
 
 
-def check_window(executable: Path, home: Path) -> float:
-    """Transcribe a file through the window; returns the seconds the window took to appear."""
-    history = home / "data" / "voxdesk" / "transcripts.json"
-    with virtual_screen() as display:
-        env = profile_env(home) | {"DISPLAY": display}
-        started = time.monotonic()
-        process = subprocess.Popen(
-            [str(executable)], env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+def history_file(env: dict[str, str]) -> Path:
+    """Where the window keeps its transcripts for this profile, as platformdirs puts it."""
+    code = "import platformdirs; print(platformdirs.user_data_path('voxdesk'))"
+    found = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    return Path(found.stdout.strip()) / "transcripts.json"
+
+
+def transcribed(history: Path) -> bool:
+    return history.is_file() and SAID in history.read_text("utf-8").lower()
+
+
+def check_window(executable: Path, home: Path, display: str) -> None:
+    """Open the recording with Ctrl+O's dialog, see its transcript, quit with Ctrl+Q."""
+    env = profile_env(home) | {"DISPLAY": display}
+    history = history_file(env)
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [str(executable)], env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        window = wait_for("window", lambda: find_window(display, "^Voxdesk$"), process)
+        print(f"ok: the window appeared after {time.monotonic() - started:.2f} s (cold start)")
+        xdotool(display, "windowfocus", "--sync", window)
+        xdotool(display, "key", "--clearmodifiers", "ctrl+o")
+        dialog = wait_for(
+            "file dialog", lambda: find_window(display, "Transcribe audio files"), process
         )
-        try:
-            window = wait_for("window", lambda: find_window(display, "^Voxdesk$"), process)
-            cold_start = time.monotonic() - started
-            print(f"ok: the window appeared after {cold_start:.2f} s")
-            xdotool(display, "windowfocus", "--sync", window)
-            xdotool(display, "key", "--clearmodifiers", "ctrl+o")
-            dialog = wait_for(
-                "file dialog", lambda: find_window(display, "Transcribe audio files"), process
-            )
-            xdotool(display, "windowfocus", "--sync", dialog)
-            xdotool(display, "type", "--delay", "2", str(RECORDING))
-            xdotool(display, "key", "Return")
-            wait_for(
-                "transcript in the window's history",
-                lambda: history.is_file() and SAID in history.read_text("utf-8").lower(),
-                process,
-            )
-            print("ok: the window transcribed the file")
-            xdotool(display, "windowfocus", "--sync", window)
-            xdotool(display, "key", "--clearmodifiers", "ctrl+q")
-            _, err = process.communicate(timeout=TIMEOUT)
-        finally:
-            process.kill()
+        xdotool(display, "windowfocus", "--sync", dialog)
+        xdotool(display, "type", "--delay", "2", str(RECORDING))
+        xdotool(display, "key", "Return")
+        wait_for("transcript in the window's history", lambda: transcribed(history), process)
+        print("ok: the window transcribed the file opened with Ctrl+O")
+        xdotool(display, "windowfocus", "--sync", window)
+        xdotool(display, "key", "--clearmodifiers", "ctrl+q")
+        _, err = process.communicate(timeout=TIMEOUT)
+    finally:
+        process.kill()
     if process.returncode != 0:
-        raise SmokeFailure(f"the window quit with status {process.returncode}: {err}")
+        raise SmokeFailure(f"Ctrl+Q ended the window with status {process.returncode}: {err}")
     print("ok: Ctrl+Q quit with status 0")
-    return cold_start
+
+
+def check_opened_file(executable: Path, home: Path, display: dict[str, str]) -> None:
+    """``Voxdesk open FILE``, as a file manager's Open With does; then the system closes it."""
+    env = profile_env(home) | display
+    history = history_file(env)
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [str(executable), "open", str(RECORDING)], env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        wait_for("transcript in the window's history", lambda: transcribed(history), process)
+        print(f"ok: 'open FILE' showed its transcript after {time.monotonic() - started:.2f} s")
+        if os.name == "nt":  # WM_CLOSE to the window, as closing it does
+            subprocess.run(["taskkill", "/PID", str(process.pid)], check=True, timeout=TIMEOUT)
+        else:  # SIGTERM, as a logout or `kill` sends
+            process.terminate()
+        _, err = process.communicate(timeout=TIMEOUT)
+    finally:
+        process.kill()
+    if process.returncode != 0:
+        raise SmokeFailure(f"asked to close, the window ended with {process.returncode}: {err}")
+    print("ok: asked to close by the system, the window quit with status 0")
 
 
 def main() -> int:
@@ -168,15 +197,20 @@ def main() -> int:
     args = parser.parse_args()
     bundle = args.bundle.resolve()  # the commands run from a folder of their own
     suffix = ".exe" if os.name == "nt" else ""
+    window = args.window_executable or bundle / f"Voxdesk{suffix}"
     try:
-        with tempfile.TemporaryDirectory(prefix="voxdesk-smoke-") as home:
+        with tempfile.TemporaryDirectory(prefix="voxdesk-smoke-") as folder:
+            home = Path(folder)
             if args.window_executable is None:
-                check_command_line(bundle / f"voxdesk-cli{suffix}", Path(home) / "cli")
-            if sys.platform.startswith("linux") and shutil.which("xdotool"):
-                window = args.window_executable or bundle / "Voxdesk"
-                check_window(window, Path(home) / "window")
+                check_command_line(bundle / f"voxdesk-cli{suffix}", home / "cli")
+            if not sys.platform.startswith("linux"):
+                check_opened_file(window, home / "open", {})
+            elif shutil.which("Xvfb") and shutil.which("xdotool"):
+                with virtual_screen() as display:
+                    check_window(window, home / "window", display)
+                    check_opened_file(window, home / "open", {"DISPLAY": display})
             else:
-                print("skipped: driving the window needs Linux with Xvfb and xdotool")
+                raise SmokeFailure("the window needs Xvfb and xdotool here: make system-deps")
     except (SmokeFailure, subprocess.TimeoutExpired) as failure:
         print(f"FAIL: {failure}", file=sys.stderr)
         return 1
