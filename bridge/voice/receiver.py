@@ -38,6 +38,8 @@ PcmSink = Callable[[int, Pcm], None]
 """Called on the loop with a member's id and their next 16 kHz mono PCM."""
 
 INBOX_PACKETS = 2000  # 4 s of ten speakers
+UNNAMED_PACKETS = 50  # of a source SPEAKING has not named yet (1 s), replayed once it does
+UNNAMED_SOURCES = 32
 IDLE_FLUSH_SECONDS = 0.1  # a speaker silent this long has sent everything the buffer waits for
 
 
@@ -52,7 +54,7 @@ class ReceiveStats:
     packets: int = 0  # media packets that opened
     not_media: int = 0  # RTCP, discovery replies, datagrams that are not RTP at all
     undecryptable: int = 0  # transport encryption did not authenticate
-    unknown_ssrc: int = 0  # no member announced this source yet
+    unknown_ssrc: int = 0  # arrived before SPEAKING named its source (held 1 s for it)
     ignored: int = 0  # from members who opted out: never decrypted or decoded
     dave_failures: int = 0  # end-to-end encryption did not open
     undecodable: int = 0  # not a valid Opus frame
@@ -85,6 +87,8 @@ class Receiver:
         self.streams: dict[int, SpeakerStream] = {}
         self._loop = asyncio.get_running_loop()
         self._inbox: deque[RtpPacket] = deque(maxlen=INBOX_PACKETS)
+        # The voice server's SPEAKING and a source's first packets race: hold those packets.
+        self._unnamed: dict[int, deque[RtpPacket]] = {}
         self._drain_scheduled = False
 
     def start(self) -> None:
@@ -140,6 +144,7 @@ class Receiver:
         user_id = self.voice.ssrc_members.get(packet.ssrc)
         if user_id is None:
             self.stats.unknown_ssrc += 1
+            self._hold(packet)
             return
         if not self.wanted(user_id):
             self.stats.ignored += 1
@@ -154,6 +159,19 @@ class Receiver:
         if stream.idle:
             stream.idle.cancel()
         stream.idle = self._loop.call_later(IDLE_FLUSH_SECONDS, self._flush, stream)
+
+    def _hold(self, packet: RtpPacket) -> None:
+        held = self._unnamed.get(packet.ssrc)
+        if held is None:
+            if len(self._unnamed) >= UNNAMED_SOURCES:
+                del self._unnamed[next(iter(self._unnamed))]
+            held = self._unnamed[packet.ssrc] = deque(maxlen=UNNAMED_PACKETS)
+        held.append(packet)
+
+    def named(self, ssrc: int) -> None:
+        """SPEAKING named the member behind ``ssrc``: what came from it before goes on now."""
+        for packet in self._unnamed.pop(ssrc, ()):
+            self._route(packet)
 
     def _flush(self, stream: SpeakerStream) -> None:
         stream.idle = None
@@ -246,6 +264,8 @@ class ListeningVoiceClient(discord.VoiceClient):
         elif op == 5 and "ssrc" in data and "user_id" in data:
             self.ssrc_members[int(data["ssrc"])] = int(data["user_id"])
             self.present.add(int(data["user_id"]))
+            if self.receiver is not None:
+                self.receiver.named(int(data["ssrc"]))
         elif op == 11:
             self.present.update(int(user) for user in data.get("user_ids", ()))
         elif op == 13 and "user_id" in data:

@@ -18,7 +18,8 @@ from tests.bridge.voice_loopback import (
     voice_bot,
     wait_until,
 )
-from tests.fakes.discord_voice import Faults, seal
+from tests.conftest import corpus_clips
+from tests.fakes.discord_voice import Faults, opus_frames, seal
 from voxdesk.bridge.voice.receiver import ListeningVoiceClient
 from voxdesk.core.audio.pcm import Pcm
 
@@ -125,9 +126,12 @@ async def test_members_join_and_leave_while_listening(running: VoiceRunning) -> 
     client = await connected(running)
     heard = Heard()
     receiver = client.listen(heard, lambda user_id: True)
-    bob = await voice.join(fake.member)  # after the bot: CLIENTS_CONNECT and SPEAKING now
-    said = await speech("bob")
-    await voice.speak(fake.member, await frames_of("bob"), pace=0.004)
+    bob = await voice.join(fake.member, announce=False)  # after the bot: CLIENTS_CONNECT now
+    said, frames = await speech("bob"), await frames_of("bob")
+    await voice.speak(fake.member, frames[:20], pace=0.004, tail=False)
+    await wait_until(lambda: receiver.stats.unknown_ssrc == 20)
+    await voice.announce(bob)  # SPEAKING comes after his first 20 packets: they are not lost
+    await voice.speak(fake.member, frames[20:], pace=0.004)
     assert similarity(await heard.until(fake.member.id, said.duration), said) > 0.8
     assert fake.member.id in client.present
 
@@ -136,7 +140,7 @@ async def test_members_join_and_leave_while_listening(running: VoiceRunning) -> 
     assert fake.member.id not in client.present and bob.ssrc not in receiver.streams
     voice.speakers[fake.member.id] = bob  # a late packet from the source that left
     await voice.speak(fake.member, (await frames_of("bob"))[:3], pace=0.004, tail=False)
-    await wait_until(lambda: receiver.stats.unknown_ssrc == 3)
+    await wait_until(lambda: receiver.stats.unknown_ssrc == 20 + 3)
 
 
 async def test_listening_survives_a_new_voice_session(running: VoiceRunning) -> None:
@@ -157,3 +161,26 @@ async def test_listening_survives_a_new_voice_session(running: VoiceRunning) -> 
     await voice.speak(fake.trainer, await frames_of("alice"), pace=0.004)
     assert similarity(await heard.until(fake.trainer.id, said.duration), said) > 0.8
     assert client.receiver is receiver and receiver.stats.undecryptable == 0
+
+
+@pytest.mark.parametrize("dave", [False, True], ids=["dave-v0", "dave-v1"])
+async def test_ten_members_at_once(monkeypatch: pytest.MonkeyPatch, dave: bool) -> None:
+    async with voice_bot(monkeypatch, dave=dave, more_members=7) as running:
+        fake, voice = running.discord, running.voice
+        people = [user for user in fake.users.values() if not user.bot]
+        recordings = [item for item in corpus_clips() if item.duration < 4][:5]
+        said = [await recordings[i % len(recordings)].decode() for i in range(len(people))]
+        for user in people:
+            await voice.join(user)
+        client = await connected(running)
+        heard = Heard()
+        receiver = client.listen(heard, lambda user_id: True)
+        frames = [opus_frames(audio) for audio in said]
+        await asyncio.gather(
+            *(voice.speak(user, frames[i]) for i, user in enumerate(people))  # in real time
+        )
+
+        for user, audio in zip(people, said, strict=True):
+            assert similarity(await heard.until(user.id, audio.duration), audio) > 0.8, user.name
+        assert len(people) == 10 and len(receiver.streams) == 10
+        assert receiver.stats.overflow == receiver.stats.dave_failures == 0

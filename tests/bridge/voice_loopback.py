@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import clip
-from tests.fakes.discord_server import TOKEN, FakeDiscord
+from tests.fakes.discord_server import TOKEN, FakeDiscord, FakeUser
 from tests.fakes.discord_voice import FakeVoiceServer, opus_frames
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
 from voxdesk.bridge.runner import Bridge
@@ -40,8 +40,13 @@ class VoiceRunning:
 
 
 @asynccontextmanager
-async def voice_bot(monkeypatch: pytest.MonkeyPatch, *, dave: bool) -> AsyncIterator[VoiceRunning]:
+async def voice_bot(
+    monkeypatch: pytest.MonkeyPatch, *, dave: bool, more_members: int = 0
+) -> AsyncIterator[VoiceRunning]:
     fake = await FakeDiscord().start()
+    for number in range(more_members):  # in the guild before the bot sees it
+        user = FakeUser(fake.new_id(), f"member-{number}")
+        fake.users[user.id] = user
     voice = await FakeVoiceServer(fake, dave=dave).start()
     openai = await FakeOpenAI(steps=2).start()
     fake.point_client_here(monkeypatch)

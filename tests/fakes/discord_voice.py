@@ -211,13 +211,20 @@ class FakeVoiceServer:
 
     # --- what members do --------------------------------------------------------------------------
 
-    async def join(self, user: FakeUser) -> Speaker:
-        """``user`` enters the voice channel (before the bot joins, when DAVE is on)."""
+    async def join(self, user: FakeUser, *, announce: bool = True) -> Speaker:
+        """``user`` enters the voice channel (before the bot joins, when DAVE is on); with
+        ``announce`` False, SPEAKING waits for ``announce`` (it can lag behind the audio)."""
         speaker = self.speakers[user.id] = Speaker(user, ssrc=2000 + len(self.speakers))
         await self.discord.join_voice(user, self.discord.voice)
         if self.socket is not None:
-            await self._announce(speaker)
+            await self._send(11, {"user_ids": [str(user.id)]})
+            if announce:
+                await self.announce(speaker)
         return speaker
+
+    async def announce(self, speaker: Speaker) -> None:
+        """SPEAKING: tells the bot which member sends from ``speaker.ssrc``."""
+        await self._send(5, {"user_id": str(speaker.user.id), "ssrc": speaker.ssrc, "speaking": 1})
 
     async def leave(self, user: FakeUser) -> None:
         self.speakers.pop(user.id, None)
@@ -300,15 +307,9 @@ class FakeVoiceServer:
         if self.speakers:
             await self._send(11, {"user_ids": [str(user_id) for user_id in self.speakers]})
         for speaker in self.speakers.values():
-            await self._send(
-                5, {"user_id": str(speaker.user.id), "ssrc": speaker.ssrc, "speaking": 1}
-            )
+            await self.announce(speaker)
         if not self.dave:
             self.ready.set()
-
-    async def _announce(self, speaker: Speaker) -> None:
-        await self._send(11, {"user_ids": [str(speaker.user.id)]})
-        await self._send(5, {"user_id": str(speaker.user.id), "ssrc": speaker.ssrc, "speaking": 1})
 
     async def _form_group(self, bot_package: bytes) -> None:
         """Put the speakers and the bot in one MLS group: the first speaker commits the Adds."""
