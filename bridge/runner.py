@@ -19,7 +19,7 @@ from voxdesk.bridge.replies import split_message
 from voxdesk.core.config import Secret
 from voxdesk.core.errors import VoxdeskError, user_message
 from voxdesk.core.events import BridgeStateChanged, ChannelInfo, GuildInfo, ReplySent
-from voxdesk.core.instance import BotLock, FrontEnd
+from voxdesk.core.instance import BotLock, FrontEnd, TokenLock
 from voxdesk.core.services import Services
 
 log = logging.getLogger(__name__)
@@ -44,16 +44,20 @@ class Bridge:
         self.bot = build_bot(services, voice_client_class=voice_client_class, connector=connector)
         self._task: asyncio.Task[None] | None = None
         self._lock = BotLock(services.database.path.parent, front_end)
+        self._token_lock: TokenLock | None = None
 
     async def start(self) -> None:
         """Log in (raising clear errors for a missing or rejected token, or a bot that runs
-        elsewhere on this profile), then run in the background; returns once logged in."""
+        elsewhere on this profile or with this token), then run in the background; returns
+        once logged in."""
         token = self.services.secrets.require(Secret.DISCORD_TOKEN)
         await asyncio.to_thread(self._lock.acquire)  # one bot per profile, or each answer twice
+        self._token_lock = TokenLock(token, self._lock.folder, self._lock.front_end)
         try:
+            await asyncio.to_thread(self._token_lock.acquire)  # and one per token, any profile
             await self._login(token)
         except BaseException:
-            self._lock.release()
+            self._release_locks()
             raise
         self._task = asyncio.create_task(self._connect(), name="discord-bridge")
 
@@ -147,8 +151,13 @@ class Bridge:
         # under way would reach for this loop after its owner closed it; let it end while the
         # loop still runs.
         await asyncio.gather(*(asyncio.to_thread(thread.join, 5) for thread in heartbeats))
-        self._lock.release()
+        self._release_locks()
         self.services.events.publish(BridgeStateChanged("offline"))
+
+    def _release_locks(self) -> None:
+        if self._token_lock is not None:
+            self._token_lock.release()
+        self._lock.release()
 
 
 def _heartbeat_threads(loop: asyncio.AbstractEventLoop) -> list[KeepAliveHandler]:

@@ -1,25 +1,31 @@
-"""One bot per profile: a lock in the profile's data folder, held while a bot runs.
+"""One bot per profile and per token: two locks, held while a bot runs.
 
-The lock is the operating system's (flock on Unix, LockFileEx on Windows, through filelock), so
-the system lets go of it when its holder dies, even by SIGKILL or a power cut: no stale lock is
-ever left to remove by hand. A small JSON note beside it says who holds it, for the message the
-next one to try sees; a note left by a dead holder is simply overwritten.
+One lock is in the profile's data folder; the other, keyed by a hash of the bot token, is in a
+per-user folder, so two profiles cannot log one Discord account in twice. Each lock is the
+operating system's (flock on Unix, LockFileEx on Windows, through filelock), so the system lets
+go of it when its holder dies, even by SIGKILL or a power cut: no stale lock is ever left to
+remove by hand. A small JSON note beside it says who holds it, for the message the next one to
+try sees; a note left by a dead holder is simply overwritten.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import os
 import socket
+import sys
 import tempfile
+from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
 import filelock
+import platformdirs
 
 from voxdesk.core.errors import VoxdeskError
 
@@ -47,6 +53,7 @@ class Holder:
     pid: int
     host: str
     since: str  # ISO 8601, with the holder's UTC offset
+    data_folder: str = ""  # of the holder's profile; notes written before it lack one
 
     def describe(self) -> str:
         started = datetime.fromisoformat(self.since).strftime("%Y-%m-%d %H:%M")
@@ -54,18 +61,22 @@ class Holder:
         return f"{name} (pid {self.pid} on {self.host}, since {started})"
 
 
-class BotLock:
-    """Held by the process that runs the bot of the profile whose data folder is ``folder``."""
+class _NotedLock(ABC):
+    """An operating system lock on ``lock_file`` and, beside it, a note of who holds it."""
 
-    def __init__(self, folder: Path, front_end: FrontEnd) -> None:
-        self.folder = folder
+    place = "the data folder"  # where the lock file is, for the messages
+    setting = "XDG_DATA_HOME"  # what moves that folder on Linux
+
+    def __init__(self, lock_file: Path, front_end: FrontEnd, data_folder: Path) -> None:
+        self.folder = lock_file.parent
         self.front_end = front_end
+        self.data_folder = data_folder
         # Not thread-local: the lock is taken in a worker thread and given back in another.
         # No soft fallback: a marker file on a folder without locks could be left behind by a
         # crash, and two hosts sharing the folder could not tell whether its owner still runs.
-        self._lock = filelock.FileLock(folder / "bot.lock", thread_local=False,
+        self._lock = filelock.FileLock(lock_file, thread_local=False,
                                        fallback_to_soft=False)  # fmt: skip
-        self._note = folder / "bot.json"
+        self._note = lock_file.with_suffix(".json")
 
     @property
     def held(self) -> bool:
@@ -78,15 +89,9 @@ class BotLock:
             self.folder.mkdir(parents=True, exist_ok=True)
             self._lock.acquire(timeout=0)
         except filelock.Timeout:
-            holder = self.holder()
-            where = holder.describe() if holder else "another Voxdesk process"
-            raise BotRunningElsewhere(
-                f"The bot for this profile already runs in {where}.",
-                hint="Stop it there first: one profile runs one bot, or Discord would get "
-                "every answer twice.",
-            ) from None
+            raise self._refusal(self.holder()) from None
         except OSError as error:
-            raise _not_lockable(self.folder, error) from None
+            raise _not_lockable(f"{self.place} {self.folder}", self.setting, error) from None
         with contextlib.suppress(OSError):  # the note only improves the other side's message
             self._write_note()
 
@@ -104,12 +109,66 @@ class BotLock:
         except (OSError, ValueError, TypeError):
             return None
 
+    @abstractmethod
+    def _refusal(self, holder: Holder | None) -> BotRunningElsewhere:
+        """What the next one to try is told while ``holder`` has the lock."""
+
     def _write_note(self) -> None:
         holder = Holder(self.front_end, os.getpid(), socket.gethostname(),
-                        datetime.now().astimezone().isoformat(timespec="seconds"))  # fmt: skip
+                        datetime.now().astimezone().isoformat(timespec="seconds"),
+                        str(self.data_folder))  # fmt: skip
         partial = self._note.with_name(f".{self._note.name}.{os.getpid()}")
         partial.write_text(json.dumps(asdict(holder)), encoding="utf-8")
         partial.replace(self._note)  # readers never see half a note
+
+
+class BotLock(_NotedLock):
+    """Held by the process that runs the bot of the profile whose data folder is ``folder``."""
+
+    def __init__(self, folder: Path, front_end: FrontEnd) -> None:
+        super().__init__(folder / "bot.lock", front_end, folder)
+
+    def _refusal(self, holder: Holder | None) -> BotRunningElsewhere:
+        where = holder.describe() if holder else "another Voxdesk process"
+        return BotRunningElsewhere(
+            f"The bot for this profile already runs in {where}.",
+            hint="Stop it there first: one profile runs one bot, or Discord would get every "
+            "answer twice.",
+        )
+
+
+class TokenLock(_NotedLock):
+    """Held by the process whose bot logs in with ``token``, whatever its profile: two profiles
+    with one token would be two bots on one Discord account. The lock is named by the token's
+    SHA-256, so the token itself is never written anywhere."""
+
+    place = "the lock folder"
+    setting = "XDG_RUNTIME_DIR"
+
+    def __init__(self, token: str, data_folder: Path, front_end: FrontEnd,
+                 folder: Path | None = None) -> None:  # fmt: skip
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        lock_file = (folder or token_lock_folder()) / f"bot-{digest}.lock"
+        super().__init__(lock_file, front_end, data_folder)
+
+    def _refusal(self, holder: Holder | None) -> BotRunningElsewhere:
+        where = holder.describe() if holder else "another Voxdesk process"
+        profile = holder.data_folder if holder and holder.data_folder else "another profile"
+        return BotRunningElsewhere(
+            f"This bot token already runs a bot in {where}, for the profile with the data "
+            f"folder {profile}.",
+            hint="Stop that bot first, or give this profile a bot token of its own: one token "
+            "is one Discord account, and two bots on it would answer every message twice.",
+        )
+
+
+def token_lock_folder() -> Path:
+    """The per-user folder of the token locks: the runtime folder, or the cache folder where
+    there is none (Linux outside a login session has no XDG_RUNTIME_DIR, and platformdirs would
+    guess a path and warn about it)."""
+    if sys.platform not in ("win32", "darwin") and not os.environ.get("XDG_RUNTIME_DIR"):
+        return platformdirs.user_cache_path("voxdesk")
+    return platformdirs.user_runtime_path("voxdesk")
 
 
 def check_data_folder(folder: Path) -> None:
@@ -131,16 +190,15 @@ def check_data_folder(folder: Path) -> None:
         ) from None
 
 
-def _not_lockable(folder: Path, error: OSError) -> ProfileNotLockable:
+def _not_lockable(where: str, setting: str, error: OSError) -> ProfileNotLockable:
     reason = error.strerror or type(error).__name__
     if error.errno in READ_ONLY:
         return ProfileNotLockable(
-            f"The bot cannot start: the data folder {folder} is not writable ({reason}).",
-            hint="Make it writable, or give Voxdesk a writable data folder (XDG_DATA_HOME on "
-            "Linux).",
+            f"The bot cannot start: {where} is not writable ({reason}).",
+            hint=f"Make it writable, or give Voxdesk a writable one ({setting} on Linux).",
         )
     return ProfileNotLockable(
-        f"The bot cannot start: the data folder {folder} cannot lock files ({reason}); a "
-        "network share without locking could let two bots run on one profile.",
-        hint="Keep the data folder on a local disk, or enable locking on the share.",
+        f"The bot cannot start: {where} cannot lock files ({reason}); a network share "
+        "without locking could let two bots run on one profile.",
+        hint="Keep that folder on a local disk, or enable locking on the share.",
     )

@@ -83,10 +83,15 @@ class MemoryKeyring(KeyringBackend):
 
 
 @pytest.fixture(autouse=True)
-def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def isolated_environment(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
     """No test reads the user's settings or secrets, or leaves files outside tmp_path."""
     monkeypatch.setenv("VOXDESK_CONFIG", str(tmp_path / "config" / "settings.toml"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # the database lives here
+    # The bot token's lock is user-wide: bots of concurrent test runs share the fake's token.
+    # A folder of its own (private, as XDG requires), beside tmp_path rather than in it.
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path_factory.mktemp("run")))
     for name in ("DISCORD_TOKEN", "OPENAI_API_KEY"):
         monkeypatch.delenv(name, raising=False)
     previous = keyring.get_keyring()

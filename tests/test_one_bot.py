@@ -2,7 +2,8 @@
 
 Two bots on one account answer every message twice and start every ``!train`` twice; the second
 must refuse in one line, a killed one must not block the next, and two profiles must not block
-each other.
+each other unless they log in with the same token. The token's lock is user-wide: tests/conftest.py
+gives each test a runtime folder (XDG_RUNTIME_DIR) of its own, which its processes share.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 import platformdirs
 import pytest
 
-from tests.fakes.discord_server import TOKEN, FakeDiscord
+from tests.fakes.discord_server import OTHER_TOKEN, TOKEN, FakeDiscord
 
 ROOT = Path(__file__).parents[1]
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM ends a process cleanly")
@@ -128,9 +129,29 @@ async def test_a_killed_bridge_leaves_no_lock_behind(fake: FakeDiscord, tmp_path
 
 @pytest.mark.slow
 async def test_two_profiles_run_their_bots_side_by_side(fake: FakeDiscord, tmp_path: Path) -> None:
-    bots = [await Voxdesk.start(fake, tmp_path / name, "bridge") for name in ("one", "two")]
+    bots = [await Voxdesk.start(fake, tmp_path / name, "bridge", DISCORD_TOKEN=token)
+            for name, token in (("one", TOKEN), ("two", OTHER_TOKEN))]  # fmt: skip
     await asyncio.gather(*(bot.wait_for_line(LOGGED_IN) for bot in bots))
     assert [await bot.stop() for bot in bots] == [0, 0], [bot.err for bot in bots]
+
+
+@pytest.mark.slow
+async def test_two_profiles_with_one_token_run_one_bot(fake: FakeDiscord, tmp_path: Path) -> None:
+    first = await Voxdesk.start(fake, tmp_path / "one", "bridge")
+    await first.wait_for_line(LOGGED_IN)
+    second = await Voxdesk.start(fake, tmp_path / "two", "bridge")
+    code = await second.finish()
+    assert_refused_in_one_line(second, code, "This bot token already runs a bot in `voxdesk "
+                               f"bridge` (pid {first.process.pid} on ",
+                               f"the data folder {tmp_path / 'one' / 'data' / 'voxdesk'}.",
+                               "a bot token of its own")  # fmt: skip
+    assert TOKEN not in second.err
+    assert fake.identifies == 1  # the second never reached the gateway
+    assert not (tmp_path / "two" / "data" / "voxdesk" / "bot.json").exists()  # nor kept its lock
+    assert await first.stop() == 0, first.err
+    third = await Voxdesk.start(fake, tmp_path / "two", "bridge")  # the token is free again
+    await third.wait_for_line(LOGGED_IN)
+    assert await third.stop() == 0, third.err
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,12 @@ from voxdesk.core.instance import (
     BotRunningElsewhere,
     DataFolderUnwritable,
     ProfileNotLockable,
+    TokenLock,
     check_data_folder,
+    token_lock_folder,
 )
+
+TOKEN = "MTAxMDEwMTAxMDEwMTAxMDEw.Gvoxdx.a-token-for-the-lock-tests"
 
 
 def test_one_holder_at_a_time_and_the_refusal_names_it(tmp_path: Path) -> None:
@@ -81,3 +86,50 @@ def test_a_read_only_data_folder_refuses_the_bot(read_only_folder: Path) -> None
     with pytest.raises(DataFolderUnwritable):
         check_data_folder(read_only_folder / "voxdesk")
     check_data_folder(read_only_folder.parent / "writable")  # made, and written in
+
+
+def test_one_token_runs_one_bot_whatever_the_profile(tmp_path: Path) -> None:
+    one, two, locks = tmp_path / "one" / "data", tmp_path / "two" / "data", tmp_path / "run"
+    first = TokenLock(TOKEN, one, "bridge", locks)
+    first.acquire()
+    with pytest.raises(BotRunningElsewhere) as refused:
+        TokenLock(TOKEN, two, "window", locks).acquire()
+    message = user_message(refused.value)
+    assert f"already runs a bot in `voxdesk bridge` (pid {os.getpid()} on " in message
+    assert f"for the profile with the data folder {one}." in message
+    assert "a bot token of its own" in message
+    other = TokenLock(TOKEN.replace("a-token", "another-token"), two, "window", locks)
+    other.acquire()  # another bot account: another lock
+    # The folder names each token by its hash only: the token is a password to the account.
+    assert all(TOKEN not in path.name and TOKEN not in path.read_text() for path in locks.iterdir())
+    assert len(list(locks.glob("bot-*.lock"))) == 2
+    first.release()
+    second = TokenLock(TOKEN, two, "window", locks)
+    second.acquire()  # released: the other profile gets it
+    holder = second.holder()
+    assert holder is not None and holder.data_folder == str(two)
+    second.release()
+    other.release()
+
+
+def test_the_token_locks_are_in_the_runtime_folder_or_else_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if sys.platform in ("win32", "darwin"):
+        pytest.skip("XDG_RUNTIME_DIR is how Linux and the BSDs name the runtime folder")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    assert token_lock_folder() == tmp_path / "voxdesk"
+    monkeypatch.delenv("XDG_RUNTIME_DIR")  # no login session: no runtime folder
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert token_lock_folder() == tmp_path / "cache" / "voxdesk"
+
+
+def test_a_token_lock_folder_that_cannot_be_written_refuses_the_bot(
+    read_only_folder: Path,
+) -> None:
+    lock = TokenLock(TOKEN, read_only_folder.parent, "bridge", read_only_folder / "voxdesk")
+    with pytest.raises(ProfileNotLockable) as refused:
+        lock.acquire()
+    message = user_message(refused.value)
+    assert f"the lock folder {read_only_folder / 'voxdesk'} is not writable" in message
+    assert "XDG_RUNTIME_DIR" in message

@@ -24,6 +24,9 @@ from aiohttp import BodyPartReader, WSMsgType, web
 from tests.fakes.openapi import Exchange, OpenApiSpec
 
 TOKEN = "MTAxMDEwMTAxMDEwMTAxMDEw.Gvoxdx.loopback-discord-test-token-0000"
+# Another bot's token, for tests of two bots side by side; the fake answers it as the same bot.
+OTHER_TOKEN = "MjAyMDIwMjAyMDIwMjAyMDIw.Gvoxdx.loopback-discord-test-token-0001"
+TOKENS = (TOKEN, OTHER_TOKEN)
 SPEC = Path(__file__).parents[1] / "data" / "specs" / "discord-openapi.json"
 MANAGE_GUILD = 1 << 5
 ADMINISTRATOR = 1 << 3
@@ -290,7 +293,7 @@ class FakeDiscord:
             self.heartbeat.set()
             await socket.send_str(json.dumps({"op": 11}))
         elif op == 2:
-            if data["token"] != TOKEN:
+            if data["token"] not in TOKENS:
                 await socket.close(code=4004, message=b"Authentication failed.")
                 return
             self.identifies += 1
@@ -304,7 +307,7 @@ class FakeDiscord:
             })  # fmt: skip
             await self.dispatch("GUILD_CREATE", self._guild())
         elif op == 6:
-            if data["token"] != TOKEN or data["session_id"] != self.session_id:
+            if data["token"] not in TOKENS or data["session_id"] != self.session_id:
                 await socket.send_str(json.dumps({"op": 9, "d": False}))
                 return
             self.resumes += 1
@@ -328,7 +331,7 @@ class FakeDiscord:
         if not request.path.startswith("/api/"):
             response: web.StreamResponse = await handler(request)
             return response
-        if request.headers.get("Authorization") != f"Bot {TOKEN}":
+        if request.headers.get("Authorization") not in [f"Bot {token}" for token in TOKENS]:
             if request.path.startswith("/api/v10/interactions/") or \
                     request.path.startswith("/api/v10/webhooks/"):  # fmt: skip
                 pass  # interaction tokens authorise these
