@@ -123,6 +123,9 @@ class SpeakerFeed:
 
     def offer(self, pcm: Pcm) -> None:
         if len(self.audio) == self.audio.maxlen:
+            if not self.dropped:  # once: the feed need not hear it fifty times a second
+                behind = f"{self.name}: transcription is {QUEUED_SECONDS} s behind, audio lost"
+                self.session.events.publish(ListeningChanged(self.session.place, True, behind))
             self.dropped += 1
         self.audio.append(pcm)
         self.arrived.set()
