@@ -167,3 +167,21 @@ async def test_called_by_name_the_bot_answers_aloud_and_stops_when_talked_over(
     await speak(running, ["alice"])  # alice talks over the bot
     await wait_until(lambda: not voice.is_playing())
     assert len(running.voice.bot_packets) - sent < 12 * 50  # far less than the whole answer
+
+
+async def test_opting_out_while_listening_stops_at_once(running: VoiceRunning) -> None:
+    fake = running.discord
+    session = await start_listening(running)
+    await speak(running, ["carol"])
+    await fake.wait_for(final_caption("carol"), timeout=120)
+    assert fake.moderator.id in session.feeds
+
+    await fake.post(fake.moderator, "!optout")  # carol
+    await fake.wait_for(lambda m: m["content"].startswith("Your voice will not be transcribed"))
+    assert fake.moderator.id not in session.feeds
+    assert session.receiver is not None
+    ignored = session.receiver.stats.ignored
+    await speak(running, ["carol"])
+    await wait_until(lambda: session.receiver.stats.ignored >= ignored + 100)
+    assert fake.moderator.id not in session.feeds
+    assert all(s.user_id != fake.moderator.id for s in session.receiver.streams.values())
