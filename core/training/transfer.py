@@ -46,6 +46,8 @@ MAX_REPORTED_PROBLEMS = 1_000  # in ImportResult; every one is kept in the datab
 # Python's json module, which stores and exports records, recurses once per level: a record
 # must stay well below the interpreter's recursion limit (1,000) wherever it is read.
 MAX_NESTING = 100
+# The split `voxdesk finetune split` tags and evaluations ask (evaluate.DEFAULT_SPLIT).
+VALIDATION_TAG = "validation"
 _CSV_COLUMNS = frozenset({"prompt", "completion"})  # needed; "system" may be there too
 _CSV_DELIMITERS = (",", ";", "\t")
 _READ_BLOCK = 1 << 20
@@ -488,7 +490,12 @@ async def export_jsonl(
     validation_ratio: float = 0.0,
     seed: int = 0,
 ) -> ExportResult:
-    """Write the dataset as JSONL; with a ratio, a seeded share goes to ``*.validation.jsonl``.
+    """Write the dataset as JSONL, its held-out examples as ``*.validation.jsonl``.
+
+    Examples tagged ``validation`` (``voxdesk finetune split``) are the ones evaluations ask,
+    so they always go to the validation file and never to the training file. A ratio is the
+    share of the export held out in all: the tagged examples count towards it, and any more it
+    asks for are drawn, seeded, from the untagged ones.
 
     Files are written under a temporary name, flushed to disk and renamed, so a reader never
     sees half a file. ``kind='preference'`` writes preference pairs, including those made from
@@ -507,7 +514,13 @@ async def export_jsonl(
                 f"Dataset '{dataset}' has no {'/'.join(wanted)} {kind} examples to export.",
                 hint="Approve candidates first (`voxdesk dataset approve`).",
             )
-        held_out = _validation_ids(ids, validation_ratio, seed)
+        held_out = _validation_ids(ids, _tagged_ids(connection, target.id), validation_ratio, seed)
+        if len(held_out) == len(ids):
+            raise DatasetError(
+                f"All {len(ids)} {kind} examples of '{dataset}' are in its '{VALIDATION_TAG}'"
+                " split, so none is left to train on.",
+                hint="Approve more examples, or remove the tag from some.",
+            )
         validation = path.with_suffix(".validation.jsonl") if held_out else None
         with _atomic(path) as train_out, _atomic(validation) as valid_out:
             for row in iter_records(connection, target.id, wanted):
@@ -543,11 +556,24 @@ def _pair_from_correction(record: dict[str, Any], wrong: str) -> dict[str, Any]:
     }
 
 
-def _validation_ids(ids: list[int], ratio: float, seed: int) -> set[int]:
-    count = round(len(ids) * ratio)
-    if ratio > 0 and count == 0 and len(ids) > 1:
-        count = 1
-    return set(random.Random(seed).sample(ids, count))
+def _tagged_ids(connection: sqlite3.Connection, dataset_id: int) -> set[int]:
+    rows = connection.execute(
+        "SELECT id FROM examples WHERE dataset_id = ?"
+        " AND EXISTS (SELECT 1 FROM json_each(examples.tags) WHERE value = ?)",
+        (dataset_id, VALIDATION_TAG),
+    )
+    return {row["id"] for row in rows}
+
+
+def _validation_ids(ids: list[int], tagged: set[int], ratio: float, seed: int) -> set[int]:
+    """The tagged examples, topped up from the untagged to ``ratio`` of all, one left to train."""
+    held = [i for i in ids if i in tagged]
+    free = [i for i in ids if i not in tagged]
+    wanted = round(len(ids) * ratio)
+    if ratio > 0 and wanted == 0 and len(ids) > 1:
+        wanted = 1
+    extra = max(0, min(wanted - len(held), len(free) - 1))
+    return {*held, *random.Random(seed).sample(free, extra)}
 
 
 class _atomic:
