@@ -7,13 +7,22 @@ import stat
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, get_args
 
 import typer
 from rich.console import Console
 from rich.live import Live
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -29,9 +38,10 @@ from voxdesk.core.audio import (
 from voxdesk.core.audio.decode import SampleFormat
 from voxdesk.core.audio.sources import MicrophoneSource
 from voxdesk.core.cli.context import CliContext, get_context, user_errors
-from voxdesk.core.errors import VoxdeskError
-from voxdesk.core.stt import ENGINES, SpeechService, Transcript
+from voxdesk.core.errors import VoxdeskError, user_message
+from voxdesk.core.stt import ENGINES, SpeechService
 from voxdesk.core.stt.formats import CueLimits, OutputFormat, render
+from voxdesk.core.stt.queue import JobListener, JobState, TranscriptionJob, TranscriptionQueue
 from voxdesk.core.stt.streaming import (
     LiveTranscriber,
     LiveUpdate,
@@ -89,7 +99,8 @@ def transcribe(
         typer.Option("--translate", help="English text, whatever the language (whisper, openai)."),
     ] = False,
 ) -> None:
-    """Transcribe audio files, with a progress bar for long ones; or translate them to English.
+    """Transcribe audio files, or translate them to English: a progress bar a file, several at
+    once with speech.parallel_files; a bad file does not stop the others (status 1 at the end).
 
     JSON, and subtitles with a line or cue limit, time each word (Whisper): slower on short clips.
     """
@@ -102,51 +113,108 @@ def transcribe(
         service = SpeechService(cli.settings, cli.secrets)
         # an unknown engine or language, or one that cannot translate: before any decoding
         service.check(engine, language, translate=translate)
-        for path in files:  # every input and the output are checked before any work
-            _check_input(path)
-            _check_raw(path, raw_format)
+        unusable = _unusable_inputs(files, raw_format)  # before any work
         if output is not None:
             _check_output(output, len(files))
-        for path in files:
-            transcript = asyncio.run(
-                _transcribe_with_progress(
-                    service, path, engine, language, raw_format, cli.console, words, translate
-                )
-            )
-            _write(render(transcript, fmt, limits), path, fmt, output, len(files), cli)
+        unwritten: dict[int, str] = {}
+
+        def keep(job: TranscriptionJob) -> None:
+            assert job.transcript is not None
+            try:
+                _write(render(job.transcript, fmt, limits), job.path, fmt, output, len(files), cli)
+            except VoxdeskError as error:  # the text went to the terminal; the others go on
+                unwritten[job.id] = user_message(error)
+
+        usable = [path for path in files if path not in unusable]
+        options = QueueOptions(engine, language, raw_format, words, translate)
+        jobs = asyncio.run(_transcribe_all(service, usable, options, cli.console, keep))
+        failed = {job.path: job.error for job in jobs if job.state is not JobState.DONE}
+        failed |= unusable | {job.path: unwritten[job.id] for job in jobs if job.id in unwritten}
+        if len(files) == 1 and failed:
+            raise VoxdeskError(failed[files[0]])
+        if len(files) > 1:
+            cli.console.print(_summary(files, jobs, failed))
+        if failed:
+            raise typer.Exit(1)
 
 
-async def _transcribe_with_progress(
+@dataclass(frozen=True)
+class QueueOptions:
+    engine: str | None
+    language: str | None
+    raw: RawFormat | None
+    words: bool
+    translate: bool
+
+
+async def _transcribe_all(
     service: SpeechService,
-    path: Path,
-    engine: str | None,
-    language: str | None,
-    raw: RawFormat | None,
+    paths: list[Path],
+    options: QueueOptions,
     console: Console,
-    words: bool = False,
-    translate: bool = False,
-) -> Transcript:
+    done: JobListener,
+) -> list[TranscriptionJob]:
+    """The core queue, a bar a file; ``done`` gets each file as it is transcribed."""
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
         TaskProgressColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(
-        *columns, console=console, transient=True, disable=not console.is_terminal
-    ) as bar:
-        doing = "Translating" if translate else "Transcribing"
-        task = bar.add_task(f"{doing} {path.name}", total=1.0)
-        return await service.transcribe(
-            path,
-            engine=engine,
-            language=language,
-            raw=raw,
-            name=path.name,
-            progress=lambda done: bar.update(task, completed=done),
-            words=words,
-            translate=translate,
-        )
+    queue = TranscriptionQueue(service)
+    with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
+        bars: dict[int, TaskID] = {}
+
+        def show(job: TranscriptionJob) -> None:
+            if job.id not in bars:
+                bars[job.id] = bar.add_task("", total=1.0)
+            state = "translating" if options.translate and not job.finished else job.state
+            description = f"{escape(job.name)} [dim]{state}[/]"
+            bar.update(bars[job.id], completed=job.progress, description=description)
+            if job.state is JobState.DONE:
+                done(job)
+
+        queue.subscribe(show)
+        jobs = queue.add(
+            paths, engine=options.engine, language=options.language, raw=options.raw,
+            words=options.words, translate=options.translate,
+        )  # fmt: skip
+        try:
+            return await queue.wait(jobs)
+        finally:
+            await queue.close()  # Ctrl+C: the files under way stop
+
+
+def _unusable_inputs(files: list[Path], raw: RawFormat | None) -> dict[Path, str]:
+    """Inputs that cannot be transcribed, and why. One file alone: its one-line error."""
+    unusable = {}
+    for path in files:
+        try:
+            _check_input(path)
+            _check_raw(path, raw)
+        except VoxdeskError as error:
+            if len(files) == 1:
+                raise
+            unusable[path] = user_message(error)
+    return unusable
+
+
+def _summary(files: list[Path], jobs: list[TranscriptionJob], failed: dict[Path, str]) -> Table:
+    by_path = {job.path: job for job in jobs}
+    table = Table("file", "status", "length", "time", "engine", "problem",
+                  title=f"{len(files) - len(failed)} of {len(files)} transcribed")  # fmt: skip
+    for path in files:
+        job = by_path.get(path)
+        timings = job.transcript.timings if job and job.transcript else None
+        table.add_row(
+            escape(path.name),
+            "[red]failed[/]" if path in failed else "done",
+            f"{job.duration:.1f} s" if job and job.duration is not None else "",
+            f"{timings.decode_seconds + timings.transcribe_seconds:.1f} s" if timings else "",
+            escape(f"{job.engine} {job.model}".strip()) if job else "",
+            escape(failed.get(path, "")),
+        )  # fmt: skip
+    return table
 
 
 def speak(

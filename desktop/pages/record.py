@@ -40,6 +40,7 @@ from voxdesk.core.errors import VoxdeskError, user_message
 from voxdesk.core.services import Services
 from voxdesk.core.stt import ENGINES, Transcript
 from voxdesk.core.stt.formats import OutputFormat, render
+from voxdesk.core.stt.queue import JobState, TranscriptionJob, TranscriptionQueue
 from voxdesk.core.stt.streaming import (
     LiveTranscriber,
     LiveUpdate,
@@ -53,6 +54,7 @@ from voxdesk.desktop.actions import StatusLine
 from voxdesk.desktop.editor import open_editor
 from voxdesk.desktop.history import Entry, TranscriptHistory
 from voxdesk.desktop.models import ModelPicker
+from voxdesk.desktop.queue import QueueView
 
 LANGUAGES = ("auto", "ru-RU", "en-US", "de-DE", "fr-FR", "es-ES", "uk-UA", "zh-CN")
 EXPORT_FILTERS = {"txt": "Text (*.txt)", "srt": "SubRip subtitles (*.srt)",
@@ -65,6 +67,9 @@ class RecordPage(QWidget):
         self.services = services
         self.history = history or TranscriptHistory()
         self._job: asyncio.Task[None] | None = None
+        # files wait here and run a few at a time, beside recording and reading
+        self.queue = TranscriptionQueue(services.speech)
+        self._batches: set[asyncio.Task[None]] = set()  # transcribe_files() under way
         self._microphone: AudioSource | None = None
         self._partial_at = 0  # where the partial (lighter) words begin in the live text
         self.live_updates = 0
@@ -96,7 +101,13 @@ class RecordPage(QWidget):
         self._add_transcript_panel(right_layout)
         self._add_ask_panel(right_layout)
         split = QSplitter()
-        split.addWidget(self.list)
+        self.files = QueueView(self.queue)
+        self.files.model.done.connect(self._file_done)
+        self.queue.subscribe(self._queue_changed)
+        left = QSplitter(Qt.Orientation.Vertical)
+        left.addWidget(self.files)
+        left.addWidget(self.list)
+        split.addWidget(left)
         split.addWidget(right)
         split.setSizes([380, 620])
         layout = QVBoxLayout(self)
@@ -216,7 +227,7 @@ class RecordPage(QWidget):
             "Audio (*.ogg *.opus *.mp3 *.m4a *.wav *.flac *.webm *.aiff *.aac);;All files (*)",
         )  # fmt: skip
         if names:
-            self.start(self.transcribe_files([Path(name) for name in names]))
+            self.queue_files([Path(name) for name in names])
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls():
@@ -225,7 +236,7 @@ class RecordPage(QWidget):
     def dropEvent(self, event: QDropEvent) -> None:
         paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
         if paths:
-            self.start(self.transcribe_files(paths))
+            self.queue_files(paths)
 
     def start(self, work: Coroutine[Any, Any, None]) -> None:
         if self._job is not None and not self._job.done():
@@ -234,36 +245,60 @@ class RecordPage(QWidget):
         self._job = asyncio.ensure_future(work)
 
     def queue_files(self, paths: list[Path]) -> None:
-        """Transcribe ``paths`` once the transcription under way, if any, ends (files handed
-        over by a second launch: refusing them as busy would lose them). Cancel stops both."""
-        previous = self._job
-
-        async def after_previous() -> None:
-            if previous is not None:
-                await previous
-            await self.transcribe_files(paths)
-
-        self._job = asyncio.ensure_future(after_previous())
+        """Add ``paths`` to the queue (opened, dropped, or handed over by a second launch)."""
+        batch = asyncio.ensure_future(self._sum_up(self._add_to_queue(paths)))
+        self._batches.add(batch)
+        batch.add_done_callback(self._batches.discard)
 
     async def transcribe_files(self, paths: list[Path]) -> None:
-        self._busy(True)
-        problems: list[str] = []
+        """Queue ``paths`` and wait for them. Each file done goes to the history as it ends
+        (``_file_done``)."""
+        await self._sum_up(self._add_to_queue(paths))
+
+    def _add_to_queue(self, paths: list[Path]) -> list[TranscriptionJob]:
+        jobs = self.queue.add(
+            paths, engine=self.engine.currentText(),
+            language=self.language.currentText().strip() or "auto",
+            words=True, translate=self.translate.isChecked(),  # words: for the editor
+        )  # fmt: skip
+        self.status.say(f"{len(jobs)} file(s) queued.")
+        return jobs
+
+    async def _sum_up(self, jobs: list[TranscriptionJob]) -> None:
+        """Once these files have finished, what became of them in the status line."""
         try:
-            for number, path in enumerate(paths, start=1):
-                self.status.say(f"Transcribing {path.name} ({number} of {len(paths)})…")
-                if problem := await self._transcribe(path.name, path):
-                    problems.append(problem)
-            done = len(paths) - len(problems)
-            if problems:
-                self.status.say(
-                    f"{done} of {len(paths)} transcribed. {' '.join(problems)}", error=True
-                )
-            else:
-                self.status.say(f"Done: {done} file(s) transcribed.")
+            jobs = await self.queue.wait(jobs)
         except asyncio.CancelledError:
+            for job in jobs:
+                self.queue.cancel(job.id)
             self.status.say("Cancelled.")
-        finally:
-            self._busy(False)
+            return
+        problems = [job.error for job in jobs if job.state is JobState.FAILED]
+        done = sum(job.state is JobState.DONE for job in jobs)
+        if problems:
+            self.status.say(f"{done} of {len(jobs)} transcribed. {' '.join(problems)}", error=True)
+        elif done < len(jobs):
+            self.status.say("Cancelled." if not done else f"{done} of {len(jobs)} transcribed.")
+        else:
+            self.status.say(f"Done: {done} file(s) transcribed.")
+
+    def _file_done(self, job: TranscriptionJob) -> None:
+        """A file of the queue, now in the history; selected unless another transcript is
+        being read."""
+        assert job.transcript is not None
+        reading = self.list.currentIndex().isValid()
+        self.history.add(job.name, job.transcript, job.path)
+        if not reading:
+            self.list.setCurrentIndex(self.history.index(0))
+
+    def _queue_changed(self, _job: TranscriptionJob) -> None:
+        """The bar shows the files still to do, on average; Cancel stops them."""
+        pending = [job for job in self.queue.jobs if not job.finished]
+        self.progress.setVisible(bool(pending))
+        self.progress.setValue(int(sum(job.progress for job in pending) / len(pending) * 1000)
+                               if pending else 0)  # fmt: skip
+        busy = self._job is not None and not self._job.done()
+        self.cancel_button.setEnabled(bool(pending) or busy)
 
     async def _transcribe(self, name: str, source: Path | Pcm) -> str | None:
         """Transcribe into the history; returns the problem, if there was one."""
@@ -296,6 +331,7 @@ class RecordPage(QWidget):
         self.progress.setValue(int(done * 1000))
 
     def cancel(self) -> None:
+        self.queue.cancel_all()
         if self._job is not None:
             self._job.cancel()
 
@@ -503,15 +539,9 @@ class RecordPage(QWidget):
 
     # --- helpers --------------------------------------------------------------------------------
 
-    def _busy(self, busy: bool) -> None:
-        self.progress.setVisible(busy)
-        self.cancel_button.setEnabled(busy)
-        self.open_button.setEnabled(not busy)
-        if not busy:
-            self.progress.setValue(0)
-
     async def shutdown(self) -> None:
         await self.model.shutdown()  # a download under way
+        await self.queue.close()
         if self._microphone is not None:
             self._microphone.stop()
         if self._job is not None:

@@ -85,29 +85,26 @@ def test_a_read_only_data_folder_is_one_line_and_no_window(
     assert f"{read_only_folder / 'voxdesk'} is not writable" in lines[0]
 
 
-def test_the_window_comes_forward_and_queues_files_behind_the_work_under_way(
-    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: Services,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+def test_the_window_comes_forward_and_queues_files_while_work_is_under_way(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: Services
+) -> None:
     window = MainWindow(services)
     qtbot.addWidget(window)
     window.show_page(window.settings_page)
     window.showMinimized()
     busy = asyncio.Event()
-    transcribed: list[list[Path]] = []
+    handed_over = [Path("/a.ogg"), Path("/b.ogg")]
 
-    async def transcribe_files(paths: list[Path]) -> None:
-        transcribed.append(paths)
+    async def hand_over() -> None:  # as the instance server does, on the running loop
+        window.record.start(busy.wait())  # a recording under way
+        window.bring_forward(handed_over)
 
-    monkeypatch.setattr(window.record, "transcribe_files", transcribe_files)
-    window.record.start(busy.wait())  # a transcription under way
-    window.bring_forward([Path("/a.ogg"), Path("/b.ogg")])
+    qloop.run_until_complete(hand_over())
     assert not window.isMinimized() and window.isVisible()
     assert window.pages.currentWidget() is window.record
-    qloop.run_until_complete(asyncio.sleep(0.05))
-    assert transcribed == []  # not refused as busy, and not run beside the other
+    # not refused as busy: in the queue at once, beside the work under way
+    assert [job.path for job in window.record.queue.jobs] == handed_over
     busy.set()
-    qtbot.waitUntil(lambda: transcribed == [[Path("/a.ogg"), Path("/b.ogg")]])
     qloop.run_until_complete(window.shutdown())
 
 
