@@ -105,6 +105,7 @@ class FakeDiscord:
         self.messages: dict[int, dict[str, Any]] = {}
         self.bot_messages: list[dict[str, Any]] = []  # created or edited by the bot, in order
         self.interaction_responses: list[dict[str, Any]] = []
+        self.commands: list[dict[str, Any]] = []  # registered, as the last bulk overwrite left them
         self.cdn: dict[str, bytes] = {}
         self.exchanges: list[Exchange] = []
         self.rate_limits: list[tuple[str, float]] = []  # (path start, retry after)
@@ -353,7 +354,8 @@ class FakeDiscord:
                 files: set[str] | None = None) -> web.Response:  # fmt: skip
         self.exchanges.append(Exchange(request.method, request.path,
                                        request.content_type if request.body_exists else "",
-                                       body if isinstance(body, dict) else {}, status, payload,
+                                       body if isinstance(body, dict | list) else {}, status,
+                                       payload,
                                        files or set(), dict(request.query)))  # fmt: skip
         if status == 204:
             return web.Response(status=204)
@@ -436,11 +438,28 @@ class FakeDiscord:
         return self._record(request, body, 200, message)
 
     async def _sync_commands(self, request: web.Request) -> web.Response:
+        """Bulk overwrite: the sent commands replace the registered ones, and Discord answers
+        with each as it stored it (a command keeps its id, by type and name)."""
         body = await request.json()
-        commands = [c | {"id": str(self.new_id()), "application_id": str(self.application_id),
-                         "version": str(self.new_id()), "default_member_permissions": None,
-                         "dm_permission": True, "nsfw": False} for c in body]  # fmt: skip
-        return self._record(request, {}, 200, commands)
+        ids = {(c["type"], c["name"]): c["id"] for c in self.commands}
+        self.commands = [self._registered(sent, ids) for sent in body or []]
+        return self._record(request, body, 200, self.commands)
+
+    def _registered(self, sent: dict[str, Any], ids: dict[tuple[int, str], str]) -> dict[str, Any]:
+        kind = sent.get("type") or 1  # CHAT_INPUT unless said
+        permissions = sent.get("default_member_permissions")
+        command = _without_nulls(sent) | {
+            "id": ids.get((kind, sent["name"])) or str(self.new_id()),
+            "application_id": str(self.application_id), "version": str(self.new_id()),
+            "type": kind, "description": sent.get("description") or "",  # menus have none
+            "default_member_permissions": None if permissions is None else str(permissions),
+            "dm_permission": sent.get("dm_permission") is not False,
+            "contexts": sent.get("contexts"), "nsfw": bool(sent.get("nsfw")),
+            "integration_types": sent.get("integration_types") or [0],  # guild installs
+        }  # fmt: skip
+        if not command.get("options"):
+            command.pop("options", None)  # Discord leaves out an empty list
+        return command
 
     async def _cdn(self, request: web.Request) -> web.Response:
         data = self.cdn.get(request.match_info["name"])
@@ -504,6 +523,15 @@ class FakeDiscord:
             "premium_progress_bar_enabled": False, "application_id": None,
             "max_members": 500_000, "stage_instances": [], "guild_scheduled_events": [],
         }  # fmt: skip
+
+
+def _without_nulls(value: Any) -> Any:
+    """``value`` without the null fields Discord leaves out of what it stores."""
+    if isinstance(value, dict):
+        return {key: _without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_without_nulls(item) for item in value]
+    return value
 
 
 async def _read_body(

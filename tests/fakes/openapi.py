@@ -24,7 +24,7 @@ class Exchange:
     method: str
     path: str
     content_type: str
-    body: dict[str, Any]
+    body: Any  # a JSON object, or an array (bulk overwrites)
     status: int
     response: Any
     files: set[str] = field(default_factory=set)
