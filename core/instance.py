@@ -199,6 +199,6 @@ def _not_lockable(where: str, setting: str, error: OSError) -> ProfileNotLockabl
         )
     return ProfileNotLockable(
         f"The bot cannot start: {where} cannot lock files ({reason}); a network share "
-        "without locking could let two bots run on one profile.",
+        "without locking could let two bots run where one should.",
         hint="Keep that folder on a local disk, or enable locking on the share.",
     )
