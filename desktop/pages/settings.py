@@ -54,6 +54,7 @@ class FieldEditor:
 
     def __init__(self, info: FieldInfo, value: Any) -> None:
         self.kind = _plain_type(info.annotation)
+        self.optional = type(None) in get_args(info.annotation)
         self.widget = self._make(info)
         self.widget.setToolTip(info.description or "")
         self.show(value)
@@ -107,7 +108,8 @@ class FieldEditor:
         text = str(state).strip()
         if get_origin(self.kind) in (list, dict):
             return json.loads(text or ("[]" if get_origin(self.kind) is list else "{}"))
-        return text or None
+        # An empty box is "not set" where the field may be None, and an empty text where not.
+        return None if self.optional and not text else text
 
 
 def _number_box(info: FieldInfo, kind: type) -> QSpinBox | QDoubleSpinBox:

@@ -10,17 +10,17 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QDoubleSpinBox, QSpinBox, QWidget
+from PySide6.QtWidgets import QApplication, QDoubleSpinBox, QLineEdit, QSpinBox, QWidget
 from pytestqt.qtbot import QtBot
 
 from tests.conftest import GENEROUS, clip
 from tests.core.test_whisper import long_audio
 from voxdesk.core.audio import FileSource
-from voxdesk.core.config import load_settings
+from voxdesk.core.config import Settings, load_settings
 from voxdesk.core.services import Services
 from voxdesk.desktop.history import TranscriptHistory
 from voxdesk.desktop.pages.record import RecordPage
-from voxdesk.desktop.pages.settings import SettingsPage
+from voxdesk.desktop.pages.settings import FieldEditor, SettingsPage
 from voxdesk.desktop.window import MainWindow
 
 
@@ -216,6 +216,8 @@ def test_number_settings_keep_to_the_schemas_bounds_and_units(
     settings = services.settings  # type: ignore[attr-defined]
     for (section, name), editor in page.editors.items():  # every value shown as it is
         assert editor.value() == getattr(getattr(settings, section), name), name
+    for picker in page.pickers.values():  # the Whisper model, the Piper voice ('' is automatic)
+        assert picker.selected() == picker_setting(settings, picker.key), picker.key
     temperature = boxes[("assistant", "temperature")]
     assert (temperature.minimum(), temperature.maximum()) == (0, 2)
     assert boxes[("audio", "max_bytes")].minimum() == 1  # gt=0
@@ -224,6 +226,30 @@ def test_number_settings_keep_to_the_schemas_bounds_and_units(
     threads = boxes[("speech", "whisper_threads")]
     threads.setValue(0)
     assert threads.text() == "all cores"
+
+
+def picker_setting(settings: object, key: str) -> object:
+    section, _, name = key.partition(".")
+    return getattr(getattr(settings, section), name)
+
+
+@pytest.mark.parametrize(
+    ("section", "name", "value", "cleared"),
+    [("tts", "piper_voice", "", ""), ("tts", "piper_voice", "en_US-joe-medium", ""),
+     ("discord", "wake_name", None, None), ("discord", "wake_name", "Вокс", None)],
+)  # fmt: skip
+def test_a_text_setting_comes_back_as_it_was_shown(
+    qtbot: QtBot, section: str, name: str, value: str | None, cleared: str | None
+) -> None:
+    """Empty stays '' where the setting is text, unset stays None where it may be None."""
+    schema = type(getattr(Settings(), section))
+    editor = FieldEditor(schema.model_fields[name], value)
+    qtbot.addWidget(editor.widget)
+    assert editor.value() == value and not editor.edited()
+    assert isinstance(editor.widget, QLineEdit)
+    editor.widget.setText("")
+    assert editor.value() == cleared
+    schema.model_validate({name: editor.value()})  # what the box gives back, the schema takes
 
 
 def test_without_a_display_the_headless_commands_are_named() -> None:
