@@ -2,11 +2,14 @@
 
     python -m bench.stt [--json bench/results/stt.json]
 
-Each engine runs in its own process so its peak memory is its own. Reported per engine: WER
-on the English clips (after normalising case, punctuation, hyphens and numerals), WER on the
-Russian clips, model load time, real-time factor after loading (short clips, and ~50 s of
-speech through the long-audio path) and peak RSS. SpeechRecognition's own
-``recognize_sphinx`` runs in the same table as the baseline.
+Every Whisper model installed here is measured: the bundled ones and any downloaded with
+``voxdesk models download``. Each engine runs in its own process so its peak memory is its own.
+Reported per engine: WER on the English clips (after normalising case, punctuation, hyphens and
+numerals), WER on the Russian clips, model load time, real-time factor after loading (short
+clips, and ~50 s of speech through the long-audio path), the same two with word timestamps (the
+JSON export, subtitles cut at words and the editor ask for them) and peak RSS (before the
+word-timing model loads). SpeechRecognition's own ``recognize_sphinx`` runs in the same table
+as the baseline.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-ENGINES = ["whisper:base", "whisper:tiny.en", "sphinx", "speech_recognition.recognize_sphinx"]
+BASELINES = ["sphinx", "speech_recognition.recognize_sphinx"]
 DEFAULT = "whisper:base"
 RESULTS = Path(__file__).parent / "results" / "stt.json"
 
@@ -37,8 +40,17 @@ def main() -> None:
     if args.worker:
         print(json.dumps(asyncio.run(measure(args.worker))))
         return
-    rows = [run_worker(engine) for engine in ENGINES]
+    rows = [run_worker(engine) for engine in engines()]
     report(rows, args.json)
+
+
+def engines() -> list[str]:
+    """The default model first, then every other installed one, then the baselines."""
+    from voxdesk.core.models.overview import overview
+
+    models = [f"whisper:{row.name}" for row in overview()
+              if row.kind == "whisper" and row.status != "downloadable"]  # fmt: skip
+    return sorted(models, key=lambda engine: engine != DEFAULT) + BASELINES
 
 
 def run_worker(engine: str) -> dict[str, Any]:
@@ -75,7 +87,28 @@ async def measure(engine: str) -> dict[str, Any]:
         ru_errors, ru_words, _, _ = await score(transcribe, russian_clips(), "ru")
         row["russian_wer"] = ru_errors / ru_words
     row["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if engine.startswith("whisper:"):
+        row |= await word_timing_cost(engine.split(":", 1)[1], english, audio)
     return row
+
+
+async def word_timing_cost(model: str, clips: list[Any], audio: Any) -> dict[str, float]:
+    """Real-time factors with a time for every word, on the short clips and the long audio."""
+    from voxdesk.core.stt.whisper import WhisperTranscriber
+
+    whisper = WhisperTranscriber(model, word_timestamps=True)
+    await whisper.load()
+
+    async def with_words(pcm: Any, language: str | None) -> str:
+        transcript = await whisper.transcribe(pcm, language=language)
+        assert all(segment.words for segment in transcript.segments if segment.text.strip())
+        return transcript.text
+
+    _, _, clips_audio, clips_time = await score(with_words, clips, "en")
+    started = time.perf_counter()
+    await with_words(audio, None)
+    return {"rtf_short_clips_words": clips_time / clips_audio,
+            "rtf_long_audio_words": (time.perf_counter() - started) / audio.duration}  # fmt: skip
 
 
 async def score(transcribe: Any, clips: list[Any], language: str) -> tuple[int, int, float, float]:
@@ -137,10 +170,11 @@ async def prepare(engine: str) -> tuple[Any, float, set[str]]:
 
 
 def report(rows: list[dict[str, Any]], path: Path) -> None:
-    console = Console(width=130)
+    console = Console(width=160)
     table = Table(title="Speech to text on the corpus (2 CPU cores)")
     columns = ["engine", "English WER", "errors", "Russian WER", "load s", "RTF clips",
-               "RTF long", "long WER", "peak RSS MB"]  # fmt: skip
+               "RTF long", "RTF clips +words", "RTF long +words", "long WER",
+               "peak RSS MB"]  # fmt: skip
     for column in columns:
         table.add_column(column, justify="left" if column == "engine" else "right")
     for row in rows:
@@ -148,7 +182,8 @@ def report(rows: list[dict[str, Any]], path: Path) -> None:
         table.add_row(
             row["engine"], f"{row['english_wer']:.1%}", row["english_errors"], russian,
             f"{row['load_seconds']:.2f}", f"{row['rtf_short_clips']:.3f}",
-            f"{row['rtf_long_audio']:.3f}", f"{row['long_audio_wer']:.1%}",
+            f"{row['rtf_long_audio']:.3f}", _optional(row, "rtf_short_clips_words"),
+            _optional(row, "rtf_long_audio_words"), f"{row['long_audio_wer']:.1%}",
             f"{row['peak_rss_mb']:.0f}",
         )  # fmt: skip
     console.print(table)
@@ -158,6 +193,10 @@ def report(rows: list[dict[str, Any]], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"rows": rows, "targets": targets}, indent=2) + "\n")
     console.print(f"Wrote {path}")
+
+
+def _optional(row: dict[str, Any], key: str) -> str:
+    return f"{row[key]:.3f}" if key in row else "-"
 
 
 def check_targets(rows: list[dict[str, Any]]) -> dict[str, tuple[bool, str]]:

@@ -39,6 +39,7 @@ from voxdesk.core.audio.playback import play
 from voxdesk.core.errors import VoxdeskError, user_message
 from voxdesk.core.services import Services
 from voxdesk.core.stt import ENGINES, Transcript
+from voxdesk.core.stt.base import Word, join_words, word_gap
 from voxdesk.core.stt.formats import OutputFormat, render
 from voxdesk.core.stt.queue import JobState, TranscriptionJob, TranscriptionQueue
 from voxdesk.core.stt.streaming import (
@@ -47,7 +48,6 @@ from voxdesk.core.stt.streaming import (
     live_transcriber,
     transcribe_live,
 )
-from voxdesk.core.stt.whisper import Word
 from voxdesk.core.training.store import NewExample, Origin
 from voxdesk.core.tts import speakable
 from voxdesk.desktop.actions import StatusLine
@@ -300,28 +300,19 @@ class RecordPage(QWidget):
         busy = self._job is not None and not self._job.done()
         self.cancel_button.setEnabled(bool(pending) or busy)
 
-    async def _transcribe(self, name: str, source: Path | Pcm) -> str | None:
-        """Transcribe into the history; returns the problem, if there was one."""
-        engine = self.engine.currentText()
-        language = self.language.currentText().strip() or "auto"
+    async def _transcribe(self, name: str, audio: Pcm) -> None:
+        """A take recorded with an engine that cannot follow it live, into the history."""
         self.progress.setValue(0)
         try:
-            if isinstance(source, Pcm):
-                transcript = await self.services.speech.transcribe_pcm(
-                    source, engine=engine, language=language, progress=self._progressed,
-                    translate=self.translate.isChecked(),
-                )  # fmt: skip
-            else:
-                transcript = await self.services.speech.transcribe(
-                    source, engine=engine, language=language, name=name,
-                    progress=self._progressed, words=True,  # for the editor
-                    translate=self.translate.isChecked(),
-                )  # fmt: skip
+            transcript = await self.services.speech.transcribe_pcm(
+                audio, engine=self.engine.currentText(),
+                language=self.language.currentText().strip() or "auto",
+                progress=self._progressed, translate=self.translate.isChecked(),
+            )  # fmt: skip
         except VoxdeskError as error:
             self.status.say(f"{name}: {user_message(error)}", error=True)
-            return user_message(error)
-        self._keep(name, transcript, source if isinstance(source, Path) else None)
-        return None
+            return
+        self._keep(name, transcript)
 
     def _keep(self, name: str, transcript: Transcript, audio: Path | None = None) -> None:
         self.history.add(name, transcript, audio)
@@ -551,5 +542,6 @@ class RecordPage(QWidget):
 
 
 def _words(cursor: QTextCursor, words: Iterable[Word]) -> str:
-    text = "".join(word.text for word in words)
-    return text.lstrip() if cursor.atBlockStart() else text
+    """The words as text to insert at the cursor, spaced from the text before it."""
+    text = join_words(words)
+    return word_gap(cursor.block().text()[: cursor.positionInBlock()], text) + text
