@@ -109,6 +109,7 @@ class VoiceCaption(Event):
     final: bool
     start: float = 0.0  # seconds from the start of the listening session
     end: float = 0.0
+    partial: str = ""  # the end of ``text`` whose words may still change
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,8 @@ from voxdesk.core.audio.levels import measure
 from voxdesk.core.audio.pcm import SAMPLE_RATE, SAMPLE_WIDTH, Pcm
 from voxdesk.core.errors import user_message
 from voxdesk.core.events import BridgeError, EventBus, ListeningChanged, VoiceCaption
-from voxdesk.core.stt.base import Segment, Timings, Transcript
+from voxdesk.core.stt.base import Segment, Transcript, join_words
+from voxdesk.core.stt.formats import spoken_by
 from voxdesk.core.stt.streaming import LiveTranscriber, LiveUpdate
 
 log = logging.getLogger(__name__)
@@ -72,24 +73,24 @@ class Caption:
         return age >= CAPTION_SECONDS or len(self.final) >= CAPTION_CHARACTERS
 
     async def show(self, update: LiveUpdate, *, closing: bool, end: float) -> None:
-        self.final += "".join(word.text for word in update.final)
-        self.partial = "" if closing else "".join(word.text for word in update.partial)
-        text = (self.final + self.partial).strip()
+        self.final = join_words([self.final, *update.final])
+        self.partial = "" if closing else join_words(update.partial)
+        text = join_words([self.final, self.partial])
         if not text:
             return
         session, feed = self.feed.session, self.feed
         caption = VoiceCaption(session.place, self.number, feed.member_id, feed.name, text,
-                               closing, self.start, end)  # fmt: skip
+                               closing, self.start, end, partial=self.partial.strip())  # fmt: skip
         session.events.publish(caption)
         if closing:
-            session.lines.append(Line(self.feed.name, self.start, end, self.final.strip()))
-            session.said(self.feed.member_id, self.final.strip())
+            session.lines.append(Line(self.feed.name, self.start, end, self.final))
+            session.said(self.feed.member_id, self.final)
         if closing or time.monotonic() - self.edited >= EDIT_INTERVAL:
             await self._post(closing)
 
     async def _post(self, closing: bool) -> None:
-        final = discord.utils.escape_markdown(self.final.strip())
-        partial = discord.utils.escape_markdown(self.partial.strip())
+        final = discord.utils.escape_markdown(self.final)
+        partial = discord.utils.escape_markdown(self.partial)
         words = f"{final} *{partial}*".strip() if partial else final
         content = f"**{discord.utils.escape_markdown(self.feed.name)}**: {words}"
         content += "" if closing else " …"
@@ -217,12 +218,9 @@ class ListeningSession:
 
     def transcript(self, engine: str) -> Transcript:
         """The final captions so far in the order they were said, each with its speaker."""
-        segments = tuple(
-            Segment(line.start, line.end, f"{line.speaker}: {line.text}", speaker=line.speaker)
-            for line in sorted(self.lines, key=lambda line: line.start)
-        )
-        text = "\n".join(segment.text for segment in segments)
-        return Transcript(text, None, engine, Timings(self.clock(), 0.0), segments=segments)
+        segments = (Segment(line.start, line.end, line.text, speaker=line.speaker)
+                    for line in self.lines)  # fmt: skip
+        return spoken_by(segments, engine, self.clock())
 
     def clock(self) -> float:
         """Seconds since listening started."""

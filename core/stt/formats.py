@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Literal
 
-from voxdesk.core.stt.base import Segment, Transcript
+from voxdesk.core.stt.base import Segment, Timings, Transcript, join_words
 from voxdesk.core.stt.words import aligned_words
 
 OutputFormat = Literal["txt", "srt", "vtt", "json"]
@@ -39,6 +39,18 @@ def render(
         "json": to_json,
     }
     return renderers[output_format](transcript)
+
+
+def spoken_by(captions: Iterable[Segment], engine: str, audio_seconds: float) -> Transcript:
+    """Several speakers' captions (each ``Segment`` with its ``speaker``) as one transcript in
+    the order they were said, each line led by its speaker's name: text, SubRip and WebVTT have
+    no other place for it."""
+    segments = tuple(
+        dataclasses.replace(caption, text=f"{caption.speaker}: {caption.text}")
+        for caption in sorted(captions, key=lambda caption: caption.start)
+    )
+    text = "\n".join(segment.text for segment in segments)
+    return Transcript(text, None, engine, Timings(audio_seconds, 0.0), segments=segments)
 
 
 def to_text(transcript: Transcript) -> str:
@@ -118,8 +130,9 @@ def _wrapped(words: list[str], width: int | None) -> list[str]:
     """Words filled into lines of at most ``width`` characters (a longer word alone)."""
     lines: list[str] = []
     for word in words:
-        if lines and (width is None or len(lines[-1]) + 1 + len(word) <= width):
-            lines[-1] += " " + word
+        longer = join_words([lines[-1], word]) if lines else word
+        if lines and (width is None or len(longer) <= width):
+            lines[-1] = longer
         else:
             lines.append(word)
     return lines

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from voxdesk.core.events import BridgeStateChanged, Event, GuildInfo, ReplySent
 from voxdesk.core.services import Services
 from voxdesk.desktop.actions import Actions, StatusLine
+from voxdesk.desktop.captions import CaptionsPanel
 from voxdesk.desktop.feed import FeedModel, FeedRow, PlaceFilter
 from voxdesk.desktop.tables import row_table
 
@@ -98,7 +99,14 @@ class DiscordPage(QWidget):
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
-        right_layout.addWidget(self.table, 1)
+        # The voice channel being listened to, live, under the feed.
+        self.captions = CaptionsPanel(
+            self.services.events, lambda: self.services.speech.transcriber().name
+        )
+        feed_and_captions = QSplitter(Qt.Orientation.Vertical)
+        feed_and_captions.addWidget(self.table)
+        feed_and_captions.addWidget(self.captions)
+        right_layout.addWidget(feed_and_captions, 1)
         right_layout.addLayout(compose)
         right_layout.addWidget(self.status)
         split = QSplitter()
@@ -115,6 +123,7 @@ class DiscordPage(QWidget):
     def start(self) -> None:
         """Show every event the bridge publishes; refresh the channels when it connects."""
         self._listener = asyncio.ensure_future(self._follow())
+        self.captions.start()
 
     def attach(self, bridge: Bridge | None) -> None:
         self.bridge = bridge
@@ -137,6 +146,7 @@ class DiscordPage(QWidget):
 
     async def shutdown(self) -> None:
         await self.background.cancel()
+        await self.captions.shutdown()
         if self._listener is not None:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
