@@ -65,12 +65,11 @@ JobListener = Callable[[TranscriptionJob], None]
 
 
 class TranscriptionQueue:
-    """Files wait in the order they came; at most ``parallel()`` are transcribed at once (read
-    at each start, so a changed setting applies to the next file)."""
+    """Files wait in the order they came; at most ``speech.parallel_files`` are transcribed at
+    once (read at each start, so a changed setting applies to the next file)."""
 
-    def __init__(self, speech: SpeechService, parallel: Callable[[], int] | None = None) -> None:
+    def __init__(self, speech: SpeechService) -> None:
         self._speech = speech
-        self._parallel = parallel or (lambda: speech.settings.speech.parallel_files)
         self._jobs: dict[int, TranscriptionJob] = {}
         self._tasks: dict[int, asyncio.Task[Transcript]] = {}
         self._settled: dict[int, asyncio.Event] = {}
@@ -148,7 +147,7 @@ class TranscriptionQueue:
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
 
     def _start_waiting(self) -> None:
-        room = max(1, self._parallel()) - len(self._tasks)
+        room = self._speech.settings.speech.parallel_files - len(self._tasks)
         for job in self.jobs:
             if room <= 0:
                 return
