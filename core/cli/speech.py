@@ -40,6 +40,7 @@ from voxdesk.core.audio.sources import MicrophoneSource
 from voxdesk.core.cli.context import CliContext, get_context, user_errors
 from voxdesk.core.errors import VoxdeskError, user_message
 from voxdesk.core.stt import ENGINES, SpeechService
+from voxdesk.core.stt.base import word_gap
 from voxdesk.core.stt.formats import CueLimits, OutputFormat, render
 from voxdesk.core.stt.queue import JobListener, JobState, TranscriptionJob, TranscriptionQueue
 from voxdesk.core.stt.streaming import (
@@ -364,7 +365,7 @@ class _LivePrinter:
             self._out.print(highlight=False)
 
     def show(self, update: LiveUpdate) -> None:
-        words = update.final_text if not self._line else "".join(w.text for w in update.final)
+        words = word_gap(self._line, update.final_text) + update.final_text
         self._line += words
         if self._status is None:
             self._out.print(words, end="\n" if update.ended else "", highlight=False, markup=False)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -23,12 +24,41 @@ class EngineUnavailable(TranscriptionError):
 
 @dataclass(frozen=True)
 class Word:
-    """A word with its times (seconds from the start of the audio) and the engine's confidence."""
+    """A word with its times (seconds from the start of the audio) and the engine's confidence.
+
+    ``text`` has no surrounding spaces: ``join_words`` puts them back where the script has them.
+    """
 
     start: float
     end: float
     text: str
     probability: float = 1.0
+
+
+# Scripts written without spaces between words: Thai, Lao, Tibetan, Myanmar, Khmer, CJK
+# punctuation, kana, Bopomofo, Han, full-width forms. Korean (Hangul) is written with spaces.
+_UNSPACED = re.compile(
+    "[\u0e00-\u0fff\u1000-\u109f\u1780-\u17ff\u3000-\u312f\u31f0-\u31ff"
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef\U00020000-\U0003ffff]"
+)
+
+
+def word_gap(before: str, after: str) -> str:
+    """What goes between two pieces of text: a space, unless either side is in a script written
+    without spaces (Chinese, Japanese, Thai...) or one of them is empty."""
+    before, after = before.rstrip(), after.lstrip()
+    if not before or not after or _UNSPACED.match(before[-1]) or _UNSPACED.match(after[0]):
+        return ""
+    return " "
+
+
+def join_words(words: Iterable[Word | str]) -> str:
+    """Words (or pieces of text already joined) as one text, spaced as their script is."""
+    text = ""
+    for word in words:
+        piece = (word.text if isinstance(word, Word) else word).strip()
+        text += word_gap(text, piece) + piece
+    return text
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ speaker in a voice channel); several can share one Whisper model.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import time
 from collections.abc import AsyncIterable, AsyncIterator
@@ -36,9 +37,11 @@ from voxdesk.core.stt.base import (
     Timings,
     Transcript,
     TranscriptionError,
+    Word,
+    join_words,
     split_language,
 )
-from voxdesk.core.stt.whisper import WhisperTranscriber, Word
+from voxdesk.core.stt.whisper import WhisperTranscriber
 from voxdesk.core.work import run_blocking
 
 _PROMPT_CHARACTERS = 400  # of the final text, given to the next pass as context
@@ -80,11 +83,11 @@ class LiveUpdate:
 
     @property
     def final_text(self) -> str:
-        return "".join(word.text for word in self.final).strip()
+        return join_words(self.final)
 
     @property
     def partial_text(self) -> str:
-        return "".join(word.text for word in self.partial).strip()
+        return join_words(self.partial)
 
 
 @dataclass
@@ -162,7 +165,10 @@ class _Stream:
         self.cost.recognize_seconds += time.perf_counter() - started
         if self.language is None and detected:
             self.language = detected
-        moved = [Word(w.start + self.offset, w.end + self.offset, w.text) for w in words]
+        moved = [
+            dataclasses.replace(w, start=w.start + self.offset, end=w.end + self.offset)
+            for w in words
+        ]
         return _without_overlap(self.recent, moved)
 
     def _finalize(self, words: list[Word]) -> None:
@@ -170,8 +176,7 @@ class _Stream:
             return
         self.open_words += words
         self.recent = (self.recent + words)[-_OVERLAP_WORDS:]
-        text = "".join(word.text for word in words)
-        self.context = (self.context + text)[-_PROMPT_CHARACTERS:]
+        self.context = join_words([self.context, *words])[-_PROMPT_CHARACTERS:]
         self._drop_until(words[-1].end)  # no later pass reads final audio
 
     def _end_utterance(self) -> bool:
@@ -180,8 +185,8 @@ class _Stream:
         if not self.open_words:
             self.language = None
             return False
-        text = "".join(word.text for word in self.open_words).strip()
-        self.utterances.append(Segment(self.open_words[0].start, self.open_words[-1].end, text))
+        words = tuple(self.open_words)
+        self.utterances.append(Segment(words[0].start, words[-1].end, join_words(words)))
         self.open_words = []
         self.language = None
         return True
@@ -284,10 +289,9 @@ class LiveTranscriber:
         segments = list(stream.utterances)
         if stream.open_words:
             words = stream.open_words
-            text = "".join(word.text for word in words).strip()
-            segments.append(Segment(words[0].start, words[-1].end, text))
+            segments.append(Segment(words[0].start, words[-1].end, join_words(words)))
         return Transcript(
-            text=" ".join(segment.text for segment in segments),
+            text=join_words(segment.text for segment in segments),
             language=stream.requested_language or stream.language,
             engine=self._recognizer.name,
             model=self._recognizer.model_name,

@@ -15,7 +15,6 @@ import os
 import threading
 import time
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -29,9 +28,10 @@ from voxdesk.core.stt.base import (
     Segment,
     Timings,
     Transcript,
+    Word,
+    join_words,
     split_language,
 )
-from voxdesk.core.stt.base import Word as TimedWord
 from voxdesk.core.stt.whisper_models import ModelLocation, locate_model
 from voxdesk.core.work import check_cancelled, run_blocking
 
@@ -123,7 +123,7 @@ class WhisperTranscriber:
             load_seconds=self.load_seconds,
         )
         return Transcript(
-            text=" ".join(segment.text for segment in segments).strip(),
+            text=join_words(segment.text for segment in segments),
             language=detected,
             engine=self.name,
             model=self.model_name,
@@ -198,15 +198,6 @@ class WhisperTranscriber:
                 hint="Use the multilingual 'base' model (speech.whisper_model).",
             )
         return "en"
-
-
-@dataclass(frozen=True)
-class Word:
-    """A word and where it lies, in seconds from the start of the audio it was heard in."""
-
-    start: float
-    end: float
-    text: str  # with its leading space, as Whisper writes words
 
 
 def _load_model(path: Path, threads: int) -> WhisperModel:
@@ -323,7 +314,12 @@ def _recognize_words(
     duration = len(samples) / 16000
     (aligned,) = model.find_alignment(tokenizer, [tokens], encoded, frames)
     words = [
-        Word(min(item["start"], duration), min(item["end"], duration), item["word"])
+        Word(
+            float(min(item["start"], duration)),
+            float(min(item["end"], duration)),
+            item["word"].strip(),
+            float(item["probability"]),
+        )
         for item in aligned
         if item["word"].strip()
     ]
@@ -362,13 +358,19 @@ def _add_segment(
     text = text.strip()
     if not text:
         return
-    start = max(start, segments[-1].end if segments else 0.0)
+    start = max(float(start), segments[-1].end if segments else 0.0)
     timed = tuple(
-        TimedWord(round(w.start, 2), round(w.end, 2), w.word.strip(), round(w.probability, 3))
+        Word(_plain(w.start, 2), _plain(w.end, 2), w.word.strip(), _plain(w.probability, 3))
         for w in words or ()
         if w.word.strip()
     )
-    segments.append(Segment(round(start, 2), round(max(start, end), 2), text, timed))
+    segments.append(Segment(_plain(start, 2), _plain(max(start, end), 2), text, timed))
+
+
+def _plain(number: float, digits: int) -> float:
+    """A Python float: faster-whisper's times and probabilities may be numpy numbers, which
+    JSON cannot hold."""
+    return round(float(number), digits)
 
 
 def _transcribe_long(

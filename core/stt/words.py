@@ -1,6 +1,7 @@
 """Editing a transcript's segments while keeping each word's time.
 
-A segment's words are kept one per whitespace-separated token of its text, so that the editor
+A segment's words are the engine's while they still make up its text (``join_words``, so also
+in Chinese, written without spaces), else one per whitespace-separated token, so that the editor
 can highlight the word being played and subtitles can be cut between words. Engines that time
 no words get estimated ones, spread over the segment by length; an edited text keeps the times
 of the words it still has and spreads the new ones over the time of those they replace.
@@ -11,15 +12,14 @@ from __future__ import annotations
 import dataclasses
 from difflib import SequenceMatcher
 
-from voxdesk.core.stt.base import Segment, Transcript, Word
+from voxdesk.core.stt.base import Segment, Transcript, Word, join_words
 
 
 def aligned_words(segment: Segment) -> tuple[Word, ...]:
     """The segment's words, one per token of its text (estimated where the engine gave none)."""
-    tokens = segment.text.split()
-    if [word.text for word in segment.words] == tokens:
+    if _spell(segment.words, segment.text):
         return segment.words
-    return _realign(segment.words, tokens, segment.start, segment.end)
+    return _realign(segment.words, segment.text.split(), segment.start, segment.end)
 
 
 def with_text(segment: Segment, text: str) -> Segment:
@@ -28,7 +28,9 @@ def with_text(segment: Segment, text: str) -> Segment:
     A word the user typed in place of another takes its time and full confidence: a person
     checked it.
     """
-    words = _realign(aligned_words(segment), text.split(), segment.start, segment.end)
+    words = aligned_words(segment)
+    if not _spell(words, text):
+        words = _realign(words, text.split(), segment.start, segment.end)
     return dataclasses.replace(segment, text=" ".join(text.split()), words=words)
 
 
@@ -40,8 +42,10 @@ def split(segment: Segment, before: int) -> tuple[Segment, Segment]:
     first, second = words[:before], words[before:]
     cut = second[0].start
     return (
-        dataclasses.replace(segment, end=max(segment.start, cut), text=_joined(first), words=first),
-        dataclasses.replace(segment, start=cut, text=_joined(second), words=second),
+        dataclasses.replace(
+            segment, end=max(segment.start, cut), text=join_words(first), words=first
+        ),
+        dataclasses.replace(segment, start=cut, text=join_words(second), words=second),
     )
 
 
@@ -49,7 +53,7 @@ def merge(first: Segment, second: Segment) -> Segment:
     """One segment from two neighbours; the first one's speaker stays."""
     words = aligned_words(first) + aligned_words(second)
     return dataclasses.replace(
-        first, end=max(first.end, second.end), text=_joined(words), words=words
+        first, end=max(first.end, second.end), text=join_words(words), words=words
     )
 
 
@@ -66,12 +70,13 @@ def shifted(segment: Segment, seconds: float) -> Segment:
 
 def with_segments(transcript: Transcript, segments: tuple[Segment, ...]) -> Transcript:
     """The transcript with edited segments; its text follows them."""
-    text = " ".join(segment.text for segment in segments)
+    text = join_words(segment.text for segment in segments)
     return dataclasses.replace(transcript, text=text, segments=segments)
 
 
-def _joined(words: tuple[Word, ...]) -> str:
-    return " ".join(word.text for word in words)
+def _spell(words: tuple[Word, ...], text: str) -> bool:
+    """The words make up ``text`` exactly, but for runs of whitespace."""
+    return bool(words) and join_words(words) == " ".join(text.split())
 
 
 def _realign(

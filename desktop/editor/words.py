@@ -9,6 +9,7 @@ from PySide6.QtCore import QUrl, Signal
 from PySide6.QtWidgets import QTextBrowser
 
 from voxdesk.core.stt import Segment
+from voxdesk.core.stt.base import word_gap
 from voxdesk.core.stt.words import aligned_words
 from voxdesk.desktop.editor.model import LOW_CONFIDENCE
 
@@ -39,15 +40,16 @@ class WordView(QTextBrowser):
         self._shown = (segment, playing)
         words = aligned_words(segment) if segment else ()
         self._starts = [word.start for word in words]
-        parts = []
+        shown = ""
         for number, word in enumerate(words):
             style = _UNSURE if word.probability < LOW_CONFIDENCE else _PLAIN
             if number == playing:
                 style += _PLAYING
             title = f"{word.start:.2f} s · {word.probability:.0%} sure"
-            parts.append(f'<a href="#{number}" style="{style}" title="{title}">'
-                         f"{html.escape(word.text)}</a>")  # fmt: skip
-        self.setHtml(" ".join(parts))
+            gap = word_gap(words[number - 1].text, word.text) if number else ""
+            shown += (f'{gap}<a href="#{number}" style="{style}" title="{title}">'
+                      f"{html.escape(word.text)}</a>")  # fmt: skip
+        self.setHtml(shown)
 
     def _clicked(self, url: QUrl) -> None:
         self.wordClicked.emit(self._starts[int(url.fragment())])

@@ -19,7 +19,7 @@ import pytest_asyncio
 from bench.scoring import error_counts
 from tests.conftest import clip, corpus_clips
 from voxdesk.core.audio import FileSource, Pcm
-from voxdesk.core.stt.base import TranscriptionError
+from voxdesk.core.stt.base import TranscriptionError, Word, join_words
 from voxdesk.core.stt.streaming import (
     LiveTranscriber,
     LiveUpdate,
@@ -27,7 +27,7 @@ from voxdesk.core.stt.streaming import (
     live_transcriber,
     transcribe_live,
 )
-from voxdesk.core.stt.whisper import WhisperTranscriber, Word
+from voxdesk.core.stt.whisper import WhisperTranscriber
 
 STREAMING_WER_LIMIT = 0.12
 PASS_READS_LIMIT = 3.0  # audio read by all passes together, per second of audio
@@ -89,7 +89,7 @@ async def test_partial_words_come_before_the_end_and_finals_never_change(english
         final += update.final  # only ever appended to: what was final stays as it was
         early += bool(update.partial) and not update.ended
     assert early >= 10  # words were shown while their utterance went on
-    assert "".join(w.text for w in final).split() == english.text.split()
+    assert join_words(final) == english.text
     assert all(a.end <= b.start + 1e-6 for a, b in itertools.pairwise(final))
     assert all(update.heard <= english.audio.duration + 1e-6 for update in english.updates)
 
@@ -171,7 +171,7 @@ class Scripted:
         self.lengths.append(len(samples))
         said = next(self.passes, [])
         step = len(samples) / 16_000 / max(1, len(said))
-        return [Word(i * step, (i + 1) * step, f" {w}") for i, w in enumerate(said)], "en"
+        return [Word(i * step, (i + 1) * step, w) for i, w in enumerate(said)], "en"
 
 
 @pytest.mark.slow

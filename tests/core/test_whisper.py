@@ -17,7 +17,7 @@ import pytest
 from bench.scoring import character_error_rate, error_counts
 from tests.conftest import clip, corpus_clips, russian_clips
 from voxdesk.core.audio import Pcm
-from voxdesk.core.stt.base import EngineUnavailable
+from voxdesk.core.stt.base import EngineUnavailable, join_words
 from voxdesk.core.stt.whisper import SHORT_CLIP_SECONDS, WhisperTranscriber
 from voxdesk.core.stt.whisper_models import BUNDLED, locate_model
 from voxdesk.core.work import Cancelled, run_blocking
@@ -151,14 +151,28 @@ async def test_words_of_one_streaming_pass_have_their_times(whisper: WhisperTran
     audio = await item.decode()
     words, language = await asyncio.to_thread(whisper.recognize_words, audio.as_float32(), None)
     assert language == "en"
-    assert error_counts(item.reference, "".join(word.text for word in words))[0] == 0
+    assert error_counts(item.reference, join_words(words))[0] == 0
     assert all(0 <= word.start < word.end <= audio.duration for word in words)
+    # Plain floats, not numpy's: history JSON and events hold these.
+    assert {type(n) for w in words for n in (w.start, w.end, w.probability)} == {float}
+    assert all(word.text == word.text.strip() for word in words)
     assert all(a.end <= b.start for a, b in itertools.pairwise(words))
     # The prompt is what was said before: context, never part of what is heard now.
     told, _ = await asyncio.to_thread(
         whisper.recognize_words, audio.as_float32(), "en", "Captain's log, stardate nine."
     )
-    assert "captain" not in "".join(word.text for word in told).lower()
+    assert "captain" not in join_words(told).lower()
+
+
+async def test_chinese_words_of_a_streaming_pass_join_without_spaces(
+    whisper: WhisperTranscriber,
+) -> None:
+    item = clip("speechrec_chinese.flac")
+    audio = await item.decode()
+    words, _ = await asyncio.to_thread(whisper.recognize_words, audio.as_float32(), "zh")
+    assert len(words) > 1
+    assert " " not in join_words(words)
+    assert character_error_rate(item.reference, join_words(words)) <= 0.4
 
 
 async def test_english_only_model_refuses_other_languages() -> None:

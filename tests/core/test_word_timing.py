@@ -11,8 +11,8 @@ import srt
 from bench.scoring import normalize
 from tests.conftest import clip
 from voxdesk.core.stt import Segment, Timings, Transcript
-from voxdesk.core.stt.base import Word
-from voxdesk.core.stt.formats import render
+from voxdesk.core.stt.base import Word, join_words
+from voxdesk.core.stt.formats import CueLimits, render
 from voxdesk.core.stt.whisper import WhisperTranscriber
 from voxdesk.core.stt.words import aligned_words, merge, shifted, split, with_segments, with_text
 
@@ -44,6 +44,7 @@ async def test_whisper_times_each_word_of_a_real_clip() -> None:
         for word in segment.words:
             assert segment.start - 0.02 <= word.start <= word.end <= segment.end + 0.02
             assert 0.0 <= word.probability <= 1.0
+            assert {type(n) for n in (word.start, word.end, word.probability)} == {float}
     exported = json.loads(render(transcript, "json"))["segments"][0]["words"][0]
     assert set(exported) == {"start", "end", "text", "probability"}
 
@@ -97,3 +98,40 @@ async def test_the_cli_cuts_subtitles_between_timed_words(tmp_path: Path) -> Non
     for cue in cues:
         assert all(len(line) <= 24 for line in cue.content.splitlines())
         assert (cue.end - cue.start).total_seconds() <= 3.0
+
+
+CHINESE = Segment(
+    0.0,
+    2.0,
+    "我用Python写代码。",
+    words=(
+        Word(0.0, 0.4, "我用"),
+        Word(0.4, 1.0, "Python"),
+        Word(1.0, 1.2, "写"),
+        Word(1.2, 2.0, "代码。"),
+    ),
+)
+
+
+def test_english_words_join_with_one_space_between() -> None:
+    words = [Word(0.0, 0.4, "Hello,"), Word(0.5, 0.9, "world.")]
+    assert join_words(words) == "Hello, world."
+    assert join_words(["Hello, world.", " ", "", " again "]) == "Hello, world. again"
+
+
+def test_chinese_words_join_without_spaces() -> None:
+    assert join_words(CHINESE.words) == CHINESE.text
+    assert join_words(["你好", "，", "世界"]) == "你好，世界"
+    assert join_words(["こんにちは", "世界"]) == "こんにちは世界"
+    assert join_words(["안녕하세요", "세계"]) == "안녕하세요 세계"  # Korean has spaces
+
+
+def test_chinese_words_keep_their_times_through_editing() -> None:
+    assert aligned_words(CHINESE) == CHINESE.words
+    first, second = split(CHINESE, 2)
+    assert (first.text, second.text) == ("我用Python", "写代码。")
+    assert merge(first, second) == CHINESE
+    assert with_text(CHINESE, " 我用Python写代码。") == CHINESE
+    transcript = Transcript(CHINESE.text, "zh", "whisper", Timings(2.0, 1.0), segments=(CHINESE,))
+    cues = srt.parse(render(transcript, "srt", CueLimits(max_line_length=8)))
+    assert [cue.content for cue in cues] == ["我用Python\n写代码。"]  # cut between words
