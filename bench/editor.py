@@ -31,7 +31,7 @@ VOCABULARY = "the quick brown fox jumps over a lazy dog and then runs away into 
 
 def long_transcript(seed: int = 7) -> Any:
     from voxdesk.core.stt import Segment, Timings, Transcript
-    from voxdesk.core.stt.base import Word
+    from voxdesk.core.stt.base import Word, join_words
 
     chance = random.Random(seed)
     length = HOURS * 3600 / SEGMENTS
@@ -45,7 +45,7 @@ def long_transcript(seed: int = 7) -> Any:
                  chance.choice(VOCABULARY.split()), 0.3 if chance.random() < 0.05 else 0.95)
             for n in range(count)
         )  # fmt: skip
-        text = " ".join(word.text for word in words)
+        text = join_words(words)
         segments.append(Segment(start, words[-1].end, text, words))
     text = " ".join(segment.text for segment in segments)
     return Transcript(text, "en", "whisper", Timings(HOURS * 3600, 600.0), segments=tuple(segments))

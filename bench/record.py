@@ -37,8 +37,9 @@ from rich.table import Table
 from bench.scoring import error_counts
 from tests.conftest import corpus_clips
 from voxdesk.core.audio import FileSource, Pcm
+from voxdesk.core.stt.base import Word
 from voxdesk.core.stt.streaming import LiveTranscriber, StreamOptions, transcribe_live
-from voxdesk.core.stt.whisper import WhisperTranscriber, Word
+from voxdesk.core.stt.whisper import WhisperTranscriber
 
 RESULTS = Path(__file__).parent / "results" / "record.json"
 PAUSES = (0.6, 1.0, 1.5, 2.0)  # seconds between clips, in turn
