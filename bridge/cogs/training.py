@@ -130,15 +130,15 @@ class Training(commands.Cog):
     async def archive(
         self, ctx: commands.Context[commands.Bot], dataset: str | None = None
     ) -> None:
-        """The dataset's approved examples as a JSONL file."""
+        """The dataset's approved examples as JSONL: training, and validation if held out."""
         self.cooldown.check(ctx.author)
         name = dataset or self.dataset_for(ctx)
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         safe = re.sub(r"[^A-Za-z0-9_-]", "_", name)[:60] or "dataset"
         target = exports_folder() / f"{safe}-{stamp}.jsonl"
         result = await export_jsonl(self.services.datasets, name, target)
-        await ctx.reply(f"'{name}': {result.training_examples} examples.",
-                        file=discord.File(target, filename=target.name))  # fmt: skip
+        files = [discord.File(path, filename=path.name) for path in result.files]
+        await ctx.reply(f"'{name}': {result.summary()}.", files=files)
 
     @commands.command(name="select_dataset")
     @trainer_only()

@@ -165,9 +165,7 @@ def export_command(
                 seed=seed,
             )
         )
-        cli.out.print(f"Wrote {result.training_examples} examples to {result.training}.")
-        if result.validation:
-            cli.out.print(f"Wrote {result.validation_examples} examples to {result.validation}.")
+        cli.out.print(f"Wrote {result.summary()} ({result.training.parent}).")
 
 
 @dataset_app.command("validate")

@@ -120,6 +120,18 @@ class ExportResult:
     validation: Path | None = None
     validation_examples: int = 0
 
+    @property
+    def files(self) -> list[Path]:
+        return [self.training] + ([self.validation] if self.validation else [])
+
+    def summary(self) -> str:
+        """What was written, for every front end: examples held out for validation (tagged,
+        or drawn) go to a file of their own, which a user must not miss."""
+        text = f"{self.training_examples} examples to train on in {self.training.name}"
+        if self.validation:
+            text += f", {self.validation_examples} held out in {self.validation.name}"
+        return text
+
 
 async def import_file(
     store: DatasetStore,

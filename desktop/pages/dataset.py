@@ -258,7 +258,7 @@ class DatasetPage(QWidget):
         if dataset is None:
             raise VoxdeskError("Select a dataset first.")
         result = await export_jsonl(self.services.datasets, dataset, path)
-        self.status.say(f"Exported {result.training_examples} approved examples to {path}.")
+        self.status.say(f"Exported {result.summary()} ({path.parent}).")
 
     async def validate(self) -> None:
         """Validate the examples shown (current dataset and filter), in table order."""

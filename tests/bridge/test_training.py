@@ -91,7 +91,7 @@ async def test_correct_feedback_select_and_archive(running: Running) -> None:
     await store.set_status([correction.id], Status.APPROVED)
     await fake.post(fake.trainer, "!archive")
     archive = await fake.wait_for(lambda m: bool(m["attachments"]))
-    assert archive["content"] == "'discord': 1 examples."
+    assert archive["content"].startswith("'discord': 1 examples to train on in discord-")
     name = archive["attachments"][0]["filename"]
     assert name.startswith("discord-") and name.endswith(".jsonl") and "/" not in name
 

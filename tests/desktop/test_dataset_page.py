@@ -15,6 +15,7 @@ from pytestqt.qtbot import QtBot
 
 from voxdesk.core.services import Services
 from voxdesk.core.training import validator
+from voxdesk.core.training.evaluate import hold_out
 from voxdesk.core.training.store import NewExample, Status
 from voxdesk.core.work import Cancelled
 from voxdesk.desktop.examples import PAGE
@@ -110,7 +111,13 @@ def test_export_writes_the_approved_examples(
     target = tmp_path / "out" / "bot.jsonl"
     qloop.run_until_complete(page.export_to(target))
     assert len(target.read_text(encoding="utf-8").splitlines()) == 14
-    assert page.status.text().startswith("Exported 14 approved examples")
+    assert page.status.text().startswith("Exported 14 examples to train on in bot.jsonl")
+
+    qloop.run_until_complete(hold_out(services.datasets, "bot", 0.2, seed=1))
+    qloop.run_until_complete(page.export_to(target))
+    held_out = target.with_name("bot.validation.jsonl")
+    count = len(held_out.read_text(encoding="utf-8").splitlines())
+    assert count > 0 and f"{count} held out in bot.validation.jsonl" in page.status.text()
 
 
 def test_large_datasets_load_page_by_page(
