@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -98,6 +99,7 @@ async def word_timing_cost(model: str, clips: list[Any], audio: Any) -> dict[str
 
     whisper = WhisperTranscriber(model, word_timestamps=True)
     await whisper.load()
+    await whisper.transcribe(await clips[0].decode())  # one-off set-up (its VAD) not counted
 
     async def with_words(pcm: Any, language: str | None) -> str:
         transcript = await whisper.transcribe(pcm, language=language)
@@ -187,6 +189,7 @@ def report(rows: list[dict[str, Any]], path: Path) -> None:
             f"{row['peak_rss_mb']:.0f}",
         )  # fmt: skip
     console.print(table)
+    console.print(f"Load average (1, 5, 15 min) at the end: {os.getloadavg()}")
     targets = check_targets(rows)
     for name, (ok, detail) in targets.items():
         console.print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")
