@@ -123,11 +123,21 @@ class Listen(commands.Cog):
     async def on_voice_state_update(
         self, member: discord.Member, before: discord.VoiceState, after: discord.VoiceState
     ) -> None:
-        if self.bot.user is None or member.id != self.bot.user.id or after.channel is not None:
+        session = self.sessions.get(member.guild.id)
+        if self.bot.user is None or member.id != self.bot.user.id or session is None:
             return
-        if session := self.sessions.get(member.guild.id):
-            await self._end(member.guild.id)
-            await session.captions.send("Stopped listening: I left the voice channel.")
+        if after.channel is None:
+            reason = "I left the voice channel."
+        elif after.channel != session.channel:
+            # Those in the new channel were never told they would be captioned: end, deafened.
+            listen = f"{self.settings.prefix}listen"
+            reason = f"I was moved to **{after.channel.name}**; `{listen}` there to caption it."
+        else:
+            return  # deafened, muted, or the same channel again
+        await self._end(member.guild.id)
+        if after.channel is not None:
+            await member.guild.change_voice_state(channel=after.channel, self_deaf=True)
+        await session.captions.send(f"Stopped listening: {reason}")
 
     async def _connect(self, channel: discord.VoiceChannel) -> ListeningVoiceClient:
         """Be in ``channel`` with a client that can hear, undeafened (else Discord sends no

@@ -100,6 +100,7 @@ class FakeDiscord:
         self.users = {u.id: u for u in (self.bot, self.trainer, self.member, self.moderator)}
         self.general, self.chat, self.voice = self.new_id(), self.new_id(), self.new_id()
         self.voice_states: dict[int, int | None] = {}  # user id -> voice channel id
+        self.created_channels: list[dict[str, Any]] = []  # by create_voice_channel
         self.voice_endpoint: str | None = None  # host:port of a FakeVoiceServer, when attached
         self.bot_deafened = False
         self.messages: dict[int, dict[str, Any]] = {}
@@ -233,6 +234,14 @@ class FakeDiscord:
     async def join_voice(self, user: FakeUser, channel: int | None) -> None:
         self.voice_states[user.id] = channel
         await self.dispatch("VOICE_STATE_UPDATE", self._voice_state(user, channel))
+
+    async def create_voice_channel(self, name: str) -> int:
+        """A moderator adds a voice channel to the guild."""
+        voice = next(c for c in self._channels() if c["id"] == str(self.voice))
+        channel = voice | {"id": str(self.new_id()), "name": name, "position": 3}
+        self.created_channels.append(channel)
+        await self.dispatch("CHANNEL_CREATE", channel)
+        return int(channel["id"])
 
     async def use_context_menu(self, user: FakeUser, name: str, target: int) -> str:
         token = f"interaction-token-{self.new_id()}"
@@ -494,6 +503,7 @@ class FakeDiscord:
                     "topic": None, "last_message_id": None},
             base | {"id": str(self.voice), "type": 2, "name": "Voice", "position": 2,
                     "bitrate": 64000, "user_limit": 0, "rtc_region": None},
+            *self.created_channels,
         ]  # fmt: skip
 
     def _voice_state(self, user: FakeUser, channel: int | None) -> dict[str, Any]:
