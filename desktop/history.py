@@ -80,7 +80,7 @@ class TranscriptHistory(QAbstractListModel):
         del self.entries[MAX_ENTRIES:]
         self.endInsertRows()
         self.flush()
-        self._write(list(self.entries))
+        _write(self.path, list(self.entries))
 
     def replace(self, entry: Entry, transcript: Transcript) -> Entry:
         """The entry with an edited transcript, saved (in a worker thread: a long transcript
@@ -94,7 +94,9 @@ class TranscriptHistory(QAbstractListModel):
         else:
             self.entries[row] = edited
             self.dataChanged.emit(self.index(row), self.index(row))
-        self._written = self._writer.submit(self._write, list(self.entries))
+        # a plain function, not a bound method: the writer must hold no reference to this model,
+        # or the model's last one could be dropped there and Qt would destroy it off its thread
+        self._written = self._writer.submit(_write, self.path, list(self.entries))
         return edited
 
     def flush(self) -> None:
@@ -138,16 +140,17 @@ class TranscriptHistory(QAbstractListModel):
         log.warning("%s", self.problem)
         return entries
 
-    def _write(self, entries: list[Entry]) -> None:
-        # orjson writes dataclasses itself, many times faster than asdict and json: a long
-        # transcript's words would otherwise hold the GIL, and stall the window, for a while.
-        # Times and probabilities from faster-whisper are numpy scalars.
-        data = orjson.dumps(entries, option=orjson.OPT_SERIALIZE_NUMPY)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=self.path.parent, prefix=".transcripts-")
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        Path(temp).replace(self.path)
-
 
 _ENTRY = pydantic.TypeAdapter(Entry)
+
+
+def _write(path: Path, entries: list[Entry]) -> None:
+    # orjson writes dataclasses itself, many times faster than asdict and json: a long
+    # transcript's words would otherwise hold the GIL, and stall the window, for a while.
+    # Times and probabilities from faster-whisper are numpy scalars.
+    data = orjson.dumps(entries, option=orjson.OPT_SERIALIZE_NUMPY)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".transcripts-")
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    Path(temp).replace(path)
