@@ -15,6 +15,7 @@ import os
 import threading
 import time
 import zlib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -50,6 +51,9 @@ _NO_SPEECH_PROBABILITY = 0.6
 _LOW_LOG_PROBABILITY = -1.0
 # Text that compresses this well is a repetition loop; faster-whisper's decoder then retries.
 _MAX_COMPRESSION_RATIO = 2.4
+# faster-whisper's defaults: punctuation joins the word it follows or precedes.
+_PREPEND_PUNCTUATION = "\"'“¿([{-"
+_APPEND_PUNCTUATION = "\"'.。,，!！?？:：”)]}、"
 _PROMPT_TOKENS = 100  # of the text before a streaming pass, as context (Whisper allows 223)
 
 Task = Literal["transcribe", "translate"]  # Whisper's two tasks: translate is into English
@@ -68,7 +72,7 @@ class WhisperTranscriber:
     ):
         self._model_name = model
         # Words with times and probabilities (the transcript editor, subtitles cut between
-        # words): they take faster-whisper's own decoding, so short clips lose the fast path.
+        # words), from the cross-attention of the decoded tokens over the audio.
         self._word_timestamps = word_timestamps
         self._threads = threads or os.cpu_count() or 1
         self._cache_dir = cache_dir
@@ -156,8 +160,8 @@ class WhisperTranscriber:
             report(1.0)
             return [], language  # silence or noise: Whisper would invent words
         result = None
-        if audio.duration <= SHORT_CLIP_SECONDS and not self._word_timestamps:
-            result = _transcribe_clip(model, samples, language, task)
+        if audio.duration <= SHORT_CLIP_SECONDS:
+            result = _transcribe_clip(model, samples, language, task, self._word_timestamps)
         if result is None:
             result = _transcribe_long(
                 model, samples, language, task, cancelled, report, self._word_timestamps
@@ -227,12 +231,16 @@ def _has_speech(samples: npt.NDArray[np.float32]) -> bool:
 
 
 def _transcribe_clip(
-    model: WhisperModel, samples: npt.NDArray[np.float32], language: str | None, task: Task
+    model: WhisperModel,
+    samples: npt.NDArray[np.float32],
+    language: str | None,
+    task: Task,
+    word_timestamps: bool = False,
 ) -> tuple[list[Segment], str | None] | None:
     """One window encoded at the clip's own length; None when the result is unreliable."""
     from faster_whisper.tokenizer import Tokenizer
 
-    encoded, window, _ = _encode(model, samples)
+    encoded, window, frames = _encode(model, samples)
     language = language or _detect_language(model, encoded)
     tokenizer = Tokenizer(
         model.hf_tokenizer, model.model.is_multilingual, task=task, language=language
@@ -250,11 +258,40 @@ def _transcribe_clip(
     if result.no_speech_prob > _NO_SPEECH_PROBABILITY and result.scores[0] < _LOW_LOG_PROBABILITY:
         return [], language
     duration = len(samples) / 16000
-    segments = _timestamped_segments(result.sequences_ids[0], tokenizer, duration)
-    text = " ".join(segment.text for segment in segments)
+    pieces = _timestamped_pieces(result.sequences_ids[0], tokenizer, duration)
+    text = " ".join(tokenizer.decode(piece["tokens"]) for piece in pieces)
     if _compression_ratio(text) > _MAX_COMPRESSION_RATIO:
         return None
+    if word_timestamps and pieces:
+        _time_words(model, tokenizer, pieces, encoded, frames)
+    segments: list[Segment] = []
+    for piece in pieces:
+        words = _timed_words(
+            (w["start"], w["end"], w["word"], w["probability"]) for w in piece.get("words", ())
+        )
+        _add_segment(
+            segments, piece["start"], piece["end"], tokenizer.decode(piece["tokens"]), words
+        )
     return segments, language
+
+
+def _time_words(
+    model: WhisperModel, tokenizer: Any, pieces: list[dict[str, Any]], encoded: Any, frames: int
+) -> None:
+    """Add faster-whisper's word times to ``pieces``, the way its own decoding does.
+
+    The alignment heads' cross-attention is read over the clip's own frames only, the padding
+    left out, just as faster-whisper leaves out the padding of its 30 s window.
+    """
+    model.add_word_timestamps(
+        [pieces],
+        tokenizer,
+        encoded,
+        frames,
+        _PREPEND_PUNCTUATION,
+        _APPEND_PUNCTUATION,
+        last_speech_timestamp=0.0,
+    )
 
 
 def _encode(model: WhisperModel, samples: npt.NDArray[np.float32]) -> tuple[Any, int, int]:
@@ -333,9 +370,10 @@ def _compression_ratio(text: str) -> float:
     return len(data) / len(zlib.compress(data)) if data else 0.0
 
 
-def _timestamped_segments(tokens: list[int], tokenizer: Any, duration: float) -> list[Segment]:
-    """Split generated tokens at Whisper's timestamp tokens into segments with times."""
-    segments: list[Segment] = []
+def _timestamped_pieces(tokens: list[int], tokenizer: Any, duration: float) -> list[dict[str, Any]]:
+    """Split generated tokens at Whisper's timestamp tokens into pieces with times, as the dicts
+    faster-whisper's word timing takes."""
+    pieces: list[dict[str, Any]] = []
     text_tokens: list[int] = []
     start = 0.0
     for token in tokens:
@@ -344,27 +382,31 @@ def _timestamped_segments(tokens: list[int], tokenizer: Any, duration: float) ->
             continue
         moment = min(duration, (token - tokenizer.timestamp_begin) * _SECONDS_PER_TIMESTAMP)
         if text_tokens:
-            _add_segment(segments, start, moment, tokenizer.decode(text_tokens))
+            pieces.append({"seek": 0, "start": start, "end": moment, "tokens": text_tokens})
             text_tokens = []
         start = moment
     if text_tokens:
-        _add_segment(segments, start, duration, tokenizer.decode(text_tokens))
-    return segments
+        pieces.append({"seek": 0, "start": start, "end": duration, "tokens": text_tokens})
+    return pieces
 
 
 def _add_segment(
-    segments: list[Segment], start: float, end: float, text: str, words: Any = None
+    segments: list[Segment], start: float, end: float, text: str, words: tuple[Word, ...] = ()
 ) -> None:
     text = text.strip()
     if not text:
         return
     start = max(float(start), segments[-1].end if segments else 0.0)
-    timed = tuple(
-        Word(_plain(w.start, 2), _plain(w.end, 2), w.word.strip(), _plain(w.probability, 3))
-        for w in words or ()
-        if w.word.strip()
+    segments.append(Segment(_plain(start, 2), _plain(max(start, end), 2), text, words))
+
+
+def _timed_words(items: Iterable[tuple[float, float, str, float]]) -> tuple[Word, ...]:
+    """Words from faster-whisper's (start, end, text, probability), blank ones left out."""
+    return tuple(
+        Word(_plain(start, 2), _plain(end, 2), text.strip(), _plain(probability, 3))
+        for start, end, text, probability in items
+        if text.strip()
     )
-    segments.append(Segment(_plain(start, 2), _plain(max(start, end), 2), text, timed))
 
 
 def _plain(number: float, digits: int) -> float:
@@ -393,6 +435,7 @@ def _transcribe_long(
     segments: list[Segment] = []
     for piece in pieces:  # a generator: each step decodes the next window
         check_cancelled(cancelled)
-        _add_segment(segments, piece.start, piece.end, piece.text, piece.words)
+        words = _timed_words((w.start, w.end, w.word, w.probability) for w in piece.words or ())
+        _add_segment(segments, piece.start, piece.end, piece.text, words)
         report(piece.end / duration)
     return segments, info.language

