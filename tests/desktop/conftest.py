@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,18 @@ from pytestqt.qtbot import QtBot
 from voxdesk.core.config import SecretStore, Settings
 from voxdesk.core.services import Services
 from voxdesk.desktop.app import cancel_leftover_tasks
+
+
+def pytest_runtest_logfinish() -> None:
+    """Collect each test's garbage on the main thread once its fixtures and arguments are gone.
+
+    Its Qt objects caught in reference cycles (its closed qasync loop, whose Qt timers are still
+    registered; models without a parent) are then destroyed here. Left to Python's collector,
+    they are freed by whichever thread next trips it, often a worker of a later test: Qt cannot
+    unregister their timers from there, and the next one to fire hits freed memory (a segfault in
+    the event loop, seen in test runs).
+    """
+    gc.collect()
 
 
 @pytest.fixture
