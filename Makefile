@@ -43,6 +43,7 @@ bench: system-deps $(STAMP)
 	$(BIN)/python -m bench.dataset
 	$(BIN)/python -m bench.bridge
 	$(BIN)/python -m bench.voice_message
+	$(BIN)/python -m bench.voice
 	$(BIN)/python -m bench.evaluate
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench.ui
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench.editor
