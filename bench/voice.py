@@ -84,7 +84,8 @@ async def run(minutes: float) -> dict[str, Any]:
         sampler.cancel()
         stamper.cancel()
         utterances = [s for per_member in said for s in per_member]
-        match_captions(utterances, arrivals, collect(finals))
+        captions = collect(finals)
+        match_captions(utterances, arrivals, captions)
         whisper = running.services.speech.transcriber()
         assert isinstance(whisper, WhisperTranscriber)
         file_errors = await file_wer(whisper, clips)
@@ -101,11 +102,15 @@ async def run(minutes: float) -> dict[str, Any]:
         "clips": [
             {
                 "speaker": s.speaker,
+                "at": [round(s.start, 2), round(s.end, 2)],
                 "said": s.clip.reference,
                 "heard": " ".join(s.heard),
                 "latency": s.caption_at - s.ended_at if s.caption_at else None,
             }
             for s in utterances
+        ],
+        "captions": [
+            [c.speaker_name, round(c.start, 2), round(c.end, 2), c.text] for c in captions
         ],
         "loop_lag_ms": {"p50": loop.p50_ms, "p99": loop.p99_ms, "max": loop.max_ms},
         "rss_mb": {"start": rss[0] if rss else 0.0, "end": rss[-1] if rss else 0.0},
