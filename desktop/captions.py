@@ -23,6 +23,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QPainter, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
@@ -125,7 +126,7 @@ class _LighterTail(QStyledItemDelegate):
         self.initStyleOption(option, index)
         text = option.text
         option.text = ""
-        style = option.widget.style() if option.widget else QStyle()
+        style = option.widget.style() if option.widget else QApplication.style()
         style.drawControl(QStyle.ControlElement.CE_ItemViewItem, option, painter, option.widget)
         firm = text[: len(text) - len(partial)]
         area = option.rect.adjusted(4, 0, -4, 0)
