@@ -39,7 +39,7 @@ def studio(qloop: asyncio.AbstractEventLoop, qtbot: QtBot,
     examples = [NewExample({"messages": [{"role": "user", "content": f"Вопрос {i}?"},
                                          {"role": "assistant", "content": f"Ответ {i}."}]},
                            status=Status.APPROVED, tags=["validation"] if i < 4 else [])
-                for i in range(12)]  # fmt: skip
+                for i in range(16)]  # 12 to train on: tagged ones are held out  # fmt: skip
     qloop.run_until_complete(services.datasets.add("bot", examples))
     correction = qloop.run_until_complete(services.datasets.add_correction(
         "bot", conversation=[{"role": "user", "content": "Вопрос 99?"}],
