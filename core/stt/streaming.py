@@ -148,6 +148,8 @@ class _Stream:
             words = self.guess  # the last pass heard all of it: the same audio, the same words
         else:
             words = self._recognize(audio)
+            if ending or cut:  # its words become final and its audio goes: none may be lost
+                words = _keeping(self.guess, words)
             self.guess_until = read_until
         final = words if ending or cut else _agreed(self.guess, words)
         self.guess = [] if ending or cut else words[len(final) :]
@@ -229,6 +231,20 @@ def _agreed(previous: list[Word], current: list[Word]) -> list[Word]:
             break
         count += 1
     return current[:count]
+
+
+def _keeping(guess: list[Word], words: list[Word]) -> list[Word]:
+    """``words`` and the words the last pass heard after them.
+
+    On a short stretch after a cut, with the final text as its prompt, Whisper may hear the
+    prompt again and stop ("4" for "4, queen of clubs" after "4" became final): the words
+    after that stretch's start, which the previous pass did hear, would be lost with its audio.
+    """
+    end = words[-1].end if words else -1.0
+    later = [word for word in guess if word.start >= end]
+    if words and later and _normal(later[0].text) == _normal(words[-1].text):
+        later = later[1:]
+    return words + later
 
 
 def _without_overlap(final: list[Word], words: list[Word]) -> list[Word]:

@@ -185,3 +185,40 @@ async def test_speech_with_no_pause_and_no_agreement_is_cut_at_the_limit() -> No
     updates = await stream(live, speech)
     assert max(recognizer.lengths) <= (5.0 + options.min_chunk) * 16_000
     assert sum(len(update.final) for update in updates) >= 4  # cut, so words became final
+
+
+async def cards_in_frames(lead: float, times: int) -> Pcm:
+    """ "four queen of clubs" (a pause after "four") ``times``, as a voice channel gives it."""
+    spoken = await clip("pocketsphinx_cards_002.wav").decode()
+    silence = Pcm(bytes(int(lead * 16_000) * 2))
+    return Pcm.concatenate([silence, *[spoken, Pcm(bytes(64_000))] * times])
+
+
+async def stream_frames(live: LiveTranscriber, audio: Pcm) -> list[LiveUpdate]:
+    """``audio`` in 20 ms frames, as a voice channel gives it."""
+    updates = []
+    for start in np.arange(0, audio.duration, 0.02):
+        if update := await live.feed(audio.slice(start, start + 0.02)):
+            updates.append(update)
+    return [*updates, await live.finish()]
+
+
+async def test_words_heard_before_the_utterance_ends_are_kept() -> None:
+    """The pass that ends an utterance hears only the final text again (Whisper does, on the
+    short stretch after a cut): the words the pass before it heard still become final."""
+    recognizer = Scripted([["four"], ["four", "queen", "of", "clubs"], ["four"]])
+    live = LiveTranscriber(recognizer, language="en")
+    updates = await stream_frames(live, await cards_in_frames(0.4, 1))
+    assert join_words(w for u in updates for w in u.final) == "four queen of clubs"
+    assert live.transcript().text == "four queen of clubs"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lead", [0.0, 0.4, 0.6])
+async def test_words_after_a_pause_reach_the_text(whisper: WhisperTranscriber, lead: float) -> None:
+    """The cards clip, twice, in 20 ms frames: the words after its pause are never lost."""
+    live = LiveTranscriber(whisper, language="en")
+    updates = await stream_frames(live, await cards_in_frames(lead, 2))
+    heard = join_words(w for u in updates for w in u.final)
+    assert heard == live.transcript().text
+    assert heard.lower().count("queen of") == 2, heard  # was "4 4 Queen of Clothes"
