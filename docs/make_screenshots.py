@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import qasync
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QWidget
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
@@ -21,7 +21,7 @@ from tests.bridge.test_transcription import voice_message
 from tests.fakes.discord_server import TOKEN, FakeDiscord
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
 from voxdesk.core.config import SecretStore, Settings
-from voxdesk.core.events import BridgeStateChanged
+from voxdesk.core.events import BridgeStateChanged, ListeningChanged, Place, VoiceCaption
 from voxdesk.core.services import Services
 from voxdesk.core.training.store import NewExample, Status
 from voxdesk.desktop.app import create_application
@@ -29,9 +29,18 @@ from voxdesk.desktop.window import MainWindow
 
 DOCS = Path(__file__).parent
 CORPUS = DOCS.parent / "tests" / "data" / "corpus"
+RECORDINGS = ("speechrec_french.aiff", "pocketsphinx_cards_001.wav",
+              "pocketsphinx_librivox_0870.wav", "deepspeech_new_home_in_the_stars.wav")  # fmt: skip
+# What three members said in voice, as the bot's listening would caption it (start, end).
+SAID = [
+    ("trainer", "Did everyone get the new build?", 1.2, 3.0),
+    ("member", "Yes, the captions show up right under the feed.", 3.4, 6.1),
+    ("moderator", "Nice. Can it translate what I say in French?", 6.5, 9.0),
+    ("trainer", "Turn on Translate on the Record page, it works there.", 9.4, 12.2),
+]
 
 
-async def main(app: QApplication) -> None:
+async def main() -> None:
     fake, openai = await FakeDiscord().start(), await FakeOpenAI().start()
     fake.point_client_here()
     settings = Settings()
@@ -50,8 +59,7 @@ async def main(app: QApplication) -> None:
     while (await states.get()).state != "connected":
         pass
     window.discord.refresh_places()
-    for name in ("deepspeech_new_home_in_the_stars.wav", "speechrec_french.aiff"):
-        await window.record.transcribe_files([CORPUS / name])
+    await window.record.transcribe_files([CORPUS / name for name in RECORDINGS])
     audio = fake.attachment(voice_message("pocketsphinx_librivox_0880.wav"), "voice.ogg",
                             "audio/ogg", voice=True)  # fmt: skip
     await fake.post(fake.member, attachments=[audio], voice=True)
@@ -74,8 +82,10 @@ async def main(app: QApplication) -> None:
             ]
         }
         for i in range(24)
-    ]
-    await services.datasets.add("demo", [NewExample(r, status=Status.APPROVED) for r in demo])
+    ]  # the first four are held out: the fine-tune validates on them, Evaluate asks them
+    await services.datasets.add("demo", [NewExample(r, status=Status.APPROVED,
+                                                    tags=["validation"] if i < 4 else [])
+                                         for i, r in enumerate(demo)])  # fmt: skip
     await window.finetune.start()
     window.finetune.dataset.setCurrentText("demo")
     window.finetune.validation.setValue(0.2)
@@ -84,20 +94,75 @@ async def main(app: QApplication) -> None:
     await window.finetune.wait_for(job_id)
     window.finetune.select(job_id)
     await window.finetune.show_job()
+    await show_captions(services, fake)
     await window.dataset.refresh(select="discord")
     window.dataset.status_filter.setCurrentText("candidate")
     await window.dataset.background.settle()
     await window.dataset.validate()
     for row, name in enumerate(("record", "discord", "dataset", "finetunes", "settings")):
         window.sidebar.setCurrentRow(row)
-        await asyncio.sleep(0.3)  # let the page lay itself out before it is grabbed
-        app.processEvents()
-        window.grab().save(str(DOCS / f"{name}.png"))
-        print(f"wrote docs/{name}.png")
+        await shoot(window, name)
+    window.sidebar.setCurrentRow(3)
+    await evaluate(window, openai, job_id)
+    await shoot(window, "evaluate")
+    await edit(window)
     await window.shutdown()
     await services.close()
     await openai.stop()
     await fake.stop()
+
+
+async def show_captions(services: Services, fake: FakeDiscord) -> None:
+    """What the bot's listening publishes, on the bus the Discord page follows."""
+    voice = Place(fake.guild_id, "Voxdesk Test Guild", fake.voice, "Voice")
+    services.events.publish(ListeningChanged(voice, True, "captions in #bot-chat"))
+    for number, (who, text, start, end) in enumerate(SAID, 1):
+        user = getattr(fake, who)
+        if number < len(SAID):
+            caption = VoiceCaption(voice, number, user.id, user.name, text, True, start, end)
+        else:  # still being said: the last words are a guess, painted lighter
+            said = text.rsplit(" ", 3)[0]
+            guess = said.rsplit(" ", 2)[-1]
+            caption = VoiceCaption(voice, number, user.id, user.name, said, False, start,
+                                   partial=guess)  # fmt: skip
+        services.events.publish(caption)
+    await asyncio.sleep(0.2)  # the panel's follower takes them
+
+
+async def evaluate(window: MainWindow, openai: FakeOpenAI, job_id: str) -> None:
+    """The base model and the fine-tuned one side by side on the held-out prompts."""
+    job = window.finetune.selected_job()
+    assert job is not None and job.id == job_id and job.fine_tuned_model
+    tuned = job.fine_tuned_model
+    # The fake's tuned model learnt the held-out answers; the base model answers its default.
+    openai.answers[tuned] = lambda messages: messages[-1]["content"].replace("Вопрос", "Ответ")
+    panel = window.finetune.evaluation
+    window.finetune.tabs.setCurrentWidget(panel)
+    await panel.refresh_choices()
+    panel.dataset.setCurrentText("demo")
+    panel.add_model(job.base_model)
+    panel.add_model(tuned)
+    await panel.run_evaluation(confirm=False)
+
+
+async def edit(window: MainWindow) -> None:
+    """The editor on the longest recording, its segment selected."""
+    record = window.record
+    row = next(r for r in range(record.history.rowCount())
+               if record.history.index(r).data().startswith("pocketsphinx_librivox"))  # fmt: skip
+    record.list.setCurrentIndex(record.history.index(row))
+    record.edit_selected()
+    await asyncio.sleep(1)  # the editor shows on the loop's next turn and loads its audio
+    record.editor.resize(1000, 560)
+    record.editor.view.setCurrentIndex(record.editor.table.index(0, 3))
+    await shoot(record.editor, "editor")
+    record.editor.close()
+
+
+async def shoot(widget: QWidget, name: str) -> None:
+    await asyncio.sleep(0.3)  # the loop runs Qt's events: the page lays itself out
+    widget.grab().save(str(DOCS / f"{name}.png"))
+    print(f"wrote docs/{name}.png")
 
 
 if __name__ == "__main__":
@@ -105,4 +170,4 @@ if __name__ == "__main__":
     loop = qasync.QEventLoop(application)
     asyncio.set_event_loop(loop)
     with loop:
-        loop.run_until_complete(main(application))
+        loop.run_until_complete(main())
