@@ -226,7 +226,7 @@ class EvaluatePanel(QWidget):
         results = QSplitter(Qt.Orientation.Vertical)
         results.addWidget(self.answers_table)
         results.addWidget(summary_table)
-        results.setSizes([400, 140])
+        results.setSizes([300, 200])  # at 720 px high, 400:140 left the summary one row
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addLayout(buttons)

@@ -109,6 +109,7 @@ class TranscriptEditor(QWidget):
         self.shift_button.setToolTip("Move the selected segments (all, if none) by this much")
         self.search = QLineEdit(placeholderText="Search… (Enter for the next)")
         self.search.setClearButtonEnabled(True)
+        self.search.setMinimumWidth(220)  # its placeholder whole, not "Search… (Enter f…"
         self.matches = QLabel()
         bar = QHBoxLayout()
         for widget in (self.play_button, self.undo_button, self.redo_button, self.split_button,

@@ -188,8 +188,8 @@ class FineTunePage(QWidget):
         for label, work in (("Pause", self.pause_selected), ("Resume", self.resume_selected),
                             ("Cancel job", self.cancel_selected),
                             ("Compare selected", self.compare_selected),
-                            ("Use this model for replies", self.use_selected),
-                            ("Use the checkpoint for replies", self.use_checkpoint)):  # fmt: skip
+                            ("Reply with model", self.use_selected),
+                            ("Reply with checkpoint", self.use_checkpoint)):  # fmt: skip
             button = QPushButton(label)
             button.clicked.connect(lambda _=False, work=work: self.background.run(work()))
             actions.addWidget(button)
@@ -211,7 +211,8 @@ class FineTunePage(QWidget):
     def _chart(self) -> QWidget:
         # The palette's colours, not white: the chart then follows a light or dark theme.
         self.chart = pyqtgraph.PlotWidget(background=self.palette().base().color())
-        self.chart.addLegend()
+        # Top right: losses start high on the left, so the legend hides no curve there.
+        self.chart.addLegend(offset=(-10, 10))
         self.chart.setLabel("bottom", "step")
         # connect="finite": a step without a value leaves a gap instead of dropping to 0
         self.loss_curve = self.chart.plot([], [], pen=pyqtgraph.mkPen("#c62828", width=2),

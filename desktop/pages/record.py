@@ -118,7 +118,7 @@ class RecordPage(QWidget):
         if self.history.rowCount():
             self.list.setCurrentIndex(self.history.index(0))
 
-    def _controls(self) -> QHBoxLayout:
+    def _controls(self) -> QVBoxLayout:
         """Engine, language and microphone pickers; open, record and cancel."""
         speech = self.services.settings.speech
         self.engine = QComboBox()
@@ -156,16 +156,22 @@ class RecordPage(QWidget):
         self.level.setFixedWidth(120)
         self.level.setToolTip("Microphone level")
         self.level.hide()  # shown while recording
-        controls = QHBoxLayout()
+        # Two rows: in one, the model picker's buttons were squeezed to slivers at 1180 px.
+        pickers, actions = QHBoxLayout(), QHBoxLayout()
         for label, widget in (("Engine", self.engine), ("Language", self.language),
-                              (self.model_label, self.model),
-                              ("Microphone", self.device)):  # fmt: skip
-            controls.addWidget(QLabel(label) if isinstance(label, str) else label)
-            controls.addWidget(widget)
-        controls.addStretch(1)
-        for control in (self.translate, self.open_button, self.record_button, self.level,
-                        self.cancel_button):  # fmt: skip
-            controls.addWidget(control)
+                              (self.model_label, self.model)):  # fmt: skip
+            pickers.addWidget(QLabel(label) if isinstance(label, str) else label)
+            pickers.addWidget(widget)
+        pickers.addWidget(self.translate)
+        pickers.addStretch(1)
+        actions.addWidget(QLabel("Microphone"))
+        actions.addWidget(self.device)
+        actions.addStretch(1)
+        for control in (self.open_button, self.record_button, self.level, self.cancel_button):
+            actions.addWidget(control)
+        controls = QVBoxLayout()
+        controls.addLayout(pickers)
+        controls.addLayout(actions)
         return controls
 
     def _engine_chosen(self, engine: str) -> None:
