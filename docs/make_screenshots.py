@@ -146,7 +146,7 @@ async def evaluate(window: MainWindow, openai: FakeOpenAI, job_id: str) -> None:
 
 
 async def edit(window: MainWindow) -> None:
-    """The editor on the longest recording, its segment selected."""
+    """The editor on the longest recording, split in two, the second half selected."""
     record = window.record
     row = next(r for r in range(record.history.rowCount())
                if record.history.index(r).data().startswith("pocketsphinx_librivox"))  # fmt: skip
@@ -154,7 +154,12 @@ async def edit(window: MainWindow) -> None:
     record.edit_selected()
     await asyncio.sleep(1)  # the editor shows on the loop's next turn and loads its audio
     record.editor.resize(1000, 560)
-    record.editor.view.setCurrentIndex(record.editor.table.index(0, 3))
+    editor = record.editor
+    editor.view.setCurrentIndex(editor.table.index(0, 3))
+    editor.split_current()  # in the middle: nothing is playing
+    second = editor.table.segments[1]
+    editor.view.setCurrentIndex(editor.table.index(1, 3))
+    editor.player.seek((second.start + second.end) / 2)  # its words, the one there highlighted
     await shoot(record.editor, "editor")
     record.editor.close()
 
