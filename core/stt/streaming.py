@@ -2,7 +2,9 @@
 
 The method is whisper_streaming's (Macháček, Dabre and Bojar, 2023), made cheaper for the CPU:
 
-- A pass runs once ``min_chunk`` seconds of new audio arrived, over the audio not yet final.
+- A pass runs once ``min_chunk`` seconds of new audio arrived, over the audio not yet final,
+  and at once when the newest audio has been quiet long enough to end an utterance (an energy
+  check on 20 ms frames), so the final words of an utterance need not wait for the next tick.
 - Silero voice activity detection (shipped in faster-whisper; about 3 ms of CPU per second of
   audio) cuts the stream into utterances: audio with no speech is dropped unread, and speech
   followed by ``hangover`` seconds of silence ends an utterance, whose words then all become final.
@@ -48,6 +50,9 @@ _PROMPT_CHARACTERS = 400  # of the final text, given to the next pass as context
 _SPEECH_MARGIN = 0.2  # seconds of audio kept after the last speech when an utterance ends
 _ONSET_SECONDS = 0.5  # of a silent buffer kept: speech may be starting at its end
 _OVERLAP_WORDS = 5  # a pass may hear again up to this many final words at its start
+_FRAME = SAMPLE_RATE // 50  # 20 ms: the step of the quick check for the end of speech
+_QUIET_RMS = 10 ** (-45 / 20)  # quieter frames are no speech, to that check
+_VAD_PAD = 0.1  # seconds the voice activity detection adds after speech (``speech_pad_ms``)
 
 
 class WordRecognizer(Protocol):
@@ -111,6 +116,8 @@ class _Stream:
         self.buffer: npt.NDArray[np.float32] = np.zeros(0, dtype=np.float32)
         self.offset = 0.0  # stream time of the buffer's first sample
         self.unprocessed = 0  # samples received since the last pass
+        self.quiet = 0  # samples of quiet at the end of the buffer, by their energy alone
+        self.speaking = False  # loud audio came in and no pass has heard the quiet after it
         self.open_words: list[Word] = []  # final words of the utterance still going on
         self.guess: list[Word] = []  # the last pass's words that are not final yet
         self.guess_until = 0.0  # the stream time up to which that pass read
@@ -127,9 +134,26 @@ class _Stream:
     def append(self, samples: npt.NDArray[np.float32]) -> None:
         self.buffer = np.concatenate([self.buffer, samples])
         self.unprocessed += len(samples)
+        loud_until = _loud_until(samples)
+        if loud_until is None:
+            self.quiet += len(samples)
+        else:
+            self.quiet = len(samples) - loud_until
+            self.speaking = True
+
+    @property
+    def due(self) -> bool:
+        """A pass is due: enough new audio, or speech just went quiet long enough to end an
+        utterance (a cheap energy check, so the final words need not wait for the next tick)."""
+        options = self.options
+        if self.unprocessed >= options.min_chunk * SAMPLE_RATE:
+            return True
+        return self.speaking and self.quiet >= (options.hangover + _VAD_PAD) * SAMPLE_RATE
 
     def process(self, flush: bool = False) -> LiveUpdate:
         new, self.unprocessed = self.unprocessed, 0
+        if self.quiet >= (self.options.hangover + _VAD_PAD) * SAMPLE_RATE:
+            self.speaking = False  # this pass hears the quiet; one early pass per pause
         speech_end = _last_speech_end(self.buffer)
         if speech_end is None:
             self._drop_until(self.heard - _ONSET_SECONDS)
@@ -219,6 +243,16 @@ def _last_speech_end(samples: npt.NDArray[np.float32]) -> int | None:
     return int(found[-1]["end"]) if found else None
 
 
+def _loud_until(samples: npt.NDArray[np.float32]) -> int | None:
+    """Where the last 20 ms frame loud enough to be speech ends; None when none is."""
+    count = len(samples) // _FRAME
+    if count == 0:
+        return None
+    frames = samples[len(samples) - count * _FRAME :].reshape(count, _FRAME)
+    loud = np.flatnonzero(np.sqrt(np.mean(frames**2, axis=1)) >= _QUIET_RMS)
+    return None if len(loud) == 0 else len(samples) - (count - 1 - int(loud[-1])) * _FRAME
+
+
 def _normal(word: str) -> str:
     return re.sub(r"[^\w]", "", word.lower())
 
@@ -291,7 +325,7 @@ class LiveTranscriber:
                 f"Live transcription takes {SAMPLE_RATE} Hz audio, not {audio.sample_rate} Hz."
             )
         self._stream.append(audio.as_float32())
-        if self._stream.unprocessed < self._stream.options.min_chunk * SAMPLE_RATE:
+        if not self._stream.due:
             return None
         return await run_blocking(lambda _cancelled, _report: self._stream.process())
 

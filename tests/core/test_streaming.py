@@ -222,3 +222,17 @@ async def test_words_after_a_pause_reach_the_text(whisper: WhisperTranscriber, l
     heard = join_words(w for u in updates for w in u.final)
     assert heard == live.transcript().text
     assert heard.lower().count("queen of") == 2, heard  # was "4 4 Queen of Clothes"
+
+
+async def test_an_utterance_ends_as_soon_as_it_has_been_quiet_for_the_hangover() -> None:
+    """Its final words come 0.5 s after the speech, not at the next second's pass, and the
+    quiet after it costs one pass, not one per frame."""
+    recognizer = Scripted([["four"], ["four", "queen", "of", "clubs"]] * 3)
+    live = LiveTranscriber(recognizer, language="en")
+    audio = await cards_in_frames(0.0, 1)
+    updates = await stream_frames(live, Pcm.concatenate([audio, Pcm(bytes(96_000))]))
+    ended = [update.heard for update in updates if update.ended]
+    spoken = clip("pocketsphinx_cards_002.wav").duration
+    assert len(ended) == 1
+    assert ended[0] <= spoken + StreamOptions().hangover + 0.3  # the next tick: at 3 s
+    assert live.cost.passes <= 3
