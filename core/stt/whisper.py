@@ -323,6 +323,7 @@ def _recognize_words(
     task: Task = "transcribe",
 ) -> tuple[list[Word], str | None]:
     from faster_whisper.tokenizer import Tokenizer
+    from faster_whisper.transcribe import merge_punctuations
 
     encoded, window, frames = _encode(model, samples)
     language = language or _detect_language(model, encoded)
@@ -350,6 +351,9 @@ def _recognize_words(
         return [], language  # a repetition loop, not speech
     duration = len(samples) / 16000
     (aligned,) = model.find_alignment(tokenizer, [tokens], encoded, frames)
+    # Punctuation as a word of its own would be spaced as one ("Mr . John"): it joins its
+    # neighbour, by faster-whisper's own lists of what goes before and after a word.
+    merge_punctuations(aligned, "\"'“¿([{-", "\"'.。,，!！?？:：”)]}、")
     words = [
         Word(
             float(min(item["start"], duration)),

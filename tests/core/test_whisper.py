@@ -156,6 +156,7 @@ async def test_words_of_one_streaming_pass_have_their_times(whisper: WhisperTran
     # Plain floats, not numpy's: history JSON and events hold these.
     assert {type(n) for w in words for n in (w.start, w.end, w.probability)} == {float}
     assert all(word.text == word.text.strip() for word in words)
+    assert all(any(c.isalnum() for c in word.text) for word in words)  # "stars." not "stars ."
     assert all(a.end <= b.start for a, b in itertools.pairwise(words))
     # The prompt is what was said before: context, never part of what is heard now.
     told, _ = await asyncio.to_thread(
