@@ -22,7 +22,7 @@ run: system-deps $(STAMP)
 	$(BIN)/voxdesk $(ARGS)
 
 test: system-deps $(STAMP) lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 lint: $(STAMP) $(VENV)/src/voxdesk
 	$(BIN)/ruff check core bridge desktop tests bench docs
