@@ -117,7 +117,7 @@ class _Stream:
         self.offset = 0.0  # stream time of the buffer's first sample
         self.unprocessed = 0  # samples received since the last pass
         self.quiet = 0  # samples of quiet at the end of the buffer, by their energy alone
-        self.owed: list[float] = []  # seconds of quiet after speech at which a pass is due
+        self.speaking = False  # loud audio came in and no pass has heard the quiet after it
         self.open_words: list[Word] = []  # final words of the utterance still going on
         self.guess: list[Word] = []  # the last pass's words that are not final yet
         self.guess_until = 0.0  # the stream time up to which that pass read
@@ -139,22 +139,21 @@ class _Stream:
             self.quiet += len(samples)
         else:
             self.quiet = len(samples) - loud_until
-            # Speech went quiet: a pass that hears all of it just before the utterance may end,
-            # then the pass that ends it, which only takes the words that pass heard.
-            hangover = self.options.hangover
-            self.owed = [hangover - _VAD_PAD, hangover + _VAD_PAD]
+            self.speaking = True
 
     @property
     def due(self) -> bool:
-        """A pass is due: enough new audio, or speech went quiet (a cheap energy check, so the
-        final words of an utterance need not wait for the next tick)."""
-        if self.unprocessed >= self.options.min_chunk * SAMPLE_RATE:
+        """A pass is due: enough new audio, or speech just went quiet long enough to end an
+        utterance (a cheap energy check, so the final words need not wait for the next tick)."""
+        options = self.options
+        if self.unprocessed >= options.min_chunk * SAMPLE_RATE:
             return True
-        return bool(self.owed) and self.quiet >= self.owed[0] * SAMPLE_RATE
+        return self.speaking and self.quiet >= (options.hangover + _VAD_PAD) * SAMPLE_RATE
 
     def process(self, flush: bool = False) -> LiveUpdate:
         new, self.unprocessed = self.unprocessed, 0
-        self.owed = [quiet for quiet in self.owed if quiet * SAMPLE_RATE > self.quiet]
+        if self.quiet >= (self.options.hangover + _VAD_PAD) * SAMPLE_RATE:
+            self.speaking = False  # this pass hears the quiet; one early pass per pause
         speech_end = _last_speech_end(self.buffer)
         if speech_end is None:
             self._drop_until(self.heard - _ONSET_SECONDS)
@@ -169,13 +168,14 @@ class _Stream:
         else:
             audio = self.buffer
         read_until = self.offset + len(audio) / SAMPLE_RATE
-        if ending and self.guess_until >= read_until:
+        if ending and self.guess and self.guess_until >= read_until:
             words = self.guess  # the last pass heard all of it: the same audio, the same words
         else:
-            recognized = self._recognize(audio)
-            words = _keeping(self.guess, recognized)
+            words = self._recognize(audio)
+            if ending or cut:  # its words become final and its audio goes: none may be lost
+                words = _keeping(self.guess, words)
             self.guess_until = read_until
-        final = words if ending or cut else _agreed(self.guess, recognized)
+        final = words if ending or cut else _agreed(self.guess, words)
         self.guess = [] if ending or cut else words[len(final) :]
         self._finalize(final)
         if ending or cut:
@@ -268,12 +268,11 @@ def _agreed(previous: list[Word], current: list[Word]) -> list[Word]:
 
 
 def _keeping(guess: list[Word], words: list[Word]) -> list[Word]:
-    """A pass's ``words`` and the words the pass before heard after them.
+    """``words`` and the words the last pass heard after them.
 
     On a short stretch after a cut, with the final text as its prompt, Whisper may hear the
     prompt again and stop ("4" for "4, queen of clubs" after "4" became final): the words
-    the pass before did hear would be lost with the audio when the utterance ends. They stay
-    the guess (never agreed on by this pass) and become final if the utterance ends.
+    after that stretch's start, which the previous pass did hear, would be lost with its audio.
     """
     end = words[-1].end if words else -1.0
     later = [word for word in guess if word.start >= end]
