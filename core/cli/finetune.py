@@ -4,6 +4,7 @@ fine-tuning jobs; hold out a split and evaluate models on it."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, cast
@@ -28,7 +29,9 @@ from voxdesk.core.training.evaluate import (
     hold_out,
     plan_evaluation,
 )
+from voxdesk.core.training.finetune import FineTuner
 from voxdesk.core.training.job_request import Hyperparameters, JobOptions, JobUpdate, Method
+from voxdesk.core.training.jobs import JobSnapshot
 from voxdesk.core.training.launch import (
     FineTuneOrder,
     LaunchStep,
@@ -167,27 +170,25 @@ async def _follow(services: Services, job_id: str, out: Console) -> None:
 @finetune_app.command("cancel")
 def cancel(ctx: typer.Context, job_id: Annotated[str, typer.Argument()]) -> None:
     """Cancel a job."""
-    cli = get_context(ctx)
-    with user_errors(cli.console):
-        job = cli.run(lambda s: s.fine_tuner.cancel(job_id))
-        cli.out.print(f"Job {job.id} is {job.status}.")
+    _change_job(ctx, lambda tuner: tuner.cancel(job_id))
 
 
 @finetune_app.command("pause")
 def pause(ctx: typer.Context, job_id: Annotated[str, typer.Argument()]) -> None:
     """Pause a running job; it keeps its progress until resumed."""
-    cli = get_context(ctx)
-    with user_errors(cli.console):
-        job = cli.run(lambda s: s.fine_tuner.pause(job_id))
-        cli.out.print(f"Job {job.id} is {job.status}.")
+    _change_job(ctx, lambda tuner: tuner.pause(job_id))
 
 
 @finetune_app.command("resume")
 def resume(ctx: typer.Context, job_id: Annotated[str, typer.Argument()]) -> None:
     """Resume a paused job."""
+    _change_job(ctx, lambda tuner: tuner.resume(job_id))
+
+
+def _change_job(ctx: typer.Context, change: Callable[[FineTuner], Awaitable[JobSnapshot]]) -> None:
     cli = get_context(ctx)
     with user_errors(cli.console):
-        job = cli.run(lambda s: s.fine_tuner.resume(job_id))
+        job = cli.run(lambda services: change(services.fine_tuner))
         cli.out.print(f"Job {job.id} is {job.status}.")
 
 
