@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from rich.console import Console
@@ -19,19 +19,7 @@ from voxdesk.core.cli.context import get_context, user_errors
 from voxdesk.core.cli.dataset import print_report
 from voxdesk.core.errors import VoxdeskError
 from voxdesk.core.services import Services
-from voxdesk.core.training.evaluate import (
-    DEFAULT_SPLIT,
-    EvalResult,
-    Limits,
-    dollars,
-    evaluate,
-    export_results,
-    hold_out,
-    plan_evaluation,
-)
-from voxdesk.core.training.finetune import FineTuner
 from voxdesk.core.training.job_request import Hyperparameters, JobOptions, JobUpdate, Method
-from voxdesk.core.training.jobs import JobSnapshot
 from voxdesk.core.training.launch import (
     FineTuneOrder,
     LaunchStep,
@@ -39,7 +27,13 @@ from voxdesk.core.training.launch import (
     Validated,
     launch_fine_tune,
 )
+from voxdesk.core.training.transfer import VALIDATION_TAG
 from voxdesk.core.training.validator import ValidationReport
+
+if TYPE_CHECKING:  # the OpenAI SDK loads when a command talks to OpenAI, not for --help
+    from voxdesk.core.training.evaluate import EvalResult
+    from voxdesk.core.training.finetune import FineTuner
+    from voxdesk.core.training.jobs import JobSnapshot
 
 finetune_app = typer.Typer(help="Start and follow OpenAI fine-tuning jobs.", no_args_is_help=True)
 _AUTO = "Chosen by OpenAI when left out."
@@ -207,9 +201,11 @@ def split_command(
     dataset: Annotated[str, typer.Argument()],
     share: Annotated[float, typer.Option(help="Share of approved examples to hold out.")] = 0.1,
     seed: Annotated[int, typer.Option(help="Seed of the choice.")] = 0,
-    name: Annotated[str, typer.Option(help="The split's name (a tag).")] = DEFAULT_SPLIT,
+    name: Annotated[str, typer.Option(help="The split's name (a tag).")] = VALIDATION_TAG,
 ) -> None:
     """Hold out a seeded share of a dataset as a split (a tag) to evaluate models on."""
+    from voxdesk.core.training.evaluate import hold_out
+
     cli = get_context(ctx)
     with user_errors(cli.console):
         held = cli.run(lambda s: hold_out(s.datasets, dataset, share, seed=seed, split=name))
@@ -223,7 +219,7 @@ def eval_command(
         list[str], typer.Argument(help="Models to compare: base, fine-tuned, checkpoints.")
     ],
     dataset: Annotated[str, typer.Option(help="Dataset whose split holds the prompts.")],
-    split: Annotated[str, typer.Option(help="Split (tag) to ask.")] = DEFAULT_SPLIT,
+    split: Annotated[str, typer.Option(help="Split (tag) to ask.")] = VALIDATION_TAG,
     limit: Annotated[int | None, typer.Option(min=1, help="At most this many prompts.")] = None,
     judge: Annotated[str | None, typer.Option(help="Model that grades each answer.")] = None,
     concurrency: Annotated[int, typer.Option(min=1, max=256)] = 8,
@@ -234,6 +230,8 @@ def eval_command(
     ] = False,
 ) -> None:
     """Ask each model the split's prompts; compare their answers with the references."""
+    from voxdesk.core.training.evaluate import Limits, evaluate, export_results, plan_evaluation
+
     cli = get_context(ctx)
     with user_errors(cli.console):
         if export is not None and export.suffix.lower() not in (".jsonl", ".csv"):
@@ -260,6 +258,8 @@ def eval_command(
 
 
 def print_summary(result: EvalResult, out: Console) -> None:
+    from voxdesk.core.training.evaluate import dollars
+
     judged = result.plan.judge is not None
     table = Table(title=f"Evaluation {result.id}")
     table.add_column("model", overflow="fold")  # an ft: name in full, over lines if need be

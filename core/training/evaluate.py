@@ -54,11 +54,12 @@ from voxdesk.core.training.tokens import (
     count_texts,
     encoding_for_model,
 )
+from voxdesk.core.training.transfer import VALIDATION_TAG
 
 if TYPE_CHECKING:
     from voxdesk.core.services import Services
 
-DEFAULT_SPLIT = "validation"
+DEFAULT_SPLIT = VALIDATION_TAG  # the split exports hold out of training
 NO_VERDICT = "no verdict"
 Verdict = Literal["correct", "partly", "wrong"]
 VERDICT_RANK: dict[str, int] = {"correct": 2, "partly": 1, "wrong": 0}
