@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.fakes.openai_server import API_KEY, FakeOpenAI
-from voxdesk.core.config import SecretStore, Settings
+from tests.fakes.openai_server import FakeOpenAI
 from voxdesk.core.services import Services
 from voxdesk.core.training.database import Database
 from voxdesk.core.training.evaluate import DEFAULT_SPLIT, evaluate, hold_out, plan_evaluation
@@ -31,25 +29,6 @@ from voxdesk.core.training.store import DatasetError, DatasetStore, NewExample, 
 from voxdesk.core.training.transfer import VALIDATION_TAG, export_jsonl
 
 MODEL = "gpt-4o-mini-2024-07-18"
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeOpenAI]:
-    fake = await FakeOpenAI().start()
-    yield fake
-    assert fake.spec_problems() == []
-    await fake.stop()
-
-
-@pytest.fixture
-async def services(server: FakeOpenAI, tmp_path: Path) -> AsyncIterator[Services]:
-    config = Settings()
-    config.openai.base_url = server.base_url
-    config.openai.max_retries = 0
-    made = Services(config, SecretStore({"OPENAI_API_KEY": API_KEY}),
-                    database_path=tmp_path / "voxdesk.db")  # fmt: skip
-    yield made
-    await made.close()
 
 
 def question(i: int) -> str:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.fakes.openai_server import API_KEY, FakeOpenAI
-from voxdesk.core.config import SecretStore, Settings
+from tests.fakes.openai_server import FakeOpenAI
 from voxdesk.core.openai_client import OpenAIError
 from voxdesk.core.services import Services
 from voxdesk.core.training.job_request import Hyperparameters, InvalidJobRequest, JobOptions
@@ -28,25 +26,6 @@ from voxdesk.core.training.launch import (
 from voxdesk.core.training.store import NewExample, Status
 
 MODEL = "gpt-4o-mini-2024-07-18"
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeOpenAI]:
-    fake = await FakeOpenAI().start()
-    yield fake
-    assert fake.spec_problems() == []
-    await fake.stop()
-
-
-@pytest.fixture
-async def services(server: FakeOpenAI, tmp_path: Path) -> AsyncIterator[Services]:
-    settings = Settings()
-    settings.openai.base_url = server.base_url
-    settings.openai.max_retries = 0
-    made = Services(settings, SecretStore({"OPENAI_API_KEY": API_KEY}),
-                    database_path=tmp_path / "voxdesk.db")  # fmt: skip
-    yield made
-    await made.close()
 
 
 def chat_rows(count: int) -> list[dict[str, Any]]:
