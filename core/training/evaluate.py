@@ -65,6 +65,7 @@ Verdict = Literal["correct", "partly", "wrong"]
 VERDICT_RANK: dict[str, int] = {"correct": 2, "partly": 1, "wrong": 0}
 SAVE_EVERY = 25  # answers stored a transaction; the rest when the evaluation ends or stops
 QUICK_TEST_PROMPTS = 5  # what !test asks: a quick look, not the whole split
+QUICK_TEST_MOST = 50  # !test N asks up to this many: the whole split is the window's or CLI's
 LEARNT_SIMILARITY = 80.0  # a correction counts as learnt from this similarity up
 JUDGE_COMPLETION_TOKENS = 80  # a verdict and one sentence, for the estimate
 JUDGE_INSTRUCTIONS = (
@@ -268,6 +269,11 @@ async def evaluate_reply_model(
 ) -> EvalResult:
     """The reply model (with its base model, for a fine-tune) on a few of the dataset's
     validation prompts: the quick check ``!test`` runs."""
+    if not 1 <= limit <= QUICK_TEST_MOST:
+        raise EvaluationError(
+            f"A quick test asks 1 to {QUICK_TEST_MOST} prompts, not {limit}.",
+            hint="voxdesk finetune eval or the window's Evaluate tab ask the whole split.",
+        )
     model = services.settings.assistant.model
     base = model.removeprefix("ft:").split(":")[0]
     models = [base, model] if model.startswith("ft:") else [model]
@@ -684,6 +690,7 @@ class EvaluationRecord:
     estimated_cost: float | None
     started_at: str
     finished_at: str | None
+    answered: int = 0  # prompts with at least one answer stored
 
 
 class EvaluationStore:
@@ -733,7 +740,12 @@ class EvaluationStore:
     async def evaluations(self, job_id: str | None = None) -> list[EvaluationRecord]:
         def query(connection: sqlite3.Connection) -> list[EvaluationRecord]:
             where, params = ("WHERE job_id = ?", (job_id,)) if job_id else ("", ())
-            rows = connection.execute(f"SELECT * FROM evaluations {where} ORDER BY id", params)
+            rows = connection.execute(
+                "SELECT *, (SELECT COUNT(DISTINCT example_id) FROM evaluation_answers"
+                f" WHERE evaluation_id = evaluations.id) AS answered FROM evaluations {where}"
+                " ORDER BY id",
+                params,
+            )
             return [EvaluationRecord(**(dict(r) | {"models": tuple(json.loads(r["models"]))}))
                     for r in rows]  # fmt: skip
 
@@ -768,3 +780,24 @@ class EvaluationStore:
 def _answer(row: sqlite3.Row) -> Answer:
     values = {k: row[k] for k in row.keys() if k not in ("evaluation_id", "answer")}  # noqa: SIM118
     return Answer(text=row["answer"], **values)
+
+
+async def stored_result(services: Services, record: EvaluationRecord) -> EvalResult:
+    """A past evaluation rebuilt from the registry, to show and export again. Its prompts are
+    read from the dataset as it is now: an example deleted or changed since stands as its id."""
+    answers = tuple(await EvaluationStore(services.database).answers(record.id))
+    cases = [await _stored_case(services.datasets, example_id)
+             for example_id in dict.fromkeys(a.example_id for a in answers)]  # fmt: skip
+    asked = Estimate(len(cases) * len(record.models), 0, 0, record.estimated_cost or 0.0)
+    plan = EvalPlan(record.dataset, record.split, record.models, tuple(cases), asked,
+                    record.judge, record.job_id)  # fmt: skip
+    return EvalResult(record.id, plan, answers, record.state)
+
+
+async def _stored_case(store: DatasetStore, example_id: int) -> EvalCase:
+    try:
+        case = case_of(await store.get(example_id))
+    except VoxdeskError:  # deleted since
+        case = None
+    gone = {"role": "user", "content": f"(example {example_id} is no longer a prompt here)"}
+    return case or EvalCase(example_id, (gone,), "")
