@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 import discord
@@ -22,7 +23,12 @@ from voxdesk.core.assistant import Reply
 from voxdesk.core.config.settings import VoiceReplies
 from voxdesk.core.errors import VoxdeskError, user_message
 from voxdesk.core.events import MessageSeen, ReplySent
-from voxdesk.core.training.evaluate import evaluate_reply_model, summary_lines
+from voxdesk.core.training.evaluate import (
+    QUICK_TEST_MOST,
+    QUICK_TEST_PROMPTS,
+    evaluate_reply_model,
+    summary_lines,
+)
 
 log = logging.getLogger(__name__)
 MODES: dict[str, VoiceReplies] = {"off": "off", "text": "text", "speech": "text+speech"}
@@ -51,16 +57,34 @@ class Chat(commands.Cog):
         await ctx.reply(f"Привет, {ctx.author.display_name}! 👋 `{ctx.prefix}instruction` "
                         "lists what I can do.")  # fmt: skip
 
-    @commands.hybrid_command(name="test", description="An answer, or a quick evaluation.")  # type: ignore[arg-type]  # mypy cannot bind the ParamSpec
-    async def test_model(self, ctx: commands.Context[commands.Bot], *, text: str = "") -> None:
-        """!test <text> or !test <JSON list of messages>; !test alone compares the reply model
-        (and its base) on a few of the dataset's validation prompts."""
+    @commands.hybrid_command(  # type: ignore[arg-type]  # mypy cannot bind the ParamSpec
+        name="test",
+        description="An answer, or a quick evaluation on N validation prompts.",
+        usage=f"[count 1-{QUICK_TEST_MOST} | text | JSON list of messages]",
+    )
+    @app_commands.describe(
+        text="What the reply model answers: a prompt, or a JSON list of messages",
+        count=f"Compare the reply model and its base on this many validation prompts "
+        f"(default {QUICK_TEST_PROMPTS})",
+    )
+    async def test_model(
+        self, ctx: commands.Context[commands.Bot], *, text: str = "",
+        count: app_commands.Range[int, 1, QUICK_TEST_MOST] | None = None,
+    ) -> None:  # fmt: skip
+        """!test TEXT (or a JSON list of messages) is answered by the reply model; !test alone
+        or !test N compares the reply model (and its base) on 5 or N (1-50) of the dataset's
+        validation prompts. A bare whole number is a count: to have one answered, send it as a
+        JSON list of messages."""
         self.cooldown.check(ctx.author)
-        if not text.strip():
-            dataset = self.settings.dataset_for(ctx.guild.id if ctx.guild else None)
-            async with ctx.typing():
-                result = await evaluate_reply_model(self.services, dataset)
-            await ctx.reply("\n".join(summary_lines(result))[:2000], mention_author=False)
+        # The prefix command reads everything after !test as ``text``; ``count`` is the slash
+        # command's own option.
+        text = text.strip()
+        if count is None and re.fullmatch(r"[+-]?\d+", text):
+            count, text = int(text), ""
+        if count is not None and text:
+            raise commands.BadArgument("Give a text to answer or a count of prompts, not both.")
+        if not text:
+            await self._quick_evaluation(ctx, QUICK_TEST_PROMPTS if count is None else count)
             return
         messages = _messages_from(text)
         prompt = messages[-1]["content"] if messages else text
@@ -70,6 +94,17 @@ class Chat(commands.Cog):
                 f"test-{ctx.channel.id}", str(prompt), messages=history
             )
         await self._send(ctx.message, reply, spoken=False)
+
+    async def _quick_evaluation(self, ctx: commands.Context[commands.Bot], count: int) -> None:
+        """The reply model (and its base) on ``count`` validation prompts, summed up."""
+        dataset = self.settings.dataset_for(ctx.guild.id if ctx.guild else None)
+        async with ctx.typing():
+            result = await evaluate_reply_model(self.services, dataset, limit=count)
+        lines = [
+            *summary_lines(result),
+            f"Estimated before asking: {result.plan.estimate.describe()}",
+        ]
+        await ctx.reply("\n".join(lines)[:2000], mention_author=False)
 
     @commands.hybrid_command(name="voice_replies", description="What voice messages get here.")
     @app_commands.choices(mode=[app_commands.Choice(name=m, value=m) for m in MODES])

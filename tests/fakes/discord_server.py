@@ -244,19 +244,28 @@ class FakeDiscord:
         return int(channel["id"])
 
     async def use_context_menu(self, user: FakeUser, name: str, target: int) -> str:
-        token = f"interaction-token-{self.new_id()}"
         target_message = self.messages[target]
+        return await self._interact(user, int(target_message["channel_id"]), {
+            "id": str(self.new_id()), "name": name, "type": 3, "target_id": str(target),
+            "resolved": {"messages": {str(target): target_message}}})  # fmt: skip
+
+    async def use_slash_command(self, user: FakeUser, name: str, **options: int | str) -> str:
+        """A user runs /name with these options (integers and strings) in #general."""
+        sent = [{"name": key, "type": 4 if isinstance(value, int) else 3, "value": value}
+                for key, value in options.items()]  # fmt: skip
+        return await self._interact(user, self.general, {
+            "id": str(self.new_id()), "name": name, "type": 1, "options": sent})  # fmt: skip
+
+    async def _interact(self, user: FakeUser, channel: int, data: dict[str, Any]) -> str:
+        token = f"interaction-token-{self.new_id()}"
         await self.dispatch("INTERACTION_CREATE", {
             "id": str(self.new_id()), "application_id": str(self.application_id), "type": 2,
             "token": token, "version": 1, "guild_id": str(self.guild_id),
-            "channel_id": str(target_message["channel_id"]),
-            "channel": self._channels()[0] | {"id": target_message["channel_id"]},
+            "channel_id": str(channel), "channel": self._channels()[0] | {"id": str(channel)},
             "member": user.member() | {"permissions": "2147483647"},
             "app_permissions": "2147483647", "locale": "ru", "guild_locale": "ru",
             "entitlements": [], "authorizing_integration_owners": {"0": str(self.guild_id)},
-            "context": 0, "attachment_size_limit": 10 * 1024 * 1024,
-            "data": {"id": str(self.new_id()), "name": name, "type": 3, "target_id": str(target),
-                     "resolved": {"messages": {str(target): target_message}}},
+            "context": 0, "attachment_size_limit": 10 * 1024 * 1024, "data": data,
         })  # fmt: skip
         return token
 
