@@ -2,12 +2,16 @@
 
 The tab collects what to evaluate, shows core's cost estimate for confirmation, and fills the
 tables as answers arrive from ``core.training.evaluate``; Stop cancels the run (the answers so
-far stay stored and summed up).
+far stay stored and summed up). Past evaluations, kept in the registry, are listed in a tab
+beside the form (the selected job's, or all): choosing one shows its answers and summary again,
+to read or export.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +24,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
+    QLabel,
     QLineEdit,
     QListWidget,
     QMessageBox,
@@ -27,6 +32,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -39,6 +45,8 @@ from voxdesk.core.training.evaluate import (
     Answer,
     EvalPlan,
     EvalResult,
+    EvaluationRecord,
+    EvaluationStore,
     Limits,
     ModelSummary,
     Progress,
@@ -46,6 +54,7 @@ from voxdesk.core.training.evaluate import (
     evaluate,
     export_results,
     plan_evaluation,
+    stored_result,
     summarize,
 )
 from voxdesk.core.training.pricing import price_table
@@ -69,10 +78,10 @@ class AnswersModel(QAbstractTableModel):
         self.answers: dict[tuple[int, str], Answer] = {}
         self._rows: dict[int, int] = {}
 
-    def reset(self, plan: EvalPlan) -> None:
+    def reset(self, plan: EvalPlan, answers: Sequence[Answer] = ()) -> None:
         self.beginResetModel()
         self.plan = plan
-        self.answers = {}
+        self.answers = {(a.example_id, a.model): a for a in answers}
         self._rows = {case.example_id: row for row, case in enumerate(plan.cases)}
         self.endResetModel()
 
@@ -166,6 +175,39 @@ class SummaryModel(RowsModel):
         return values[index.column()]
 
 
+class EvaluationsModel(RowsModel):
+    """Past evaluations, newest first: when, on what, which models, how it ended, how far."""
+
+    columns = ("Started", "Dataset / split", "Models", "State", "Prompts answered")
+
+    def set_records(self, records: Sequence[EvaluationRecord]) -> None:
+        self.beginResetModel()
+        self.rows = sorted(records, key=lambda record: record.id, reverse=True)
+        self.endResetModel()
+
+    def row_of(self, evaluation_id: int) -> int | None:
+        return next((row for row, r in enumerate(self.rows) if r.id == evaluation_id), None)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        record: EvaluationRecord = self.rows[index.row()]
+        if role == Qt.ItemDataRole.UserRole:
+            return record
+        if role == Qt.ItemDataRole.ToolTipRole:
+            judge = f"\njudged by {record.judge}" if record.judge else ""
+            job = f"\nmodels of {record.job_id}" if record.job_id else ""
+            return "\n".join(record.models) + judge + job
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        values = (
+            _local_time(record.started_at), f"{record.dataset} / {record.split}",
+            ", ".join(_short(model) for model in record.models), record.state,
+            str(record.answered),
+        )  # fmt: skip
+        return values[index.column()]
+
+
 class EvaluatePanel(QWidget):
     def __init__(self, services: Services, status: StatusLine) -> None:
         super().__init__()
@@ -174,7 +216,9 @@ class EvaluatePanel(QWidget):
         self.background = Actions(status)
         self.answers = AnswersModel()
         self.summary = SummaryModel()
+        self.history = EvaluationsModel()
         self.result: EvalResult | None = None
+        self.job_id: str | None = None  # whose past evaluations are listed; None for all
         self._build()
 
     def _build(self) -> None:
@@ -196,13 +240,20 @@ class EvaluatePanel(QWidget):
         self.judge.setEditable(True)
         self.concurrency = _spin(1, 256, 8)
         self.rpm = _spin(1, 1_000_000, 500)
-        form = QFormLayout()
+        pace = QHBoxLayout()
+        pace.addWidget(self.concurrency, 1)
+        pace.addWidget(QLabel("Requests / minute"))
+        pace.addWidget(self.rpm, 1)
+        new = QWidget()
+        form = QFormLayout(new)
         for label, widget in (("Models", choose), ("", self.models), ("Dataset", self.dataset),
                               ("Split", self.split), ("Prompts", self.limit),
                               ("Judge (optional)", self.judge),
-                              ("Concurrency", self.concurrency),
-                              ("Requests / minute", self.rpm)):  # fmt: skip
+                              ("Concurrency", pace)):  # fmt: skip
             form.addRow(label, widget)
+        self.sections = QTabWidget()
+        self.sections.addTab(new, "New evaluation")
+        self.sections.addTab(self._history_panel(), "Past evaluations")
         start, stop, export = QPushButton("Evaluate…"), QPushButton("Stop"), QPushButton("Export…")
         start.clicked.connect(lambda: self.background.run(self.run_evaluation()))
         stop.clicked.connect(self.stop)
@@ -228,9 +279,60 @@ class EvaluatePanel(QWidget):
         results.addWidget(summary_table)
         results.setSizes([300, 200])  # at 720 px high, 400:140 left the summary one row
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
+        layout.addWidget(self.sections)
         layout.addLayout(buttons)
         layout.addWidget(results, 1)
+
+    def _history_panel(self) -> QWidget:
+        self.history_scope = QLabel()
+        self.history_table = row_table(
+            self.history, QAbstractItemView.SelectionMode.SingleSelection
+        )
+        header = self.history_table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)  # the models
+        # Loaded in the background: the registry is read on its own thread, the UI stays live.
+        self.history_table.selectionModel().currentRowChanged.connect(self._past_chosen)
+        panel = QWidget()
+        layout = QVBoxLayout(panel)
+        layout.addWidget(self.history_scope)
+        layout.addWidget(self.history_table, 1)
+        return panel
+
+    async def refresh_history(self, job_id: str | None = None) -> None:
+        """The past evaluations of ``job_id``'s models (all when None), newest first; the one
+        selected stays selected."""
+        self.job_id = job_id
+        current = self.history_table.currentIndex()
+        chosen = self.history.rows[current.row()].id if current.isValid() else None
+        records = await EvaluationStore(self.services.database).evaluations(job_id)
+        self.history.set_records(records)
+        self.history_scope.setText(f"Evaluations of {job_id}'s models, newest first"
+                                   if job_id else "All evaluations, newest first")  # fmt: skip
+        row = None if chosen is None else self.history.row_of(chosen)
+        if row is not None:
+            self.history_table.selectRow(row)
+
+    def _past_chosen(self, current: QModelIndex) -> None:
+        if current.isValid():
+            self.background.run(self.show_past(self.history.rows[current.row()]))
+
+    async def show_past(self, record: EvaluationRecord) -> None:
+        """A past evaluation's stored answers in the tables, its summary under them."""
+        if self.result is not None and self.result.id == record.id:
+            return  # already shown
+        result = await stored_result(self.services, record)
+        current = self.history_table.currentIndex()
+        if not current.isValid() or self.history.rows[current.row()].id != record.id:
+            return  # another was chosen while this one loaded
+        self.result = result
+        plan = result.plan
+        self.answers.reset(plan, result.answers)
+        self.summary.set_summaries(result.summaries(), result.corrections_learnt())
+        self.progress.setRange(0, max(1, len(plan.cases) * len(plan.models)))
+        self.progress.setValue(len(result.answers))
+        self.status.say(f"Evaluation of {_local_time(record.started_at)}: {len(plan.cases)} "
+                        f"prompts × {len(plan.models)} models, {record.state}.")  # fmt: skip
 
     async def refresh_choices(self) -> None:
         """Datasets, and the models there are: base models, fine-tuned ones and checkpoints."""
@@ -271,16 +373,24 @@ class EvaluatePanel(QWidget):
         if confirm and not self._confirm(plan):
             raise VoxdeskError("Not started.")
         self.answers.reset(plan)
+        self.result = None  # until this run ends: Export has nothing that is shown
         self.summary.set_summaries([], {})
         self.progress.setRange(0, len(plan.cases) * len(plan.models))
         self.progress.setValue(0)
         limits = Limits(self.concurrency.value(), self.rpm.value())
+        self.history_table.setEnabled(False)  # the tables show this run until it ends
         try:
             self.result = await evaluate(self.services, plan, limits=limits, progress=self._heard)
         except asyncio.CancelledError:
             self._sum_up(plan)
             self.status.say(f"Stopped after {len(self.answers.answers)} answers; they are kept.")
             raise
+        finally:
+            self.history_table.setEnabled(True)
+            # Listed now, under the job it belongs to (or among all, if it is another's).
+            self.history_table.clearSelection()
+            self.history_table.setCurrentIndex(QModelIndex())
+            await self.refresh_history(self.job_id if plan.job_id == self.job_id else None)
         self._sum_up(plan)
         self.status.say(f"Evaluated {len(plan.models)} models on {len(plan.cases)} prompts.")
         return self.result
@@ -309,7 +419,8 @@ class EvaluatePanel(QWidget):
         return await export_results(self.result, path)
 
     def _export_dialog(self) -> None:
-        name, _ = QFileDialog.getSaveFileName(self, "Export answers", "answers.csv",
+        suggested = f"evaluation-{self.result.id}.csv" if self.result else "answers.csv"
+        name, _ = QFileDialog.getSaveFileName(self, "Export answers", suggested,
                                               "CSV (*.csv);;JSONL (*.jsonl)")  # fmt: skip
         if name:
             self.background.run(self._export_to(Path(name)))
@@ -328,6 +439,11 @@ def _short(model: str) -> str:
         return model
     parts = [part for part in model.split(":")[3:] if part]
     return ":".join(parts) or model
+
+
+def _local_time(stamp: str) -> str:
+    """A stored UTC time as the user's clock reads it, to the minute."""
+    return datetime.fromisoformat(stamp).astimezone().strftime("%Y-%m-%d %H:%M")
 
 
 def _spin(low: int, high: int, value: int, special: str = "") -> QSpinBox:

@@ -89,7 +89,8 @@ class FineTunePage(QWidget):
         self.tabs.addTab(self._compare_panel(), "Compare runs")
         self.tabs.addTab(self._account_panel(), "Account's jobs")
         self.tabs.addTab(self.evaluation, "Evaluate")
-        # The models to choose from grow as jobs finish: listed afresh when the tab is shown.
+        # The models to choose from grow as jobs finish, and the past evaluations listed are
+        # the selected job's: both are listed afresh when the tab is shown.
         self.tabs.currentChanged.connect(self._tab_shown)
         split = QSplitter()
         split.addWidget(self._form())
@@ -102,6 +103,7 @@ class FineTunePage(QWidget):
     def _tab_shown(self, index: int) -> None:
         if self.tabs.widget(index) is self.evaluation:
             self.background.run(self.evaluation.refresh_choices())
+            self.background.run(self.evaluation.refresh_history(self.selected_job_id()))
 
     def _form(self) -> QGroupBox:
         """What a new job is made of, its estimate, and the buttons that act on them."""
@@ -295,6 +297,7 @@ class FineTunePage(QWidget):
         self.dataset.addItems([d.name for d in await self.services.datasets.datasets()])
         await self.refresh_jobs()
         await self.evaluation.refresh_choices()
+        await self.evaluation.refresh_history()
         for job in await self.services.jobs.unfinished():
             self.follow(job.id)
 

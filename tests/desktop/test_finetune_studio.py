@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import json
 import math
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QPointF
+from PySide6.QtCore import QModelIndex, QPointF
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
@@ -138,6 +140,86 @@ def test_stop_keeps_and_sums_up_the_answers_so_far(
     assert 2 <= heard < 5
     assert panel.summary.data(panel.summary.index(0, 1)) == str(heard)
     assert page.status.text() == f"Stopped after {heard} answers; they are kept."
+    history = panel.history  # listed as soon as it stopped, as it ended
+    assert [history.data(history.index(0, c)) for c in (3, 4)] == ["cancelled", str(heard)]
+
+
+def test_past_evaluations_are_listed_newest_first_and_shown_again(
+    qloop: asyncio.AbstractEventLoop, studio: tuple[FineTunePage, FakeOpenAI], tmp_path: Path
+) -> None:
+    page, server = studio
+    panel, history = page.evaluation, page.evaluation.history
+    server.models.add(TUNED)
+    server.answers[TUNED] = learnt
+    panel.add_model(BASE)
+    panel.limit.setValue(2)
+    first = qloop.run_until_complete(panel.run_evaluation(confirm=False))
+    panel.add_model(TUNED)
+    panel.limit.setValue(0)  # all five
+    second = qloop.run_until_complete(panel.run_evaluation(confirm=False))
+
+    rows = [[history.data(history.index(r, c)) for c in range(5)] for r in range(2)]
+    assert rows[0][1:] == ["bot / validation", f"{BASE}, bot:abc123", "finished", "5"]
+    assert rows[1][1:] == ["bot / validation", BASE, "finished", "2"]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", row[0]) for row in rows)
+    assert [r.id for r in history.rows] == [second.id, first.id]
+    assert panel.history_scope.text() == "All evaluations, newest first"
+
+    qloop.run_until_complete(page.services.datasets.delete([first.plan.cases[1].example_id]))
+    panel.history_table.selectRow(1)  # loads in the background
+    qloop.run_until_complete(panel.background.settle())
+    table, summary = panel.answers, panel.summary
+    assert (table.rowCount(), table.columnCount()) == (2, 3 + 3)
+    assert [table.data(table.index(0, c)) for c in (0, 1, 3)] == ["Вопрос 0?", "Ответ 0.",
+                                                                  server.reply]  # fmt: skip
+    gone = first.plan.cases[1].example_id
+    assert table.data(table.index(1, 0)) == f"(example {gone} is no longer a prompt here)"
+    assert table.data(table.index(1, 3)) == server.reply  # its answer is kept all the same
+    assert summary.rowCount() == 1 and summary.data(summary.index(0, 1)) == "2"
+    exported = qloop.run_until_complete(panel.export(tmp_path / "first.jsonl"))
+    lines = [json.loads(line) for line in exported.read_text(encoding="utf-8").splitlines()]
+    assert [(row["example_id"], row["model"]) for row in lines] == \
+        [(case.example_id, BASE) for case in first.plan.cases]  # fmt: skip
+
+    panel.history_table.selectRow(0)
+    qloop.run_until_complete(panel.background.settle())
+    assert (table.rowCount(), table.columnCount()) == (5, 3 + 2 * 3)
+    assert summary.data(summary.index(1, 8)) == "1/1"  # the correction learnt, as when it ran
+    assert panel.result is not None and panel.result.id == second.id
+
+
+def test_the_selected_jobs_evaluations_are_listed(
+    qloop: asyncio.AbstractEventLoop, studio: tuple[FineTunePage, FakeOpenAI]
+) -> None:
+    page, _ = studio
+    panel, history = page.evaluation, page.evaluation.history
+
+    async def evaluated_a_job_and_its_base() -> tuple[str, str]:  # one loop run: jobs poll
+        job_id = await page.start_job(confirm=False)
+        await asyncio.wait_for(page.wait_for(job_id), 30)
+        tuned = next(job for job in page.jobs.jobs if job.id == job_id).fine_tuned_model
+        assert tuned
+        panel.limit.setValue(1)
+        for model in (BASE, tuned):
+            panel.models.clear()
+            panel.add_model(model)
+            await panel.run_evaluation(confirm=False)
+        return job_id, tuned
+
+    job_id, tuned = qloop.run_until_complete(evaluated_a_job_and_its_base())
+    assert len(history.rows) == 2
+
+    page.select(job_id)
+    page.tabs.setCurrentWidget(panel)
+    qloop.run_until_complete(page.background.settle())
+    assert [r.models for r in history.rows] == [(tuned,)]
+    assert panel.history_scope.text() == f"Evaluations of {job_id}'s models, newest first"
+
+    page.tabs.setCurrentIndex(0)
+    page.table.setCurrentIndex(QModelIndex())  # no job selected: every evaluation
+    page.tabs.setCurrentWidget(panel)
+    qloop.run_until_complete(page.background.settle())
+    assert [r.models for r in history.rows] == [(tuned,), (BASE,)]
 
 
 def test_validation_curves_checkpoints_and_a_checkpoint_for_replies(
