@@ -105,6 +105,8 @@ async def main() -> None:
     window.sidebar.setCurrentRow(3)
     await evaluate(window, openai, job_id)
     await shoot(window, "evaluate")
+    await past_evaluation(window)
+    await shoot(window, "evaluate-history")
     await edit(window)
     await window.shutdown()
     await services.close()
@@ -143,6 +145,16 @@ async def evaluate(window: MainWindow, openai: FakeOpenAI, job_id: str) -> None:
     panel.add_model(job.base_model)
     panel.add_model(tuned)
     await panel.run_evaluation(confirm=False)
+
+
+async def past_evaluation(window: MainWindow) -> None:
+    """A second, shorter evaluation; then the first chosen again from the job's past ones."""
+    panel = window.finetune.evaluation
+    panel.limit.setValue(2)
+    await panel.run_evaluation(confirm=False)
+    panel.sections.setCurrentIndex(1)  # Past evaluations
+    panel.history_table.selectRow(1)
+    await panel.background.settle()
 
 
 async def edit(window: MainWindow) -> None:
