@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -17,6 +18,7 @@ from tests.fakes.openai_server import API_KEY, FakeOpenAI
 from voxdesk.core.config import SecretStore, Settings
 from voxdesk.core.errors import VoxdeskError
 from voxdesk.core.services import Services
+from voxdesk.core.training import evaluate as evaluate_module
 from voxdesk.core.training.evaluate import (
     NO_VERDICT,
     EvalPlan,
@@ -107,9 +109,16 @@ async def test_every_model_answers_every_prompt_once_and_each_answer_is_kept(
     assert plan.estimate.requests == 12 and plan.estimate.dollars > 0
 
     seen: list[Progress] = []
-    result = await evaluate(services, plan, progress=seen.append)
+    threads: set[threading.Thread] = set()
+
+    def heard(step: Progress) -> None:
+        seen.append(step)
+        threads.add(threading.current_thread())
+
+    result = await evaluate(services, plan, progress=heard)
 
     assert [step.done for step in seen] == list(range(1, 13))
+    assert threads == {threading.current_thread()}  # the caller's: a window may show it
     assert set(asked(server).values()) == {1} and len(asked(server)) == 12
     sent = next(b for b in server.chat_requests if b["messages"][-1]["content"] == question(0))
     assert sent["messages"][0] == {"role": "system", "content": "Отвечай кратко."}
@@ -249,6 +258,30 @@ async def test_stopping_keeps_the_answers_so_far(server: FakeOpenAI, services: S
     (record,) = await store.evaluations()
     assert record.state == "cancelled"
     assert len(await store.answers(record.id)) == len(seen) < len(plan.cases)
+    # Its requests stopped with it: the one under way was the last, its loop and thread gone.
+    assert len(server.chat_requests) <= len(seen) + 1
+    assert "voxdesk-evaluation" not in {thread.name for thread in threading.enumerate()}
+
+
+async def test_the_callers_loop_runs_while_the_answers_are_worked_on(
+    server: FakeOpenAI, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The requests and their answers are worked on off the caller's loop (the window's, the
+    bot's): an answer whose scoring blocks its loop leaves the caller's free to run."""
+    await fill(services, held_out=1)
+    plan = await plan_evaluation(services, [BASE], "club", limit=1)
+    blocked, released = threading.Event(), threading.Event()
+
+    def held(answer: str, reference: str) -> float:
+        blocked.set()
+        return 100.0 if released.wait(timeout=5) else 0.0  # 0: nobody could release it
+
+    monkeypatch.setattr(evaluate_module, "similarity", held)
+    task = asyncio.create_task(evaluate(services, plan))
+    assert await asyncio.to_thread(blocked.wait, 5)
+    released.set()  # this loop ran while the answer's loop was blocked
+    result = await task
+    assert [answer.similarity for answer in result.answers] == [100.0]
 
 
 async def test_results_export_as_jsonl_and_csv(
