@@ -94,6 +94,15 @@ class JobUpdated(Event):
 
 
 @dataclass(frozen=True)
+class EvaluationEnded(Event):
+    """An evaluation finished, failed or was stopped, its answers stored (the bot's ``!test``
+    too): the window lists it."""
+
+    evaluation_id: int
+    job_id: str | None = None
+
+
+@dataclass(frozen=True)
 class VoiceCaption(Event):
     """What one member is saying in a voice channel the bot listens to.
 

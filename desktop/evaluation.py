@@ -10,6 +10,7 @@ to read or export.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -38,6 +39,7 @@ from PySide6.QtWidgets import (
 )
 
 from voxdesk.core.errors import VoxdeskError
+from voxdesk.core.events import EvaluationEnded, Subscription
 from voxdesk.core.services import Services
 from voxdesk.core.training.evaluate import (
     DEFAULT_SPLIT,
@@ -219,6 +221,7 @@ class EvaluatePanel(QWidget):
         self.history = EvaluationsModel()
         self.result: EvalResult | None = None
         self.job_id: str | None = None  # whose past evaluations are listed; None for all
+        self._listener: asyncio.Task[None] | None = None
         self._build()
 
     def _build(self) -> None:
@@ -299,6 +302,22 @@ class EvaluatePanel(QWidget):
         layout.addWidget(self.history_table, 1)
         return panel
 
+    async def start(self) -> None:
+        """The models and past evaluations there are; then each evaluation that ends, here or
+        elsewhere (the bot's ``!test``), is listed as it ends."""
+        if self._listener is None:
+            ended = self.services.events.subscribe(EvaluationEnded, size=50)
+            self._listener = asyncio.ensure_future(self._list_ended(ended))
+        await self.refresh_choices()
+        await self.refresh_history(self.job_id)
+
+    async def _list_ended(self, ended: Subscription[EvaluationEnded]) -> None:
+        try:
+            async for _ in ended:
+                await self.refresh_history(self.job_id)
+        finally:
+            ended.close()
+
     async def refresh_history(self, job_id: str | None = None) -> None:
         """The past evaluations of ``job_id``'s models (all when None), newest first; the one
         selected stays selected."""
@@ -375,6 +394,8 @@ class EvaluatePanel(QWidget):
         self.answers.reset(plan)
         self.result = None  # until this run ends: Export has nothing that is shown
         self.summary.set_summaries([], {})
+        self.history_table.setCurrentIndex(QModelIndex())  # no past one is shown any more
+        self.history_table.clearSelection()
         self.progress.setRange(0, len(plan.cases) * len(plan.models))
         self.progress.setValue(0)
         limits = Limits(self.concurrency.value(), self.rpm.value())
@@ -387,10 +408,7 @@ class EvaluatePanel(QWidget):
             raise
         finally:
             self.history_table.setEnabled(True)
-            # Listed now, under the job it belongs to (or among all, if it is another's).
-            self.history_table.clearSelection()
-            self.history_table.setCurrentIndex(QModelIndex())
-            await self.refresh_history(self.job_id if plan.job_id == self.job_id else None)
+            await self.refresh_history(self.job_id)  # listed now, before the bus says so
         self._sum_up(plan)
         self.status.say(f"Evaluated {len(plan.models)} models on {len(plan.cases)} prompts.")
         return self.result
@@ -431,6 +449,10 @@ class EvaluatePanel(QWidget):
 
     async def shutdown(self) -> None:
         await self.background.cancel()
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
 
 
 def _short(model: str) -> str:

@@ -46,6 +46,7 @@ from tenacity import (
 )
 
 from voxdesk.core.errors import VoxdeskError
+from voxdesk.core.events import EvaluationEnded
 from voxdesk.core.openai_client import explain
 from voxdesk.core.training.database import Database, Transaction, now
 from voxdesk.core.training.finetune import is_transient
@@ -440,7 +441,10 @@ async def evaluate(
             caller.call_soon_threadsafe(progress, step)
 
     asking = partial(_ask_all, services, plan, evaluation_id, limits, sleep, heard)
-    answers = await on_own_loop(asking)
+    try:
+        answers = await on_own_loop(asking)
+    finally:  # however it ended, it is stored and finished by now
+        services.events.publish(EvaluationEnded(evaluation_id, plan.job_id))
     return EvalResult(evaluation_id, plan, answers, "finished")
 
 

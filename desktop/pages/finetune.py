@@ -296,8 +296,7 @@ class FineTunePage(QWidget):
         self.dataset.clear()
         self.dataset.addItems([d.name for d in await self.services.datasets.datasets()])
         await self.refresh_jobs()
-        await self.evaluation.refresh_choices()
-        await self.evaluation.refresh_history()
+        await self.evaluation.start()
         for job in await self.services.jobs.unfinished():
             self.follow(job.id)
 

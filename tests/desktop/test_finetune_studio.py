@@ -22,6 +22,7 @@ from tests.fakes.openai_server import API_KEY, FakeOpenAI
 from voxdesk.core.config import SecretStore, Settings, load_settings
 from voxdesk.core.errors import VoxdeskError
 from voxdesk.core.services import Services
+from voxdesk.core.training.evaluate import evaluate_reply_model
 from voxdesk.core.training.store import NewExample, Status
 from voxdesk.desktop.pages.finetune import FineTunePage
 
@@ -186,6 +187,24 @@ def test_past_evaluations_are_listed_newest_first_and_shown_again(
     assert (table.rowCount(), table.columnCount()) == (5, 3 + 2 * 3)
     assert summary.data(summary.index(1, 8)) == "1/1"  # the correction learnt, as when it ran
     assert panel.result is not None and panel.result.id == second.id
+
+
+def test_an_evaluation_run_elsewhere_is_listed_when_it_ends(
+    qloop: asyncio.AbstractEventLoop, studio: tuple[FineTunePage, FakeOpenAI]
+) -> None:
+    page, _ = studio
+    history = page.evaluation.history
+
+    async def bot_tests_two_prompts() -> int:
+        listed = asyncio.Event()
+        history.modelReset.connect(listed.set)
+        result = await evaluate_reply_model(page.services, "bot", limit=2)  # what !test 2 runs
+        await asyncio.wait_for(listed.wait(), 10)
+        return result.id
+
+    evaluation_id = qloop.run_until_complete(bot_tests_two_prompts())
+    assert [record.id for record in history.rows] == [evaluation_id]
+    assert [history.data(history.index(0, c)) for c in (3, 4)] == ["finished", "2"]
 
 
 def test_the_selected_jobs_evaluations_are_listed(
