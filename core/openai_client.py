@@ -13,8 +13,15 @@ class OpenAIError(VoxdeskError):
     """The OpenAI API refused or could not be reached."""
 
 
-def make_client(settings: OpenAISettings, secrets: SecretStore) -> openai.AsyncOpenAI:
-    """An async client with our base URL, timeout and retries; raises if no key is set."""
+def make_client(
+    settings: OpenAISettings,
+    secrets: SecretStore,
+    *,
+    max_retries: int | None = None,
+    http_client: openai.DefaultAioHttpClient | None = None,
+) -> openai.AsyncOpenAI:
+    """An async client with our base URL, timeout and retries (the settings', unless given);
+    raises if no key is set. ``http_client`` replaces the SDK's httpx one, e.g. with aiohttp."""
     key = secrets.get(Secret.OPENAI_API_KEY)
     if key is None:
         raise MissingSecret(Secret.OPENAI_API_KEY)
@@ -22,7 +29,8 @@ def make_client(settings: OpenAISettings, secrets: SecretStore) -> openai.AsyncO
         api_key=key.value,
         base_url=settings.base_url or None,
         timeout=settings.timeout,
-        max_retries=settings.max_retries,
+        max_retries=settings.max_retries if max_retries is None else max_retries,
+        http_client=http_client,
     )
 
 

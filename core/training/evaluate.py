@@ -47,7 +47,7 @@ from tenacity import (
 
 from voxdesk.core.errors import VoxdeskError
 from voxdesk.core.events import EvaluationEnded
-from voxdesk.core.openai_client import explain
+from voxdesk.core.openai_client import explain, make_client
 from voxdesk.core.training.database import Database, Transaction, now
 from voxdesk.core.training.finetune import is_transient
 from voxdesk.core.training.pricing import answer_cost
@@ -545,9 +545,10 @@ class _Asker:
     def __init__(self, services: Services, limits: Limits, sleep: Callable[[float], Any]) -> None:
         # aiohttp's transport takes half the CPU httpx's does a request. Retries are ours
         # (with Retry-After and the rate limit), not the client's as well.
-        self._client = services.openai_client().with_options(
-            max_retries=0, http_client=openai.DefaultAioHttpClient()
-        )
+        self._client = make_client(
+            services.settings.openai, services.secrets, max_retries=0,
+            http_client=openai.DefaultAioHttpClient(),
+        )  # fmt: skip
         self._limits = limits
         self._sleep = sleep
         self._slots = asyncio.Semaphore(limits.concurrency)
