@@ -10,9 +10,12 @@ The method is whisper_streaming's (Macháček, Dabre and Bojar, 2023), made chea
   followed by ``hangover`` seconds of silence ends an utterance, whose words then all become final.
 - Inside an utterance, LocalAgreement-2: the words two consecutive passes agree on become final;
   the rest is the partial guess, shown and replaced by the next pass.
-- The audio is trimmed at the end of the last final word, so no pass reads final audio again:
-  a pass costs what is still open, and the whole cost grows linearly with the audio. The text
-  already final goes to the next pass as Whisper's prompt, so cut sentences keep their context.
+- Final words leave the audio, except the last ``lookback`` seconds of them: a pass hears them
+  again and takes their text as said (Whisper's decoder prefix), so the words after a cut are
+  heard in their sentence ("not an ill-disposed young man" after "He was", not "not. And he'll
+  dispose young men"), yet the text already final is never decoded twice. A pass costs the
+  open audio plus that bounded lookback, and the whole cost grows linearly with the audio.
+  Older final text goes to the next pass as Whisper's prompt.
 - Audio that stays open for ``max_buffer`` seconds (no agreement, no pause) is cut there: the
   pass's words all become final, as Whisper's 30 s window allows no more.
 
@@ -52,6 +55,8 @@ _ONSET_SECONDS = 0.5  # of a silent buffer kept: speech may be starting at its e
 _OVERLAP_WORDS = 5  # a pass may hear again up to this many final words at its start
 _FRAME = SAMPLE_RATE // 50  # 20 ms: the step of the quick check for the end of speech
 _QUIET_RMS = 10 ** (-45 / 20)  # quieter frames are no speech, to that check
+_PAUSE = 0.25  # seconds of quiet after speech that start a pass before the hangover is over
+_CUT_OFF = 0.25  # seconds: a word ending this close to the end of a pass's audio may go on
 _VAD_PAD = 0.1  # seconds the voice activity detection adds after speech (``speech_pad_ms``)
 
 
@@ -65,7 +70,12 @@ class WordRecognizer(Protocol):
     def model_name(self) -> str: ...
 
     def recognize_words(
-        self, samples: npt.NDArray[np.float32], language: str | None, prompt: str = ""
+        self,
+        samples: npt.NDArray[np.float32],
+        language: str | None,
+        prompt: str = "",
+        *,
+        prefix: str = "",
     ) -> tuple[list[Word], str | None]: ...
 
 
@@ -74,6 +84,7 @@ class StreamOptions:
     min_chunk: float = 1.0  # seconds of new audio that start a pass
     hangover: float = 0.5  # seconds of silence after speech that end an utterance
     max_buffer: float = 25.0  # Whisper's 30 s window, less the padding the encoder adds
+    lookback: float = 2.0  # seconds of final speech a pass hears again, as context
 
 
 @dataclass(frozen=True)
@@ -124,7 +135,8 @@ class _Stream:
         self.language: str | None = None  # detected at the utterance's first pass
         self.utterances: list[Segment] = []
         self.recent: list[Word] = []  # the last final words, which a pass may hear again
-        self.context = ""
+        self.held: list[Word] = []  # final words still in the buffer, heard again as context
+        self.context = ""  # the final text before them
         self.cost = StreamCost()
 
     @property
@@ -143,19 +155,24 @@ class _Stream:
 
     @property
     def due(self) -> bool:
-        """A pass is due: enough new audio, or speech just went quiet long enough to end an
-        utterance (a cheap energy check, so the final words need not wait for the next tick)."""
+        """A pass is due: enough new audio; or speech just paused, so that the words are ready
+        when the pause turns out to end the utterance; or it did (cheap energy checks, so the
+        final words need not wait for the next tick)."""
         options = self.options
         if self.unprocessed >= options.min_chunk * SAMPLE_RATE:
             return True
-        return self.speaking and self.quiet >= (options.hangover + _VAD_PAD) * SAMPLE_RATE
+        if self.speaking and self.quiet >= _PAUSE * SAMPLE_RATE:
+            return True
+        is_open = bool(self.guess or self.open_words)
+        return is_open and self.quiet >= (options.hangover + _VAD_PAD) * SAMPLE_RATE
 
     def process(self, flush: bool = False) -> LiveUpdate:
         new, self.unprocessed = self.unprocessed, 0
-        if self.quiet >= (self.options.hangover + _VAD_PAD) * SAMPLE_RATE:
-            self.speaking = False  # this pass hears the quiet; one early pass per pause
+        if self.quiet >= _PAUSE * SAMPLE_RATE:
+            self.speaking = False  # this pass hears the pause; one early pass per pause
         speech_end = _last_speech_end(self.buffer)
         if speech_end is None:
+            self._let_go_held()
             self._drop_until(self.heard - _ONSET_SECONDS)
             return self._update((), ended=self._end_utterance())
         silence = (len(self.buffer) - speech_end) / SAMPLE_RATE
@@ -163,29 +180,30 @@ class _Stream:
         cut = len(self.buffer) / SAMPLE_RATE >= self.options.max_buffer
         if not (ending or cut) and speech_end <= len(self.buffer) - new and self.guess:
             return self._update((), ended=False)  # a pause: the last pass heard it all
-        if ending:  # the silence after the utterance is not worth reading
+        if ending or silence >= _PAUSE:  # the silence after speech: Whisper hears "you" in it
             audio = self.buffer[: speech_end + int(_SPEECH_MARGIN * SAMPLE_RATE)]
         else:
             audio = self.buffer
-        read_until = self.offset + len(audio) / SAMPLE_RATE
-        if ending and self.guess and self.guess_until >= read_until:
-            words = self.guess  # the last pass heard all of it: the same audio, the same words
+        read_until, heard_before = self.offset + len(audio) / SAMPLE_RATE, self.guess_until
+        if ending and self.guess_until >= self.offset + speech_end / SAMPLE_RATE:
+            words = self.guess  # the last pass heard all the speech: the same words
         else:
-            words = self._recognize(audio)
-            if ending or cut:  # its words become final and its audio goes: none may be lost
-                words = _keeping(self.guess, words)
+            words = _keeping(self.guess, self._recognize(audio))
             self.guess_until = read_until
-        final = words if ending or cut else _agreed(self.guess, words)
+        final = words if ending or cut else _agreed(self.guess, words, heard_before)
         self.guess = [] if ending or cut else words[len(final) :]
         self._finalize(final)
         if ending or cut:
+            self._let_go_held()
             self._drop_until(read_until)
         return self._update(tuple(final), ended=ending and self._end_utterance())
 
     def _recognize(self, audio: npt.NDArray[np.float32]) -> list[Word]:
         started = time.perf_counter()
         language = self.requested_language or self.language
-        words, detected = self.recognizer.recognize_words(audio, language, self.context)
+        words, detected = self.recognizer.recognize_words(
+            audio, language, self.context, prefix=join_words(self.held)
+        )
         self.cost.passes += 1
         self.cost.samples_recognized += len(audio)
         self.cost.recognize_seconds += time.perf_counter() - started
@@ -195,15 +213,25 @@ class _Stream:
             dataclasses.replace(w, start=w.start + self.offset, end=w.end + self.offset)
             for w in words
         ]
-        return _without_overlap(self.recent, moved)
+        return _after(self.recent, _without_overlap(self.recent, moved))
 
     def _finalize(self, words: list[Word]) -> None:
         if not words:
             return
         self.open_words += words
         self.recent = (self.recent + words)[-_OVERLAP_WORDS:]
-        self.context = join_words([self.context, *words])[-_PROMPT_CHARACTERS:]
-        self._drop_until(words[-1].end)  # no later pass reads final audio
+        held = self.held + words
+        kept = [word for word in held if word.end >= words[-1].end - self.options.lookback]
+        let_go = held[: len(held) - len(kept)]
+        self.held = kept
+        if let_go:
+            self.context = join_words([self.context, *let_go])[-_PROMPT_CHARACTERS:]
+            self._drop_until((let_go[-1].end + kept[0].start) / 2)
+
+    def _let_go_held(self) -> None:
+        """The held words become the prompt: their audio goes with the utterance's."""
+        self.context = join_words([self.context, *self.held])[-_PROMPT_CHARACTERS:]
+        self.held = []
 
     def _end_utterance(self) -> bool:
         """Close the utterance going on; False when there was none."""
@@ -257,10 +285,15 @@ def _normal(word: str) -> str:
     return re.sub(r"[^\w]", "", word.lower())
 
 
-def _agreed(previous: list[Word], current: list[Word]) -> list[Word]:
-    """LocalAgreement-2: the longest start of ``current`` that the previous pass also heard."""
+def _agreed(previous: list[Word], current: list[Word], previous_until: float) -> list[Word]:
+    """LocalAgreement-2: the longest start of ``current`` that the previous pass also heard.
+
+    A word the previous pass heard at the very end of its audio may have been cut off there
+    ("ill" of "ill-disposed"): it does not count as heard.
+    """
+    whole = [word for word in previous if word.end <= previous_until - _CUT_OFF]
     count = 0
-    for before, now in zip(previous, current, strict=False):
+    for before, now in zip(whole, current, strict=False):
         if _normal(before.text) != _normal(now.text):
             break
         count += 1
@@ -270,15 +303,24 @@ def _agreed(previous: list[Word], current: list[Word]) -> list[Word]:
 def _keeping(guess: list[Word], words: list[Word]) -> list[Word]:
     """``words`` and the words the last pass heard after them.
 
-    On a short stretch after a cut, with the final text as its prompt, Whisper may hear the
-    prompt again and stop ("4" for "4, queen of clubs" after "4" became final): the words
-    after that stretch's start, which the previous pass did hear, would be lost with its audio.
+    Whisper may stop short of the audio's end, the more so after a pause ("4" for "4, queen of
+    clubs" after "4" became final). The words after that, which the previous pass did hear,
+    would be lost: the pass may be the last of its utterance, whose words all become final.
     """
     end = words[-1].end if words else -1.0
     later = [word for word in guess if word.start >= end]
     if words and later and _normal(later[0].text) == _normal(words[-1].text):
         later = later[1:]
     return words + later
+
+
+def _after(final: list[Word], words: list[Word]) -> list[Word]:
+    """``words`` timed no earlier than the last final word's end: aligned in a longer context,
+    a word's edges can shift a little, and times must not go back."""
+    if not final:
+        return words
+    floor = final[-1].end
+    return [dataclasses.replace(w, start=max(w.start, floor), end=max(w.end, floor)) for w in words]
 
 
 def _without_overlap(final: list[Word], words: list[Word]) -> list[Word]:
@@ -365,9 +407,16 @@ class _Translating:
         return self.whisper.model_name
 
     def recognize_words(
-        self, samples: npt.NDArray[np.float32], language: str | None, prompt: str = ""
+        self,
+        samples: npt.NDArray[np.float32],
+        language: str | None,
+        prompt: str = "",
+        *,
+        prefix: str = "",
     ) -> tuple[list[Word], str | None]:
-        return self.whisper.recognize_words(samples, language, prompt, task="translate")
+        return self.whisper.recognize_words(
+            samples, language, prompt, task="translate", prefix=prefix
+        )
 
 
 def live_transcriber(

@@ -175,17 +175,20 @@ class WhisperTranscriber:
         language: str | None,
         prompt: str = "",
         task: Task = "transcribe",
+        prefix: str = "",
     ) -> tuple[list[Word], str | None]:
         """Words with their times in at most 30 s of audio: one greedy pass, no fallback.
 
         Blocking (call it in a worker thread). This is the streaming engine's pass: cheap, because
-        it runs again a second later on the same words. ``prompt`` is the text before the audio.
+        it runs again a second later on the same words. ``prompt`` is the text before the audio;
+        ``prefix`` the text already known of the audio's start, which the pass takes as said and
+        continues: only the words after it are returned.
         """
         model = self._loaded()
         language = self._usable_language(split_language(language), task)
         if not len(samples):
             return [], language
-        return _recognize_words(model, samples, language, prompt, task)
+        return _recognize_words(model, samples, language, prompt, task, prefix)
 
     def _usable_language(self, language: str | None, task: Task = "transcribe") -> str | None:
         assert self._location is not None
@@ -321,6 +324,7 @@ def _recognize_words(
     language: str | None,
     prompt: str,
     task: Task = "transcribe",
+    prefix: str = "",
 ) -> tuple[list[Word], str | None]:
     from faster_whisper.tokenizer import Tokenizer
     from faster_whisper.transcribe import merge_punctuations
@@ -332,7 +336,8 @@ def _recognize_words(
     )
     context = tokenizer.encode(" " + prompt.strip())[-_PROMPT_TOKENS:] if prompt else []
     start = [tokenizer.sot_prev, *context] if context else []
-    start += [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+    forced = tokenizer.encode(" " + prefix.strip()) if prefix else []
+    start += [*tokenizer.sot_sequence, tokenizer.no_timestamps, *forced]
     result = model.model.generate(
         encoded,
         [start],
@@ -343,17 +348,20 @@ def _recognize_words(
         suppress_blank=True,
         suppress_tokens=[-1, *tokenizer.non_speech_tokens],
     )[0]
-    tokens = [token for token in result.sequences_ids[0] if token < tokenizer.eot]
+    sequence = result.sequences_ids[0]
+    tokens = [token for token in sequence[len(forced) :] if token < tokenizer.eot]
     doubted = result.no_speech_prob > _NO_SPEECH_PROBABILITY
     if not tokens or (doubted and result.scores[0] < _LOW_LOG_PROBABILITY):
         return [], language
     if _compression_ratio(tokenizer.decode(tokens)) > _MAX_COMPRESSION_RATIO:
         return [], language  # a repetition loop, not speech
     duration = len(samples) / 16000
-    (aligned,) = model.find_alignment(tokenizer, [tokens], encoded, frames)
+    # The forced words are aligned too: the words after them are timed in their context.
+    (aligned,) = model.find_alignment(tokenizer, [forced + tokens], encoded, frames)
     # Punctuation as a word of its own would be spaced as one ("Mr . John"): it joins its
     # neighbour, by faster-whisper's own lists of what goes before and after a word.
     merge_punctuations(aligned, "\"'“¿([{-", "\"'.。,，!！?？:：”)]}、")
+    aligned = _after_tokens(aligned, len(forced))
     words = [
         Word(
             float(min(item["start"], duration)),
@@ -367,6 +375,16 @@ def _recognize_words(
     # Words aligned to no time lie past the audio's end: the prompt's guess of what comes
     # next, not speech (seen when a phrase is said twice).
     return [word for word in words if word.end > word.start], language
+
+
+def _after_tokens(aligned: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
+    """The aligned words that start after the first ``count`` tokens (the forced prefix)."""
+    kept, seen = [], 0
+    for item in aligned:
+        if seen >= count:
+            kept.append(item)
+        seen += len(item["tokens"])
+    return kept
 
 
 def _compression_ratio(text: str) -> float:

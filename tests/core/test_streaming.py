@@ -2,8 +2,9 @@
 
 The blocks come faster than real time: ``feed`` runs a pass whenever a second of new audio has
 arrived, whatever the clock says, so these results do not depend on the machine's speed.
-Measured with Whisper base: the English clips one after another, 5 errors in 53 words (9.4 %;
-the same clips as files: 1 in 53); each pass read 2.1 times the audio on average.
+Measured with Whisper base: the English clips one after another, 1 error in 53 words, as
+many as the same clips as files ("Queen of Clothes"); 4 in 159 for the take three times. Passes
+read 2.7 to 2.8 times the audio on average.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from voxdesk.core.stt.streaming import (
 )
 from voxdesk.core.stt.whisper import WhisperTranscriber
 
-STREAMING_WER_LIMIT = 0.12
+STREAMING_WER_LIMIT = 0.04
 PASS_READS_LIMIT = 3.0  # audio read by all passes together, per second of audio
 BLOCK = 0.1
 
@@ -161,16 +162,22 @@ class Scripted:
     name = "scripted"
     model_name = "test"
 
-    def __init__(self, passes: list[list[str]]) -> None:
+    def __init__(self, passes: list[list[str]], margin: float = 0.3) -> None:
         self.passes = iter(passes)
+        self.margin = margin  # seconds after the last word: it was not cut off by the audio's end
         self.lengths: list[int] = []
 
     def recognize_words(
-        self, samples: npt.NDArray[np.float32], language: str | None, prompt: str = ""
+        self,
+        samples: npt.NDArray[np.float32],
+        language: str | None,
+        prompt: str = "",
+        *,
+        prefix: str = "",
     ) -> tuple[list[Word], str | None]:
         self.lengths.append(len(samples))
         said = next(self.passes, [])
-        step = len(samples) / 16_000 / max(1, len(said))
+        step = max(0.0, len(samples) / 16_000 - self.margin) / max(1, len(said))
         return [Word(i * step, (i + 1) * step, w) for i, w in enumerate(said)], "en"
 
 
@@ -222,6 +229,31 @@ async def test_words_after_a_pause_reach_the_text(whisper: WhisperTranscriber, l
     heard = join_words(w for u in updates for w in u.final)
     assert heard == live.transcript().text
     assert heard.lower().count("queen of") == 2, heard  # was "4 4 Queen of Clothes"
+
+
+async def test_a_word_cut_off_by_the_end_of_a_pass_is_not_agreed_on() -> None:
+    """ "ill" at the very end of one pass may be the start of "ill-disposed": two passes that
+    both say "ill" agree on the words before it only."""
+    passes = [["he", "was", "ill"], ["he", "was", "ill", "disposed"], ["he", "was", "ill"]]
+    live = LiveTranscriber(Scripted(passes, margin=0.0), language="en")
+    take = Pcm.concatenate([await clip("pocketsphinx_librivox_0880.wav").decode()] * 2)
+    updates = await stream_frames(live, take.slice(0, 2.5))
+    firm = [update.final for update in updates if update.final]
+    assert [word.text for word in firm[0]] == ["he", "was"]
+
+
+async def test_the_last_pass_hears_the_words_after_the_final_ones_in_context(
+    whisper: WhisperTranscriber,
+) -> None:
+    """After "He was" became final, the rest of the sentence was once heard alone, as "not.
+    And he'll dispose young men". A pass hears the final words again (taken as said) and the
+    sentence comes out as the file's."""
+    item = clip("pocketsphinx_librivox_0880.wav")
+    live = LiveTranscriber(whisper, language="en")
+    updates = await stream_frames(live, Pcm.concatenate([await item.decode(), Pcm(bytes(32_000))]))
+    assert sum(bool(update.final) for update in updates) >= 2  # final before the end, too
+    heard = join_words(w for u in updates for w in u.final)
+    assert error_counts(item.reference, heard, "en")[0] == 0, heard
 
 
 async def test_an_utterance_ends_as_soon_as_it_has_been_quiet_for_the_hangover() -> None:

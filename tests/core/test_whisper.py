@@ -165,6 +165,19 @@ async def test_words_of_one_streaming_pass_have_their_times(whisper: WhisperTran
     assert "captain" not in join_words(told).lower()
 
 
+async def test_a_streaming_pass_goes_on_after_the_words_it_is_given(
+    whisper: WhisperTranscriber,
+) -> None:
+    """The prefix is taken as said at the audio's start: only the words after it come back,
+    timed within the audio, after where the prefix was said."""
+    audio = await clip("deepspeech_new_home_in_the_stars.wav").decode()
+    words, _ = await asyncio.to_thread(
+        lambda: whisper.recognize_words(audio.as_float32(), "en", prefix="We must find")
+    )
+    assert join_words(words).lower().startswith("a new home in the stars")
+    assert words[0].start > 0.5 and words[-1].end <= audio.duration
+
+
 async def test_chinese_words_of_a_streaming_pass_join_without_spaces(
     whisper: WhisperTranscriber,
 ) -> None:
