@@ -36,6 +36,11 @@ class JitterBuffer:
         self._waiting[sequence] = payload
         return list(self._release(force=len(self._waiting) > self.depth))
 
+    @property
+    def holding(self) -> bool:
+        """Packets wait here for an earlier one."""
+        return bool(self._waiting)
+
     def flush(self) -> list[bytes | None]:
         """Everything still held, in order (the speaker went quiet: nothing more will come)."""
         released: list[bytes | None] = []

@@ -111,6 +111,13 @@ class Receiver:
                     stream.idle.cancel()
                 del self.streams[ssrc]
 
+    def pending(self, user_id: int) -> bool:
+        """Packets that may be ``user_id``'s are on their way to the sink (waiting for the loop,
+        or held for order): a gap in their audio is not silence yet."""
+        if self._inbox:
+            return True
+        return any(s.user_id == user_id and s.jitter.holding for s in self.streams.values())
+
     # --- the socket reader thread ---------------------------------------------------------------
 
     def _on_datagram(self, data: bytes) -> None:

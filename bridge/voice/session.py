@@ -150,7 +150,8 @@ class SpeakerFeed:
         """One stream, from the first queued audio until the member has been quiet a while."""
         transcriber = self.session.new_transcriber()
         began = self.session.clock() - self._queued_seconds()
-        quiet = 0.0
+        heard_at = time.monotonic()  # when the last audio was taken
+        quiet = 0.0  # seconds of silence fed since then
         while quiet < IDLE_SECONDS:
             if not self.audio:
                 self.arrived.clear()
@@ -159,10 +160,13 @@ class SpeakerFeed:
             if self.audio:
                 chunk = Pcm.concatenate(list(self.audio))
                 self.audio.clear()
-                quiet = 0.0
-            else:
-                chunk = Pcm(bytes(int(GAP_SECONDS * SAMPLE_RATE) * SAMPLE_WIDTH))
-                quiet += GAP_SECONDS
+                heard_at, quiet = time.monotonic(), 0.0
+            elif self.session.pending(self.member_id):
+                continue  # late, not silent: the loop has not handed their packets on yet
+            else:  # as long as the silence really lasted, a pass's time included
+                gap = time.monotonic() - heard_at - quiet
+                chunk = Pcm(bytes(int(gap * SAMPLE_RATE) * SAMPLE_WIDTH))
+                quiet += chunk.duration
             update = await transcriber.feed(chunk)
             if update is not None:
                 await self._caption(update, began)
@@ -245,6 +249,10 @@ class ListeningSession:
             feed.task.cancel()
         if self.receiver is not None:
             self.receiver.forget(member_id)
+
+    def pending(self, member_id: int) -> bool:
+        """A member's packets arrived and are not handed on yet."""
+        return self.receiver is not None and self.receiver.pending(member_id)
 
     def said(self, member_id: int, text: str) -> None:
         """A member finished an utterance: whoever handles utterances gets it, in its own task

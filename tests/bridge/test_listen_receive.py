@@ -119,6 +119,24 @@ async def test_bad_packets_are_counted_and_dropped(running: VoiceRunning) -> Non
     await heard.until(fake.trainer.id, (before // 2) / 16000 + said.duration)
 
 
+async def test_packets_held_for_a_lost_one_keep_the_speaker_pending(running: VoiceRunning) -> None:
+    """While packets wait in the jitter buffer the speaker is not silent yet (the listening
+    session must not fill the gap with silence); once given up on, they are handed on."""
+    fake, voice = running.discord, running.voice
+    await voice.join(fake.trainer)
+    client = await connected(running)
+    heard = Heard()
+    receiver = client.listen(heard, lambda user_id: True)
+    member = fake.trainer.id
+    frames = (await frames_of("alice"))[:8]
+    await voice.speak(fake.trainer, frames, faults=Faults(lose={4}), pace=0.004, tail=False)
+
+    await wait_until(lambda: receiver.pending(member))  # 5 to 7 wait for the lost 4th
+    assert heard.of(member).duration == pytest.approx(4 * 0.02)
+    await wait_until(lambda: not receiver.pending(member))  # the speaker went idle: let go
+    assert heard.of(member).duration == pytest.approx(8 * 0.02)
+
+
 async def test_members_join_and_leave_while_listening(running: VoiceRunning) -> None:
     if running.voice.dave:
         pytest.skip("the fake forms its DAVE group once, with the members already there")
