@@ -42,7 +42,7 @@ from tenacity import (
     RetryCallState,
     retry_if_exception,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_random_exponential,
 )
 
 from voxdesk.core.errors import VoxdeskError
@@ -603,10 +603,12 @@ class _Asker:
         retrying = AsyncRetrying(
             retry=retry_if_exception(is_transient),
             stop=stop_after_attempt(self._limits.attempts),
+            # As long as Retry-After asks, else full jitter: a random wait up to 0.5 s, 1 s,
+            # 2 s...: requests refused together come back spread out, and the first wait (a
+            # quarter second on average) is shorter than the SDK's own (0.375 to 0.5 s), whose
+            # retries these replace.
             wait=_server_asked_or(
-                wait_exponential_jitter(
-                    multiplier=0.5, max=self._limits.max_wait_seconds, jitter=0.5
-                ),
+                wait_random_exponential(multiplier=0.5, max=self._limits.max_wait_seconds),
                 self._limits.max_wait_seconds,
             ),
             sleep=self._sleep,

@@ -156,6 +156,7 @@ async def test_rate_limits_and_server_errors_are_waited_out_without_duplicate_an
 
     assert waits[0] == 7.0  # as Retry-After asked
     assert len(waits) == 3
+    assert all(0 <= wait <= 0.5 for wait in waits[1:])  # else a first retry's: random, up to 0.5 s
     assert len(result.answers) == 12 and all(a.error is None for a in result.answers)
     assert set(asked(server).values()) == {1}
     assert sum(a.attempts for a in result.answers) == 15
