@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import aiohttp
 import openai
 
 from voxdesk.core.config.secrets import MissingSecret, Secret, SecretStore
@@ -48,7 +49,7 @@ def explain(error: openai.OpenAIError) -> OpenAIError:
             "OpenAI's rate limit or quota was reached.",
             hint="Wait a minute, or check the account's billing and limits.",
         )
-    if isinstance(error, openai.APITimeoutError):
+    if timed_out(error):
         return OpenAIError(
             "OpenAI did not answer in time.", hint="Try again; raise openai.timeout."
         )
@@ -60,6 +61,24 @@ def explain(error: openai.OpenAIError) -> OpenAIError:
     if isinstance(error, openai.APIStatusError):
         return OpenAIError(f"OpenAI answered {error.status_code}: {_detail(error)}.")
     return OpenAIError(f"The OpenAI request failed: {error}.")
+
+
+def timed_out(error: openai.OpenAIError) -> bool:
+    """Whether OpenAI was reached but did not answer in time. The SDK's aiohttp transport
+    reports every failed connection (refused, reset) as a timeout: its cause tells them apart."""
+    if not isinstance(error, openai.APITimeoutError):
+        return False
+    cause = error.__cause__
+    while cause is not None:
+        if isinstance(cause, aiohttp.ClientConnectionError):
+            return isinstance(cause, TimeoutError)
+        cause = cause.__cause__
+    return True
+
+
+def unreachable(error: openai.OpenAIError) -> bool:
+    """Whether the request never got an answer from OpenAI, for a reason other than time."""
+    return isinstance(error, openai.APIConnectionError) and not timed_out(error)
 
 
 def _detail(error: openai.APIStatusError) -> str:

@@ -47,7 +47,7 @@ from tenacity import (
 
 from voxdesk.core.errors import VoxdeskError
 from voxdesk.core.events import EvaluationEnded
-from voxdesk.core.openai_client import explain, make_client
+from voxdesk.core.openai_client import explain, make_client, unreachable
 from voxdesk.core.training.database import Database, Transaction, now
 from voxdesk.core.training.finetune import is_transient
 from voxdesk.core.training.pricing import answer_cost
@@ -433,19 +433,35 @@ async def evaluate(
     limits = limits or Limits()
     limits.check()
     store = EvaluationStore(services.database)
-    evaluation_id = await store.begin(plan)
     caller = asyncio.get_running_loop()
 
     def heard(step: Progress) -> None:
         if progress is not None:
             caller.call_soon_threadsafe(progress, step)
 
-    asking = partial(_ask_all, services, plan, evaluation_id, limits, sleep, heard)
+    # The record is written even if this is stopped while it is: then its end is written too.
+    begun = asyncio.ensure_future(store.begin(plan))
+    state = "failed"
     try:
-        answers = await on_own_loop(asking)
-    finally:  # however it ended, it is stored and finished by now
-        services.events.publish(EvaluationEnded(evaluation_id, plan.job_id))
-    return EvalResult(evaluation_id, plan, answers, "finished")
+        evaluation_id = await asyncio.shield(begun)
+        answers = await on_own_loop(
+            partial(_ask_all, services, plan, evaluation_id, limits, sleep, heard)
+        )
+        state = "finished"
+    except asyncio.CancelledError:
+        state = "cancelled"
+        raise
+    finally:  # however it ended, its answers are stored by now: so is how it ended
+        await asyncio.shield(_end(services, plan, begun, state))
+    return EvalResult(evaluation_id, plan, answers, state)
+
+
+async def _end(services: Services, plan: EvalPlan, begun: asyncio.Future[int], state: str) -> None:
+    await asyncio.wait([begun])
+    if begun.exception() is not None:  # never recorded: nothing to end
+        return
+    await EvaluationStore(services.database).finish(begun.result(), state)
+    services.events.publish(EvaluationEnded(begun.result(), plan.job_id))
 
 
 async def _ask_all(
@@ -453,12 +469,11 @@ async def _ask_all(
     sleep: Callable[[float], Any], heard: ProgressCallback,
 ) -> tuple[Answer, ...]:  # fmt: skip
     store = EvaluationStore(services.database)
-    asker = _Asker(services, limits, sleep)  # here: its client belongs to this loop
     answers: list[Answer] = []
     unsaved: list[Answer] = []
     total = len(plan.cases) * len(plan.models)
 
-    async def one(case: EvalCase, model: str) -> None:
+    async def one(asker: _Asker, case: EvalCase, model: str) -> None:
         answer = await asker.answer(case, model, plan.judge)
         answers.append(answer)
         unsaved.append(answer)
@@ -469,29 +484,17 @@ async def _ask_all(
             await store.add(evaluation_id, batch)
         heard(Progress(len(answers), total, answer))
 
-    state = "failed"
     try:
-        async with asyncio.TaskGroup() as group:
+        # Here: the asker's client belongs to this loop.
+        async with _Asker(services, limits, sleep) as asker, asyncio.TaskGroup() as group:
             for case in plan.cases:
                 for model in plan.models:
-                    group.create_task(one(case, model))
-        state = "finished"
-    except asyncio.CancelledError:
-        state = "cancelled"
-        raise
-    except ExceptionGroup as group:  # a refused key stops every request: one error to show
+                    group.create_task(one(asker, case, model))
+    except ExceptionGroup as group:  # a refused key, OpenAI out of reach: one error to show
         raise group.exceptions[0] from None
     finally:
-        await asyncio.shield(_close(store, evaluation_id, state, unsaved, asker))
+        await asyncio.shield(store.add(evaluation_id, unsaved))
     return tuple(answers)
-
-
-async def _close(
-    store: EvaluationStore, evaluation_id: int, state: str, unsaved: list[Answer], asker: _Asker
-) -> None:
-    await store.add(evaluation_id, unsaved)
-    await store.finish(evaluation_id, state)
-    await asker.close()
 
 
 async def on_own_loop(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -559,16 +562,21 @@ class _Asker:
         capacity = max(1.0, per_second / 2)
         self._bucket = AsyncLimiter(capacity, capacity / per_second)
 
-    async def close(self) -> None:
+    async def __aenter__(self) -> _Asker:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
         await self._client.close()
 
     async def answer(self, case: EvalCase, model: str, judge: str | None) -> Answer:
         messages = list(case.messages)
         try:
             response, attempts, latency = await self._ask(model=model, messages=messages)
-        except openai.AuthenticationError as error:
-            raise explain(error) from error
         except openai.OpenAIError as error:
+            # A refused key, or OpenAI out of reach once retries are spent, would fail every
+            # answer after this one, each only after its own retries: it stops the evaluation.
+            if isinstance(error, openai.AuthenticationError) or unreachable(error):
+                raise explain(error) from error
             return Answer(case.example_id, model, None, explain(error).describe(), latency=0.0)
         text = _text(response.content)
         prompt_tokens = response.prompt_tokens or 0

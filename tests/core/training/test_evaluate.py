@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import sqlite3
 import threading
 import time
 from collections import Counter
@@ -313,3 +314,65 @@ async def test_a_refused_key_stops_the_evaluation_with_one_error(
         await evaluate(services, plan)
     (record,) = await EvaluationStore(services.database).evaluations()
     assert record.state == "failed"
+
+
+async def test_openai_going_away_stops_the_evaluation_with_one_clear_line(
+    server: FakeOpenAI, services: Services
+) -> None:
+    """A connection refused, not a timeout: the aiohttp transport calls both timeouts."""
+    await fill(services, held_out=8)
+    server.reply_delay = 0.05
+    plan = await plan_evaluation(services, [BASE], "club")
+    seen: list[Progress] = []
+    two = asyncio.Event()
+
+    def heard(step: Progress) -> None:
+        seen.append(step)
+        if len(seen) == 2:
+            two.set()
+
+    async def sleep(seconds: float) -> None:
+        await asyncio.sleep(0)
+
+    task = asyncio.create_task(evaluate(
+        services, plan, limits=Limits(concurrency=1), progress=heard, sleep=sleep
+    ))  # fmt: skip
+    await two.wait()
+    await server.stop()
+    with pytest.raises(VoxdeskError) as error:
+        await task
+    assert error.value.describe() == (
+        "OpenAI cannot be reached. Check the internet connection and openai.base_url."
+    )
+    store = EvaluationStore(services.database)
+    (record,) = await store.evaluations()
+    assert record.state == "failed"
+    kept = await store.answers(record.id)
+    assert len(kept) >= 2 and all(a.error is None for a in kept)
+    assert len(kept) < len(plan.cases)
+
+
+async def test_stopping_while_it_is_recorded_records_it_stopped(
+    server: FakeOpenAI, services: Services, tmp_path: Path
+) -> None:
+    await fill(services, held_out=2)
+    plan = await plan_evaluation(services, [BASE], "club")
+    inserting = threading.Event()
+
+    def traced(statement: str) -> None:
+        if statement.startswith("INSERT INTO evaluations"):
+            inserting.set()
+
+    await services.database.run(lambda connection: connection.set_trace_callback(traced))
+    other = sqlite3.connect(tmp_path / "voxdesk.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # the record's INSERT waits for this writer
+    task = asyncio.create_task(evaluate(services, plan))
+    assert await asyncio.to_thread(inserting.wait, 5)
+    task.cancel()  # while the record is being written
+    other.execute("ROLLBACK")
+    other.close()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    (record,) = await EvaluationStore(services.database).evaluations()
+    assert record.state == "cancelled"
+    assert server.chat_requests == []
