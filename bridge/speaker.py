@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import logging
+import tempfile
+from pathlib import Path
 
 import discord
 
@@ -75,17 +76,20 @@ class Speaker:
         if not said:
             return  # only code, links or mentions: nothing to read aloud
         speech = await self.voice.synthesize(said, language=self.settings.language, output="ogg")
-        voice = guild.voice_client
-        if voice is None:
-            return  # left while the speech was being made
-        source = discord.FFmpegPCMAudio(
-            io.BytesIO(speech.data), pipe=True, executable=ffmpeg_executable()
-        )
-        finished = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        voice.play(source, after=lambda error: loop.call_soon_threadsafe(finished.set))  # type: ignore[attr-defined]
-        try:
-            await finished.wait()
-        finally:
-            with contextlib.suppress(Exception):
-                source.cleanup()
+        # ffmpeg reads a file of our own, not a pipe: discord.py's pipe-writer thread raced the
+        # player's clean-up when speech was cut short, and died on a traceback.
+        with tempfile.TemporaryDirectory(prefix="voxdesk-speech-") as folder:
+            path = Path(folder) / "speech.ogg"
+            await asyncio.to_thread(path.write_bytes, speech.data)
+            voice = guild.voice_client
+            if voice is None:
+                return  # left while the speech was being made
+            source = discord.FFmpegPCMAudio(str(path), executable=ffmpeg_executable())
+            finished = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            voice.play(source, after=lambda error: loop.call_soon_threadsafe(finished.set))  # type: ignore[attr-defined]
+            try:
+                await finished.wait()
+            finally:
+                with contextlib.suppress(Exception):
+                    source.cleanup()
