@@ -154,6 +154,11 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE job_metrics ADD COLUMN full_valid_loss REAL;
     ALTER TABLE job_metrics ADD COLUMN full_valid_mean_token_accuracy REAL;
     """,
+    # The process running an evaluation: one left 'running' by a killed process reads as
+    # interrupted.
+    """
+    ALTER TABLE evaluations ADD COLUMN pid INTEGER;
+    """,
 )
 
 

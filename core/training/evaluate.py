@@ -20,6 +20,7 @@ import contextlib
 import csv
 import email.utils
 import json
+import os
 import random
 import sqlite3
 import threading
@@ -34,6 +35,7 @@ from statistics import fmean
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import openai
+import psutil
 from aiolimiter import AsyncLimiter
 from pydantic import BaseModel, ValidationError
 from rapidfuzz import fuzz, utils
@@ -802,8 +804,14 @@ class EvaluationRecord:
     answered: int = 0  # prompts with at least one answer stored
 
 
+# The evaluations this process runs now, by database file: one 'running' under this process's
+# id but not here was left by an earlier process with the same id (a new container's).
+_running_here: set[tuple[Path, int]] = set()
+
+
 class EvaluationStore:
-    """Evaluations and their answers, in the jobs' database, by the job when there is one."""
+    """Evaluations and their answers, in the jobs' database, by the job when there is one.
+    One whose process was killed stays 'running' in the database and reads as 'interrupted'."""
 
     def __init__(self, database: Database) -> None:
         self.db = database
@@ -812,10 +820,12 @@ class EvaluationStore:
         def insert(connection: sqlite3.Connection) -> int:
             cursor = connection.execute(
                 "INSERT INTO evaluations (job_id, dataset, split, models, judge, state,"
-                " estimated_cost, started_at) VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
+                " estimated_cost, started_at, pid) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?)",
                 (plan.job_id, plan.dataset, plan.split, json.dumps(plan.models), plan.judge,
-                 plan.estimate.dollars, now()),
+                 plan.estimate.dollars, now(), os.getpid()),
             )  # fmt: skip
+            # On the database's thread, as listings are: none sees the record not yet running.
+            _running_here.add((self.db.path, int(cursor.lastrowid or 0)))
             return int(cursor.lastrowid or 0)
 
         return await self.db.run(insert)
@@ -843,6 +853,7 @@ class EvaluationStore:
                 "UPDATE evaluations SET state = ?, finished_at = ? WHERE id = ?",
                 (state, now(), evaluation_id),
             )
+            _running_here.discard((self.db.path, evaluation_id))
 
         await self.db.run(update)
 
@@ -855,10 +866,22 @@ class EvaluationStore:
                 " ORDER BY id",
                 params,
             )
-            return [EvaluationRecord(**(dict(r) | {"models": tuple(json.loads(r["models"]))}))
-                    for r in rows]  # fmt: skip
+            return [self._record(row) for row in rows]
 
         return await self.db.run(query)
+
+    def _record(self, row: sqlite3.Row) -> EvaluationRecord:
+        values = {key: row[key] for key in row.keys() if key != "pid"}  # noqa: SIM118
+        state = row["state"]
+        if state == "running" and not self._alive(row["id"], row["pid"]):
+            state = "interrupted"
+        return EvaluationRecord(**values | {"models": tuple(json.loads(row["models"])),
+                                            "state": state})  # fmt: skip
+
+    def _alive(self, evaluation_id: int, pid: int | None) -> bool:
+        if pid == os.getpid():
+            return (self.db.path, evaluation_id) in _running_here
+        return pid is not None and bool(psutil.pid_exists(pid))
 
     async def answers(self, evaluation_id: int) -> list[Answer]:
         def query(connection: sqlite3.Connection) -> list[Answer]:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import os
 import sqlite3
+import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -376,3 +379,33 @@ async def test_stopping_while_it_is_recorded_records_it_stopped(
     (record,) = await EvaluationStore(services.database).evaluations()
     assert record.state == "cancelled"
     assert server.chat_requests == []
+
+
+async def test_a_run_whose_process_is_gone_reads_as_interrupted(
+    server: FakeOpenAI, services: Services
+) -> None:
+    await fill(services, held_out=1)
+    plan = await plan_evaluation(services, [BASE], "club")
+    store = EvaluationStore(services.database)
+    here = await store.begin(plan)
+    gone = await asyncio.create_subprocess_exec(sys.executable, "-c", "")
+    await gone.wait()
+
+    def left_running(connection: sqlite3.Connection, pid: int) -> int:
+        cursor = connection.execute(
+            "INSERT INTO evaluations (dataset, split, models, state, started_at, pid)"
+            " VALUES ('club', 'validation', '[]', 'running', '2026-01-01', ?)",
+            (pid,),
+        )
+        return int(cursor.lastrowid or 0)
+
+    killed = await services.database.run(partial(left_running, pid=gone.pid))
+    elsewhere = await services.database.run(partial(left_running, pid=os.getppid()))
+    # This process's id, not its run: an earlier process had the same id (a new container)
+    earlier = await services.database.run(partial(left_running, pid=os.getpid()))
+
+    read = {record.id: record.state for record in await store.evaluations()}
+    assert read == {here: "running", killed: "interrupted", elsewhere: "running",
+                    earlier: "interrupted"}  # fmt: skip
+    await store.finish(here, "finished")
+    assert [r.state for r in await store.evaluations() if r.id == here] == ["finished"]
