@@ -108,6 +108,7 @@ class Chat(commands.Cog):
 
     @commands.hybrid_command(name="voice_replies", description="What voice messages get here.")
     @app_commands.choices(mode=[app_commands.Choice(name=m, value=m) for m in MODES])
+    @app_commands.describe(mode="off: transcript only; text: and my answer; speech: spoken too")
     @commands.guild_only()
     @trainer_only()
     async def voice_replies(

@@ -8,6 +8,7 @@ import re
 from functools import partial
 
 import discord
+from discord import app_commands
 from discord.ext import commands
 
 from voxdesk.bridge.bot import VoxBot
@@ -39,6 +40,7 @@ class Listen(commands.Cog):
             await self._end(guild_id)
 
     @commands.hybrid_command(description="Caption your voice channel live, in a text channel.")
+    @app_commands.describe(channel="Where the captions go (default: this channel)")
     @commands.guild_only()
     @trainer_only()
     async def listen(
@@ -87,6 +89,7 @@ class Listen(commands.Cog):
         await ctx.reply("Stopped listening.")
 
     @commands.hybrid_command(description="The captions of the last listening session, as a file.")
+    @app_commands.describe(file_format="txt, srt, vtt or json (default: txt)")
     @commands.guild_only()
     @trainer_only()
     async def transcript(

@@ -87,6 +87,7 @@ class Transcription(commands.Cog):
         name="translate_captions", description="Voice channel captions in English, or as spoken."
     )
     @app_commands.choices(switch=[app_commands.Choice(name=s, value=s) for s in SWITCHES])
+    @app_commands.describe(switch="on: captions in English; off: in the language spoken")
     @commands.guild_only()
     @trainer_only()
     async def translate_captions(

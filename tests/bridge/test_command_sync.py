@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import discord
 import pytest
@@ -82,3 +83,30 @@ def test_the_spec_check_sees_a_menu_answered_without_a_description() -> None:
     assert discord_spec().problems(exchange) == [
         f"PUT {path}: response: 'description' is a required property"
     ]
+
+
+def _described(items: list[dict[str, Any]], where: str = "") -> dict[str, str]:
+    """The description of every command or option in ``items``, their sub-options included,
+    by their path ("listen", "listen channel")."""
+    found: dict[str, str] = {}
+    for item in items:
+        path = f"{where} {item['name']}".strip()
+        found[path] = item.get("description", "")
+        found |= _described(item.get("options") or [], path)
+    return found
+
+
+async def test_every_slash_command_and_option_says_what_it_is_for(
+    synced: tuple[FakeDiscord, Bridge],
+) -> None:
+    fake, _ = synced
+    [put] = [e for e in fake.exchanges if e.method == "PUT"]
+    slash = [command for command in put.body if command["type"] == 1]
+    described = _described(slash)
+    assert {"listen channel", "transcript file_format", "voice_replies mode"} <= set(described)
+    # discord.py sends "…" where the code gives no description; Discord takes 1-100 characters
+    vague = {path: text for path, text in described.items()
+             if text in ("", "…") or len(text) > 100}  # fmt: skip
+    assert vague == {}
+    menus = [command for command in put.body if command["type"] == 3]
+    assert menus and all(not command.get("description") for command in menus)  # Discord's rule
