@@ -76,6 +76,12 @@ class VoxBot(commands.Bot):
             synced = await self.tree.sync()
             log.info("Registered %d slash commands", len(synced))
 
+    async def process_commands(self, message: discord.Message) -> None:
+        # With DMs off the bot says nothing there, to commands either.
+        if message.guild is None and not self.services.settings.discord.reply_in_dms:
+            return
+        await super().process_commands(message)
+
     async def on_connect(self) -> None:
         self.services.events.publish(BridgeStateChanged("connecting"))
 

@@ -163,10 +163,10 @@ class Training(commands.Cog):
             )
             await self._send(ctx, help_text.read_text("utf-8"))
             return
-        if (
-            ctx.guild is None
-            or not isinstance(ctx.author, discord.Member)
-            or not is_trainer(ctx.author, self.settings.trainer_role)
+        if ctx.guild is None:
+            raise commands.NoPrivateMessage  # roles exist only in a server
+        if not isinstance(ctx.author, discord.Member) or not is_trainer(
+            ctx.author, self.settings.trainer_role
         ):
             raise commands.CheckFailure("Changing my instruction needs the trainer role or the "
                                         "Manage Server permission.")  # fmt: skip

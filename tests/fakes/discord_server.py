@@ -100,6 +100,7 @@ class FakeDiscord:
         self.users = {u.id: u for u in (self.bot, self.trainer, self.member, self.moderator)}
         self.general, self.chat, self.voice = self.new_id(), self.new_id(), self.new_id()
         self.voice_states: dict[int, int | None] = {}  # user id -> voice channel id
+        self.dms: dict[int, int] = {}  # user id -> their direct-message channel with the bot
         self.created_channels: list[dict[str, Any]] = []  # by create_voice_channel
         self.voice_endpoint: str | None = None  # host:port of a FakeVoiceServer, when attached
         self.bot_deafened = False
@@ -141,6 +142,7 @@ class FakeDiscord:
             ("PUT", "/channels/{channel}/messages/{message}/reactions/{emoji}/@me", self._no_content),
             ("DELETE", "/channels/{channel}/messages/{message}/reactions/{emoji}/@me", self._no_content),
             ("POST", "/channels/{channel}/typing", self._no_content),
+            ("POST", "/users/@me/channels", self._open_dm),
             ("POST", "/interactions/{id}/{token}/callback", self._interaction_callback),
             ("POST", "/webhooks/{app}/{token}", self._followup),
             ("PUT", "/applications/{app}/commands", self._sync_commands),
@@ -210,6 +212,13 @@ class FakeDiscord:
             item |= {"duration_secs": duration, "waveform": "AAAA"}
         return item
 
+    def dm_channel(self, user: FakeUser) -> int:
+        """``user``'s direct-message channel with the bot (type 1, no guild); Discord keeps one
+        per pair, whichever side opens it."""
+        if user.id not in self.dms:
+            self.dms[user.id] = self.new_id()
+        return self.dms[user.id]
+
     async def post(self, author: FakeUser, content: str = "", *, channel: int | None = None,
                    attachments: list[dict[str, Any]] | None = None, voice: bool = False,
                    reply_to: int | None = None, mention_bot: bool = False) -> int:  # fmt: skip
@@ -225,10 +234,12 @@ class FakeDiscord:
             message["type"] = 19
             message["message_reference"] = {"type": 0, "message_id": str(reply_to),
                                             "channel_id": str(channel),
-                                            "guild_id": str(self.guild_id)}  # fmt: skip
+                                            **self._guild_of(channel)}  # fmt: skip
             message["referenced_message"] = self.messages.get(reply_to)
         self.messages[int(message["id"])] = message
-        await self.dispatch("MESSAGE_CREATE", {**message, "member": author.member(False)})
+        # in a DM Discord sends no guild_id and no member: discord.py makes a DMChannel
+        member = {"member": author.member(False)} if self._guild_of(channel) else {}
+        await self.dispatch("MESSAGE_CREATE", message | member)
         return int(message["id"])
 
     async def join_voice(self, user: FakeUser, channel: int | None) -> None:
@@ -413,7 +424,7 @@ class FakeDiscord:
             message["message_reference"] = {"type": 0, **reference,
                                             "message_id": str(reference["message_id"]),
                                             "channel_id": str(channel),
-                                            "guild_id": str(self.guild_id)}  # fmt: skip
+                                            **self._guild_of(channel)}  # fmt: skip
             message["referenced_message"] = self.messages.get(int(reference["message_id"]))
         self.messages[int(message["id"])] = message
         await self._bot_said(dict(message))  # a copy: later edits must not rewrite history
@@ -433,6 +444,16 @@ class FakeDiscord:
         message["edited_timestamp"] = _stamp()
         await self._bot_said(dict(message))
         return self._record(request, body, 200, message)
+
+    async def _open_dm(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        user = self.users.get(int(body.get("recipient_id") or 0))
+        if user is None:
+            problem = {"message": "Invalid Recipient(s)", "code": 50033}
+            return self._record(request, body, 400, problem)
+        channel = {"id": str(self.dm_channel(user)), "type": 1, "last_message_id": None,
+                   "flags": 0, "recipients": [user.json()]}  # fmt: skip
+        return self._record(request, body, 200, channel)
 
     async def _no_content(self, request: web.Request) -> web.Response:
         return self._record(request, {}, 204, None)
@@ -494,13 +515,17 @@ class FakeDiscord:
 
     def _message(self, author: FakeUser, channel: int, content: str,
                  attachments: list[dict[str, Any]]) -> dict[str, Any]:  # fmt: skip
-        return {
-            "id": str(self.new_id()), "channel_id": str(channel), "guild_id": str(self.guild_id),
-            "author": author.json(), "content": content, "timestamp": _stamp(),
+        return self._guild_of(channel) | {
+            "id": str(self.new_id()), "channel_id": str(channel), "author": author.json(),
+            "content": content, "timestamp": _stamp(),
             "edited_timestamp": None, "tts": False, "mention_everyone": False, "mentions": [],
             "mention_roles": [], "attachments": attachments, "embeds": [], "pinned": False,
             "type": 0, "flags": 0, "components": [],
         }  # fmt: skip
+
+    def _guild_of(self, channel: int) -> dict[str, str]:
+        """The ``guild_id`` field for a message in ``channel``: none in a direct message."""
+        return {} if channel in self.dms.values() else {"guild_id": str(self.guild_id)}
 
     def _channels(self) -> list[dict[str, Any]]:
         base = {"guild_id": str(self.guild_id), "permission_overwrites": [], "nsfw": False,
