@@ -1,6 +1,7 @@
 """A loopback Discord for the real discord.py client: REST v10 and the gateway, on 127.0.0.1.
 
-One guild with text and voice channels, a trainer, a plain member and a moderator. Tests act
+One guild with text and voice channels, a trainer, a plain member and a moderator, and each
+user's direct-message channel with the bot (no guild: discord.py makes a DMChannel). Tests act
 as Discord's users do (post a message, a voice message, use a context menu) and wait for what
 the bot sends back. The gateway keeps every dispatch with its sequence number, so a client that
 RESUMEs after a dropped socket gets what it missed. REST traffic is recorded and checked against
