@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -240,17 +240,31 @@ async def test_the_judge_gives_verdicts_and_nonsense_is_no_verdict(
     }  # fmt: skip
 
 
-async def test_stopping_keeps_the_answers_so_far(server: FakeOpenAI, services: Services) -> None:
+async def held_out_plan(server: FakeOpenAI, services: Services) -> EvalPlan:
+    """Eight held-out prompts for the base model, each answered after 50 ms."""
     await fill(services, held_out=8)
     server.reply_delay = 0.05
-    plan = await plan_evaluation(services, [BASE], "club")
+    return await plan_evaluation(services, [BASE], "club")
+
+
+def counted(
+    enough: int,
+) -> tuple[list[Progress], asyncio.Event, Callable[[Progress], None]]:
+    """Progress kept as it comes, and an event set once ``enough`` steps came."""
     seen: list[Progress] = []
-    two = asyncio.Event()
+    reached = asyncio.Event()
 
     def heard(step: Progress) -> None:
         seen.append(step)
-        if len(seen) == 2:
-            two.set()
+        if len(seen) == enough:
+            reached.set()
+
+    return seen, reached, heard
+
+
+async def test_stopping_keeps_the_answers_so_far(server: FakeOpenAI, services: Services) -> None:
+    plan = await held_out_plan(server, services)
+    seen, two, heard = counted(2)
 
     task = asyncio.create_task(
         evaluate(services, plan, limits=Limits(concurrency=1), progress=heard)
@@ -323,16 +337,8 @@ async def test_openai_going_away_stops_the_evaluation_with_one_clear_line(
     server: FakeOpenAI, services: Services
 ) -> None:
     """A connection refused, not a timeout: the aiohttp transport calls both timeouts."""
-    await fill(services, held_out=8)
-    server.reply_delay = 0.05
-    plan = await plan_evaluation(services, [BASE], "club")
-    seen: list[Progress] = []
-    two = asyncio.Event()
-
-    def heard(step: Progress) -> None:
-        seen.append(step)
-        if len(seen) == 2:
-            two.set()
+    plan = await held_out_plan(server, services)
+    _, two, heard = counted(2)
 
     async def sleep(seconds: float) -> None:
         await asyncio.sleep(0)
