@@ -52,13 +52,16 @@ class FileSource:
         self._stopped = asyncio.Event()
 
     async def blocks(self) -> AsyncGenerator[Pcm, None]:
+        loop = asyncio.get_running_loop()
+        began = loop.time()
         start = 0.0
         while start < self._pcm.duration and not self._stopped.is_set():
             yield self._pcm.slice(start, start + self._block_seconds)
             start += self._block_seconds
-            if self._realtime:
+            if self._realtime:  # on the clock, as a microphone: a slow reader does not slow it
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopped.wait(), self._block_seconds)
+                    wait = max(0.0, began + start - loop.time())
+                    await asyncio.wait_for(self._stopped.wait(), wait)
             else:
                 await asyncio.sleep(0)  # let other tasks run between blocks
 

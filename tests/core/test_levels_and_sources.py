@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 
@@ -43,6 +45,20 @@ async def test_record_stops_the_source_after_the_time_asked() -> None:
     source = FileSource(sine(0.5, seconds=10))
     blocks = [block async for block in record(source, 2.0)]
     assert sum(block.duration for block in blocks) == pytest.approx(2.0, abs=0.01)
+
+
+async def test_a_real_time_file_source_keeps_to_the_clock() -> None:
+    """A reader that falls behind gets the blocks due meanwhile at once, as from a microphone:
+    waiting a block's length after each one let the source drift later and later."""
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    blocks = 0
+    async for _ in FileSource(sine(0.5, seconds=1.05), realtime=True).blocks():
+        blocks += 1
+        if blocks == 1:
+            await asyncio.sleep(0.5)  # a slow reader, once
+    assert blocks == 11
+    assert loop.time() - began < 1.35  # drifting, it takes 0.5 + 10 x 0.1 = 1.5 s at least
 
 
 async def test_a_stopped_file_source_ends() -> None:
