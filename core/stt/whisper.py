@@ -447,12 +447,16 @@ def _transcribe_long(
     word_timestamps: bool = False,
 ) -> tuple[list[Segment], str | None]:
     duration = len(samples) / 16000
+    # Silence skipped (Silero voice activity): on a 5-minute take with pauses the plain pass
+    # cost 72 to 95 CPU s, conditioned on its own hallucinations at times (24 % WER), and 32 s
+    # with it, at 5 % WER either way.
     pieces, info = model.transcribe(
         samples,
         language=language,
         task=task,
         beam_size=_BEAM_SIZE,
         word_timestamps=word_timestamps,
+        vad_filter=True,
     )
     segments: list[Segment] = []
     for piece in pieces:  # a generator: each step decodes the next window
