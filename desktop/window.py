@@ -26,6 +26,7 @@ from voxdesk.core.errors import VoxdeskError, user_message
 from voxdesk.core.events import BridgeStateChanged, SettingsChanged
 from voxdesk.core.instance import BotRunningElsewhere
 from voxdesk.core.services import Services
+from voxdesk.desktop.following import SettingsFollower
 from voxdesk.desktop.pages.dataset import DatasetPage
 from voxdesk.desktop.pages.discord import DiscordPage
 from voxdesk.desktop.pages.finetune import FineTunePage
@@ -82,6 +83,8 @@ class MainWindow(QMainWindow):
         self._bridge: Bridge | None = None
         self._listeners: list[asyncio.Task[None]] = []
         self._starting = asyncio.Lock()  # start() and a token stored meanwhile: one bot
+        self.following = SettingsFollower(services.settings_store, self)
+        self.following.problem.connect(self.statusBar().showMessage)
 
     def _add_page(self, name: str, icon: QStyle.StandardPixmap, page: QWidget) -> None:
         item = QListWidgetItem(self.style().standardIcon(icon), name)
@@ -135,6 +138,7 @@ class MainWindow(QMainWindow):
         self._listeners = [asyncio.ensure_future(self._follow_bridge_state()),
                            asyncio.ensure_future(self._follow_settings())]  # fmt: skip
         self.discord.start()
+        self.following.start()
         await self.dataset.refresh()
         await self.finetune.start()
         await self.start_bridge()
@@ -173,6 +177,7 @@ class MainWindow(QMainWindow):
                 await self.start_bridge()
 
     async def shutdown(self) -> None:
+        await self.following.stop()
         for listener in self._listeners:  # first: no bot starts while this one stops
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -10,9 +10,11 @@ and a ``SettingsChanged`` event tells whoever shows or uses them.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -56,6 +58,12 @@ class SettingsStore:
         self._events = events
         self._secrets = secrets or SecretStore()
         self._turn = asyncio.Lock()  # one change at a time in this process; the file lock: across
+        self._stamps = _read_stamps(self._stamp_path)  # secrets stored, as last seen here
+
+    @property
+    def _stamp_path(self) -> Path:
+        """Which secret was stored when (never a secret): how other processes learn of it."""
+        return self.path.with_name(".secrets-stored.json")
 
     async def set(self, key: str, value: Any) -> frozenset[str]:
         """Change one setting ("section.name"); None resets it to its default."""
@@ -78,10 +86,36 @@ class SettingsStore:
         return changed
 
     async def store_secret(self, secret: Secret, value: str) -> None:
-        """Save a secret in the OS keyring (never the settings file) and announce it."""
+        """Save a secret in the OS keyring (never the settings file) and announce it, here and,
+        through a stamp beside the settings file, to the other Voxdesk processes."""
         await asyncio.to_thread(self._secrets.store, secret, value)
+        self._stamps = await asyncio.to_thread(self._stamp, secret)
         if self._events is not None:
             self._events.publish(SettingsChanged(frozenset({secret.value})))
+
+    async def follow_file(self) -> frozenset[str]:
+        """Take in what another process saved (``voxdesk config set`` or ``set-secret`` while
+        the window runs): the settings that changed are applied and announced, as a change
+        made here would be. A file that does not validate raises ``SettingsError`` and changes
+        nothing."""
+        async with self._turn:
+            in_force, stamps = await asyncio.to_thread(self._read_back)
+        changed = set(_apply(in_force, self.settings, _keys(Settings)))
+        changed |= {name for name, when in stamps.items() if self._stamps.get(name) != when}
+        self._stamps = stamps
+        if changed and self._events is not None:
+            self._events.publish(SettingsChanged(frozenset(changed)))
+        return frozenset(changed)
+
+    def _read_back(self) -> tuple[Settings, dict[str, int]]:
+        stored = _validated(read_settings_file(self.path))
+        return settings_in_force(stored, self.path), _read_stamps(self._stamp_path)
+
+    def _stamp(self, secret: Secret) -> dict[str, int]:
+        stamps = _read_stamps(self._stamp_path) | {secret.value: time.time_ns()}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomically(self._stamp_path, json.dumps(stamps))
+        return stamps
 
     def _save(self, changes: dict[str, Any]) -> Settings:
         known = [found.value for secret in Secret if (found := self._secrets.get(secret))]
@@ -145,6 +179,23 @@ def _apply(new: Settings, settings: Settings, keys: Iterable[str]) -> Iterator[s
         if getattr(target, name) != value:
             setattr(target, name, value)
             yield key
+
+
+def _keys(model: type[Settings]) -> Iterator[str]:
+    """Every setting's "section.name"."""
+    for section, field in model.model_fields.items():
+        for name in getattr(field.annotation, "model_fields", {}):
+            yield f"{section}.{name}"
+
+
+def _read_stamps(path: Path) -> dict[str, int]:
+    try:
+        stamps = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(stamps, dict):
+        return {}
+    return {str(name): when for name, when in stamps.items() if isinstance(when, int)}
 
 
 def _check_key(key: str) -> None:

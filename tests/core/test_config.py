@@ -116,6 +116,32 @@ async def test_the_store_keeps_what_another_writer_saved(tmp_path: Path) -> None
     assert saved.assistant.system_prompt == "Be brief."
 
 
+async def test_what_another_process_saved_is_taken_in_and_announced(
+    tmp_path: Path, memory_keyring: MemoryKeyring
+) -> None:
+    """The window's store follows ``voxdesk config set`` and ``set-secret`` run meanwhile: the
+    settings in force change in place, and the names changed (a secret's too) are announced."""
+    path = tmp_path / "settings.toml"
+    settings, events = Settings(), EventBus()
+    window = SettingsStore(settings, path, events=events)
+    changes = events.subscribe(SettingsChanged)
+    cli = SettingsStore(Settings(), path)
+    await cli.set("speech.language", "ru-RU")
+    await cli.store_secret(Secret.DISCORD_TOKEN, "a-token-stored-elsewhere")
+    speech = settings.speech  # what the engines hold
+
+    assert await window.follow_file() == {"speech.language", "DISCORD_TOKEN"}
+    assert speech.language == "ru-RU"
+    assert (await changes.get()).keys == {"speech.language", "DISCORD_TOKEN"}
+    assert await window.follow_file() == set()  # nothing new: nothing announced
+    assert "a-token-stored-elsewhere" not in (tmp_path / ".secrets-stored.json").read_text()
+
+    path.write_text('[speech]\nengine = "siri"\n')  # saved by hand, wrong
+    with pytest.raises(SettingsError, match="speech.engine"):
+        await window.follow_file()
+    assert settings.speech.engine == Settings().speech.engine and speech.language == "ru-RU"
+
+
 async def test_a_locked_file_waits_off_the_loop_then_gives_up(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

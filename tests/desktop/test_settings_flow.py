@@ -14,7 +14,7 @@ from pytestqt.qtbot import QtBot
 
 from tests.conftest import MemoryKeyring
 from tests.fakes.discord_server import TOKEN, FakeDiscord
-from voxdesk.core.config import Secret
+from voxdesk.core.config import Secret, Settings, SettingsStore
 from voxdesk.core.events import BridgeStateChanged
 from voxdesk.core.services import Services
 from voxdesk.desktop.window import MainWindow
@@ -86,6 +86,38 @@ def test_storing_a_discord_token_starts_the_bot(
         await bridge.bot.wait_until_ready()
         assert [guild.name for guild in bridge.guilds()] == ["Voxdesk Test Guild"]  # no restart
         assert TOKEN not in window.settings_page.status.text()
+        await window.shutdown()
+
+    qloop.run_until_complete(asyncio.wait_for(story(), 60))
+    qloop.run_until_complete(services.close())
+    qloop.run_until_complete(fake.stop())
+
+
+def test_a_token_stored_from_the_command_line_starts_the_open_windows_bot(
+    qloop: asyncio.AbstractEventLoop,
+    qtbot: QtBot,
+    services: Services,
+    memory_keyring: MemoryKeyring,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``voxdesk config set`` and ``set-secret`` in another process while the window runs (here
+    a store of their own on the same files, as the CLI's is): the window takes both in."""
+    fake = qloop.run_until_complete(FakeDiscord().start())
+    fake.point_client_here(monkeypatch)
+    window = MainWindow(services)
+    qtbot.addWidget(window)
+    states = services.events.subscribe(BridgeStateChanged)
+    cli = SettingsStore(Settings(), services.settings_store.path)
+
+    async def story() -> None:
+        await window.start()
+        assert window.discord.bridge is None
+        await cli.set("speech.engine", "google")
+        await until(lambda: window.engine_state.text() == "Speech: google")
+        await cli.store_secret(Secret.DISCORD_TOKEN, TOKEN)
+        while (await states.get()).state != "connected":
+            pass
+        assert window.discord.bridge is not None
         await window.shutdown()
 
     qloop.run_until_complete(asyncio.wait_for(story(), 60))

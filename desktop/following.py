@@ -1,0 +1,66 @@
+"""The window follows settings that other Voxdesk processes save while it runs.
+
+``voxdesk config set`` and ``voxdesk config set-secret`` write the settings file and a stamp
+beside it; a watch on the folder (an atomic save replaces the file, so the file's own watch
+would be lost) asks core's settings store to take the change in, which announces it as a
+change made in the window would be: pages refresh, a Discord token starts the bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
+
+from voxdesk.core.config.store import SettingsStore
+from voxdesk.core.errors import VoxdeskError, user_message
+
+log = logging.getLogger(__name__)
+
+SETTLE_MS = 200  # a save is a few file events: take it in once they stop
+
+
+class SettingsFollower(QObject):
+    """Watches the settings folder; ``problem`` says when what was saved could not be used."""
+
+    problem = Signal(str)
+
+    def __init__(self, store: SettingsStore, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._store = store
+        self._watcher = QFileSystemWatcher(self)
+        self._settle = QTimer(self, singleShot=True, interval=SETTLE_MS)
+        self._settle.timeout.connect(self._follow)
+        self._watcher.directoryChanged.connect(lambda _path: self._settle.start())
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        folder = Path(self._store.path).parent
+        folder.mkdir(parents=True, exist_ok=True)
+        self._watcher.addPath(str(folder))
+
+    async def stop(self) -> None:
+        self._watcher.removePaths(self._watcher.directories())
+        self._settle.stop()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def _follow(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._settle.start()  # one read at a time: look again when it is done
+            return
+        self._task = asyncio.ensure_future(self._take_in())
+
+    async def _take_in(self) -> None:
+        try:
+            changed = await self._store.follow_file()
+        except VoxdeskError as error:
+            self.problem.emit(user_message(error))
+            return
+        if changed:
+            log.info("Settings saved elsewhere: %s", ", ".join(sorted(changed)))
