@@ -7,8 +7,10 @@ import codecs
 import os
 from pathlib import Path
 
+from tests.conftest import MemoryKeyring
 from tests.test_cli import assert_one_line_error, voxdesk
-from voxdesk.core.config import load_settings
+from voxdesk.core.config import Settings, SettingsStore, load_settings
+from voxdesk.core.events import EventBus
 
 
 def settings_path() -> Path:
@@ -77,3 +79,18 @@ async def test_a_settings_file_with_a_bom_is_one_line() -> None:
     for command in (("config", "show"), ("config", "set", "speech.language", "de"), ()):
         run = await voxdesk(*command, env={"QT_QPA_PLATFORM": "offscreen"})  # (): the window
         assert_one_line_error(run, "byte order mark", "UTF-8")
+
+
+def test_a_secret_stored_here_is_announced_to_an_open_window(memory_keyring: MemoryKeyring) -> None:
+    """``config set-secret`` stamps the settings folder, which an open window follows."""
+    from typer.testing import CliRunner
+
+    from voxdesk.core.cli import build_app
+
+    window = SettingsStore(Settings(), settings_path(), events=EventBus())
+    result = CliRunner().invoke(
+        build_app(), ["config", "set-secret", "DISCORD_TOKEN", "--value", "a-new-token-1234"]
+    )
+    assert result.exit_code == 0, result.output
+    assert memory_keyring.get_password("voxdesk", "DISCORD_TOKEN") == "a-new-token-1234"
+    assert asyncio.run(window.follow_file()) == {"DISCORD_TOKEN"}

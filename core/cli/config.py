@@ -77,7 +77,8 @@ def set_secret(
     with user_errors(cli.console):
         if not value.strip():
             raise VoxdeskError("An empty secret was not stored.")
-        cli.secrets.store(secret, value.strip())
+        store = SettingsStore(cli.settings, cli.settings_path, secrets=cli.secrets)
+        asyncio.run(store.store_secret(secret, value.strip()))  # an open window learns of it
         cli.console.print(f"Stored the {secret.label} in the OS keyring.")
 
 

@@ -59,6 +59,7 @@ class SettingsStore:
         self._secrets = secrets or SecretStore()
         self._turn = asyncio.Lock()  # one change at a time in this process; the file lock: across
         self._stamps = _read_stamps(self._stamp_path)  # secrets stored, as last seen here
+        self._seen = _stored_values(self.path)  # the file's values, as last seen here
 
     @property
     def _stamp_path(self) -> Path:
@@ -99,17 +100,23 @@ class SettingsStore:
         made here would be. A file that does not validate raises ``SettingsError`` and changes
         nothing."""
         async with self._turn:
-            in_force, stamps = await asyncio.to_thread(self._read_back)
-        changed = set(_apply(in_force, self.settings, _keys(Settings)))
+            stored, in_force, stamps = await asyncio.to_thread(self._read_back)
+            saved = {
+                key for key in _keys(Settings) if _value(stored, key) != _value(self._seen, key)
+            }
+            self._seen = stored
+        # Only what the file changed: a value set here in memory alone (a test's, a command
+        # line's) stays, where re-reading everything would reset it.
+        changed = set(_apply(in_force, self.settings, saved))
         changed |= {name for name, when in stamps.items() if self._stamps.get(name) != when}
         self._stamps = stamps
         if changed and self._events is not None:
             self._events.publish(SettingsChanged(frozenset(changed)))
         return frozenset(changed)
 
-    def _read_back(self) -> tuple[Settings, dict[str, int]]:
+    def _read_back(self) -> tuple[dict[str, Any], Settings, dict[str, int]]:
         stored = _validated(read_settings_file(self.path))
-        return settings_in_force(stored, self.path), _read_stamps(self._stamp_path)
+        return stored, settings_in_force(stored, self.path), _read_stamps(self._stamp_path)
 
     def _stamp(self, secret: Secret) -> dict[str, int]:
         stamps = _read_stamps(self._stamp_path) | {secret.value: time.time_ns()}
@@ -134,6 +141,7 @@ class SettingsStore:
                 stored = _validated(data)
                 in_force = settings_in_force(stored, self.path)
                 _write_atomically(self.path, tomli_w.dumps(stored))
+                self._seen = stored
         except filelock.Timeout:
             raise SettingsError(
                 f"Another program has held the settings file {self.path} for "
@@ -186,6 +194,19 @@ def _keys(model: type[Settings]) -> Iterator[str]:
     for section, field in model.model_fields.items():
         for name in getattr(field.annotation, "model_fields", {}):
             yield f"{section}.{name}"
+
+
+def _value(stored: Mapping[str, Any], key: str) -> Any:
+    section, _, name = key.partition(".")
+    return stored.get(section, {}).get(name)
+
+
+def _stored_values(path: Path) -> dict[str, Any]:
+    """The file's values; none when it cannot be read (the first change will say why)."""
+    try:
+        return _validated(read_settings_file(path))
+    except SettingsError:
+        return {}
 
 
 def _read_stamps(path: Path) -> dict[str, int]:

@@ -129,9 +129,10 @@ async def test_what_another_process_saved_is_taken_in_and_announced(
     await cli.set("speech.language", "ru-RU")
     await cli.store_secret(Secret.DISCORD_TOKEN, "a-token-stored-elsewhere")
     speech = settings.speech  # what the engines hold
+    settings.discord.reply_channels = [5]  # in memory only, as a test or a command line sets
 
     assert await window.follow_file() == {"speech.language", "DISCORD_TOKEN"}
-    assert speech.language == "ru-RU"
+    assert speech.language == "ru-RU" and settings.discord.reply_channels == [5]
     assert (await changes.get()).keys == {"speech.language", "DISCORD_TOKEN"}
     assert await window.follow_file() == set()  # nothing new: nothing announced
     assert "a-token-stored-elsewhere" not in (tmp_path / ".secrets-stored.json").read_text()
