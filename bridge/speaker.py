@@ -78,7 +78,9 @@ class Speaker:
         speech = await self.voice.synthesize(said, language=self.settings.language, output="ogg")
         # ffmpeg reads a file of our own, not a pipe: discord.py's pipe-writer thread raced the
         # player's clean-up when speech was cut short, and died on a traceback.
-        with tempfile.TemporaryDirectory(prefix="voxdesk-speech-") as folder:
+        with tempfile.TemporaryDirectory(
+            prefix="voxdesk-speech-", ignore_cleanup_errors=True
+        ) as folder:
             path = Path(folder) / "speech.ogg"
             await asyncio.to_thread(path.write_bytes, speech.data)
             voice = guild.voice_client

@@ -164,7 +164,7 @@ class SpeakerFeed:
             elif self.session.pending(self.member_id):
                 continue  # late, not silent: the loop has not handed their packets on yet
             else:  # as long as the silence really lasted, a pass's time included
-                gap = time.monotonic() - heard_at - quiet
+                gap = min(time.monotonic() - heard_at - quiet, IDLE_SECONDS - quiet + GAP_SECONDS)
                 chunk = Pcm(bytes(int(gap * SAMPLE_RATE) * SAMPLE_WIDTH))
                 quiet += chunk.duration
             update = await transcriber.feed(chunk)

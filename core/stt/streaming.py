@@ -188,6 +188,9 @@ class _Stream:
         if ending and self.guess_until >= self.offset + speech_end / SAMPLE_RATE:
             words = self.guess  # the last pass heard all the speech: the same words
         else:
+            # Whisper often stops short of the audio's end: the words the last pass heard after
+            # this one stopped are kept, and count as heard again (a trade: agreeing only on
+            # what both passes returned lost "an ill-disposed young man" after a short pass).
             words = _keeping(self.guess, self._recognize(audio))
             self.guess_until = read_until
         final = words if ending or cut else _agreed(self.guess, words, heard_before)
@@ -316,7 +319,8 @@ def _keeping(guess: list[Word], words: list[Word]) -> list[Word]:
 
 def _after(final: list[Word], words: list[Word]) -> list[Word]:
     """``words`` timed no earlier than the last final word's end: aligned in a longer context,
-    a word's edges can shift a little, and times must not go back."""
+    a word's edges can shift a little, and times must not go back. (A word aligned wholly
+    before it is still said: it comes after the prefix; it just has no length of its own.)"""
     if not final:
         return words
     floor = final[-1].end

@@ -176,7 +176,7 @@ class Scripted:
         prefix: str = "",
     ) -> tuple[list[Word], str | None]:
         self.lengths.append(len(samples))
-        said = next(self.passes, [])
+        said = next(self.passes, [])[len(prefix.split()) :]  # as Whisper: on after the prefix
         step = max(0.0, len(samples) / 16_000 - self.margin) / max(1, len(said))
         return [Word(i * step, (i + 1) * step, w) for i, w in enumerate(said)], "en"
 
