@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,7 @@ from pytestqt.qtbot import QtBot
 from tests.conftest import MemoryKeyring
 from tests.fakes.discord_server import TOKEN, FakeDiscord
 from voxdesk.core.config import Secret, Settings, SettingsStore
-from voxdesk.core.events import BridgeStateChanged
+from voxdesk.core.events import BridgeStateChanged, Subscription
 from voxdesk.core.services import Services
 from voxdesk.desktop.window import MainWindow
 
@@ -61,18 +61,29 @@ def test_a_setting_changed_elsewhere_shows_at_once(
     qloop.run_until_complete(window.shutdown())
 
 
-def test_storing_a_discord_token_starts_the_bot(
+@pytest.fixture
+def with_discord(
     qloop: asyncio.AbstractEventLoop,
     qtbot: QtBot,
     services: Services,
     memory_keyring: MemoryKeyring,
     monkeypatch: pytest.MonkeyPatch,
-) -> None:
+) -> Iterator[tuple[MainWindow, Subscription[BridgeStateChanged]]]:
+    """A window not started yet, the loopback Discord to connect to, and the bot's states."""
     fake = qloop.run_until_complete(FakeDiscord().start())
     fake.point_client_here(monkeypatch)
     window = MainWindow(services)
     qtbot.addWidget(window)
-    states = services.events.subscribe(BridgeStateChanged)
+    yield window, services.events.subscribe(BridgeStateChanged)
+    qloop.run_until_complete(services.close())
+    qloop.run_until_complete(fake.stop())
+
+
+def test_storing_a_discord_token_starts_the_bot(
+    qloop: asyncio.AbstractEventLoop,
+    with_discord: tuple[MainWindow, Subscription[BridgeStateChanged]],
+) -> None:
+    window, states = with_discord
 
     async def story() -> None:
         await window.start()
@@ -89,24 +100,16 @@ def test_storing_a_discord_token_starts_the_bot(
         await window.shutdown()
 
     qloop.run_until_complete(asyncio.wait_for(story(), 60))
-    qloop.run_until_complete(services.close())
-    qloop.run_until_complete(fake.stop())
 
 
 def test_a_token_stored_from_the_command_line_starts_the_open_windows_bot(
     qloop: asyncio.AbstractEventLoop,
-    qtbot: QtBot,
     services: Services,
-    memory_keyring: MemoryKeyring,
-    monkeypatch: pytest.MonkeyPatch,
+    with_discord: tuple[MainWindow, Subscription[BridgeStateChanged]],
 ) -> None:
     """``voxdesk config set`` and ``set-secret`` in another process while the window runs (here
     a store of their own on the same files, as the CLI's is): the window takes both in."""
-    fake = qloop.run_until_complete(FakeDiscord().start())
-    fake.point_client_here(monkeypatch)
-    window = MainWindow(services)
-    qtbot.addWidget(window)
-    states = services.events.subscribe(BridgeStateChanged)
+    window, states = with_discord
     cli = SettingsStore(Settings(), services.settings_store.path)
 
     async def story() -> None:
@@ -121,8 +124,6 @@ def test_a_token_stored_from_the_command_line_starts_the_open_windows_bot(
         await window.shutdown()
 
     qloop.run_until_complete(asyncio.wait_for(story(), 60))
-    qloop.run_until_complete(services.close())
-    qloop.run_until_complete(fake.stop())
 
 
 def test_saving_over_a_settings_file_with_a_bom_says_so(
