@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from functools import partial
 from pathlib import Path
 
@@ -20,14 +19,6 @@ from voxdesk.core.config import (
 )
 from voxdesk.core.openai_client import OpenAIError, make_client
 from voxdesk.core.services import Services
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeOpenAI]:
-    fake = await FakeOpenAI().start()
-    yield fake
-    assert fake.spec_problems() == []
-    await fake.stop()
 
 
 def assistant(server: FakeOpenAI, key: str = API_KEY, **settings: object) -> Assistant:

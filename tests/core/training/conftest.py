@@ -1,4 +1,4 @@
-"""Services that talk to the loopback OpenAI server, whose traffic must keep to the spec."""
+"""Services that talk to the loopback OpenAI server (``server``, from tests/core/conftest.py)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,6 @@ import pytest
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
 from voxdesk.core.config import SecretStore, Settings
 from voxdesk.core.services import Services
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeOpenAI]:
-    fake = await FakeOpenAI().start()
-    yield fake
-    assert fake.spec_problems() == []
-    await fake.stop()
 
 
 @pytest.fixture

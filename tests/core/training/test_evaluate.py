@@ -11,15 +11,15 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.fakes.openai_server import API_KEY, FakeOpenAI
-from voxdesk.core.config import SecretStore, Settings
+from tests.fakes.openai_server import FakeOpenAI
+from voxdesk.core.config import OpenAISettings, SecretStore
 from voxdesk.core.errors import VoxdeskError
 from voxdesk.core.services import Services
 from voxdesk.core.training import evaluate as evaluate_module
@@ -43,23 +43,18 @@ JUDGE = "gpt-4.1-mini-2025-04-14"
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[FakeOpenAI]:
-    fake = await FakeOpenAI().start()
-    fake.strict_models = True
-    fake.models.add(TUNED)
-    yield fake
-    assert fake.spec_problems() == []
-    await fake.stop()
+def server(server: FakeOpenAI) -> FakeOpenAI:
+    """The shared loopback server, knowing the fine-tuned model and no other."""
+    server.strict_models = True
+    server.models.add(TUNED)
+    return server
 
 
 @pytest.fixture
-async def services(server: FakeOpenAI, tmp_path: Path) -> AsyncIterator[Services]:
-    settings = Settings()
-    settings.openai.base_url = server.base_url
-    made = Services(settings, SecretStore({"OPENAI_API_KEY": API_KEY}),
-                    database_path=tmp_path / "voxdesk.db")  # fmt: skip
-    yield made
-    await made.close()
+def services(services: Services) -> Services:
+    """The shared services, with the SDK's own retries as a user has them."""
+    services.settings.openai.max_retries = OpenAISettings().max_retries
+    return services
 
 
 def question(i: int) -> str:
