@@ -76,6 +76,7 @@ def close_like_a_window_manager(display: str, window: str, process: subprocess.P
         data=(32, [delete, X.CurrentTime, 0, 0, 0]),
     )  # fmt: skip
     target.send_event(message, event_mask=X.NoEventMask)
+    screen.sync()
     screen.close()
 
 
