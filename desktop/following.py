@@ -37,9 +37,10 @@ class SettingsFollower(QObject):
         self._watcher.directoryChanged.connect(lambda _path: self._settle.start())
         self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
+    async def start(self) -> None:
         folder = Path(self._store.path).parent
-        folder.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+        await self._store.start_following()
         self._watcher.addPath(str(folder))
 
     async def stop(self) -> None:

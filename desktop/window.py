@@ -138,7 +138,7 @@ class MainWindow(QMainWindow):
         self._listeners = [asyncio.ensure_future(self._follow_bridge_state()),
                            asyncio.ensure_future(self._follow_settings())]  # fmt: skip
         self.discord.start()
-        self.following.start()
+        await self.following.start()
         await self.dataset.refresh()
         await self.finetune.start()
         await self.start_bridge()

@@ -88,6 +88,7 @@ def test_a_secret_stored_here_is_announced_to_an_open_window(memory_keyring: Mem
     from voxdesk.core.cli import build_app
 
     window = SettingsStore(Settings(), settings_path(), events=EventBus())
+    asyncio.run(window.start_following())
     result = CliRunner().invoke(
         build_app(), ["config", "set-secret", "DISCORD_TOKEN", "--value", "a-new-token-1234"]
     )

@@ -58,8 +58,10 @@ class SettingsStore:
         self._events = events
         self._secrets = secrets or SecretStore()
         self._turn = asyncio.Lock()  # one change at a time in this process; the file lock: across
-        self._stamps = _read_stamps(self._stamp_path)  # secrets stored, as last seen here
-        self._seen = _stored_values(self.path)  # the file's values, as last seen here
+        # What the file and the stamps held when last seen here: only a store that follows the
+        # file (the window's) reads them, so that a command line's store costs no extra read.
+        self._seen: dict[str, Any] | None = None
+        self._stamps: dict[str, int] | None = None
 
     @property
     def _stamp_path(self) -> Path:
@@ -94,21 +96,30 @@ class SettingsStore:
         if self._events is not None:
             self._events.publish(SettingsChanged(frozenset({secret.value})))
 
+    async def start_following(self) -> None:
+        """Note what the file and the stamps hold now: ``follow_file`` takes in what changes."""
+        async with self._turn:
+            self._seen, self._stamps = await asyncio.to_thread(
+                lambda: (_stored_values(self.path), _read_stamps(self._stamp_path))
+            )
+
     async def follow_file(self) -> frozenset[str]:
-        """Take in what another process saved (``voxdesk config set`` or ``set-secret`` while
-        the window runs): the settings that changed are applied and announced, as a change
-        made here would be. A file that does not validate raises ``SettingsError`` and changes
-        nothing."""
+        """Take in what another process saved since ``start_following`` (``voxdesk config set``
+        or ``set-secret`` while the window runs): the settings that changed are applied and
+        announced, as a change made here would be. A file that does not validate raises
+        ``SettingsError`` and changes nothing."""
+        if self._seen is None or self._stamps is None:
+            raise RuntimeError("start_following() first")
         async with self._turn:
             stored, in_force, stamps = await asyncio.to_thread(self._read_back)
-            saved = {
-                key for key in _keys(Settings) if _value(stored, key) != _value(self._seen, key)
-            }
+            seen = self._seen
+            saved = {key for key in _keys(Settings) if _value(stored, key) != _value(seen, key)}
             self._seen = stored
         # Only what the file changed: a value set here in memory alone (a test's, a command
         # line's) stays, where re-reading everything would reset it.
         changed = set(_apply(in_force, self.settings, saved))
-        changed |= {name for name, when in stamps.items() if self._stamps.get(name) != when}
+        before = self._stamps
+        changed |= {name for name, when in stamps.items() if before.get(name) != when}
         self._stamps = stamps
         if changed and self._events is not None:
             self._events.publish(SettingsChanged(frozenset(changed)))

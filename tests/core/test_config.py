@@ -124,6 +124,7 @@ async def test_what_another_process_saved_is_taken_in_and_announced(
     path = tmp_path / "settings.toml"
     settings, events = Settings(), EventBus()
     window = SettingsStore(settings, path, events=events)
+    await window.start_following()
     changes = events.subscribe(SettingsChanged)
     cli = SettingsStore(Settings(), path)
     await cli.set("speech.language", "ru-RU")
