@@ -1,10 +1,12 @@
-"""Blocking work off the event loop: in a worker thread, cancellable, reporting progress."""
+"""Work off the event loop: blocking code in a worker thread, cancellable, reporting progress;
+or coroutines on an event loop of their own in a thread."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 Fraction = Callable[[float], None]
@@ -53,3 +55,48 @@ class Cancelled(Exception):
 def check_cancelled(cancelled: threading.Event | None) -> None:
     if cancelled is not None and cancelled.is_set():
         raise Cancelled
+
+
+async def on_own_loop(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """What ``work()`` returns, run on a new event loop in a thread of its own. Cancelling the
+    caller cancels the work and waits for it to wind down (its ``finally`` blocks run); either
+    way the thread has ended when this returns."""
+    caller = asyncio.get_running_loop()
+    outcome: asyncio.Future[T] = caller.create_future()
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(work())  # safe from this thread: the loop does not run yet
+    thread = threading.Thread(
+        target=_run_to_end, name="voxdesk-evaluation", daemon=True,
+        args=(loop, task, lambda: caller.call_soon_threadsafe(_settle, outcome, task)),
+    )  # fmt: skip
+    thread.start()
+    try:
+        return await asyncio.shield(outcome)
+    except asyncio.CancelledError:
+        with contextlib.suppress(RuntimeError):  # its loop closed: the work ended meanwhile
+            loop.call_soon_threadsafe(task.cancel)
+        await asyncio.wait([outcome])
+        raise
+    finally:
+        thread.join()  # settled: the thread's last step, its loop already closed
+
+
+def _run_to_end(
+    loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any], settle: Callable[[], None]
+) -> None:
+    try:
+        loop.run_until_complete(asyncio.wait([task]))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())
+    finally:
+        loop.close()
+        settle()
+
+
+def _settle(outcome: asyncio.Future[T], task: asyncio.Task[T]) -> None:
+    if task.cancelled():
+        outcome.cancel()
+    elif (error := task.exception()) is not None:
+        outcome.set_exception(error)
+    else:
+        outcome.set_result(task.result())

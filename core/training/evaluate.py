@@ -16,23 +16,21 @@ stored are when the evaluation ends, fails or is stopped: a stopped evaluation k
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import email.utils
 import json
 import os
 import random
 import sqlite3
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from statistics import fmean
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal
 
 import openai
 import psutil
@@ -61,11 +59,11 @@ from voxdesk.core.training.tokens import (
     encoding_for_model,
 )
 from voxdesk.core.training.transfer import VALIDATION_TAG
+from voxdesk.core.work import on_own_loop
 
 if TYPE_CHECKING:
     from voxdesk.core.services import Services
 
-T = TypeVar("T")
 DEFAULT_SPLIT = VALIDATION_TAG  # the split exports hold out of training
 NO_VERDICT = "no verdict"
 Verdict = Literal["correct", "partly", "wrong"]
@@ -497,51 +495,6 @@ async def _ask_all(
     finally:
         await asyncio.shield(store.add(evaluation_id, unsaved))
     return tuple(answers)
-
-
-async def on_own_loop(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """What ``work()`` returns, run on a new event loop in a thread of its own. Cancelling the
-    caller cancels the work and waits for it to wind down (its ``finally`` blocks run); either
-    way the thread has ended when this returns."""
-    caller = asyncio.get_running_loop()
-    outcome: asyncio.Future[T] = caller.create_future()
-    loop = asyncio.new_event_loop()
-    task = loop.create_task(work())  # safe from this thread: the loop does not run yet
-    thread = threading.Thread(
-        target=_run_to_end, name="voxdesk-evaluation", daemon=True,
-        args=(loop, task, lambda: caller.call_soon_threadsafe(_settle, outcome, task)),
-    )  # fmt: skip
-    thread.start()
-    try:
-        return await asyncio.shield(outcome)
-    except asyncio.CancelledError:
-        with contextlib.suppress(RuntimeError):  # its loop closed: the work ended meanwhile
-            loop.call_soon_threadsafe(task.cancel)
-        await asyncio.wait([outcome])
-        raise
-    finally:
-        thread.join()  # settled: the thread's last step, its loop already closed
-
-
-def _run_to_end(
-    loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any], settle: Callable[[], None]
-) -> None:
-    try:
-        loop.run_until_complete(asyncio.wait([task]))
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.run_until_complete(loop.shutdown_default_executor())
-    finally:
-        loop.close()
-        settle()
-
-
-def _settle(outcome: asyncio.Future[T], task: asyncio.Task[T]) -> None:
-    if task.cancelled():
-        outcome.cancel()
-    elif (error := task.exception()) is not None:
-        outcome.set_exception(error)
-    else:
-        outcome.set_result(task.result())
 
 
 class _Asker:
