@@ -76,11 +76,14 @@ class VoxBot(commands.Bot):
             synced = await self.tree.sync()
             log.info("Registered %d slash commands", len(synced))
 
+    def hears(self, message: discord.Message) -> bool:
+        """False for a direct message while DMs are off: then the bot says nothing there, to a
+        command, a voice message or a question."""
+        return message.guild is not None or self.services.settings.discord.reply_in_dms
+
     async def process_commands(self, message: discord.Message) -> None:
-        # With DMs off the bot says nothing there, to commands either.
-        if message.guild is None and not self.services.settings.discord.reply_in_dms:
-            return
-        await super().process_commands(message)
+        if self.hears(message):
+            await super().process_commands(message)
 
     async def on_connect(self) -> None:
         self.services.events.publish(BridgeStateChanged("connecting"))

@@ -192,7 +192,7 @@ class Chat(commands.Cog):
         """Whether ``message`` is addressed to the bot: a reply channel, a direct message, a
         mention or a reply to one of the bot's messages."""
         if message.guild is None:
-            return bool(self.settings.reply_in_dms)
+            return self.bot.hears(message)
         if message.channel.id in self.settings.reply_channels:
             return True
         user = self.bot.user

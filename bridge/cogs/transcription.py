@@ -58,7 +58,7 @@ class Transcription(commands.Cog):
     async def on_message(self, message: discord.Message) -> None:
         if message.author.bot or not self.settings.auto_transcribe:
             return
-        if message.guild is None and not self.settings.reply_in_dms:
+        if not self.bot.hears(message):
             return  # DMs off: a transcript is an answer too
         audio = [attachment for attachment in message.attachments if is_audio(attachment)]
         if not audio or (await self.bot.get_context(message)).valid:
