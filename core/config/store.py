@@ -10,6 +10,7 @@ and a ``SettingsChanged`` event tells whoever shows or uses them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -64,7 +65,7 @@ class SettingsStore:
         self._stamps: dict[str, int] | None = None
 
     @property
-    def _stamp_path(self) -> Path:
+    def stamp_path(self) -> Path:
         """Which secret was stored when (never a secret): how other processes learn of it."""
         return self.path.with_name(".secrets-stored.json")
 
@@ -92,15 +93,16 @@ class SettingsStore:
         """Save a secret in the OS keyring (never the settings file) and announce it, here and,
         through a stamp beside the settings file, to the other Voxdesk processes."""
         await asyncio.to_thread(self._secrets.store, secret, value)
-        self._stamps = await asyncio.to_thread(self._stamp, secret)
         if self._events is not None:
             self._events.publish(SettingsChanged(frozenset({secret.value})))
+        async with self._turn:  # follow_file compares the stamps with these: not meanwhile
+            self._stamps = await asyncio.to_thread(self._stamp, secret)
 
     async def start_following(self) -> None:
         """Note what the file and the stamps hold now: ``follow_file`` takes in what changes."""
         async with self._turn:
             self._seen, self._stamps = await asyncio.to_thread(
-                lambda: (_stored_values(self.path), _read_stamps(self._stamp_path))
+                lambda: (_stored_values(self.path), _read_stamps(self.stamp_path))
             )
 
     async def follow_file(self) -> frozenset[str]:
@@ -127,39 +129,51 @@ class SettingsStore:
 
     def _read_back(self) -> tuple[dict[str, Any], Settings, dict[str, int]]:
         stored = _validated(read_settings_file(self.path))
-        return stored, settings_in_force(stored, self.path), _read_stamps(self._stamp_path)
+        return stored, settings_in_force(stored, self.path), _read_stamps(self.stamp_path)
 
     def _stamp(self, secret: Secret) -> dict[str, int]:
-        stamps = _read_stamps(self._stamp_path) | {secret.value: time.time_ns()}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomically(self._stamp_path, json.dumps(stamps))
+        stored = "the secret is stored, but a Voxdesk window open now will not see it"
+        with self._locked(otherwise=stored):
+            stamps = _read_stamps(self.stamp_path) | {secret.value: time.time_ns()}
+            _write_atomically(self.stamp_path, json.dumps(stamps))
         return stamps
 
     def _save(self, changes: dict[str, Any]) -> Settings:
         known = [found.value for secret in Secret if (found := self._secrets.get(secret))]
         for key, value in changes.items():
             _refuse_secrets(key, value, known)
+        with self._locked(otherwise="nothing was saved"):
+            data = read_settings_file(self.path)
+            for key, value in changes.items():
+                section, _, name = key.partition(".")
+                data.setdefault(section, {})[name] = value
+                if value is None:  # TOML has no null: the default applies
+                    del data[section][name]
+            stored = _validated(data)
+            in_force = settings_in_force(stored, self.path)
+            _write_atomically(self.path, tomli_w.dumps(stored))
+            self._seen = stored
+        return in_force
+
+    @contextlib.contextmanager
+    def _locked(self, *, otherwise: str) -> Iterator[None]:
+        """Hold the lock every Voxdesk process takes to write the settings or the stamps: each
+        write re-reads its file first, and two at once would lose one of the changes.
+        ``otherwise`` says what became of the change when another program keeps the lock."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         lock = filelock.FileLock(self.path.with_name(f".{self.path.name}.lock"))
         try:
-            with lock.acquire(timeout=LOCK_TIMEOUT):
-                data = read_settings_file(self.path)
-                for key, value in changes.items():
-                    section, _, name = key.partition(".")
-                    data.setdefault(section, {})[name] = value
-                    if value is None:  # TOML has no null: the default applies
-                        del data[section][name]
-                stored = _validated(data)
-                in_force = settings_in_force(stored, self.path)
-                _write_atomically(self.path, tomli_w.dumps(stored))
-                self._seen = stored
+            lock.acquire(timeout=LOCK_TIMEOUT)
         except filelock.Timeout:
             raise SettingsError(
                 f"Another program has held the settings file {self.path} for "
-                f"{LOCK_TIMEOUT} seconds; nothing was saved.",
+                f"{LOCK_TIMEOUT} seconds; {otherwise}.",
                 hint="Try again; if it persists, close the other Voxdesk.",
             ) from None
-        return in_force
+        try:
+            yield
+        finally:
+            lock.release()
 
 
 class SettingsWatch:

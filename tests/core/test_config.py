@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
 import io
+import json
 import logging
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -165,6 +168,47 @@ async def test_a_locked_file_waits_off_the_loop_then_gives_up(
         await saving
     assert ticks >= 10  # the loop went on while the store waited
     assert not path.exists()
+
+
+async def test_secrets_stored_at_once_are_both_stamped(
+    tmp_path: Path, memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes storing a secret at the same moment: each re-reads the stamps before it
+    writes them, so unless one waits for the other, the later write drops the earlier stamp."""
+    path = tmp_path / "settings.toml"
+    # Both read before either writes, if the lock lets the second one in: it does not, and
+    # the first stops waiting for it.
+    both_read = threading.Barrier(2, timeout=1)
+    read_stamps = store_module._read_stamps
+
+    def read_then_meet(stamps: Path) -> dict[str, int]:
+        found = read_stamps(stamps)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            both_read.wait()
+        return found
+
+    monkeypatch.setattr(store_module, "_read_stamps", read_then_meet)
+    first, second = (SettingsStore(Settings(), path, secrets=SecretStore({})) for _ in "12")
+    await asyncio.gather(
+        first.store_secret(Secret.OPENAI_API_KEY, "sk-stored-at-once-0123456789abcdef"),
+        second.store_secret(Secret.DISCORD_TOKEN, TOKEN),
+    )
+    stamps = json.loads((tmp_path / ".secrets-stored.json").read_text())
+    assert set(stamps) == {"OPENAI_API_KEY", "DISCORD_TOKEN"}
+
+
+async def test_a_secret_stamp_waits_for_the_settings_lock_then_says_so(
+    tmp_path: Path, memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "settings.toml"
+    monkeypatch.setattr(store_module, "LOCK_TIMEOUT", 0.3)
+    store = SettingsStore(Settings(), path, secrets=SecretStore({}))
+    writing = FileLock(tmp_path / ".settings.toml.lock")  # held by another process
+    with writing, pytest.raises(SettingsError, match="Another program has held") as raised:
+        await store.store_secret(Secret.DISCORD_TOKEN, TOKEN)
+    assert "the secret is stored" in str(raised.value) and TOKEN not in str(raised.value)
+    assert memory_keyring.passwords == {("voxdesk", "DISCORD_TOKEN"): TOKEN}
+    assert not (tmp_path / ".secrets-stored.json").exists()
 
 
 @pytest.mark.parametrize(
