@@ -113,9 +113,14 @@ class Receiver:
 
     def pending(self, user_id: int) -> bool:
         """Packets that may be ``user_id``'s are on their way to the sink (waiting for the loop,
-        or held for order): a gap in their audio is not silence yet."""
-        if self._inbox:
-            return True
+        or held for order): a gap in their audio is not silence yet. Another member's packets
+        are not: their talking must not hold back the end of this member's utterance."""
+        members = self.voice.ssrc_members  # changed on the loop only, like this call
+        # deque.copy() copies in one C call that never lets go of the GIL (and locks the deque
+        # where there is no GIL), so the socket thread's appends land before or after the copy;
+        # iterating the deque itself would raise when an append came in between two steps.
+        if any(members.get(packet.ssrc, user_id) == user_id for packet in self._inbox.copy()):
+            return True  # theirs, or from a source not named yet, which may be theirs
         return any(s.user_id == user_id and s.jitter.holding for s in self.streams.values())
 
     # --- the socket reader thread ---------------------------------------------------------------

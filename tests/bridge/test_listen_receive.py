@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
 
@@ -20,7 +21,7 @@ from tests.bridge.voice_loopback import (
 )
 from tests.conftest import corpus_clips
 from tests.fakes.discord_voice import Faults, opus_frames, seal
-from voxdesk.bridge.voice.receiver import ListeningVoiceClient
+from voxdesk.bridge.voice.receiver import ListeningVoiceClient, Receiver
 from voxdesk.core.audio.pcm import Pcm
 
 
@@ -135,6 +136,40 @@ async def test_packets_held_for_a_lost_one_keep_the_speaker_pending(running: Voi
     assert heard.of(member).duration == pytest.approx(4 * 0.02)
     await wait_until(lambda: not receiver.pending(member))  # the speaker went idle: let go
     assert heard.of(member).duration == pytest.approx(8 * 0.02)
+
+
+def arrive(receiver: Receiver, count: int) -> None:
+    """Block the loop, as a busy one would, until the socket thread has put ``count`` packets
+    in the inbox: the loop cannot hand them on meanwhile."""
+    deadline = time.monotonic() + 5
+    while len(receiver._inbox) < count:
+        assert time.monotonic() < deadline, f"{len(receiver._inbox)} of {count} packets came"
+        time.sleep(0.001)
+
+
+async def test_only_a_members_own_packets_keep_them_pending(running: VoiceRunning) -> None:
+    """Another member talking is not this member's audio on its way: the session must still
+    hear this member's silence, or their utterance ends late. A source SPEAKING has not named
+    yet may be theirs."""
+    fake, voice = running.discord, running.voice
+    alice, bob = await voice.join(fake.trainer), await voice.join(fake.member)
+    client = await connected(running)
+    receiver = client.listen(Heard(), lambda user_id: True)
+    await wait_until(lambda: {alice.ssrc, bob.ssrc} <= client.ssrc_members.keys())
+    frames = await frames_of("bob")
+
+    for frame in frames[:3]:
+        voice.send_datagram(bob.packet(frame, voice.key))
+    arrive(receiver, 3)
+    assert receiver.pending(fake.member.id) and not receiver.pending(fake.trainer.id)
+    voice.send_datagram(alice.packet(frames[0], voice.key))
+    arrive(receiver, 4)
+    assert receiver.pending(fake.trainer.id)
+    await wait_until(lambda: not receiver.pending(fake.trainer.id))  # handed on: silent now
+
+    voice.send_datagram(seal(frames[1], voice.key, sequence=1, timestamp=0, ssrc=4242, nonce=7))
+    arrive(receiver, 1)
+    assert receiver.pending(fake.trainer.id) and receiver.pending(fake.member.id)
 
 
 async def test_members_join_and_leave_while_listening(running: VoiceRunning) -> None:
