@@ -1,9 +1,12 @@
 """The window follows settings that other Voxdesk processes save while it runs.
 
 ``voxdesk config set`` and ``voxdesk config set-secret`` write the settings file and a stamp
-beside it; a watch on the folder (an atomic save replaces the file, so the file's own watch
-would be lost) asks core's settings store to take the change in, which announces it as a
-change made in the window would be: pages refresh, a Discord token starts the bot.
+beside it; watches on them ask core's settings store to take the change in, which announces it
+as a change made in the window would be: pages refresh, a Discord token starts the bot.
+
+The folder's watch sees a file created or replaced (an atomic save), but not one edited in
+place (an editor that writes in place, ``echo >> settings.toml``): the files are watched too,
+and watched again once a save has replaced them, as that ends the watch on the old file.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ SETTLE_MS = 200  # a save is a few file events: take it in once they stop
 
 
 class SettingsFollower(QObject):
-    """Watches the settings folder; ``problem`` says when what was saved could not be used."""
+    """Watches the settings file, its stamps and their folder; ``problem`` says when what was
+    saved could not be used."""
 
     problem = Signal(str)
 
@@ -35,6 +39,7 @@ class SettingsFollower(QObject):
         self._settle = QTimer(self, singleShot=True, interval=SETTLE_MS)
         self._settle.timeout.connect(self._follow)
         self._watcher.directoryChanged.connect(lambda _path: self._settle.start())
+        self._watcher.fileChanged.connect(lambda _path: self._settle.start())
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -42,16 +47,26 @@ class SettingsFollower(QObject):
         await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
         await self._store.start_following()
         self._watcher.addPath(str(folder))
+        self._watch_files()
 
     async def stop(self) -> None:
-        self._watcher.removePaths(self._watcher.directories())
+        if watched := self._watcher.files() + self._watcher.directories():
+            self._watcher.removePaths(watched)
         self._settle.stop()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
+    def _watch_files(self) -> None:
+        """Watch the files that exist and are not watched: new, or put in place of the old."""
+        watched = self._watcher.files()
+        for path in (self._store.path, self._store.stamp_path):
+            if str(path) not in watched and path.exists():
+                self._watcher.addPath(str(path))
+
     def _follow(self) -> None:
+        self._watch_files()
         if self._task is not None and not self._task.done():
             self._settle.start()  # one read at a time: look again when it is done
             return

@@ -1,0 +1,47 @@
+"""The window takes in what another program wrote to the settings file, however it wrote it."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from voxdesk.core.config import Settings, SettingsStore, load_settings
+from voxdesk.core.events import EventBus, SettingsChanged
+from voxdesk.desktop.following import SettingsFollower
+
+
+def append_in_place(path: Path, text: str) -> None:
+    """Write into the file itself, as ``echo >> settings.toml`` or many editors do: no new file
+    takes its place, so a watch on the folder alone hears nothing."""
+    with path.open("r+", encoding="utf-8") as file:
+        file.seek(0, 2)
+        file.write(text)
+
+
+def test_a_settings_file_edited_in_place_is_taken_in(
+    qloop: asyncio.AbstractEventLoop, tmp_path: Path
+) -> None:
+    path = tmp_path / "settings.toml"
+    path.write_text('[speech]\nlanguage = "de"\n')
+    settings, events = load_settings(path), EventBus()
+    follower = SettingsFollower(SettingsStore(settings, path, events=events))
+    changes = events.subscribe(SettingsChanged)
+
+    async def announced() -> frozenset[str]:
+        return (await asyncio.wait_for(changes.get(), 10)).keys
+
+    async def story() -> None:
+        await follower.start()
+        append_in_place(path, "[assistant]\ntemperature = 1.5\n")
+        assert await announced() == {"assistant.temperature"}
+        # A save elsewhere puts a new file in place of the watched one ...
+        await SettingsStore(Settings(), path).set("speech.language", "ru")
+        assert await announced() == {"speech.language"}
+        # ... and the new one is watched in turn.
+        append_in_place(path, "[audio]\nmax_seconds = 60\n")
+        assert await announced() == {"audio.max_seconds"}
+        await follower.stop()
+
+    qloop.run_until_complete(story())
+    assert (settings.assistant.temperature, settings.speech.language) == (1.5, "ru")
+    assert settings.audio.max_seconds == 60
