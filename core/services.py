@@ -106,5 +106,11 @@ class Services:
         return Assistant(self.settings.assistant, self.openai_client, clients)
 
     async def close(self) -> None:
+        """Close what was opened: left to the garbage collector, an OpenAI client closes its
+        connections from whichever task runs then, and its failure is logged there."""
+        if "assistant" in self.__dict__:
+            await self.assistant.close()
+        if "fine_tuner" in self.__dict__:
+            await self.fine_tuner.close()
         if "database" in self.__dict__:
             await self.database.close()

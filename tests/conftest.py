@@ -10,6 +10,7 @@ import types
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import keyring
 import pytest
@@ -18,6 +19,9 @@ from keyring.backends import fail
 
 from voxdesk.core.audio import DecodeLimits, Pcm, RawFormat, decode_to_pcm
 from voxdesk.core.stt.whisper import WhisperTranscriber
+
+if TYPE_CHECKING:
+    from openai._base_client import AsyncAPIClient
 
 DATA = Path(__file__).parent / "data"
 CORPUS = DATA / "corpus"
@@ -98,6 +102,37 @@ def isolated_environment(
     keyring.set_keyring(fail.Keyring())
     yield
     keyring.set_keyring(previous)
+
+
+@pytest.fixture(scope="session")
+def openai_clients() -> Iterator[list[AsyncAPIClient]]:
+    """Every async OpenAI client built during the run, in order."""
+    from openai._base_client import AsyncAPIClient  # where every async client is built
+
+    clients: list[AsyncAPIClient] = []
+    build = AsyncAPIClient.__init__
+
+    def recording(self: AsyncAPIClient, *args: Any, **kwargs: Any) -> None:
+        build(self, *args, **kwargs)
+        clients.append(self)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(AsyncAPIClient, "__init__", recording)
+        yield clients
+
+
+@pytest.fixture(autouse=True)
+def openai_clients_closed(openai_clients: list[AsyncAPIClient]) -> Iterator[None]:
+    """A test closes every OpenAI client it opens. One left to the garbage collector closes
+    its connections from whichever later test's loop runs then, and asyncio logs the failure
+    into that test ("Task exception was never retrieved")."""
+    start = len(openai_clients)
+    yield
+    left = sum(not client.is_closed() for client in openai_clients[start:])
+    del openai_clients[start:]
+    if left:
+        pytest.fail(f"{left} OpenAI client(s) left open: close them (client.close(), "
+                    "Services.close(), or `async with` the client).")  # fmt: skip
 
 
 @pytest.fixture

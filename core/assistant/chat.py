@@ -60,6 +60,12 @@ class Assistant:
     def forget(self, conversation: str) -> None:
         self._histories.pop(conversation, None)
 
+    async def close(self) -> None:
+        """Close the client's connections; a later reply opens a new client."""
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
+
     async def reply(
         self,
         conversation: str,

@@ -62,20 +62,22 @@ class OpenAITranscriber:
         *,
         translate: bool,
     ) -> Transcript:
-        client = self._client_factory()
         started = time.perf_counter()
         segments: list[Segment] = []
         detected = split_language(language)
         model = TRANSLATION_MODEL if translate else self._model
-        for start, piece in chunks(audio, CHUNK_SECONDS):
-            if translate:
-                result = await self._translation(client, piece)
-            else:
-                result = await self._request(client, piece, split_language(language))
-                detected = detected or language_code(getattr(result, "language", None))
-            segments.extend(_segments(result, start, piece.duration))
-            if progress:
-                progress((start + piece.duration) / audio.duration)
+        # A client per run, so a new key or base URL counts from the next one; closed after it,
+        # or its connections outlive the run and the SDK closes them from the garbage collector.
+        async with self._client_factory() as client:
+            for start, piece in chunks(audio, CHUNK_SECONDS):
+                if translate:
+                    result = await self._translation(client, piece)
+                else:
+                    result = await self._request(client, piece, split_language(language))
+                    detected = detected or language_code(getattr(result, "language", None))
+                segments.extend(_segments(result, start, piece.duration))
+                if progress:
+                    progress((start + piece.duration) / audio.duration)
         return Transcript(
             text=" ".join(segment.text for segment in segments),
             language=detected,

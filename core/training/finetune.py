@@ -76,6 +76,12 @@ class FineTuner:
             self._client = self._client_factory()
         return self._client
 
+    async def close(self) -> None:
+        """Close the client's connections; a later call opens a new client."""
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
+
     async def upload(self, path: Path, progress: ProgressCallback | None = None) -> str:
         """Upload a JSONL file for fine-tuning; its id, as soon as OpenAI has stored it.
 

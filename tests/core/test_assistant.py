@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from functools import partial
 from pathlib import Path
 
+import openai
 import pytest
 
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
@@ -20,11 +22,22 @@ from voxdesk.core.config import (
 from voxdesk.core.openai_client import OpenAIError, make_client
 from voxdesk.core.services import Services
 
+_made: list[Assistant | Services] = []  # closed after each test
+
+
+@pytest.fixture(autouse=True)
+async def close_assistants() -> AsyncIterator[None]:
+    yield
+    while _made:
+        await _made.pop().close()
+
 
 def assistant(server: FakeOpenAI, key: str = API_KEY, **settings: object) -> Assistant:
     openai_settings = OpenAISettings(base_url=server.base_url, timeout=5, max_retries=0)
     factory = partial(make_client, openai_settings, SecretStore({"OPENAI_API_KEY": key}))
-    return Assistant(AssistantSettings(**settings), factory)  # type: ignore[arg-type]
+    made = Assistant(AssistantSettings(**settings), factory)  # type: ignore[arg-type]
+    _made.append(made)
+    return made
 
 
 async def test_reply_uses_the_system_prompt_and_remembers_the_channel(server: FakeOpenAI) -> None:
@@ -80,6 +93,7 @@ async def test_a_model_made_active_answers_and_is_kept(server: FakeOpenAI, tmp_p
     model, path = "ft:gpt-4o-mini-2024-07-18:org:voxbot:abc", tmp_path / "settings.toml"
     settings = Settings(openai={"base_url": server.base_url})
     services = Services(settings, SecretStore({"OPENAI_API_KEY": API_KEY}), settings_path=path)
+    _made.append(services)
     await services.assistant.reply("c", "hi")
     await services.settings_store.set("assistant.model", model)  # "Use this model"
     await services.assistant.reply("c", "hi again")
@@ -92,8 +106,28 @@ async def test_a_new_base_url_reaches_the_next_reply(server: FakeOpenAI, tmp_pat
     settings = Settings(openai={"base_url": server.base_url})
     secrets = SecretStore({"OPENAI_API_KEY": API_KEY})
     services = Services(settings, secrets, settings_path=tmp_path / "settings.toml")
+    _made.append(services)
     await services.assistant.reply("c", "hi")
     await services.settings_store.set("openai.base_url", other.base_url)
     await services.assistant.reply("c", "hi again")
     assert (len(server.chat_requests), len(other.chat_requests)) == (1, 1)
     await other.stop()
+
+
+async def test_closing_the_services_closes_the_assistants_client(
+    server: FakeOpenAI, tmp_path: Path
+) -> None:
+    # Left open, the client is closed by the garbage collector from whatever task runs then,
+    # and asyncio logs the failure there ("Task exception was never retrieved").
+    settings = Settings(openai={"base_url": server.base_url})
+    services = Services(settings, SecretStore({"OPENAI_API_KEY": API_KEY}))
+    opened = []
+
+    def recording() -> openai.AsyncOpenAI:
+        opened.append(make_client(services.settings.openai, services.secrets))
+        return opened[-1]
+
+    services.openai_client = recording  # type: ignore[method-assign]
+    await services.assistant.reply("c", "hi")
+    await services.close()
+    assert [client.is_closed() for client in opened] == [True]

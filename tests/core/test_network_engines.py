@@ -153,3 +153,22 @@ def test_openai_without_a_key_says_how_to_set_one() -> None:
         make_client(OpenAISettings(), SecretStore({}))
     assert "OPENAI_API_KEY" in (raised.value.hint or "")
     assert isinstance(openai.OpenAIError("x"), Exception)
+
+
+async def test_openai_closes_its_client_after_each_run_even_a_failed_one(
+    openai_server: FakeOpenAI,
+) -> None:
+    settings = OpenAISettings(base_url=openai_server.base_url, timeout=5, max_retries=0)
+    secrets = SecretStore({"OPENAI_API_KEY": API_KEY})
+    opened: list[openai.AsyncOpenAI] = []
+
+    def recording() -> openai.AsyncOpenAI:
+        opened.append(make_client(settings, secrets))
+        return opened[-1]
+
+    engine = OpenAITranscriber(recording)
+    await engine.transcribe(tone(1))
+    openai_server.fail_next(500, "boom")
+    with pytest.raises(OpenAIError, match="500"):
+        await engine.translate(tone(1))
+    assert [client.is_closed() for client in opened] == [True, True]

@@ -45,10 +45,22 @@ async def database(tmp_path: Path) -> AsyncIterator[Database]:
     await db.close()
 
 
+_made: list[FineTuner] = []  # closed after each test
+
+
+@pytest.fixture(autouse=True)
+async def close_tuners() -> AsyncIterator[None]:
+    yield
+    while _made:
+        await _made.pop().close()
+
+
 def tuner(server: FakeOpenAI, database: Database, retries: int = 0, **options: Any) -> FineTuner:
     settings = OpenAISettings(base_url=server.base_url, timeout=5, max_retries=retries)
     factory = partial(make_client, settings, SecretStore({"OPENAI_API_KEY": API_KEY}))
-    return FineTuner(factory, JobRegistry(database), poll_seconds=0.01, sleep=no_wait, **options)
+    made = FineTuner(factory, JobRegistry(database), poll_seconds=0.01, sleep=no_wait, **options)
+    _made.append(made)
+    return made
 
 
 @pytest.fixture
