@@ -6,6 +6,7 @@ import logging
 
 import aiohttp
 import discord
+from discord import app_commands
 from discord.ext import commands
 
 from voxdesk.bridge.memory import ReplyMemory
@@ -38,6 +39,20 @@ def intents() -> discord.Intents:
     return chosen
 
 
+DMS_OFF = "Direct messages are turned off by this bot's operator: use my commands in a server."
+
+
+class VoxTree(app_commands.CommandTree["VoxBot"]):
+    """The slash commands and menus. In a direct message while DMs are off they get a private
+    refusal rather than silence: Discord shows an unanswered one as "did not respond"."""
+
+    async def interaction_check(self, interaction: discord.Interaction[VoxBot]) -> bool:
+        if self.client.hears(interaction):
+            return True
+        await interaction.response.send_message(DMS_OFF, ephemeral=True)
+        return False
+
+
 class VoxBot(commands.Bot):
     """The bot, with what its cogs share: core's services, the memory of recent replies and the
     voice that speaks in voice channels."""
@@ -58,6 +73,7 @@ class VoxBot(commands.Bot):
                 everyone=False, roles=False, replied_user=False
             ),
             help_command=None,
+            tree_cls=VoxTree,
         )
         self.services = services
         self.memory = ReplyMemory()
@@ -76,10 +92,11 @@ class VoxBot(commands.Bot):
             synced = await self.tree.sync()
             log.info("Registered %d slash commands", len(synced))
 
-    def hears(self, message: discord.Message) -> bool:
-        """False for a direct message while DMs are off: then the bot says nothing there, to a
-        command, a voice message or a question."""
-        return message.guild is not None or self.services.settings.discord.reply_in_dms
+    def hears(self, place: discord.Message | discord.Interaction[VoxBot]) -> bool:
+        """False for a direct message, or a slash command or menu used in one, while DMs are
+        off. The bot then says nothing to a command, a voice message or a question there; a
+        slash command or menu is refused privately instead (VoxTree)."""
+        return place.guild is not None or self.services.settings.discord.reply_in_dms
 
     async def process_commands(self, message: discord.Message) -> None:
         if self.hears(message):

@@ -32,6 +32,7 @@ SPEC = Path(__file__).parents[1] / "data" / "specs" / "discord-openapi.json"
 MANAGE_GUILD = 1 << 5
 ADMINISTRATOR = 1 << 3
 HEARTBEAT_MS = 500  # Discord says ~41 s; short here so tests see heartbeats and ACKs
+DISCORD_EPOCH_MS = 1_420_070_400_000  # 2015-01-01, where snowflake times count from
 
 
 def _json(
@@ -108,6 +109,9 @@ class FakeDiscord:
         self.messages: dict[int, dict[str, Any]] = {}
         self.bot_messages: list[dict[str, Any]] = []  # created or edited by the bot, in order
         self.interaction_responses: list[dict[str, Any]] = []
+        self.interaction_channels: dict[str, int] = {}  # token -> where it was used
+        self.interaction_answers: dict[str, dict[str, Any]] = {}  # token -> the bot's response
+        self.original_responses: dict[str, dict[str, Any]] = {}  # token -> the message it made
         self.commands: list[dict[str, Any]] = []  # registered, as the last bulk overwrite left them
         self.cdn: dict[str, bytes] = {}
         self.exchanges: list[Exchange] = []
@@ -146,6 +150,7 @@ class FakeDiscord:
             ("POST", "/users/@me/channels", self._open_dm),
             ("POST", "/interactions/{id}/{token}/callback", self._interaction_callback),
             ("POST", "/webhooks/{app}/{token}", self._followup),
+            ("GET", "/webhooks/{app}/{token}/messages/@original", self._original_response),
             ("PUT", "/applications/{app}/commands", self._sync_commands),
         ]  # fmt: skip
         for method, path, handler in routes:
@@ -261,23 +266,37 @@ class FakeDiscord:
             "id": str(self.new_id()), "name": name, "type": 3, "target_id": str(target),
             "resolved": {"messages": {str(target): target_message}}})  # fmt: skip
 
-    async def use_slash_command(self, user: FakeUser, name: str, **options: int | str) -> str:
-        """A user runs /name with these options (integers and strings) in #general."""
+    async def use_slash_command(self, user: FakeUser, name: str, *, channel: int | None = None,
+                                **options: int | str) -> str:  # fmt: skip
+        """A user runs /name with these options (integers and strings) in ``channel``
+        (#general unless given; a DM channel from dm_channel)."""
         sent = [{"name": key, "type": 4 if isinstance(value, int) else 3, "value": value}
                 for key, value in options.items()]  # fmt: skip
-        return await self._interact(user, self.general, {
+        return await self._interact(user, channel or self.general, {
             "id": str(self.new_id()), "name": name, "type": 1, "options": sent})  # fmt: skip
 
     async def _interact(self, user: FakeUser, channel: int, data: dict[str, Any]) -> str:
         token = f"interaction-token-{self.new_id()}"
+        self.interaction_channels[token] = channel
+        # Made now: discord.py reads an interaction's age from its id, and answers one older
+        # than 15 minutes (as the counter's ids are) with a channel message instead.
+        now = int(datetime.now(UTC).timestamp() * 1000) - DISCORD_EPOCH_MS
+        if self._guild_of(channel):
+            where = {"guild_id": str(self.guild_id), "guild_locale": "ru", "context": 0,
+                     "channel": self._channels()[0] | {"id": str(channel)},
+                     "member": user.member() | {"permissions": "2147483647"},
+                     "authorizing_integration_owners": {"0": str(self.guild_id)}}  # fmt: skip
+        else:  # the bot's DM: no guild, a user instead of a member, BOT_DM context
+            where = {"context": 1, "user": user.json(),
+                     "channel": {"id": str(channel), "type": 1, "last_message_id": None,
+                                 "flags": 0, "recipients": [user.json()]},
+                     "authorizing_integration_owners": {"0": "0"}}  # fmt: skip
         await self.dispatch("INTERACTION_CREATE", {
-            "id": str(self.new_id()), "application_id": str(self.application_id), "type": 2,
-            "token": token, "version": 1, "guild_id": str(self.guild_id),
-            "channel_id": str(channel), "channel": self._channels()[0] | {"id": str(channel)},
-            "member": user.member() | {"permissions": "2147483647"},
-            "app_permissions": "2147483647", "locale": "ru", "guild_locale": "ru",
-            "entitlements": [], "authorizing_integration_owners": {"0": str(self.guild_id)},
-            "context": 0, "attachment_size_limit": 10 * 1024 * 1024, "data": data,
+            "id": str(now << 22 | self.new_id() & 0x3FFFFF), "type": 2,
+            "application_id": str(self.application_id), "token": token, "version": 1,
+            "channel_id": str(channel),
+            "app_permissions": "2147483647", "locale": "ru", "entitlements": [],
+            "attachment_size_limit": 10 * 1024 * 1024, "data": data, **where,
         })  # fmt: skip
         return token
 
@@ -290,6 +309,13 @@ class FakeDiscord:
                     (m for m in self.bot_messages if predicate(m)), None)), timeout)  # fmt: skip
         assert found is not None
         return found
+
+    async def answer_to(self, token: str, timeout: float = 30) -> dict[str, Any]:
+        """The bot's response (the callback's body) to the interaction ``token``."""
+        async with self.changed:
+            await asyncio.wait_for(
+                self.changed.wait_for(lambda: token in self.interaction_answers), timeout)  # fmt: skip
+        return self.interaction_answers[token]
 
     async def drop_gateway(self) -> None:
         """Close every gateway socket as a network failure would (resumable)."""
@@ -461,18 +487,36 @@ class FakeDiscord:
 
     async def _interaction_callback(self, request: web.Request) -> web.Response:
         body, _ = await _read_body(request)
+        token = request.match_info["token"]
         self.interaction_responses.append(body)
+        async with self.changed:
+            self.interaction_answers[token] = body
+            self.changed.notify_all()
+        deferred = body.get("type") == 5
+        flags = int(body.get("data", {}).get("flags") or 0)
+        if body.get("type") == 4:  # an answer at once is a message, as a followup is
+            message = self._message(self.bot, self.interaction_channels.get(token, self.general),
+                                    body["data"].get("content") or "", [])  # fmt: skip
+            message |= {"flags": flags, "webhook_id": str(self.application_id)}
+            self.original_responses[token] = message
+            await self._bot_said(message | {"interaction_response": True})
         if request.query.get("with_response") not in ("true", "1"):
             return self._record(request, body, 204, None)
-        deferred = body.get("type") == 5
         answer = {"interaction": {"id": request.match_info["id"], "type": 2,
                                   "response_message_loading": deferred,
-                                  "response_message_ephemeral": False}}  # fmt: skip
+                                  "response_message_ephemeral": bool(flags & 1 << 6)}}  # fmt: skip
         return self._record(request, body, 200, answer)
+
+    async def _original_response(self, request: web.Request) -> web.Response:
+        found = self.original_responses.get(request.match_info["token"])
+        if found is None:
+            return self._record(request, {}, 404, {"message": "Unknown Message", "code": 10008})
+        return self._record(request, {}, 200, found)
 
     async def _followup(self, request: web.Request) -> web.Response:
         body, _ = await _read_body(request)
-        message = self._message(self.bot, self.general, body.get("content") or "", [])
+        channel = self.interaction_channels.get(request.match_info["token"], self.general)
+        message = self._message(self.bot, channel, body.get("content") or "", [])
         message["webhook_id"] = str(self.application_id)
         await self._bot_said(message | {"followup": True})
         return self._record(request, body, 200, message)
