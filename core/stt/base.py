@@ -35,6 +35,8 @@ class Word:
     probability: float = 1.0
 
 
+_CLOSING = ".,!?:;)]}”…。，！？：、"  # punctuation that joins the text before it, never spaced
+_HYPHENATED = re.compile(r"-\w")  # the rest of a hyphenated word: Whisper times "ill", "-disposed"
 # Scripts written without spaces between words: Thai, Lao, Tibetan, Myanmar, Khmer, CJK
 # punctuation, kana, Bopomofo, Han, full-width forms. Korean (Hangul) is written with spaces.
 _UNSPACED = re.compile(
@@ -45,9 +47,13 @@ _UNSPACED = re.compile(
 
 def word_gap(before: str, after: str) -> str:
     """What goes between two pieces of text: a space, unless either side is in a script written
-    without spaces (Chinese, Japanese, Thai...) or one of them is empty."""
+    without spaces (Chinese, Japanese, Thai...), one of them is empty, or the second goes on
+    from the first: closing punctuation (a comma heard after words already final), or the rest
+    of a hyphenated word."""
     before, after = before.rstrip(), after.lstrip()
     if not before or not after or _UNSPACED.match(before[-1]) or _UNSPACED.match(after[0]):
+        return ""
+    if after[0] in _CLOSING or _HYPHENATED.match(after):
         return ""
     return " "
 

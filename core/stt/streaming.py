@@ -216,7 +216,9 @@ class _Stream:
             dataclasses.replace(w, start=w.start + self.offset, end=w.end + self.offset)
             for w in words
         ]
-        return _after(self.recent, _without_overlap(self.recent, moved))
+        if not self.held:  # after a forced prefix, every word is new ("no, no" says it twice)
+            moved = _without_overlap(self.recent, moved)
+        return _after(self.recent, moved)
 
     def _finalize(self, words: list[Word]) -> None:
         if not words:
@@ -328,7 +330,8 @@ def _after(final: list[Word], words: list[Word]) -> list[Word]:
 
 
 def _without_overlap(final: list[Word], words: list[Word]) -> list[Word]:
-    """``words`` without the final words a pass heard again at its start (cuts are not exact)."""
+    """``words`` without the final words a pass heard again at its start: the first pass of an
+    utterance may hear the end of the last one (cuts are not exact)."""
     if not final or not words or words[0].start > final[-1].end + 1.0:
         return words
     for size in range(min(_OVERLAP_WORDS, len(final), len(words)), 0, -1):

@@ -361,7 +361,7 @@ def _recognize_words(
     # Punctuation as a word of its own would be spaced as one ("Mr . John"): it joins its
     # neighbour, by faster-whisper's own lists of what goes before and after a word.
     merge_punctuations(aligned, "\"'“¿([{-", "\"'.。,，!！?？:：”)]}、")
-    aligned = _after_tokens(aligned, len(forced))
+    aligned = _after_tokens(aligned, len(forced), tokenizer)
     words = [
         Word(
             float(min(item["start"], duration)),
@@ -373,17 +373,30 @@ def _recognize_words(
         if item["word"].strip()
     ]
     # Words aligned to no time lie past the audio's end: the prompt's guess of what comes
-    # next, not speech (seen when a phrase is said twice).
-    return [word for word in words if word.end > word.start], language
+    # next, not speech (seen when a phrase is said twice). Punctuation has no time of its own.
+    return [w for w in words if w.end > w.start or not any(c.isalnum() for c in w.text)], language
 
 
-def _after_tokens(aligned: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
-    """The aligned words that start after the first ``count`` tokens (the forced prefix)."""
+def _after_tokens(
+    aligned: list[dict[str, Any]], count: int, tokenizer: Any
+) -> list[dict[str, Any]]:
+    """The aligned words after the first ``count`` tokens (the forced prefix).
+
+    Punctuation heard right after the prefix was merged into its last word ("4" + ","): it is
+    kept as a word of its own, timed at that word's end. (The rest of a word cut by the prefix,
+    "-disposed" of "ill", is not: the word before it is final, and must not change.)
+    """
     kept, seen = [], 0
     for item in aligned:
+        tokens = item["tokens"]
         if seen >= count:
             kept.append(item)
-        seen += len(item["tokens"])
+        elif seen + len(tokens) > count:
+            text = tokenizer.decode(tokens[count - seen :])
+            if not any(character.isalnum() for character in text):
+                kept.append({**item, "word": text, "tokens": tokens[count - seen :],
+                             "start": item["end"]})  # fmt: skip
+        seen += len(tokens)
     return kept
 
 

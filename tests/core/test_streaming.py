@@ -268,3 +268,12 @@ async def test_an_utterance_ends_as_soon_as_it_has_been_quiet_for_the_hangover()
     assert len(ended) == 1
     assert ended[0] <= spoken + StreamOptions().hangover + 0.3  # the next tick: at 3 s
     assert live.cost.passes <= 3
+
+
+async def test_a_final_word_said_again_is_kept() -> None:
+    """ "well, no, no, never": after "well no" is final (and forced as the prefix), the pass that
+    goes on with "no never" says the word again; it is not the final "no" heard again."""
+    passes = [["well", "no"], *[["well", "no", "no", "never"]] * 2]
+    live = LiveTranscriber(Scripted(passes), language="en")
+    updates = await stream_frames(live, await clip("pocketsphinx_librivox_0870.wav").decode())
+    assert join_words(w for u in updates for w in u.final) == "well no no never"

@@ -189,6 +189,16 @@ async def test_chinese_words_of_a_streaming_pass_join_without_spaces(
     assert character_error_rate(item.reference, join_words(words)) <= 0.4
 
 
+async def test_punctuation_right_after_the_forced_prefix_is_kept(
+    whisper: WhisperTranscriber,
+) -> None:
+    """Whisper hears "1, 2, 3". With "1" final and forced as the prefix, the comma after it came
+    merged into "1" and was dropped with it: the text read "1 2, 3"."""
+    audio = (await clip("speechrec_english.wav").decode()).as_float32()
+    words, _ = await asyncio.to_thread(whisper.recognize_words, audio, "en", "", prefix="1")
+    assert join_words(["1", *words]) == "1, 2, 3"
+
+
 async def test_english_only_model_refuses_other_languages() -> None:
     tiny = WhisperTranscriber("tiny.en")
     audio = await clip("speechrec_english.wav").decode()
