@@ -36,7 +36,6 @@ class Word:
 
 
 _CLOSING = ".,!?:;)]}”…。，！？：、"  # punctuation that joins the text before it, never spaced
-_HYPHENATED = re.compile(r"-\w")  # the rest of a hyphenated word: Whisper times "ill", "-disposed"
 # Scripts written without spaces between words: Thai, Lao, Tibetan, Myanmar, Khmer, CJK
 # punctuation, kana, Bopomofo, Han, full-width forms. Korean (Hangul) is written with spaces.
 _UNSPACED = re.compile(
@@ -47,15 +46,12 @@ _UNSPACED = re.compile(
 
 def word_gap(before: str, after: str) -> str:
     """What goes between two pieces of text: a space, unless either side is in a script written
-    without spaces (Chinese, Japanese, Thai...), one of them is empty, or the second goes on
-    from the first: closing punctuation (a comma heard after words already final), or the rest
-    of a hyphenated word."""
+    without spaces (Chinese, Japanese, Thai...), one of them is empty, or the second starts with
+    closing punctuation (a comma heard on its own, after words already final)."""
     before, after = before.rstrip(), after.lstrip()
     if not before or not after or _UNSPACED.match(before[-1]) or _UNSPACED.match(after[0]):
         return ""
-    if after[0] in _CLOSING or _HYPHENATED.match(after):
-        return ""
-    return " "
+    return "" if after[0] in _CLOSING else " "
 
 
 def join_words(words: Iterable[Word | str]) -> str:

@@ -55,6 +55,10 @@ _MAX_COMPRESSION_RATIO = 2.4
 _PREPEND_PUNCTUATION = "\"'“¿([{-"
 _APPEND_PUNCTUATION = "\"'.。,，!！?？:：”)]}、"
 _PROMPT_TOKENS = 100  # of the text before a streaming pass, as context (Whisper allows 223)
+# More than anyone says in a second (about 3 words, of 1 to 3 tokens each): a streaming pass
+# stops there. Its audio is short, and the model may repeat itself until stopped; a pass that
+# ran to the decoder's limit cost as much as twenty.
+_TOKENS_PER_SECOND = 12
 
 Task = Literal["transcribe", "translate"]  # Whisper's two tasks: translate is into English
 
@@ -329,7 +333,7 @@ def _recognize_words(
     from faster_whisper.tokenizer import Tokenizer
     from faster_whisper.transcribe import merge_punctuations
 
-    encoded, window, frames = _encode(model, samples)
+    encoded, _, frames = _encode(model, samples)
     language = language or _detect_language(model, encoded)
     tokenizer = Tokenizer(
         model.hf_tokenizer, model.model.is_multilingual, task=task, language=language
@@ -342,7 +346,7 @@ def _recognize_words(
         encoded,
         [start],
         beam_size=1,
-        max_length=min(448 - len(start), window // 2),  # the decoder holds 448 tokens
+        max_length=min(448, len(start) + _most_tokens(len(samples))),  # counts ``start`` too
         return_scores=True,
         return_no_speech_prob=True,
         suppress_blank=True,
@@ -375,6 +379,11 @@ def _recognize_words(
     # Words aligned to no time lie past the audio's end: the prompt's guess of what comes
     # next, not speech (seen when a phrase is said twice). Punctuation has no time of its own.
     return [w for w in words if w.end > w.start or not any(c.isalnum() for c in w.text)], language
+
+
+def _most_tokens(samples: int) -> int:
+    """The most tokens a pass over ``samples`` of audio may decode after its prefix."""
+    return 4 + math.ceil(samples / 16_000 * _TOKENS_PER_SECOND)
 
 
 def _after_tokens(

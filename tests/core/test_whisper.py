@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -197,6 +198,35 @@ async def test_punctuation_right_after_the_forced_prefix_is_kept(
     audio = (await clip("speechrec_english.wav").decode()).as_float32()
     words, _ = await asyncio.to_thread(whisper.recognize_words, audio, "en", "", prefix="1")
     assert join_words(["1", *words]) == "1, 2, 3"
+
+
+async def test_a_streaming_pass_that_repeats_itself_is_stopped_soon(
+    whisper: WhisperTranscriber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two seconds of "four, queen of clubs" after a prompt that says "Queen of clubs" twenty
+    times: the model goes on repeating it. Once it decoded some 250 tokens (each costs as much
+    as the pass's words); now it stops at 12 a second of audio, and the loop is not text."""
+    audio = (await clip("pocketsphinx_cards_002.wav").decode()).as_float32()
+    await whisper.load()
+    model = whisper._loaded()
+    decoded: list[int] = []
+
+    class Counting:  # the CTranslate2 model, counting the tokens each call returns
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        def generate(self, *args: Any, **kwargs: Any) -> Any:
+            results = real.generate(*args, **kwargs)
+            decoded.append(len(results[0].sequences_ids[0]))
+            return results
+
+    real = model.model
+    monkeypatch.setattr(model, "model", Counting())
+    words, _ = await asyncio.to_thread(
+        whisper.recognize_words, audio, "en", "Queen of clubs. " * 20
+    )
+    assert words == []
+    assert decoded == [pytest.approx(4 + 12 * len(audio) / 16_000, abs=2)]
 
 
 async def test_english_only_model_refuses_other_languages() -> None:
