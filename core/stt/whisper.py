@@ -55,10 +55,12 @@ _MAX_COMPRESSION_RATIO = 2.4
 _PREPEND_PUNCTUATION = "\"'“¿([{-"
 _APPEND_PUNCTUATION = "\"'.。,，!！?？:：”)]}、"
 _PROMPT_TOKENS = 100  # of the text before a streaming pass, as context (Whisper allows 223)
-# More than anyone says in a second (about 3 words, of 1 to 3 tokens each): a streaming pass
-# stops there. Its audio is short, and the model may repeat itself until stopped; a pass that
-# ran to the decoder's limit cost as much as twenty.
-_TOKENS_PER_SECOND = 12
+# More than anyone says in a second, in any script (3 words of up to 8 tokens; English takes
+# 1 or 2): a streaming pass stops there. Its audio is short, and the model may repeat itself
+# until stopped; a pass that ran to the decoder's limit cost as much as twenty.
+_TOKENS_PER_SECOND = 25
+# Punctuation that may close the text of a streaming pass's prefix: it comes on its own.
+_AFTER_PREFIX = frozenset(".,!?:;。，！？：、")
 
 Task = Literal["transcribe", "translate"]  # Whisper's two tasks: translate is into English
 
@@ -377,8 +379,9 @@ def _recognize_words(
         if item["word"].strip()
     ]
     # Words aligned to no time lie past the audio's end: the prompt's guess of what comes
-    # next, not speech (seen when a phrase is said twice). Punctuation has no time of its own.
-    return [w for w in words if w.end > w.start or not any(c.isalnum() for c in w.text)], language
+    # next, not speech (seen when a phrase is said twice). Punctuation after the prefix has no
+    # time of its own.
+    return [w for w in words if w.end > w.start or w.text in _AFTER_PREFIX], language
 
 
 def _most_tokens(samples: int) -> int:
@@ -402,7 +405,7 @@ def _after_tokens(
             kept.append(item)
         elif seen + len(tokens) > count:
             text = tokenizer.decode(tokens[count - seen :])
-            if not any(character.isalnum() for character in text):
+            if text.strip() in _AFTER_PREFIX:
                 kept.append({**item, "word": text, "tokens": tokens[count - seen :],
                              "start": item["end"]})  # fmt: skip
         seen += len(tokens)
