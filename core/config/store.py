@@ -132,7 +132,12 @@ class SettingsStore:
         return stored, settings_in_force(stored, self.path), _read_stamps(self.stamp_path)
 
     def _stamp(self, secret: Secret) -> dict[str, int]:
-        stored = "the secret is stored, but a Voxdesk window open now will not see it"
+        # The process that stored it has announced it already; a window elsewhere learns of it
+        # only from the stamp (a settings save does not touch it), or when it starts again.
+        stored = (
+            "the secret is stored, but any other Voxdesk window open now will not see it "
+            "until it is restarted"
+        )
         with self._locked(otherwise=stored):
             stamps = _read_stamps(self.stamp_path) | {secret.value: time.time_ns()}
             _write_atomically(self.stamp_path, json.dumps(stamps))

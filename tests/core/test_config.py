@@ -202,11 +202,17 @@ async def test_a_secret_stamp_waits_for_the_settings_lock_then_says_so(
 ) -> None:
     path = tmp_path / "settings.toml"
     monkeypatch.setattr(store_module, "LOCK_TIMEOUT", 0.3)
-    store = SettingsStore(Settings(), path, secrets=SecretStore({}))
+    events = EventBus()
+    store = SettingsStore(Settings(), path, events=events, secrets=SecretStore({}))
+    announced = events.subscribe(SettingsChanged)
     writing = FileLock(tmp_path / ".settings.toml.lock")  # held by another process
     with writing, pytest.raises(SettingsError, match="Another program has held") as raised:
         await store.store_secret(Secret.DISCORD_TOKEN, TOKEN)
-    assert "the secret is stored" in str(raised.value) and TOKEN not in str(raised.value)
+    # Here it is known (the message speaks of the other windows only) ...
+    assert (event := announced.get_nowait()) is not None and event.keys == {"DISCORD_TOKEN"}
+    message = str(raised.value)  # ... and elsewhere it is not
+    assert "the secret is stored, but any other Voxdesk window" in message
+    assert "will not see it until it is restarted" in message and TOKEN not in message
     assert memory_keyring.passwords == {("voxdesk", "DISCORD_TOKEN"): TOKEN}
     assert not (tmp_path / ".secrets-stored.json").exists()
 
