@@ -6,7 +6,7 @@ as a change made in the window would be: pages refresh, a Discord token starts t
 
 The folder's watch sees a file created or replaced (an atomic save), but not one edited in
 place (an editor that writes in place, ``echo >> settings.toml``): the files are watched too,
-and watched again once a save has replaced them, as that ends the watch on the old file.
+and watched afresh after every change, as a save that replaces one leaves the watch on the old.
 """
 
 from __future__ import annotations
@@ -59,11 +59,13 @@ class SettingsFollower(QObject):
                 await self._task
 
     def _watch_files(self) -> None:
-        """Watch the files that exist and are not watched: new, or put in place of the old."""
-        watched = self._watcher.files()
-        for path in (self._store.path, self._store.stamp_path):
-            if str(path) not in watched and path.exists():
-                self._watcher.addPath(str(path))
+        """Watch the files that exist afresh, whether or not they look watched: a file put in
+        place of the old one keeps the path, and the old file's watch lasts until Qt has seen it
+        deleted, which waits for its last reader and may come after the settle."""
+        if watched := self._watcher.files():
+            self._watcher.removePaths(watched)
+        if existing := [str(p) for p in (self._store.path, self._store.stamp_path) if p.exists()]:
+            self._watcher.addPaths(existing)
 
     def _follow(self) -> None:
         self._watch_files()

@@ -45,3 +45,27 @@ def test_a_settings_file_edited_in_place_is_taken_in(
     qloop.run_until_complete(story())
     assert (settings.assistant.temperature, settings.speech.language) == (1.5, "ru")
     assert settings.audio.max_seconds == 60
+
+
+def test_a_file_replaced_while_the_old_one_lingers_is_watched_afresh(
+    qloop: asyncio.AbstractEventLoop, tmp_path: Path
+) -> None:
+    # While anything still holds the old file (a reader, an editor, a slow Qt event), its watch
+    # lives on and the path still looks watched: only a fresh watch follows the new file.
+    path = tmp_path / "settings.toml"
+    path.write_text('[speech]\nlanguage = "de"\n')
+    settings, events = load_settings(path), EventBus()
+    follower = SettingsFollower(SettingsStore(settings, path, events=events))
+    changes = events.subscribe(SettingsChanged)
+
+    async def story() -> None:
+        await follower.start()
+        with path.open(encoding="utf-8"):  # the replaced file lingers while this is open
+            await SettingsStore(Settings(), path).set("speech.language", "ru")
+            assert (await asyncio.wait_for(changes.get(), 10)).keys == {"speech.language"}
+            append_in_place(path, "[audio]\nmax_seconds = 60\n")
+            assert (await asyncio.wait_for(changes.get(), 10)).keys == {"audio.max_seconds"}
+        await follower.stop()
+
+    qloop.run_until_complete(story())
+    assert settings.audio.max_seconds == 60
