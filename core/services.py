@@ -6,11 +6,13 @@ second to import, which every command line call would pay for otherwise.
 
 from __future__ import annotations
 
+import logging
 from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from voxdesk.core.config import SecretStore, Settings, SettingsStore, SettingsWatch
+from voxdesk.core.errors import user_message
 from voxdesk.core.events import EventBus
 from voxdesk.core.stt import SpeechService
 from voxdesk.core.training.database import Database
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from voxdesk.core.training.finetune import FineTuner
     from voxdesk.core.tts import VoiceChain
 
+log = logging.getLogger(__name__)
 
 # What an OpenAI client is made from, and what a speech engine is made from: when one changes,
 # the next request makes a new one.
@@ -106,11 +109,19 @@ class Services:
         return Assistant(self.settings.assistant, self.openai_client, clients)
 
     async def close(self) -> None:
-        """Close what was opened: left to the garbage collector, an OpenAI client closes its
-        connections from whichever task runs then, and its failure is logged there."""
-        if "assistant" in self.__dict__:
-            await self.assistant.close()
-        if "fine_tuner" in self.__dict__:
-            await self.fine_tuner.close()
-        if "database" in self.__dict__:
-            await self.database.close()
+        """Close what was opened, each part even when another fails: left to the garbage
+        collector, an OpenAI client closes its connections from whichever task runs then, and
+        its failure is logged there.
+
+        A failure is logged, not raised: this runs as the window quits or a command ends, when
+        nothing can be done about it, and it must neither end the quit in a traceback nor hide
+        the error a command ended with."""
+        for name in ("assistant", "fine_tuner", "database"):
+            if name not in self.__dict__:
+                continue  # never made: nothing to close
+            try:
+                await self.__dict__[name].close()
+            except Exception as error:
+                part = name.replace("_", " ")
+                log.warning("Could not close the %s: %s", part, user_message(error))
+                log.debug("Closing the %s failed", part, exc_info=error)
