@@ -110,6 +110,8 @@ class FakeDiscord:
         self.bot_messages: list[dict[str, Any]] = []  # created or edited by the bot, in order
         self.interaction_responses: list[dict[str, Any]] = []
         self.interaction_channels: dict[str, int] = {}  # token -> where it was used
+        self.interaction_kinds: dict[str, int] = {}  # token -> 2 command, 4 autocomplete
+        self.late_tokens: set[str] = set()  # answered after Discord's 3 s: gone
         self.interaction_answers: dict[str, dict[str, Any]] = {}  # token -> the bot's response
         self.original_responses: dict[str, dict[str, Any]] = {}  # token -> the message it made
         self.commands: list[dict[str, Any]] = []  # registered, as the last bulk overwrite left them
@@ -267,17 +269,30 @@ class FakeDiscord:
             "resolved": {"messages": {str(target): target_message}}})  # fmt: skip
 
     async def use_slash_command(self, user: FakeUser, name: str, *, channel: int | None = None,
-                                **options: int | str) -> str:  # fmt: skip
+                                late: bool = False, **options: int | str) -> str:  # fmt: skip
         """A user runs /name with these options (integers and strings) in ``channel``
-        (#general unless given; a DM channel from dm_channel)."""
+        (#general unless given; a DM channel from dm_channel). A ``late`` one has expired by
+        the time the bot answers (Discord waits 3 s for the first answer)."""
         sent = [{"name": key, "type": 4 if isinstance(value, int) else 3, "value": value}
                 for key, value in options.items()]  # fmt: skip
         return await self._interact(user, channel or self.general, {
-            "id": str(self.new_id()), "name": name, "type": 1, "options": sent})  # fmt: skip
+            "id": str(self.new_id()), "name": name, "type": 1, "options": sent}, late=late)  # fmt: skip
 
-    async def _interact(self, user: FakeUser, channel: int, data: dict[str, Any]) -> str:
+    async def type_option(self, user: FakeUser, name: str, option: str, typed: str, *,
+                          channel: int | None = None) -> str:  # fmt: skip
+        """A user types ``typed`` into /name's string ``option``: an autocomplete interaction,
+        which takes suggestions (callback type 8) and nothing else."""
+        sent = [{"name": option, "type": 3, "value": typed, "focused": True}]
+        return await self._interact(user, channel or self.general, {
+            "id": str(self.new_id()), "name": name, "type": 1, "options": sent}, kind=4)  # fmt: skip
+
+    async def _interact(self, user: FakeUser, channel: int, data: dict[str, Any],
+                        *, kind: int = 2, late: bool = False) -> str:  # fmt: skip
         token = f"interaction-token-{self.new_id()}"
         self.interaction_channels[token] = channel
+        self.interaction_kinds[token] = kind
+        if late:
+            self.late_tokens.add(token)
         # Made now: discord.py reads an interaction's age from its id, and answers one older
         # than 15 minutes (as the counter's ids are) with a channel message instead.
         now = int(datetime.now(UTC).timestamp() * 1000) - DISCORD_EPOCH_MS
@@ -292,7 +307,7 @@ class FakeDiscord:
                                  "flags": 0, "recipients": [user.json()]},
                      "authorizing_integration_owners": {"0": "0"}}  # fmt: skip
         await self.dispatch("INTERACTION_CREATE", {
-            "id": str(now << 22 | self.new_id() & 0x3FFFFF), "type": 2,
+            "id": str(now << 22 | self.new_id() & 0x3FFFFF), "type": kind,
             "application_id": str(self.application_id), "token": token, "version": 1,
             "channel_id": str(channel),
             "app_permissions": "2147483647", "locale": "ru", "entitlements": [],
@@ -488,12 +503,19 @@ class FakeDiscord:
     async def _interaction_callback(self, request: web.Request) -> web.Response:
         body, _ = await _read_body(request)
         token = request.match_info["token"]
+        if token in self.late_tokens:
+            gone = {"message": "Unknown interaction", "code": 10062}
+            return self._record(request, body, 404, gone)
+        if token in self.interaction_answers:  # one callback per interaction; then followups
+            again = {"message": "Interaction has already been acknowledged.", "code": 40060}
+            return self._record(request, body, 400, again)
         self.interaction_responses.append(body)
         async with self.changed:
             self.interaction_answers[token] = body
             self.changed.notify_all()
         deferred = body.get("type") == 5
         flags = int(body.get("data", {}).get("flags") or 0)
+        message = None
         if body.get("type") == 4:  # an answer at once is a message, as a followup is
             message = self._message(self.bot, self.interaction_channels.get(token, self.general),
                                     body["data"].get("content") or "", [])  # fmt: skip
@@ -502,9 +524,13 @@ class FakeDiscord:
             await self._bot_said(message | {"interaction_response": True})
         if request.query.get("with_response") not in ("true", "1"):
             return self._record(request, body, 204, None)
-        answer = {"interaction": {"id": request.match_info["id"], "type": 2,
-                                  "response_message_loading": deferred,
-                                  "response_message_ephemeral": bool(flags & 1 << 6)}}  # fmt: skip
+        interaction = {"id": request.match_info["id"], "type": self.interaction_kinds.get(token, 2),
+                       "response_message_loading": deferred,
+                       "response_message_ephemeral": bool(flags & 1 << 6)}  # fmt: skip
+        answer: dict[str, Any] = {"interaction": interaction}
+        if message is not None:  # the message it made, so the client need not fetch @original
+            interaction["response_message_id"] = message["id"]
+            answer["resource"] = {"type": 4, "message": message}
         return self._record(request, body, 200, answer)
 
     async def _original_response(self, request: web.Request) -> web.Response:
@@ -517,7 +543,7 @@ class FakeDiscord:
         body, _ = await _read_body(request)
         channel = self.interaction_channels.get(request.match_info["token"], self.general)
         message = self._message(self.bot, channel, body.get("content") or "", [])
-        message["webhook_id"] = str(self.application_id)
+        message |= {"flags": int(body.get("flags") or 0), "webhook_id": str(self.application_id)}
         await self._bot_said(message | {"followup": True})
         return self._record(request, body, 200, message)
 
