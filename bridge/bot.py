@@ -10,7 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from voxdesk.bridge.memory import ReplyMemory
-from voxdesk.bridge.places import place_of
+from voxdesk.bridge.places import interaction_place, place_of
 from voxdesk.bridge.replies import explain_command_error
 from voxdesk.bridge.speaker import Speaker
 from voxdesk.core.events import BridgeError, BridgeStateChanged, CommandRun
@@ -42,14 +42,30 @@ def intents() -> discord.Intents:
 DMS_OFF = "Direct messages are turned off by this bot's operator: use my commands in a server."
 
 
+# Interactions a refusal can answer: autocomplete takes only suggestions, not a message.
+ANSWERABLE = (discord.InteractionType.application_command, discord.InteractionType.component)
+
+
 class VoxTree(app_commands.CommandTree["VoxBot"]):
     """The slash commands and menus. In a direct message while DMs are off they get a private
     refusal rather than silence: Discord shows an unanswered one as "did not respond"."""
 
     async def interaction_check(self, interaction: discord.Interaction[VoxBot]) -> bool:
+        # discord.py asks this before it looks at the interaction's type: autocomplete too.
         if self.client.hears(interaction):
             return True
-        await interaction.response.send_message(DMS_OFF, ephemeral=True)
+        if interaction.type not in ANSWERABLE:
+            return False
+        command = interaction.command.qualified_name if interaction.command else "?"
+        self.client.services.events.publish(
+            CommandRun(
+                interaction_place(interaction), str(interaction.user), command, False, DMS_OFF
+            )
+        )
+        try:
+            await interaction.response.send_message(DMS_OFF, ephemeral=True)
+        except discord.HTTPException as error:  # expired (10062) or already answered
+            log.warning("Could not refuse %s in a direct message: %s", command, error)
         return False
 
 
@@ -132,7 +148,8 @@ class VoxBot(commands.Bot):
         self.services.events.publish(
             CommandRun(place_of(context.message), str(context.author), name, False, reason)
         )
-        await context.reply(reason, mention_author=False)
+        # A slash command's error only its user sees; a prefix command's reply is public.
+        await context.reply(reason, mention_author=False, ephemeral=context.interaction is not None)
 
 
 class ShardedVoxBot(VoxBot, commands.AutoShardedBot):

@@ -4,8 +4,10 @@ command cannot go unanswered: Discord would show "The application did not respon
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import discord
 import pytest
 
 from tests.bridge.conftest import Running
@@ -19,6 +21,25 @@ from voxdesk.core.events import CommandRun
 EPHEMERAL = 1 << 6
 SERVER_ONLY_COMMANDS = ("join", "leave", "listen", "stop", "transcript", "voice_replies",
                         "translate_captions")  # fmt: skip
+
+
+def checks_of(running: Running, monkeypatch: pytest.MonkeyPatch) -> asyncio.Queue[Any]:
+    """What each of the bot's interaction checks ends with from now on: its answer, or the
+    exception that escaped it (asyncio would log it as "Task exception was never retrieved")."""
+    tree, ended = running.bridge.bot.tree, asyncio.Queue[Any]()
+    check = tree.interaction_check
+
+    async def recorded(interaction: discord.Interaction[Any]) -> bool:
+        try:
+            allowed = await check(interaction)
+        except Exception as error:
+            ended.put_nowait(error)
+            raise
+        ended.put_nowait(allowed)
+        return allowed
+
+    monkeypatch.setattr(tree, "interaction_check", recorded)
+    return ended
 
 
 def refused_privately(answer: dict[str, Any]) -> bool:
@@ -46,6 +67,7 @@ async def test_server_only_slash_commands_in_a_dm_say_so(running: Running) -> No
         assert (answer["type"], answer["data"]["content"]) == (4, SERVER_ONLY), name
     seen = [(run.command, run.ok) for run in iter(runs.get_nowait, None)]
     assert seen == [(name, False) for name in SERVER_ONLY_COMMANDS]
+    assert all(answer["data"].get("flags", 0) & EPHEMERAL for answer in fake.interaction_responses)
     assert fake.voice_states.get(running.bridge.bot.user.id) is None  # joined nothing
 
 
@@ -55,6 +77,7 @@ async def test_with_dms_off_a_slash_command_in_a_dm_is_refused_privately(
 ) -> None:
     fake = running.discord
     running.services.settings.discord.reply_in_dms = False
+    runs = running.services.events.subscribe(CommandRun)
     dm = fake.dm_channel(fake.member)
     answer = await fake.answer_to(await fake.use_slash_command(fake.member, name, channel=dm))
     assert refused_privately(answer)
@@ -62,6 +85,34 @@ async def test_with_dms_off_a_slash_command_in_a_dm_is_refused_privately(
     assert len(fake.interaction_responses) == 1  # nothing else was said, in the DM or elsewhere
     assert [m["content"] for m in fake.bot_messages if m["channel_id"] == str(dm)] == [DMS_OFF]
     assert running.services.settings.discord.listen_opt_outs == []  # nor done
+    run = runs.get_nowait()  # the window's activity log shows the refusal
+    assert (run.command, run.author_name, run.ok, run.detail) == (name, "bob", False, DMS_OFF)
+    assert run.place.guild_id is None and run.place.channel_id == dm
+
+
+async def test_with_dms_off_autocomplete_in_a_dm_gets_no_message(
+    running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = running.discord
+    running.services.settings.discord.reply_in_dms = False
+    checks = checks_of(running, monkeypatch)
+    await fake.type_option(fake.member, "hi", "name", "b", channel=fake.dm_channel(fake.member))
+    assert await asyncio.wait_for(checks.get(), 30) is False
+    assert fake.interaction_responses == []  # Discord refuses a message as an autocomplete's answer
+
+
+async def test_with_dms_off_a_refusal_too_late_is_logged_not_raised(
+    running: Running, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = running.discord
+    running.services.settings.discord.reply_in_dms = False
+    runs = running.services.events.subscribe(CommandRun)
+    checks = checks_of(running, monkeypatch)
+    await fake.use_slash_command(fake.member, "hi", channel=fake.dm_channel(fake.member), late=True)
+    assert await asyncio.wait_for(checks.get(), 30) is False  # the 404 (10062) did not escape
+    warned = [r.getMessage() for r in caplog.records if r.name == "voxdesk.bridge.bot"]
+    assert len(warned) == 1 and "Unknown interaction" in warned[0]
+    assert runs.get_nowait().detail == DMS_OFF
 
 
 async def test_with_dms_off_a_menu_on_a_dm_message_is_refused_privately(running: Running) -> None:
