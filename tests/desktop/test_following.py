@@ -6,8 +6,10 @@ import asyncio
 from pathlib import Path
 
 from voxdesk.core.config import Settings, SettingsStore, load_settings
-from voxdesk.core.events import EventBus, SettingsChanged
+from voxdesk.core.events import EventBus, SettingsChanged, Subscription
 from voxdesk.desktop.following import SettingsFollower
+
+Changes = Subscription[SettingsChanged]
 
 
 def append_in_place(path: Path, text: str) -> None:
@@ -18,28 +20,34 @@ def append_in_place(path: Path, text: str) -> None:
         file.write(text)
 
 
+def following(path: Path) -> tuple[Settings, SettingsFollower, Changes]:
+    """A window's settings read from ``path``, its follower, and what the follower announces."""
+    path.write_text('[speech]\nlanguage = "de"\n')
+    settings, events = load_settings(path), EventBus()
+    follower = SettingsFollower(SettingsStore(settings, path, events=events))
+    return settings, follower, events.subscribe(SettingsChanged)
+
+
+async def announced(changes: Changes) -> frozenset[str]:
+    return (await asyncio.wait_for(changes.get(), 10)).keys
+
+
 def test_a_settings_file_edited_in_place_is_taken_in(
     qloop: asyncio.AbstractEventLoop, tmp_path: Path
 ) -> None:
     path = tmp_path / "settings.toml"
-    path.write_text('[speech]\nlanguage = "de"\n')
-    settings, events = load_settings(path), EventBus()
-    follower = SettingsFollower(SettingsStore(settings, path, events=events))
-    changes = events.subscribe(SettingsChanged)
-
-    async def announced() -> frozenset[str]:
-        return (await asyncio.wait_for(changes.get(), 10)).keys
+    settings, follower, changes = following(path)
 
     async def story() -> None:
         await follower.start()
         append_in_place(path, "[assistant]\ntemperature = 1.5\n")
-        assert await announced() == {"assistant.temperature"}
+        assert await announced(changes) == {"assistant.temperature"}
         # A save elsewhere puts a new file in place of the watched one ...
         await SettingsStore(Settings(), path).set("speech.language", "ru")
-        assert await announced() == {"speech.language"}
+        assert await announced(changes) == {"speech.language"}
         # ... and the new one is watched in turn.
         append_in_place(path, "[audio]\nmax_seconds = 60\n")
-        assert await announced() == {"audio.max_seconds"}
+        assert await announced(changes) == {"audio.max_seconds"}
         await follower.stop()
 
     qloop.run_until_complete(story())
@@ -53,18 +61,15 @@ def test_a_file_replaced_while_the_old_one_lingers_is_watched_afresh(
     # While anything still holds the old file (a reader, an editor, a slow Qt event), its watch
     # lives on and the path still looks watched: only a fresh watch follows the new file.
     path = tmp_path / "settings.toml"
-    path.write_text('[speech]\nlanguage = "de"\n')
-    settings, events = load_settings(path), EventBus()
-    follower = SettingsFollower(SettingsStore(settings, path, events=events))
-    changes = events.subscribe(SettingsChanged)
+    settings, follower, changes = following(path)
 
     async def story() -> None:
         await follower.start()
         with path.open(encoding="utf-8"):  # the replaced file lingers while this is open
             await SettingsStore(Settings(), path).set("speech.language", "ru")
-            assert (await asyncio.wait_for(changes.get(), 10)).keys == {"speech.language"}
+            assert await announced(changes) == {"speech.language"}
             append_in_place(path, "[audio]\nmax_seconds = 60\n")
-            assert (await asyncio.wait_for(changes.get(), 10)).keys == {"audio.max_seconds"}
+            assert await announced(changes) == {"audio.max_seconds"}
         await follower.stop()
 
     qloop.run_until_complete(story())
