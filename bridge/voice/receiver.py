@@ -38,7 +38,7 @@ PcmSink = Callable[[int, Pcm], None]
 """Called on the loop with a member's id and their next 16 kHz mono PCM."""
 
 INBOX_PACKETS = 2000  # 4 s of ten speakers
-UNNAMED_PACKETS = 50  # of a source SPEAKING has not named yet (1 s), replayed once it does
+UNNAMED_PACKETS = 50  # the last 1 s of audio of a source SPEAKING has not named; replayed then
 UNNAMED_SOURCES = 32
 IDLE_FLUSH_SECONDS = 0.1  # a speaker silent this long has sent everything the buffer waits for
 
@@ -54,7 +54,7 @@ class ReceiveStats:
     packets: int = 0  # media packets that opened
     not_media: int = 0  # RTCP, discovery replies, datagrams that are not RTP at all
     undecryptable: int = 0  # transport encryption did not authenticate
-    unknown_ssrc: int = 0  # arrived before SPEAKING named its source (held 1 s for it)
+    unknown_ssrc: int = 0  # came before SPEAKING named its source (its last 1 s of audio is held)
     ignored: int = 0  # from members who opted out: never decrypted or decoded
     dave_failures: int = 0  # end-to-end encryption did not open
     undecodable: int = 0  # not a valid Opus frame
