@@ -104,6 +104,7 @@ async def live(
         "latency_max": max(latencies),
         "passes": stream.cost.passes,
         "audio_read_per_second": stream.cost.samples_recognized / take.frame_count,
+        "text": text,  # to see which words a WER change is made of
     }
 
 
@@ -130,7 +131,8 @@ def wer(reference: str, text: str) -> float:
 async def offline(whisper: WhisperTranscriber, take: Pcm, reference: str) -> dict[str, Any]:
     cpu = time.process_time()
     transcript = await whisper.transcribe(take, language="en")
-    return {"cpu_seconds": time.process_time() - cpu, "wer": wer(reference, transcript.text)}
+    cpu = time.process_time() - cpu
+    return {"cpu_seconds": cpu, "wer": wer(reference, transcript.text), "text": transcript.text}
 
 
 async def retranscription(whisper: WhisperTranscriber, take: Pcm) -> dict[str, Any]:
