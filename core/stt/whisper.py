@@ -340,27 +340,15 @@ def _recognize_words(
     tokenizer = Tokenizer(
         model.hf_tokenizer, model.model.is_multilingual, task=task, language=language
     )
-    context = tokenizer.encode(" " + prompt.strip())[-_PROMPT_TOKENS:] if prompt else []
-    start = [tokenizer.sot_prev, *context] if context else []
     forced = tokenizer.encode(" " + prefix.strip()) if prefix else []
-    start += [*tokenizer.sot_sequence, tokenizer.no_timestamps, *forced]
-    result = model.model.generate(
-        encoded,
-        [start],
-        beam_size=1,
-        max_length=min(448, len(start) + _most_tokens(len(samples))),  # counts ``start`` too
-        return_scores=True,
-        return_no_speech_prob=True,
-        suppress_blank=True,
-        suppress_tokens=[-1, *tokenizer.non_speech_tokens],
-    )[0]
-    sequence = result.sequences_ids[0]
-    tokens = [token for token in sequence[len(forced) :] if token < tokenizer.eot]
-    doubted = result.no_speech_prob > _NO_SPEECH_PROBABILITY
-    if not tokens or (doubted and result.scores[0] < _LOW_LOG_PROBABILITY):
+    tokens = _decode(model, encoded, tokenizer, prompt, forced, len(samples))
+    if isinstance(tokens, str) and _repeats(tokens, prompt):
+        # The model said the prompt's words over and over ("1, 2, 3. 1, 2, 3..." where "And
+        # Mr. John Dashwood..." was said), pass after pass until the utterance was lost: the
+        # audio is heard again without the prompt, as faster-whisper does after a failure.
+        tokens = _decode(model, encoded, tokenizer, "", forced, len(samples))
+    if isinstance(tokens, str) or not tokens:
         return [], language
-    if _compression_ratio(tokenizer.decode(tokens)) > _MAX_COMPRESSION_RATIO:
-        return [], language  # a repetition loop, not speech
     duration = len(samples) / 16000
     # The forced words are aligned too: the words after them are timed in their context.
     (aligned,) = model.find_alignment(tokenizer, [forced + tokens], encoded, frames)
@@ -382,6 +370,43 @@ def _recognize_words(
     # next, not speech (seen when a phrase is said twice). Punctuation after the prefix has no
     # time of its own.
     return [w for w in words if w.end > w.start or w.text in _AFTER_PREFIX], language
+
+
+def _decode(
+    model: WhisperModel,
+    encoded: Any,
+    tokenizer: Any,
+    prompt: str,
+    forced: list[int],
+    samples: int,
+) -> list[int] | str:
+    """The tokens heard after ``forced``, greedily ([] for no speech), or the text of a loop."""
+    context = tokenizer.encode(" " + prompt.strip())[-_PROMPT_TOKENS:] if prompt else []
+    start = [tokenizer.sot_prev, *context] if context else []
+    start += [*tokenizer.sot_sequence, tokenizer.no_timestamps, *forced]
+    result = model.model.generate(
+        encoded,
+        [start],
+        beam_size=1,
+        max_length=min(448, len(start) + _most_tokens(samples)),  # counts ``start`` too
+        return_scores=True,
+        return_no_speech_prob=True,
+        suppress_blank=True,
+        suppress_tokens=[-1, *tokenizer.non_speech_tokens],
+    )[0]
+    sequence = result.sequences_ids[0]
+    tokens = [token for token in sequence[len(forced) :] if token < tokenizer.eot]
+    doubted = result.no_speech_prob > _NO_SPEECH_PROBABILITY
+    if not tokens or (doubted and result.scores[0] < _LOW_LOG_PROBABILITY):
+        return []
+    text = tokenizer.decode(tokens)
+    return text if _compression_ratio(text) > _MAX_COMPRESSION_RATIO else tokens
+
+
+def _repeats(loop: str, prompt: str) -> bool:
+    """The loop goes over words of the prompt: its first ones are in it."""
+    start = " ".join(loop.split()[:4])
+    return bool(start) and start.lower() in prompt.lower()
 
 
 def _most_tokens(samples: int) -> int:

@@ -200,12 +200,13 @@ async def test_punctuation_right_after_the_forced_prefix_is_kept(
     assert join_words(["1", *words]) == "1, 2, 3"
 
 
-async def test_a_streaming_pass_that_repeats_itself_is_stopped_soon(
+async def test_a_streaming_pass_that_repeats_its_prompt_is_stopped_and_heard_again(
     whisper: WhisperTranscriber, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two seconds of "four, queen of clubs" after a prompt that says "Queen of clubs" twenty
-    times: the model goes on repeating it. Once it decoded some 180 tokens (each costs as much
-    as the pass's words); now it stops at 25 a second of audio, and the loop is not text."""
+    times: the model repeats the prompt. Once it decoded some 180 tokens (each costs as much as
+    the pass's words) and the pass heard nothing; now the loop stops at 25 tokens a second of
+    audio, and the audio is heard again without the prompt."""
     audio = (await clip("pocketsphinx_cards_002.wav").decode()).as_float32()
     await whisper.load()
     model = whisper._loaded()
@@ -225,8 +226,9 @@ async def test_a_streaming_pass_that_repeats_itself_is_stopped_soon(
     words, _ = await asyncio.to_thread(
         whisper.recognize_words, audio, "en", "Queen of clubs. " * 20
     )
-    assert words == []
-    assert decoded == [pytest.approx(4 + 25 * len(audio) / 16_000, abs=2)]
+    assert "queen of" in join_words(words).lower()
+    assert len(decoded) == 2
+    assert decoded[0] == pytest.approx(4 + 25 * len(audio) / 16_000, abs=2)
 
 
 async def test_english_only_model_refuses_other_languages() -> None:
