@@ -10,17 +10,17 @@ from voxdesk.core.events import Place
 
 
 def place_of(message: discord.Message) -> Place:
-    channel = message.channel
-    guild = message.guild
-    name = getattr(channel, "name", None) or "direct message"
-    return Place(guild.id if guild else None, guild.name if guild else None, channel.id, name)
+    return _place(message.guild, message.channel, message.channel.id)
 
 
 def interaction_place(interaction: discord.Interaction[Any]) -> Place:
     """Where a slash command or menu was used."""
-    guild = interaction.guild
-    name = getattr(interaction.channel, "name", None) or "direct message"
-    channel_id = interaction.channel_id or 0  # Discord sends one with every command
+    # Discord sends a channel with every command; 0 only keeps the type whole.
+    return _place(interaction.guild, interaction.channel, interaction.channel_id or 0)
+
+
+def _place(guild: discord.Guild | None, channel: object, channel_id: int) -> Place:
+    name = getattr(channel, "name", None) or "direct message"
     return Place(guild.id if guild else None, guild.name if guild else None, channel_id, name)
 
 
