@@ -231,6 +231,15 @@ async def test_a_streaming_pass_that_repeats_its_prompt_is_stopped_and_heard_aga
     assert decoded[0] == pytest.approx(4 + 25 * len(audio) / 16_000, abs=2)
 
 
+async def test_numpy_blas_keeps_off_the_cores_whisper_uses(whisper: WhisperTranscriber) -> None:
+    # OpenBLAS threads, spinning after each pass's mel filterbank, doubled the encoder's CPU.
+    from threadpoolctl import threadpool_info
+
+    await whisper.load()
+    blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+    assert blas and all(pool["num_threads"] == 1 for pool in blas)
+
+
 async def test_english_only_model_refuses_other_languages() -> None:
     tiny = WhisperTranscriber("tiny.en")
     audio = await clip("speechrec_english.wav").decode()
