@@ -38,7 +38,10 @@ PcmSink = Callable[[int, Pcm], None]
 """Called on the loop with a member's id and their next 16 kHz mono PCM."""
 
 INBOX_PACKETS = 2000  # 4 s of ten speakers
-UNNAMED_PACKETS = 50  # the last 1 s of audio of a source SPEAKING has not named; replayed then
+# SPEAKING trails a source's first packets by about a round trip: a packet held longer for it is
+# stale (replayed, it would pass for new speech), and a source left unnamed longer is not that race.
+HOLD_SECONDS = 1.0
+UNNAMED_PACKETS = 50  # 1 s of audio: bounds what a source sending too fast can hold
 UNNAMED_SOURCES = 32
 IDLE_FLUSH_SECONDS = 0.1  # a speaker silent this long has sent everything the buffer waits for
 
@@ -54,7 +57,8 @@ class ReceiveStats:
     packets: int = 0  # media packets that opened
     not_media: int = 0  # RTCP, discovery replies, datagrams that are not RTP at all
     undecryptable: int = 0  # transport encryption did not authenticate
-    unknown_ssrc: int = 0  # came before SPEAKING named its source (its last 1 s of audio is held)
+    unknown_ssrc: int = 0  # came before SPEAKING named its source (held HOLD_SECONDS for it)
+    unclaimed: int = 0  # of those, dropped: SPEAKING named their source too late, or never
     ignored: int = 0  # from members who opted out: never decrypted or decoded
     dave_failures: int = 0  # end-to-end encryption did not open
     undecodable: int = 0  # not a valid Opus frame
@@ -75,10 +79,25 @@ class SpeakerStream:
         self.idle: asyncio.TimerHandle | None = None
 
 
+class HeldSource:
+    """Packets of a source SPEAKING has not named yet, each with when it came."""
+
+    def __init__(self, since: float) -> None:
+        self.since = since  # its first packet since it last fell quiet for HOLD_SECONDS
+        self.packets: deque[tuple[float, RtpPacket]] = deque(maxlen=UNNAMED_PACKETS)
+
+
 class Receiver:
     """Listens on one voice client's socket and hands each wanted member's PCM to ``sink``."""
 
-    def __init__(self, voice: ListeningVoiceClient, sink: PcmSink, wanted: Callable[[int], bool]):
+    def __init__(
+        self,
+        voice: ListeningVoiceClient,
+        sink: PcmSink,
+        wanted: Callable[[int], bool],
+        *,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         check_opus()
         self.voice = voice
         self.sink = sink
@@ -86,9 +105,10 @@ class Receiver:
         self.stats = ReceiveStats()
         self.streams: dict[int, SpeakerStream] = {}
         self._loop = asyncio.get_running_loop()
+        self._clock = clock or self._loop.time  # the clock of the loop's timers
         self._inbox: deque[RtpPacket] = deque(maxlen=INBOX_PACKETS)
         # The voice server's SPEAKING and a source's first packets race: hold those packets.
-        self._unnamed: dict[int, deque[RtpPacket]] = {}
+        self._unnamed: dict[int, HeldSource] = {}
         self._drain_scheduled = False
 
     def start(self) -> None:
@@ -114,13 +134,17 @@ class Receiver:
     def pending(self, user_id: int) -> bool:
         """Packets that may be ``user_id``'s are on their way to the sink (waiting for the loop,
         or held for order): a gap in their audio is not silence yet. Another member's packets
-        are not: their talking must not hold back the end of this member's utterance."""
+        are not: their talking must not hold back the end of this member's utterance. Nor is a
+        source SPEAKING has left unnamed longer than the race with it: it may talk for minutes."""
         members = self.voice.ssrc_members  # changed on the loop only, like this call
         # deque.copy() copies in one C call that never lets go of the GIL (and locks the deque
         # where there is no GIL), so the socket thread's appends land before or after the copy;
         # iterating the deque itself would raise when an append came in between two steps.
         if any(members.get(packet.ssrc, user_id) == user_id for packet in self._inbox.copy()):
             return True  # theirs, or from a source not named yet, which may be theirs
+        now = self._clock()
+        if any(now - held.since < HOLD_SECONDS for held in self._unnamed.values()):
+            return True  # held for a SPEAKING that may come any moment and name them
         return any(s.user_id == user_id and s.jitter.holding for s in self.streams.values())
 
     # --- the socket reader thread ---------------------------------------------------------------
@@ -173,16 +197,31 @@ class Receiver:
         stream.idle = self._loop.call_later(IDLE_FLUSH_SECONDS, self._flush, stream)
 
     def _hold(self, packet: RtpPacket) -> None:
+        now = self._clock()
+        self._expire(now)
         held = self._unnamed.get(packet.ssrc)
         if held is None:
             if len(self._unnamed) >= UNNAMED_SOURCES:
-                del self._unnamed[next(iter(self._unnamed))]
-            held = self._unnamed[packet.ssrc] = deque(maxlen=UNNAMED_PACKETS)
-        held.append(packet)
+                self.stats.unclaimed += len(self._unnamed.pop(next(iter(self._unnamed))).packets)
+            held = self._unnamed[packet.ssrc] = HeldSource(now)
+        if len(held.packets) == held.packets.maxlen:
+            self.stats.unclaimed += 1
+        held.packets.append((now, packet))
+
+    def _expire(self, now: float) -> None:
+        """Drop the held packets SPEAKING did not name a source for in time."""
+        for ssrc, held in list(self._unnamed.items()):
+            while held.packets and now - held.packets[0][0] >= HOLD_SECONDS:
+                held.packets.popleft()
+                self.stats.unclaimed += 1
+            if not held.packets:
+                del self._unnamed[ssrc]
 
     def named(self, ssrc: int) -> None:
-        """SPEAKING named the member behind ``ssrc``: what came from it before goes on now."""
-        for packet in self._unnamed.pop(ssrc, ()):
+        """SPEAKING named the member behind ``ssrc``: what came from it lately goes on now."""
+        self._expire(self._clock())
+        held = self._unnamed.pop(ssrc, None)
+        for _, packet in held.packets if held else ():
             self._route(packet)
 
     def _flush(self, stream: SpeakerStream) -> None:

@@ -172,6 +172,39 @@ async def test_only_a_members_own_packets_keep_them_pending(running: VoiceRunnin
     assert receiver.pending(fake.trainer.id) and receiver.pending(fake.member.id)
 
 
+async def test_a_source_speaking_has_not_named_is_held_a_second(running: VoiceRunning) -> None:
+    """Packets from a source SPEAKING has not named may be any member's: while SPEAKING may
+    still come, nobody is silent yet. Held longer, a packet is stale: it is dropped, not replayed
+    as new speech; and a source left unnamed longer does not hold anyone's silence."""
+    fake, voice = running.discord, running.voice
+    await voice.join(fake.trainer)
+    bob = await voice.join(fake.member)
+    client = await connected(running)
+    now = 100.0
+    heard = Heard()
+    receiver = client.receiver = Receiver(client, heard, lambda user_id: True, clock=lambda: now)
+    receiver.start()
+    await wait_until(lambda: bob.ssrc in client.ssrc_members)
+    bob.ssrc = 4242  # his client starts a new source, and SPEAKING lags behind it
+    frames = await frames_of("bob")
+
+    await voice.speak(fake.member, frames[:5], pace=0.004, tail=False)
+    await wait_until(lambda: receiver.stats.unknown_ssrc == 5)
+    assert receiver.pending(fake.member.id) and receiver.pending(fake.trainer.id)
+    now += 0.6
+    await voice.speak(fake.member, frames[5:8], pace=0.004, tail=False)
+    await wait_until(lambda: receiver.stats.unknown_ssrc == 8)
+    assert receiver.pending(fake.member.id)
+    now += 0.6  # unnamed for 1.2 s: not a race with SPEAKING any more
+    assert not receiver.pending(fake.member.id) and not receiver.pending(fake.trainer.id)
+
+    await voice.announce(bob)
+    await wait_until(lambda: bob.ssrc in client.ssrc_members)
+    assert receiver.stats.unclaimed == 5  # 1.2 s old: dropped
+    assert heard.of(fake.member.id).duration == pytest.approx(3 * 0.02)  # 0.6 s old: replayed
+    assert not receiver._unnamed
+
+
 async def test_members_join_and_leave_while_listening(running: VoiceRunning) -> None:
     if running.voice.dave:
         pytest.skip("the fake forms its DAVE group once, with the members already there")
