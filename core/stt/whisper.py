@@ -32,6 +32,7 @@ from voxdesk.core.stt.base import (
     Word,
     join_words,
     split_language,
+    word_gap,
 )
 from voxdesk.core.stt.whisper_models import ModelLocation, locate_model
 from voxdesk.core.work import check_cancelled, run_blocking
@@ -370,7 +371,7 @@ def _recognize_words(
     # Punctuation as a word of its own would be spaced as one ("Mr . John"): it joins its
     # neighbour, by faster-whisper's own lists of what goes before and after a word.
     merge_punctuations(aligned, "\"'“¿([{-", "\"'.。,，!！?？:：”)]}、")
-    aligned = _after_tokens(aligned, len(forced), tokenizer)
+    aligned = _whole_words(_after_tokens(aligned, len(forced), tokenizer))
     words = [
         Word(
             float(min(item["start"], duration)),
@@ -450,6 +451,27 @@ def _after_tokens(
                              "start": item["end"]})  # fmt: skip
         seen += len(tokens)
     return kept
+
+
+def _whole_words(aligned: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Pieces the model wrote as one word, joined: "ill" + "-disposed", "1," + "000".
+
+    The alignment starts a word at each punctuation token, so a hyphenated word came in two,
+    shown "ill -disposed"; worse, "ill" could become final alone and its rest be lost. A piece
+    that the model wrote with no space before it joins the word before, where the script is
+    written with spaces (in Chinese every word comes without one).
+    """
+    whole: list[dict[str, Any]] = []
+    for item in aligned:
+        text = item["word"]
+        if whole and text[:1].strip() and word_gap(whole[-1]["word"], text) == " ":
+            last = whole[-1]
+            whole[-1] = {**last, "word": last["word"] + text, "end": item["end"],
+                         "tokens": last["tokens"] + item["tokens"],
+                         "probability": min(last["probability"], item["probability"])}  # fmt: skip
+        else:
+            whole.append(item)
+    return whole
 
 
 def _compression_ratio(text: str) -> float:

@@ -190,6 +190,19 @@ async def test_chinese_words_of_a_streaming_pass_join_without_spaces(
     assert character_error_rate(item.reference, join_words(words)) <= 0.4
 
 
+async def test_a_hyphenated_word_of_a_streaming_pass_comes_whole(
+    whisper: WhisperTranscriber,
+) -> None:
+    """The alignment starts a word at each punctuation token: "ill-disposed" came as "ill" and
+    "-disposed", was shown "ill -disposed", and "ill" could become final without its rest."""
+    audio = (await clip("pocketsphinx_librivox_0880.wav").decode()).as_float32()
+    words, _ = await asyncio.to_thread(whisper.recognize_words, audio, "en")
+    texts = [word.text for word in words]
+    assert "ill-disposed" in texts
+    whole = words[texts.index("ill-disposed")]
+    assert words[texts.index("an")].end <= whole.start < whole.end <= words[-1].start
+
+
 async def test_punctuation_right_after_the_forced_prefix_is_kept(
     whisper: WhisperTranscriber,
 ) -> None:
