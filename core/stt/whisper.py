@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import threading
 import time
 import zlib
@@ -358,10 +359,10 @@ def _recognize_words(
     )
     forced = tokenizer.encode(" " + prefix.strip()) if prefix else []
     tokens = _decode(model, encoded, tokenizer, prompt, forced, len(samples))
-    if isinstance(tokens, str) and _repeats(tokens, prompt):
-        # The model said the prompt's words over and over ("1, 2, 3. 1, 2, 3..." where "And
-        # Mr. John Dashwood..." was said), pass after pass until the utterance was lost: the
-        # audio is heard again without the prompt, as faster-whisper does after a failure.
+    if _echoes(tokens, tokenizer, prompt):
+        # Where "And Mr. John Dashwood..." was said after "1, 2, 3.", the model said "1, 2, 3."
+        # again, or over and over, pass after pass, until the utterance was lost: the audio is
+        # heard again without the prompt, as faster-whisper does after a failure.
         tokens = _decode(model, encoded, tokenizer, "", forced, len(samples))
     if isinstance(tokens, str) or not tokens:
         return [], language
@@ -419,10 +420,18 @@ def _decode(
     return text if _compression_ratio(text) > _MAX_COMPRESSION_RATIO else tokens
 
 
-def _repeats(loop: str, prompt: str) -> bool:
-    """The loop goes over words of the prompt: its first ones are in it."""
-    start = " ".join(loop.split()[:4])
-    return bool(start) and start.lower() in prompt.lower()
+def _echoes(heard: list[int] | str, tokenizer: Any, prompt: str) -> bool:
+    """The pass said the prompt's words again: a loop that starts with words of the prompt, or
+    all it heard is the prompt's end. (A phrase really said twice is heard again without it.)"""
+    if isinstance(heard, str):
+        start = " ".join(heard.split()[:4])
+        return bool(start) and start.lower() in prompt.lower()
+    said = _plain_words(tokenizer.decode(heard))
+    return bool(said) and _plain_words(prompt)[-len(said) :] == said
+
+
+def _plain_words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower())
 
 
 def _most_tokens(samples: int) -> int:
