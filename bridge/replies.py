@@ -65,6 +65,9 @@ def explain_command_error(ctx: commands.Context[Any], error: Exception) -> str |
     """A short reason for the user, without secrets, or None to stay silent; details go to the
     log only."""
     original = getattr(error, "original", error)
+    # Used as a slash command, a hybrid command's failure is wrapped once more (HybridCommandError
+    # around app_commands.CommandInvokeError).
+    original = getattr(original, "original", original)
     if isinstance(error, commands.CommandNotFound):
         return None
     if isinstance(error, SlowDown):

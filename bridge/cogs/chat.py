@@ -89,22 +89,24 @@ class Chat(commands.Cog):
         messages = _messages_from(text)
         prompt = messages[-1]["content"] if messages else text
         history = messages[:-1] if messages else []
-        async with ctx.typing():
+        # /test answers privately: Discord fixes an answer's visibility when it is deferred, before
+        # the model has answered or failed, and a slash command's failure is its user's business.
+        async with ctx.typing(ephemeral=True):
             reply = await self.services.assistant.reply(
                 f"test-{ctx.channel.id}", str(prompt), messages=history
             )
-        await self._send(ctx.message, reply, spoken=False)
+        await self._send(ctx, reply, spoken=False)
 
     async def _quick_evaluation(self, ctx: commands.Context[commands.Bot], count: int) -> None:
         """The reply model (and its base) on ``count`` validation prompts, summed up."""
         dataset = self.settings.dataset_for(ctx.guild.id if ctx.guild else None)
-        async with ctx.typing():
+        async with ctx.typing(ephemeral=True):  # private, as /test's answer (see test_model)
             result = await evaluate_reply_model(self.services, dataset, limit=count)
         lines = [
             *summary_lines(result),
             f"Estimated before asking: {result.plan.estimate.describe()}",
         ]
-        await ctx.reply("\n".join(lines)[:2000], mention_author=False)
+        await ctx.reply("\n".join(lines)[:2000], mention_author=False, ephemeral=True)
 
     @commands.hybrid_command(name="voice_replies", description="What voice messages get here.")
     @app_commands.choices(mode=[app_commands.Choice(name=m, value=m) for m in MODES])
@@ -174,11 +176,21 @@ class Chat(commands.Cog):
             return
         await self._send(message, reply, spoken=speak)
 
-    async def _send(self, message: discord.Message, reply: Reply, *, spoken: bool) -> None:
+    async def _send(
+        self, to: discord.Message | commands.Context[commands.Bot], reply: Reply, *, spoken: bool
+    ) -> None:
+        """``reply`` in answer to a message, or to !test (/test: privately)."""
         pieces = split_message(reply.text)
-        first = await message.reply(pieces[0], mention_author=False)
-        for piece in pieces[1:]:
-            await message.channel.send(piece)
+        if isinstance(to, commands.Context):
+            message = to.message  # of a slash command: made up by discord.py, not in the channel
+            first = await to.reply(pieces[0], mention_author=False, ephemeral=True)
+            for piece in pieces[1:]:
+                await to.send(piece, ephemeral=True)
+        else:
+            message = to
+            first = await message.reply(pieces[0], mention_author=False)
+            for piece in pieces[1:]:
+                await message.channel.send(piece)
         self.memory.remember(first.id, message.channel.id, message.author.id, reply)
         said = False
         if spoken and self.settings.speak_replies and isinstance(message.author, discord.Member):

@@ -9,6 +9,8 @@ from voxdesk.bridge.memory import ReplyMemory
 from voxdesk.core.assistant import Reply
 from voxdesk.core.events import MessageSeen, ReplySent
 
+EPHEMERAL = 1 << 6
+
 
 async def test_hi(running: Running) -> None:
     fake = running.discord
@@ -81,6 +83,22 @@ async def test_an_openai_failure_is_a_short_reason(running: Running) -> None:
     await fake.post(fake.member, "hello?", channel=fake.chat)
     reason = await fake.wait_for(lambda m: m["content"].startswith("I can't answer right now"))
     assert "OpenAI rejected the API key" in reason["content"]
+
+
+async def test_slash_test_answers_and_fails_privately(running: Running) -> None:
+    """/test defers before the model answers; Discord makes the first follow-up as private or
+    public as the deferral, so a public deferral would show its failure to everyone."""
+    fake = running.discord
+    running.openai.fail_next(401, "bad key")
+    token = await fake.use_slash_command(fake.member, "test", text="hello?")
+    reason = await fake.wait_for(lambda m: "OpenAI rejected the API key" in m["content"])
+    assert fake.interaction_answers[token] == {"type": 5, "data": {"flags": EPHEMERAL}}
+    assert reason["followup"] and reason["flags"] == EPHEMERAL
+
+    token = await fake.use_slash_command(fake.member, "test", text="hello?")
+    answer = await fake.wait_for(lambda m: m["content"] == running.openai.reply)
+    assert answer["followup"] and answer["flags"] == EPHEMERAL  # the deferral's answer, not a
+    assert fake.original_responses[token]["id"] == answer["id"]  # reply to no message
 
 
 def test_memory_of_replies_keeps_the_most_recent_only() -> None:

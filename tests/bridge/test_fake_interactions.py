@@ -61,6 +61,21 @@ async def test_a_followup_keeps_its_flags(fake: FakeDiscord) -> None:
     assert fake.bot_messages[-1]["flags"] == EPHEMERAL
 
 
+@pytest.mark.parametrize("deferred", [0, EPHEMERAL], ids=["public", "private"])
+async def test_the_first_followup_after_a_deferral_is_as_the_deferral_said(
+    fake: FakeDiscord, deferred: int
+) -> None:
+    """As Discord does: the first follow-up is the deferred answer, and the deferral fixed its
+    visibility; later follow-ups have their own."""
+    token = await fake.use_slash_command(fake.member, "hi")
+    await post(callback_url(fake, token), {"type": 5, "data": {"flags": deferred}})
+    url = f"{fake.api_base}/webhooks/{fake.application_id}/{token}?wait=true"
+    _, first = await post(url, {"content": "first", "flags": EPHEMERAL - deferred})
+    _, second = await post(url, {"content": "second", "flags": EPHEMERAL - deferred})
+    assert first["flags"] == deferred and second["flags"] == EPHEMERAL - deferred
+    assert fake.original_responses[token]["id"] == first["id"]
+
+
 async def test_discord_py_takes_the_answer_from_the_callback(running: Running) -> None:
     fake = running.discord
     answer = await fake.answer_to(await fake.use_slash_command(fake.member, "hi"))

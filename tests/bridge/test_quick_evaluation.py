@@ -90,6 +90,7 @@ async def test_slash_test_takes_a_count(running: Running) -> None:
     await fake.use_slash_command(fake.trainer, "test", count=3)
     summary = await fake.wait_for(lambda m: "prompts of" in m["content"])
     assert summary["content"].startswith(f"3 'validation' prompts of '{dataset}':")
+    assert summary["flags"] == 1 << 6  # private, as /test's answers are
     assert len(openai.chat_requests) == 6
 
     await fake.use_slash_command(fake.trainer, "test", count=2, text="hello")

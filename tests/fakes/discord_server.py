@@ -114,6 +114,7 @@ class FakeDiscord:
         self.late_tokens: set[str] = set()  # answered after Discord's 3 s: gone
         self.interaction_answers: dict[str, dict[str, Any]] = {}  # token -> the bot's response
         self.original_responses: dict[str, dict[str, Any]] = {}  # token -> the message it made
+        self.deferrals: dict[str, int] = {}  # token -> flags of a deferral no follow-up completed
         self.commands: list[dict[str, Any]] = []  # registered, as the last bulk overwrite left them
         self.cdn: dict[str, bytes] = {}
         self.exchanges: list[Exchange] = []
@@ -515,6 +516,8 @@ class FakeDiscord:
             self.changed.notify_all()
         deferred = body.get("type") == 5
         flags = int(body.get("data", {}).get("flags") or 0)
+        if deferred:
+            self.deferrals[token] = flags
         message = None
         if body.get("type") == 4:  # an answer at once is a message, as a followup is
             message = self._message(self.bot, self.interaction_channels.get(token, self.general),
@@ -541,9 +544,15 @@ class FakeDiscord:
 
     async def _followup(self, request: web.Request) -> web.Response:
         body, _ = await _read_body(request)
-        channel = self.interaction_channels.get(request.match_info["token"], self.general)
+        token = request.match_info["token"]
+        channel = self.interaction_channels.get(token, self.general)
         message = self._message(self.bot, channel, body.get("content") or "", [])
-        message |= {"flags": int(body.get("flags") or 0), "webhook_id": str(self.application_id)}
+        flags = int(body.get("flags") or 0)
+        if token in self.deferrals:  # the first follow-up is the deferred answer: as Discord
+            # does, it is as private or as public as the deferral said, whatever its own flags
+            flags = (flags & ~(1 << 6)) | (self.deferrals.pop(token) & 1 << 6)
+            self.original_responses[token] = message
+        message |= {"flags": flags, "webhook_id": str(self.application_id)}
         await self._bot_said(message | {"followup": True})
         return self._record(request, body, 200, message)
 
