@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import aiohttp
 import openai
 
 from voxdesk.core.config.secrets import MissingSecret, Secret, SecretStore
 from voxdesk.core.config.settings import OpenAISettings
+from voxdesk.core.config.store import SettingsWatch
 from voxdesk.core.errors import VoxdeskError
 
 
@@ -33,6 +36,37 @@ def make_client(
         max_retries=settings.max_retries if max_retries is None else max_retries,
         http_client=http_client,
     )
+
+
+class LazyClient:
+    """One client for a part that talks to OpenAI, made on first use. Closed, it opens a new
+    one on the next use: a part outlives the close at a command's end or a window's quit."""
+
+    def __init__(
+        self, make: Callable[[], openai.AsyncOpenAI], settings: SettingsWatch | None = None
+    ) -> None:
+        self._make = make
+        self._settings = settings  # what the client is made from: a new key or base URL
+        self._client: openai.AsyncOpenAI | None = None
+
+    @property
+    def client(self) -> openai.AsyncOpenAI:
+        """The client, made now if there is none; kept as it is (``fresh`` renews it)."""
+        if self._client is None:
+            self._client = self._make()
+        return self._client
+
+    async def fresh(self) -> openai.AsyncOpenAI:
+        """The client, made anew (the old one closed) if its settings changed since."""
+        if self._client is not None and self._settings and self._settings.changed():
+            await self.close()
+        return self.client
+
+    async def close(self) -> None:
+        """Close the client's connections; a later use opens a new client."""
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
 
 
 def explain(error: openai.OpenAIError) -> OpenAIError:

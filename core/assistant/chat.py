@@ -13,7 +13,7 @@ import openai
 
 from voxdesk.core.config.settings import AssistantSettings
 from voxdesk.core.config.store import SettingsWatch
-from voxdesk.core.openai_client import OpenAIError, explain
+from voxdesk.core.openai_client import LazyClient, OpenAIError, explain
 from voxdesk.core.training.tokens import TOKENS_PER_MESSAGE, count_texts, encoding_for_model
 
 Message = dict[str, Any]
@@ -40,9 +40,7 @@ class Assistant:
         client_settings: SettingsWatch | None = None,
     ) -> None:
         self.settings = settings
-        self._client_factory = client_factory
-        self._client: openai.AsyncOpenAI | None = None
-        self._client_settings = client_settings  # a new key or base URL: a new client
+        self._openai = LazyClient(client_factory, client_settings)
         self._histories: dict[str, list[Message]] = {}
         self._turns: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
@@ -62,9 +60,7 @@ class Assistant:
 
     async def close(self) -> None:
         """Close the client's connections; a later reply opens a new client."""
-        client, self._client = self._client, None
-        if client is not None:
-            await client.close()
+        await self._openai.close()
 
     async def reply(
         self,
@@ -96,13 +92,9 @@ class Assistant:
         return [{"role": "system", "content": self.system_prompt}, *self._trim(messages)]
 
     async def _complete(self, prompt: list[Message]) -> str:
-        if self._client is not None and self._client_settings and self._client_settings.changed():
-            stale, self._client = self._client, None
-            await stale.close()
-        if self._client is None:
-            self._client = self._client_factory()
+        client = await self._openai.fresh()
         try:
-            response = await self._client.chat.completions.create(
+            response = await client.chat.completions.create(
                 model=self.model,
                 messages=prompt,  # type: ignore[arg-type]
                 max_completion_tokens=self.settings.max_reply_tokens,

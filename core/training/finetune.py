@@ -27,7 +27,7 @@ from tenacity import (
 )
 
 from voxdesk.core.events import EventBus, JobUpdated
-from voxdesk.core.openai_client import OpenAIError, explain
+from voxdesk.core.openai_client import LazyClient, OpenAIError, explain
 from voxdesk.core.training.job_request import JobRequest, JobUpdate
 from voxdesk.core.training.jobs import Checkpoint, JobEvent, JobRegistry, JobSnapshot
 
@@ -61,8 +61,7 @@ class FineTuner:
         events: EventBus | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self._client_factory = client_factory
-        self._client: openai.AsyncOpenAI | None = None
+        self._openai = LazyClient(client_factory)
         self.registry = registry
         self._poll_seconds = poll_seconds
         self._max_backoff = max_backoff_seconds
@@ -72,15 +71,11 @@ class FineTuner:
 
     @property
     def client(self) -> openai.AsyncOpenAI:
-        if self._client is None:
-            self._client = self._client_factory()
-        return self._client
+        return self._openai.client
 
     async def close(self) -> None:
         """Close the client's connections; a later call opens a new client."""
-        client, self._client = self._client, None
-        if client is not None:
-            await client.close()
+        await self._openai.close()
 
     async def upload(self, path: Path, progress: ProgressCallback | None = None) -> str:
         """Upload a JSONL file for fine-tuning; its id, as soon as OpenAI has stored it.
