@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 import openai
@@ -39,8 +41,9 @@ def make_client(
 
 
 class LazyClient:
-    """One client for a part that talks to OpenAI, made on first use. Closed, it opens a new
-    one on the next use: a part outlives the close at a command's end or a window's quit."""
+    """One client for a part that talks to OpenAI, made on first use and made anew when the
+    settings it was made from change. Closed, it opens a new one on the next use: a part
+    outlives the close at a command's end or a window's quit."""
 
     def __init__(
         self, make: Callable[[], openai.AsyncOpenAI], settings: SettingsWatch | None = None
@@ -48,24 +51,43 @@ class LazyClient:
         self._make = make
         self._settings = settings  # what the client is made from: a new key or base URL
         self._client: openai.AsyncOpenAI | None = None
+        self._holds: Counter[openai.AsyncOpenAI] = Counter()  # requests under way on each
 
     @property
     def client(self) -> openai.AsyncOpenAI:
-        """The client, made now if there is none; kept as it is (``fresh`` renews it)."""
+        """The client, made now if there is none; kept as it is (``use`` renews it)."""
         if self._client is None:
             self._client = self._make()
         return self._client
 
-    async def fresh(self) -> openai.AsyncOpenAI:
-        """The client, made anew (the old one closed) if its settings changed since."""
-        if self._client is not None and self._settings and self._settings.changed():
-            await self.close()
-        return self.client
+    @contextlib.asynccontextmanager
+    async def use(self) -> AsyncIterator[openai.AsyncOpenAI]:
+        """The client for one request, made anew first if its settings changed since. The old
+        client is closed once no request holds it: closed under a request in flight (a long
+        upload, another coroutine's reply), it would fail that request."""
+        # Asked at every use: a change made before the first client must not renew the second.
+        changed = self._settings is not None and self._settings.changed()
+        old = self._client
+        if old is not None and changed:
+            self._client = None
+            if not self._holds[old]:
+                await old.close()
+        client = self.client
+        self._holds[client] += 1
+        try:
+            yield client
+        finally:
+            self._holds[client] -= 1
+            if not self._holds[client]:
+                del self._holds[client]
+                if client is not self._client:  # renewed or closed meanwhile
+                    await client.close()
 
     async def close(self) -> None:
-        """Close the client's connections; a later use opens a new client."""
-        client, self._client = self._client, None
-        if client is not None:
+        """Close every client now, even one a request holds (it ends with the part's use);
+        a later use opens a new client."""
+        current, self._client = self._client, None
+        for client in {*self._holds, *([current] if current else [])}:
             await client.close()
 
 

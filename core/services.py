@@ -97,9 +97,9 @@ class Services:
 
         settings = self.settings.openai
         factory = partial(make_client, settings, self.secrets)
-        return FineTuner(
-            factory, self.jobs, poll_seconds=settings.job_poll_seconds, events=self.events
-        )
+        clients = SettingsWatch(self.events, *CLIENT_SETTINGS)
+        return FineTuner(factory, self.jobs, poll_seconds=settings.job_poll_seconds,
+                         events=self.events, client_settings=clients)  # fmt: skip
 
     @cached_property
     def assistant(self) -> Assistant:

@@ -92,14 +92,14 @@ class Assistant:
         return [{"role": "system", "content": self.system_prompt}, *self._trim(messages)]
 
     async def _complete(self, prompt: list[Message]) -> str:
-        client = await self._openai.fresh()
         try:
-            response = await client.chat.completions.create(
-                model=self.model,
-                messages=prompt,  # type: ignore[arg-type]
-                max_completion_tokens=self.settings.max_reply_tokens,
-                temperature=self.settings.temperature,
-            )
+            async with self._openai.use() as client:
+                response = await client.chat.completions.create(
+                    model=self.model,
+                    messages=prompt,  # type: ignore[arg-type]
+                    max_completion_tokens=self.settings.max_reply_tokens,
+                    temperature=self.settings.temperature,
+                )
         except openai.OpenAIError as error:
             raise explain(error) from error
         if not response.choices or not response.choices[0].message.content:

@@ -26,6 +26,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from voxdesk.core.config.store import SettingsWatch
 from voxdesk.core.events import EventBus, JobUpdated
 from voxdesk.core.openai_client import LazyClient, OpenAIError, explain
 from voxdesk.core.training.job_request import JobRequest, JobUpdate
@@ -34,6 +35,7 @@ from voxdesk.core.training.jobs import Checkpoint, JobEvent, JobRegistry, JobSna
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]
+Request = Callable[[openai.AsyncOpenAI], Awaitable[Any]]  # one API call, on the client given
 EVENTS_PER_PAGE = 100
 MAX_EVENT_PAGES = 50  # one poll reads at most 5,000 new events; the next poll reads on
 
@@ -60,8 +62,11 @@ class FineTuner:
         upload_deadline_seconds: float = 900.0,
         events: EventBus | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        client_settings: SettingsWatch | None = None,
     ) -> None:
-        self._openai = LazyClient(client_factory)
+        # Renewed when a key or base URL changes while the app runs: each request takes the
+        # client afresh (a retry too), so a job followed for hours moves to the new one.
+        self._openai = LazyClient(client_factory, client_settings)
         self.registry = registry
         self._poll_seconds = poll_seconds
         self._max_backoff = max_backoff_seconds
@@ -71,6 +76,7 @@ class FineTuner:
 
     @property
     def client(self) -> openai.AsyncOpenAI:
+        """The client as it is now, not renewed: for a caller's own one-off request."""
         return self._openai.client
 
     async def close(self) -> None:
@@ -88,7 +94,7 @@ class FineTuner:
         try:
             async with asyncio.timeout(self._upload_deadline):
                 uploaded = await self._call(
-                    self.client.files.create(file=reader, purpose="fine-tune")
+                    lambda client: client.files.create(file=reader, purpose="fine-tune")
                 )
         except TimeoutError:
             raise FineTuneError(
@@ -103,7 +109,8 @@ class FineTuner:
     async def delete_file(self, file_id: str) -> None:
         """Remove an uploaded file nothing will use; a failure is logged, not raised."""
         try:
-            await self.client.files.delete(file_id)
+            async with self._openai.use() as client:
+                await client.files.delete(file_id)
         except openai.OpenAIError as error:
             log.warning("Could not delete the unused upload %s: %s", file_id, explain(error))
 
@@ -115,31 +122,36 @@ class FineTuner:
         estimated_cost: float | None = None,
     ) -> JobSnapshot:
         request.options.check()
-        created = await self._call(self.client.fine_tuning.jobs.create(**request.api_arguments()))
+        arguments = request.api_arguments()
+        created = await self._call(lambda client: client.fine_tuning.jobs.create(**arguments))
         job = snapshot(created)
         await self.registry.record(job, dataset=dataset, estimated_cost=estimated_cost)
         return job
 
     async def retrieve(self, job_id: str) -> JobSnapshot:
-        return snapshot(await self._retrying(lambda: self.client.fine_tuning.jobs.retrieve(job_id)))
+        return snapshot(
+            await self._retrying(lambda client: client.fine_tuning.jobs.retrieve(job_id))
+        )
 
     async def cancel(self, job_id: str) -> JobSnapshot:
-        job = snapshot(await self._call(self.client.fine_tuning.jobs.cancel(job_id)))
+        job = snapshot(await self._call(lambda client: client.fine_tuning.jobs.cancel(job_id)))
         await self.registry.update(job)
         return job
 
     async def pause(self, job_id: str) -> JobSnapshot:
         """Pause a running job (it keeps its progress); ``resume`` goes on from there."""
-        return await self._switch(job_id, self.client.fine_tuning.jobs.pause, "running", "pause")
+        return await self._switch(
+            job_id, lambda client: client.fine_tuning.jobs.pause(job_id), "running", "pause"
+        )
 
     async def resume(self, job_id: str) -> JobSnapshot:
-        return await self._switch(job_id, self.client.fine_tuning.jobs.resume, "paused", "resume")
+        return await self._switch(
+            job_id, lambda client: client.fine_tuning.jobs.resume(job_id), "paused", "resume"
+        )
 
-    async def _switch(
-        self, job_id: str, request: Callable[[str], Awaitable[Any]], needed: str, verb: str
-    ) -> JobSnapshot:
+    async def _switch(self, job_id: str, request: Request, needed: str, verb: str) -> JobSnapshot:
         try:
-            job = snapshot(await self._call(request(job_id)))
+            job = snapshot(await self._call(request))
         except OpenAIError as error:
             # Say why in the job's terms when it is simply in the wrong state.
             current = await self.retrieve(job_id)
@@ -156,9 +168,7 @@ class FineTuner:
     async def checkpoints(self, job_id: str) -> list[Checkpoint]:
         """A job's checkpoints (a model each, with its step's metrics), oldest step first;
         recorded in the registry too. A job without any is one clear error."""
-        found = await self._retrying(
-            lambda: self.client.fine_tuning.jobs.checkpoints.list(job_id, limit=100)
-        )
+        found = await self._retrying(partial(_checkpoints_page, job_id))
         checkpoints = sorted((_checkpoint(item) for item in found.data), key=lambda c: c.step)
         if not checkpoints:
             job = await self.retrieve(job_id)
@@ -181,7 +191,7 @@ class FineTuner:
     ) -> tuple[list[JobSnapshot], bool]:
         """One page of the account's jobs, newest first, and whether more pages follow."""
         options: dict[str, Any] = {"limit": limit, **({"after": after} if after else {})}
-        page = await self._call(self.client.fine_tuning.jobs.list(**options))
+        page = await self._call(lambda client: client.fine_tuning.jobs.list(**options))
         return [snapshot(job) for job in page.data], bool(page.has_more)
 
     async def poll(self, job_id: str) -> JobUpdate:
@@ -191,9 +201,7 @@ class FineTuner:
         events = await self.registry.add_events(job_id, await self._all_new_events(job_id))
         checkpoints: list[Checkpoint] = []
         if job.status in ("running", "succeeded"):
-            found = await self._retrying(
-                lambda: self.client.fine_tuning.jobs.checkpoints.list(job_id, limit=100)
-            )
+            found = await self._retrying(partial(_checkpoints_page, job_id))
             checkpoints = await self.registry.add_checkpoints(
                 job_id, [_checkpoint(item) for item in found.data]
             )
@@ -220,7 +228,7 @@ class FineTuner:
         found: dict[str, JobEvent] = {}
         after: str | None = None
         for _ in range(MAX_EVENT_PAGES):
-            page = await self._retrying(partial(self._events_page, job_id, after))
+            page = await self._retrying(partial(_events_page, job_id, after))
             events = [_event(item) for item in page.data]
             fresh = [event for event in events if event.id not in known and event.id not in found]
             found.update((event.id, event) for event in fresh)
@@ -231,11 +239,7 @@ class FineTuner:
             log.warning("Job %s: stopped reading events after %d pages", job_id, MAX_EVENT_PAGES)
         return list(found.values())
 
-    def _events_page(self, job_id: str, after: str | None) -> Awaitable[Any]:
-        options: dict[str, Any] = {"limit": EVENTS_PER_PAGE, **({"after": after} if after else {})}
-        return self.client.fine_tuning.jobs.list_events(job_id, **options)
-
-    async def _retrying(self, request: Callable[[], Awaitable[Any]]) -> Any:
+    async def _retrying(self, request: Request) -> Any:
         """Repeat a read request through transient errors, backing off; others are raised."""
         retrying = AsyncRetrying(
             retry=retry_if_exception(is_transient),
@@ -246,17 +250,28 @@ class FineTuner:
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await request()
+                    async with self._openai.use() as client:
+                        return await request(client)
         except openai.OpenAIError as error:
             raise explain(error) from error
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
-    async def _call(self, request: Awaitable[Any]) -> Any:
+    async def _call(self, request: Request) -> Any:
         """A request that changes something: not repeated beyond the client's own retries."""
         try:
-            return await request
+            async with self._openai.use() as client:
+                return await request(client)
         except openai.OpenAIError as error:
             raise explain(error) from error
+
+
+def _events_page(job_id: str, after: str | None, client: openai.AsyncOpenAI) -> Awaitable[Any]:
+    options: dict[str, Any] = {"limit": EVENTS_PER_PAGE, **({"after": after} if after else {})}
+    return client.fine_tuning.jobs.list_events(job_id, **options)
+
+
+def _checkpoints_page(job_id: str, client: openai.AsyncOpenAI) -> Awaitable[Any]:
+    return client.fine_tuning.jobs.checkpoints.list(job_id, limit=100)
 
 
 def snapshot(job: Any) -> JobSnapshot:

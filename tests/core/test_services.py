@@ -1,4 +1,5 @@
-"""Services.close: every part that was opened is closed, even when another part fails."""
+"""Services: the fine-tuner follows a changed key or base URL; close closes every part that
+was opened, even when another part fails."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.openai_server import API_KEY
-from voxdesk.core.config import SecretStore, Settings
+from tests.conftest import MemoryKeyring
+from tests.fakes.openai_server import API_KEY, FakeOpenAI
+from voxdesk.core.config import Secret, SecretStore, Settings
+from voxdesk.core.openai_client import OpenAIError
 from voxdesk.core.services import Services
 
 
@@ -23,6 +26,31 @@ async def open_database(made: Services) -> Path:
     wal = made.database.path.with_name(made.database.path.name + "-wal")
     assert wal.exists()
     return wal
+
+
+async def test_a_key_or_base_url_changed_while_running_reaches_the_next_fine_tune_request(
+    server: FakeOpenAI, tmp_path: Path, memory_keyring: MemoryKeyring
+) -> None:
+    """Changed in the window or by a command, not only after a restart; the old client is
+    closed."""
+    other = await FakeOpenAI().start()
+    settings = Settings(openai={"base_url": server.base_url, "max_retries": 0})
+    made = Services(settings, SecretStore(), database_path=tmp_path / "voxdesk.db",
+                    settings_path=tmp_path / "settings.toml")  # fmt: skip
+    await made.settings_store.store_secret(Secret.OPENAI_API_KEY, "sk-mistyped-0123456789abcdef")
+    with pytest.raises(OpenAIError, match="rejected the API key"):
+        await made.fine_tuner.list_jobs()
+    rejected = made.fine_tuner.client
+    await made.settings_store.store_secret(Secret.OPENAI_API_KEY, API_KEY)  # the key corrected
+    await made.fine_tuner.list_jobs()
+    first = made.fine_tuner.client
+    await made.settings_store.set("openai.base_url", other.base_url)
+    await made.fine_tuner.list_jobs()
+    assert rejected.is_closed() and first.is_closed() and not made.fine_tuner.client.is_closed()
+    listed = [len(fake.requests_to("GET", "/v1/fine_tuning/jobs")) for fake in (server, other)]
+    assert listed == [1, 1]  # the rejected request got no answer but a 401
+    await made.close()
+    await other.stop()
 
 
 async def test_closing_the_services_closes_the_fine_tuners_client(tmp_path: Path) -> None:
