@@ -21,6 +21,7 @@ from voxdesk.core.errors import VoxdeskError, user_message
 from voxdesk.core.events import BridgeStateChanged, ChannelInfo, GuildInfo, ReplySent
 from voxdesk.core.instance import BotLock, FrontEnd, TokenLock
 from voxdesk.core.services import Services
+from voxdesk.core.startup import freeze_start_up_objects
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +185,7 @@ async def run_headless(services: Services, on_started: Callable[[], None] = lamb
     has logged in."""
     bridge = Bridge(services)
     await bridge.start()
+    freeze_start_up_objects()  # logged in: what is alive now stays as long as the bot
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

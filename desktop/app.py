@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QApplication
 
 from voxdesk.core.config import SecretStore, Settings
 from voxdesk.core.services import Services
+from voxdesk.core.startup import freeze_start_up_objects
 from voxdesk.desktop.instance import WindowInstance
 from voxdesk.desktop.window import MainWindow
 
@@ -61,6 +62,7 @@ def run_app(
         window.show()
         window.transcribe(list(files))
         await window.start()
+        freeze_start_up_objects()  # the window and the bot are up: what is alive now stays
         await closed.wait()
         if instance is not None:
             instance.stop_listening()
