@@ -32,6 +32,10 @@ SPEC = Path(__file__).parents[1] / "data" / "specs" / "discord-openapi.json"
 MANAGE_GUILD = 1 << 5
 ADMINISTRATOR = 1 << 3
 HEARTBEAT_MS = 500  # Discord says ~41 s; short here so tests see heartbeats and ACKs
+# Discord's answer to a reply whose message it does not have (fail_if_not_exists left true).
+# Its field errors carry string codes ("REPLIES_UNKNOWN_MESSAGE") where the OpenAPI spec says
+# integers: they are left out, which the spec allows.
+_UNKNOWN_REFERENCE = {"code": 50035, "message": "Invalid Form Body"}
 DISCORD_EPOCH_MS = 1_420_070_400_000  # 2015-01-01, where snowflake times count from
 
 
@@ -460,8 +464,12 @@ class FakeDiscord:
         channel = int(request.match_info["channel"])
         body, files = await _read_body(request)
         attachments = [self.attachment(data, name, None) for name, data in files.values()]
-        message = self._message(self.bot, channel, body.get("content") or "", attachments)
         reference = body.get("message_reference")
+        if reference and not self._replied(channel, reference):
+            if reference.get("fail_if_not_exists") is not False:
+                return self._record(request, body, 400, _UNKNOWN_REFERENCE)
+            reference = None  # Discord sends it as a message of its own
+        message = self._message(self.bot, channel, body.get("content") or "", attachments)
         if reference:
             message["type"] = 19
             message["message_reference"] = {"type": 0, **reference,
@@ -473,6 +481,11 @@ class FakeDiscord:
         await self._bot_said(dict(message))  # a copy: later edits must not rewrite history
         await self.dispatch("MESSAGE_CREATE", message)
         return self._record(request, body, 200, message, set(files))
+
+    def _replied(self, channel: int, reference: dict[str, Any]) -> bool:
+        """The message a reply refers to is in its channel, as Discord requires."""
+        replied = self.messages.get(int(reference["message_id"]))
+        return replied is not None and int(replied["channel_id"]) == channel
 
     async def _get_message(self, request: web.Request) -> web.Response:
         found = self.messages.get(int(request.match_info["message"]))
