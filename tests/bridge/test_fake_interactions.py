@@ -1,5 +1,5 @@
-"""The loopback Discord answers interaction callbacks and follow-ups as Discord's API does, so
-that what discord.py does with the answers here is what it does against Discord."""
+"""The loopback Discord answers interaction callbacks, follow-ups and replies as Discord's API
+does, so that what discord.py does with the answers here is what it does against Discord."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from tests.bridge.conftest import Running, next_event
-from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.discord_server import TOKEN, FakeDiscord
 from voxdesk.core.events import CommandRun
 
 EPHEMERAL = 1 << 6
@@ -82,3 +82,28 @@ async def test_discord_py_takes_the_answer_from_the_callback(running: Running) -
     assert (await next_event(running, CommandRun)).ok  # its reply is done, fetches and all
     assert answer["data"]["content"].startswith("Привет, bob!")
     assert not [e for e in fake.exchanges if e.path.endswith("/messages/@original")]
+
+
+async def reply(fake: FakeDiscord, reference: dict[str, Any]) -> tuple[int, Any]:
+    url = f"{fake.api_base}/channels/{fake.general}/messages"
+    body = {"content": "an answer", "message_reference": reference}
+    async with (
+        aiohttp.ClientSession(headers={"Authorization": f"Bot {TOKEN}"}) as session,
+        session.post(url, json=body) as response,
+    ):
+        return response.status, await response.json()
+
+
+async def test_a_reply_to_a_message_discord_does_not_have_is_refused(fake: FakeDiscord) -> None:
+    asked = await fake.post(fake.member, "a question")
+    status, answer = await reply(fake, {"message_id": str(asked)})
+    assert status == 200 and answer["referenced_message"]["id"] == str(asked)
+
+    status, problem = await reply(fake, {"message_id": str(fake.new_id())})
+    assert status == 400 and problem["code"] == 50035
+    assert len([m for m in fake.messages.values() if m["content"] == "an answer"]) == 1
+
+    # told not to fail, Discord posts it as a message of its own
+    unknown = {"message_id": str(fake.new_id()), "fail_if_not_exists": False}
+    status, alone = await reply(fake, unknown)
+    assert status == 200 and "message_reference" not in alone
