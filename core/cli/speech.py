@@ -100,9 +100,10 @@ def transcribe(
         typer.Option("--translate", help="English text, whatever the language (whisper, openai)."),
     ] = False,
 ) -> None:
-    """Transcribe audio files, or translate them to English: a progress bar a file, several at
-    once with speech.parallel_files; a bad file does not stop the others (status 1 at the end).
+    """Transcribe audio files, or translate them to English, with a progress bar for each.
 
+    Several run at once (speech.parallel_files).
+    A bad file does not stop the others; the exit status is 1 at the end.
     JSON, and subtitles with a line or cue limit, time each word (Whisper): slower on short clips.
     """
     cli = get_context(ctx)
