@@ -95,10 +95,10 @@ class Services:
         from voxdesk.core.openai_client import make_client
         from voxdesk.core.training.finetune import FineTuner
 
-        settings = self.settings.openai
+        settings = self.settings.openai  # changed in place by the settings store
         factory = partial(make_client, settings, self.secrets)
         clients = SettingsWatch(self.events, *CLIENT_SETTINGS)
-        return FineTuner(factory, self.jobs, poll_seconds=settings.job_poll_seconds,
+        return FineTuner(factory, self.jobs, poll_seconds=lambda: settings.job_poll_seconds,
                          events=self.events, client_settings=clients)  # fmt: skip
 
     @cached_property

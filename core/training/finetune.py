@@ -57,7 +57,7 @@ class FineTuner:
         client_factory: Callable[[], openai.AsyncOpenAI],
         registry: JobRegistry,
         *,
-        poll_seconds: float = 10.0,
+        poll_seconds: float | Callable[[], float] = 10.0,
         max_backoff_seconds: float = 120.0,
         upload_deadline_seconds: float = 900.0,
         events: EventBus | None = None,
@@ -68,11 +68,18 @@ class FineTuner:
         # client afresh (a retry too), so a job followed for hours moves to the new one.
         self._openai = LazyClient(client_factory, client_settings)
         self.registry = registry
-        self._poll_seconds = poll_seconds
+        # A setting read at each poll: a job followed for hours takes a new interval at once.
+        self._poll_setting = poll_seconds
         self._max_backoff = max_backoff_seconds
         self._upload_deadline = upload_deadline_seconds
         self._events = events
         self._sleep = sleep
+
+    @property
+    def poll_seconds(self) -> float:
+        """Seconds between two polls of a job followed, as set now."""
+        setting = self._poll_setting
+        return setting() if callable(setting) else setting
 
     @property
     def client(self) -> openai.AsyncOpenAI:
@@ -216,7 +223,7 @@ class FineTuner:
             yield update
             if update.job.finished:
                 return
-            await self._sleep(self._poll_seconds)
+            await self._sleep(self.poll_seconds)
 
     async def _all_new_events(self, job_id: str) -> list[JobEvent]:
         """Pages of events (newest first) until one holds an event the registry already has.
@@ -243,7 +250,7 @@ class FineTuner:
         """Repeat a read request through transient errors, backing off; others are raised."""
         retrying = AsyncRetrying(
             retry=retry_if_exception(is_transient),
-            wait=wait_exponential_jitter(multiplier=self._poll_seconds, max=self._max_backoff),
+            wait=wait_exponential_jitter(multiplier=self.poll_seconds, max=self._max_backoff),
             sleep=self._sleep,
             reraise=True,
         )

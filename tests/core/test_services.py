@@ -1,5 +1,5 @@
-"""Services: the fine-tuner follows a changed key or base URL; close closes every part that
-was opened, even when another part fails."""
+"""Services: the fine-tuner follows a changed key, base URL or poll interval; close closes
+every part that was opened, even when another part fails."""
 
 from __future__ import annotations
 
@@ -51,6 +51,17 @@ async def test_a_key_or_base_url_changed_while_running_reaches_the_next_fine_tun
     assert listed == [1, 1]  # the rejected request got no answer but a 401
     await made.close()
     await other.stop()
+
+
+async def test_a_poll_interval_changed_while_running_reaches_the_fine_tuner(
+    tmp_path: Path,
+) -> None:
+    made = Services(Settings(), SecretStore(), database_path=tmp_path / "voxdesk.db",
+                    settings_path=tmp_path / "settings.toml")  # fmt: skip
+    assert made.fine_tuner.poll_seconds == Settings().openai.job_poll_seconds
+    await made.settings_store.set("openai.job_poll_seconds", 42)
+    assert made.fine_tuner.poll_seconds == 42
+    await made.close()
 
 
 async def test_closing_the_services_closes_the_fine_tuners_client(tmp_path: Path) -> None:

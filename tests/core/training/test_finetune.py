@@ -58,7 +58,8 @@ async def close_tuners() -> AsyncIterator[None]:
 def tuner(server: FakeOpenAI, database: Database, retries: int = 0, **options: Any) -> FineTuner:
     settings = OpenAISettings(base_url=server.base_url, timeout=5, max_retries=retries)
     factory = partial(make_client, settings, SecretStore({"OPENAI_API_KEY": API_KEY}))
-    made = FineTuner(factory, JobRegistry(database), poll_seconds=0.01, sleep=no_wait, **options)
+    options = {"poll_seconds": 0.01, "sleep": no_wait} | options
+    made = FineTuner(factory, JobRegistry(database), **options)
     _made.append(made)
     return made
 
@@ -201,6 +202,22 @@ async def test_follow_to_success_with_every_event_once(
     metrics = await registry.metrics(job_id)
     assert [(m.step, m.train_loss) for m in metrics] == [(1, 1.5), (2, 0.75), (3, 0.5)]
     assert [c.step for c in await registry.checkpoints(job_id)] == [1, 2, 3]
+
+
+async def test_a_poll_interval_changed_while_following_takes_effect_at_once(
+    server: FakeOpenAI, database: Database, training_file: Path
+) -> None:
+    interval, slept = [5.0], []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    client = tuner(server, database, poll_seconds=lambda: interval[-1], sleep=sleep)
+    job_id = await start_job(client, training_file)
+    async for _ in client.follow(job_id):
+        if slept == [5.0]:
+            interval.append(60.0)  # set in the window while the job runs
+    assert slept[0] == 5.0 and len(slept) > 2 and set(slept[1:]) == {60.0}
 
 
 async def test_following_survives_transient_errors_without_duplicates(
