@@ -446,7 +446,8 @@ def _after_tokens(
 
     Punctuation heard right after the prefix was merged into its last word ("4" + ","): it is
     kept as a word of its own, timed at that word's end. (The rest of a word cut by the prefix,
-    "-disposed" of "ill", is not: the word before it is final, and must not change.)
+    "wood" of "Dash", is not: the word before it is final, and must not change. A rest that
+    starts with punctuation is a word of its own to the alignment: "-disposed" after "ill".)
     """
     kept, seen = [], 0
     for item in aligned:
