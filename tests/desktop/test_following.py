@@ -32,6 +32,15 @@ async def announced(changes: Changes) -> frozenset[str]:
     return (await asyncio.wait_for(changes.get(), 10)).keys
 
 
+async def replaced_then_edited(path: Path, changes: Changes) -> None:
+    """A save elsewhere puts a new file in place of the watched one, which is taken in; then
+    the new file is edited in place, which is taken in too: the new one is watched in turn."""
+    await SettingsStore(Settings(), path).set("speech.language", "ru")
+    assert await announced(changes) == {"speech.language"}
+    append_in_place(path, "[audio]\nmax_seconds = 60\n")
+    assert await announced(changes) == {"audio.max_seconds"}
+
+
 def test_a_settings_file_edited_in_place_is_taken_in(
     qloop: asyncio.AbstractEventLoop, tmp_path: Path
 ) -> None:
@@ -42,12 +51,7 @@ def test_a_settings_file_edited_in_place_is_taken_in(
         await follower.start()
         append_in_place(path, "[assistant]\ntemperature = 1.5\n")
         assert await announced(changes) == {"assistant.temperature"}
-        # A save elsewhere puts a new file in place of the watched one ...
-        await SettingsStore(Settings(), path).set("speech.language", "ru")
-        assert await announced(changes) == {"speech.language"}
-        # ... and the new one is watched in turn.
-        append_in_place(path, "[audio]\nmax_seconds = 60\n")
-        assert await announced(changes) == {"audio.max_seconds"}
+        await replaced_then_edited(path, changes)
         await follower.stop()
 
     qloop.run_until_complete(story())
@@ -66,10 +70,7 @@ def test_a_file_replaced_while_the_old_one_lingers_is_watched_afresh(
     async def story() -> None:
         await follower.start()
         with path.open(encoding="utf-8"):  # the replaced file lingers while this is open
-            await SettingsStore(Settings(), path).set("speech.language", "ru")
-            assert await announced(changes) == {"speech.language"}
-            append_in_place(path, "[audio]\nmax_seconds = 60\n")
-            assert await announced(changes) == {"audio.max_seconds"}
+            await replaced_then_edited(path, changes)
         await follower.stop()
 
     qloop.run_until_complete(story())
