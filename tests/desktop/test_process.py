@@ -25,7 +25,10 @@ VOXDESK = Path(sys.executable).with_name("voxdesk")
 def display() -> Iterator[str]:
     assert shutil.which("Xvfb"), "Xvfb is missing: `make test` installs it (Debian's xvfb)"
     read, write = os.pipe()
-    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x800x24"],
+    # -noreset: by default Xvfb resets when its last client leaves and refuses whoever connects
+    # meanwhile; each xdotool poll was that last client while the app was still starting.
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-noreset",
+                             "-screen", "0", "1280x800x24"],
                             pass_fds=[write], stderr=subprocess.DEVNULL)  # fmt: skip
     os.close(write)
     with os.fdopen(read) as chosen:
