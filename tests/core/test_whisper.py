@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import threading
 from pathlib import Path
 from typing import Any
@@ -214,35 +215,61 @@ async def test_punctuation_right_after_the_forced_prefix_is_kept(
     assert join_words(["1", *words]) == "1, 2, 3"
 
 
+class CountingModel:
+    """A CTranslate2 model that counts the tokens each ``generate`` call returns."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.decoded: list[int] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def generate(self, *args: Any, **kwargs: Any) -> Any:
+        results = self.real.generate(*args, **kwargs)
+        self.decoded.append(len(results[0].sequences_ids[0]))
+        return results
+
+
+async def counting_model(whisper: WhisperTranscriber, monkeypatch: pytest.MonkeyPatch) -> Any:
+    await whisper.load()
+    model = whisper._loaded()
+    counting = CountingModel(model.model)
+    monkeypatch.setattr(model, "model", counting)
+    return counting
+
+
 async def test_a_streaming_pass_that_repeats_its_prompt_is_stopped_and_heard_again(
     whisper: WhisperTranscriber, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two seconds of "four, queen of clubs" after a prompt that says "Queen of clubs" twenty
     times: the model repeats the prompt. Once it decoded some 180 tokens (each costs as much as
-    the pass's words) and the pass heard nothing; now the loop stops at 25 tokens a second of
-    audio, and the audio is heard again without the prompt."""
+    the pass's words) and the pass heard nothing; now the loop stops where speech of that length
+    usually ends, 10 tokens a second, and the audio is heard again without the prompt."""
     audio = (await clip("pocketsphinx_cards_002.wav").decode()).as_float32()
-    await whisper.load()
-    model = whisper._loaded()
-    decoded: list[int] = []
-
-    class Counting:  # the CTranslate2 model, counting the tokens each call returns
-        def __getattr__(self, name: str) -> Any:
-            return getattr(real, name)
-
-        def generate(self, *args: Any, **kwargs: Any) -> Any:
-            results = real.generate(*args, **kwargs)
-            decoded.append(len(results[0].sequences_ids[0]))
-            return results
-
-    real = model.model
-    monkeypatch.setattr(model, "model", Counting())
+    counting = await counting_model(whisper, monkeypatch)
     words, _ = await asyncio.to_thread(
         whisper.recognize_words, audio, "en", "Queen of clubs. " * 20
     )
     assert "queen of" in join_words(words).lower()
-    assert len(decoded) == 2
-    assert decoded[0] == pytest.approx(4 + 25 * len(audio) / 16_000, abs=2)
+    assert len(counting.decoded) == 2
+    assert counting.decoded[0] == pytest.approx(4 + 10 * len(audio) / 16_000, abs=2)
+
+
+async def test_a_streaming_pass_past_the_usual_length_goes_on_to_the_same_words(
+    whisper: WhisperTranscriber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Speech denser than usual is no loop: the pass stops, goes on from where it stopped, and
+    hears what one uninterrupted decoding hears."""
+    audio = (await clip("pocketsphinx_librivox_0870.wav").decode()).as_float32()
+    whole, _ = await asyncio.to_thread(whisper.recognize_words, audio, "en")
+    counting = await counting_model(whisper, monkeypatch)
+    monkeypatch.setattr("voxdesk.core.stt.whisper._USUAL_TOKENS_PER_SECOND", 1)
+    resumed, _ = await asyncio.to_thread(whisper.recognize_words, audio, "en")
+    assert len(counting.decoded) == 2
+    assert counting.decoded[0] == 4 + math.ceil(len(audio) / 16_000)
+    assert join_words(resumed) == join_words(whole)
+    assert len(whole) > 10  # the whole sentence, far past where the first decoding stopped
 
 
 async def test_a_streaming_pass_that_says_its_prompts_end_again_is_heard_again(
