@@ -412,7 +412,9 @@ def _decode(
     head = [tokenizer.sot_prev, *context] if context else []
     head += [*tokenizer.sot_sequence, tokenizer.no_timestamps]
     most, usual = _most_tokens(samples), _usual_tokens(samples)
-    result = _generate(model, encoded, tokenizer, head, forced, usual, suppress_blank=True)
+    # Blank suppression holds back the end of the text at the first free step: right after a
+    # forced prefix, it made the model say the prefix's words again when no more were said.
+    result = _generate(model, encoded, tokenizer, head, forced, usual, suppress_blank=not forced)
     heard = result.sequences_ids[0][len(forced) :]
     looping = len(heard) >= usual and _repeating(heard)
     if len(heard) >= usual and not looping:

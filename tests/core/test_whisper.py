@@ -205,6 +205,23 @@ async def test_a_hyphenated_word_of_a_streaming_pass_comes_whole(
     assert words[texts.index("an")].end <= whole.start < whole.end <= words[-1].start
 
 
+async def test_a_streaming_pass_given_all_its_words_decodes_nothing_more(
+    whisper: WhisperTranscriber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whisper could not end its text right after a forced prefix ("suppress blank" held back
+    the end there as at the very start): given the whole sentence, the pass said it again, for
+    as many tokens as its limit allowed, only for the alignment to throw them away."""
+    audio = (await clip("pocketsphinx_librivox_0870.wav").decode()).as_float32()
+    sentence = join_words((await asyncio.to_thread(whisper.recognize_words, audio, "en"))[0])
+    forced = whisper._loaded().hf_tokenizer.encode(" " + sentence, add_special_tokens=False)
+    counting = await counting_model(whisper, monkeypatch)
+    words, _ = await asyncio.to_thread(
+        lambda: whisper.recognize_words(audio, "en", prefix=sentence)
+    )
+    assert words == []
+    assert counting.decoded == [len(forced.ids)]
+
+
 async def test_punctuation_right_after_the_forced_prefix_is_kept(
     whisper: WhisperTranscriber,
 ) -> None:
