@@ -231,6 +231,8 @@ def _load_model(path: Path, threads: int) -> WhisperModel:
         model = WhisperModel(
             str(path), device="cpu", compute_type="int8", cpu_threads=threads, local_files_only=True
         )
+        if threads > 1:
+            model.model = _EncoderOnEveryCore(model.model, _one_core_copy(path))
     except (RuntimeError, ValueError, OSError) as error:
         raise EngineUnavailable(
             f"The Whisper model in {path} cannot be loaded: {error}.",
@@ -238,6 +240,34 @@ def _load_model(path: Path, threads: int) -> WhisperModel:
         ) from error
     _keep_blas_to_one_thread()
     return model
+
+
+class _EncoderOnEveryCore:
+    """CTranslate2's Whisper with its encoder on every core given and its decoder on one.
+
+    Measured on 2 cores with base: the encoder of a 30 s window takes 544 ms on two threads
+    and 988 on one, for the same CPU; but beam search over it takes 1660 ms on two threads and
+    1183 on one, at 2055 CPU ms against 1182. A decoding step is too small to share: the second
+    thread's waiting costs more than its work. Live transcription of a 2-minute take went from
+    44 to 33 CPU s; a 60 s file from 8.5 to 6.3 CPU s and 6.5 to 5.1 s. CTranslate2 sets
+    threads per model, so the weights are loaded twice (resident memory +100 MB).
+    """
+
+    def __init__(self, encoder: Any, decoder: Any) -> None:
+        self._encoder = encoder
+        self._decoder = decoder
+
+    def encode(self, *args: Any, **kwargs: Any) -> Any:
+        return self._encoder.encode(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:  # generate, align, detect_language and the rest
+        return getattr(self._decoder, name)
+
+
+def _one_core_copy(path: Path) -> Any:
+    import ctranslate2
+
+    return ctranslate2.models.Whisper(str(path), device="cpu", compute_type="int8", intra_threads=1)
 
 
 def _keep_blas_to_one_thread() -> None:
