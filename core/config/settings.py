@@ -97,7 +97,7 @@ class SpeechSettings(_Section):
         0,
         ge=0,
         le=MAX_WHISPER_THREADS,
-        description="CPU threads for Whisper; 0 uses all cores.",
+        description="CPU threads for Whisper's encoder (its decoder uses one); 0 uses all cores.",
         json_schema_extra={"zero": "all cores"},
     )
     network_timeout: float = Field(

@@ -471,7 +471,7 @@ def _generate(
 
     CTranslate2 returns the forced tokens too, counts ``head`` in ``max_length`` and returns
     at most half of ``max_length`` (measured, ctranslate2 4.8): a bare ``len(start) + most``
-    stopped a pass without a prompt at about half its words.
+    stopped a pass without a prompt at about half its limit.
     """
     wanted = len(forced) + most
     return model.model.generate(
