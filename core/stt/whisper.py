@@ -405,7 +405,7 @@ def _recognize_words(
     (aligned,) = model.find_alignment(tokenizer, [forced + tokens], encoded, frames)
     # Punctuation as a word of its own would be spaced as one ("Mr . John"): it joins its
     # neighbour, by faster-whisper's own lists of what goes before and after a word.
-    merge_punctuations(aligned, "\"'“¿([{-", "\"'.。,，!！?？:：”)]}、")
+    merge_punctuations(aligned, _PREPEND_PUNCTUATION, _APPEND_PUNCTUATION)
     aligned = _whole_words(_after_tokens(aligned, len(forced), tokenizer))
     words = [
         Word(
@@ -441,13 +441,15 @@ def _decode(
     context = tokenizer.encode(" " + prompt.strip())[-_PROMPT_TOKENS:] if prompt else []
     head = [tokenizer.sot_prev, *context] if context else []
     head += [*tokenizer.sot_sequence, tokenizer.no_timestamps]
-    most, usual = _most_tokens(samples), _usual_tokens(samples)
+    most = _tokens_in(samples, _TOKENS_PER_SECOND)
+    usual = _tokens_in(samples, _USUAL_TOKENS_PER_SECOND)
     # Blank suppression holds back the end of the text at the first free step: right after a
     # forced prefix, it made the model say the prefix's words again when no more were said.
     result = _generate(model, encoded, tokenizer, head, forced, usual, suppress_blank=not forced)
     heard = result.sequences_ids[0][len(forced) :]
-    looping = len(heard) >= usual and _repeating(heard)
-    if len(heard) >= usual and not looping:
+    stopped = len(heard) >= usual
+    looping = stopped and _repeating(heard)
+    if stopped and not looping:
         more = _generate(model, encoded, tokenizer, head, forced + heard, most - len(heard))
         heard = more.sequences_ids[0][len(forced) :]
     tokens = [token for token in heard if token < tokenizer.eot]
@@ -512,14 +514,9 @@ def _plain_words(text: str) -> list[str]:
     return re.findall(r"\w+", text.lower())
 
 
-def _most_tokens(samples: int) -> int:
-    """The most tokens a pass over ``samples`` of audio may decode after its prefix."""
-    return 4 + math.ceil(samples / 16_000 * _TOKENS_PER_SECOND)
-
-
-def _usual_tokens(samples: int) -> int:
-    """The tokens after its prefix that a pass over ``samples`` of speech seldom goes past."""
-    return 4 + math.ceil(samples / 16_000 * _USUAL_TOKENS_PER_SECOND)
+def _tokens_in(samples: int, per_second: int) -> int:
+    """Tokens after its prefix for a pass over ``samples`` of audio, at ``per_second``."""
+    return 4 + math.ceil(samples / 16_000 * per_second)
 
 
 def _after_tokens(

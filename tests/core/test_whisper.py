@@ -215,12 +215,12 @@ async def test_a_streaming_pass_given_all_its_words_decodes_nothing_more(
     audio = (await clip("pocketsphinx_librivox_0870.wav").decode()).as_float32()
     sentence = join_words((await asyncio.to_thread(whisper.recognize_words, audio, "en"))[0])
     forced = whisper._loaded().hf_tokenizer.encode(" " + sentence, add_special_tokens=False)
-    counting = await counting_model(whisper, monkeypatch)
+    watched = await watched_model(whisper, monkeypatch)
     words, _ = await asyncio.to_thread(
         lambda: whisper.recognize_words(audio, "en", prefix=sentence)
     )
     assert words == []
-    assert counting.decoded == [len(forced.ids)]
+    assert watched.decoded == [len(forced.ids)]
 
 
 async def test_punctuation_right_after_the_forced_prefix_is_kept(
@@ -233,28 +233,32 @@ async def test_punctuation_right_after_the_forced_prefix_is_kept(
     assert join_words(["1", *words]) == "1, 2, 3"
 
 
-class CountingModel:
-    """A CTranslate2 model that counts the tokens each ``generate`` call returns."""
+class WatchedModel:
+    """A CTranslate2 model that records, for each ``generate`` call, the tokens it returned and
+    the CPU and wall seconds it took."""
 
     def __init__(self, real: Any) -> None:
         self.real = real
         self.decoded: list[int] = []
+        self.spent: list[tuple[float, float]] = []
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.real, name)
 
     def generate(self, *args: Any, **kwargs: Any) -> Any:
+        cpu, wall = time.process_time(), time.perf_counter()
         results = self.real.generate(*args, **kwargs)
+        self.spent.append((time.process_time() - cpu, time.perf_counter() - wall))
         self.decoded.append(len(results[0].sequences_ids[0]))
         return results
 
 
-async def counting_model(whisper: WhisperTranscriber, monkeypatch: pytest.MonkeyPatch) -> Any:
+async def watched_model(whisper: WhisperTranscriber, monkeypatch: pytest.MonkeyPatch) -> Any:
     await whisper.load()
     model = whisper._loaded()
-    counting = CountingModel(model.model)
-    monkeypatch.setattr(model, "model", counting)
-    return counting
+    watched = WatchedModel(model.model)
+    monkeypatch.setattr(model, "model", watched)
+    return watched
 
 
 async def test_a_streaming_pass_that_repeats_its_prompt_is_stopped_and_heard_again(
@@ -265,13 +269,13 @@ async def test_a_streaming_pass_that_repeats_its_prompt_is_stopped_and_heard_aga
     the pass's words) and the pass heard nothing; now the loop stops where speech of that length
     usually ends, 10 tokens a second, and the audio is heard again without the prompt."""
     audio = (await clip("pocketsphinx_cards_002.wav").decode()).as_float32()
-    counting = await counting_model(whisper, monkeypatch)
+    watched = await watched_model(whisper, monkeypatch)
     words, _ = await asyncio.to_thread(
         whisper.recognize_words, audio, "en", "Queen of clubs. " * 20
     )
     assert "queen of" in join_words(words).lower()
-    assert len(counting.decoded) == 2
-    assert counting.decoded[0] == pytest.approx(4 + 10 * len(audio) / 16_000, abs=2)
+    assert len(watched.decoded) == 2
+    assert watched.decoded[0] == pytest.approx(4 + 10 * len(audio) / 16_000, abs=2)
 
 
 async def test_a_streaming_pass_past_the_usual_length_goes_on_to_the_same_words(
@@ -281,11 +285,11 @@ async def test_a_streaming_pass_past_the_usual_length_goes_on_to_the_same_words(
     hears what one uninterrupted decoding hears."""
     audio = (await clip("pocketsphinx_librivox_0870.wav").decode()).as_float32()
     whole, _ = await asyncio.to_thread(whisper.recognize_words, audio, "en")
-    counting = await counting_model(whisper, monkeypatch)
+    watched = await watched_model(whisper, monkeypatch)
     monkeypatch.setattr("voxdesk.core.stt.whisper._USUAL_TOKENS_PER_SECOND", 1)
     resumed, _ = await asyncio.to_thread(whisper.recognize_words, audio, "en")
-    assert len(counting.decoded) == 2
-    assert counting.decoded[0] == 4 + math.ceil(len(audio) / 16_000)
+    assert len(watched.decoded) == 2
+    assert watched.decoded[0] == 4 + math.ceil(len(audio) / 16_000)
     assert join_words(resumed) == join_words(whole)
     assert len(whole) > 10  # the whole sentence, far past where the first decoding stopped
 
@@ -313,25 +317,10 @@ async def test_whisper_decodes_on_one_core(monkeypatch: pytest.MonkeyPatch) -> N
     30 s window took 1660 ms on two threads and 1183 on one, for 2055 CPU ms against 1182.
     The encoder keeps every core given (544 ms against 988, for the same CPU)."""
     whisper = WhisperTranscriber("base", threads=2)
-    await whisper.load()
-    model = whisper._loaded()
-    spent: list[tuple[float, float]] = []  # CPU and wall seconds of each decoding
-
-    class Timed:  # the CTranslate2 model, timing each decoding
-        def __getattr__(self, name: str) -> Any:
-            return getattr(real, name)
-
-        def generate(self, *args: Any, **kwargs: Any) -> Any:
-            cpu, wall = time.process_time(), time.perf_counter()
-            result = real.generate(*args, **kwargs)
-            spent.append((time.process_time() - cpu, time.perf_counter() - wall))
-            return result
-
-    real = model.model
-    monkeypatch.setattr(model, "model", Timed())
+    watched = await watched_model(whisper, monkeypatch)
     transcript = await whisper.transcribe(await long_audio(), language="en")
-    assert transcript.text and spent
-    cpu, wall = (sum(column) for column in zip(*spent, strict=True))
+    assert transcript.text and watched.spent
+    cpu, wall = (sum(column) for column in zip(*watched.spent, strict=True))
     assert cpu <= 1.1 * wall  # one thread busy; two spent 1.2 to 1.4 times the wall time
 
 
