@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 
 from tests.bridge.conftest import Running, next_event
+from tests.fakes.discord_server import EPHEMERAL
 from voxdesk.bridge.memory import ReplyMemory
 from voxdesk.core.assistant import Reply
 from voxdesk.core.events import MessageSeen, ReplySent
-
-EPHEMERAL = 1 << 6
 
 
 async def test_hi(running: Running) -> None:

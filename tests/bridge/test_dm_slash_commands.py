@@ -15,10 +15,10 @@ from tests.bridge.test_costs import handled_so_far
 from tests.bridge.test_dms import SERVER_ONLY
 from tests.bridge.test_transcription import voice_message
 from tests.bridge.test_voice_replies import CLIP
+from tests.fakes.discord_server import EPHEMERAL
 from voxdesk.bridge.bot import DMS_OFF
 from voxdesk.core.events import CommandRun
 
-EPHEMERAL = 1 << 6
 SERVER_ONLY_COMMANDS = ("join", "leave", "listen", "stop", "transcript", "voice_replies",
                         "translate_captions")  # fmt: skip
 

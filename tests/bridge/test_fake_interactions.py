@@ -10,10 +10,8 @@ import aiohttp
 import pytest
 
 from tests.bridge.conftest import Running, next_event
-from tests.fakes.discord_server import TOKEN, FakeDiscord
+from tests.fakes.discord_server import EPHEMERAL, TOKEN, FakeDiscord
 from voxdesk.core.events import CommandRun
-
-EPHEMERAL = 1 << 6
 
 
 @pytest.fixture

@@ -31,6 +31,7 @@ TOKENS = (TOKEN, OTHER_TOKEN)
 SPEC = Path(__file__).parents[1] / "data" / "specs" / "discord-openapi.json"
 MANAGE_GUILD = 1 << 5
 ADMINISTRATOR = 1 << 3
+EPHEMERAL = 1 << 6  # a message flag: only the user who called the command sees it
 HEARTBEAT_MS = 500  # Discord says ~41 s; short here so tests see heartbeats and ACKs
 # Discord's answer to a reply whose message it does not have (fail_if_not_exists left true).
 # Its field errors carry string codes ("REPLIES_UNKNOWN_MESSAGE") where the OpenAPI spec says
@@ -542,7 +543,7 @@ class FakeDiscord:
             return self._record(request, body, 204, None)
         interaction = {"id": request.match_info["id"], "type": self.interaction_kinds.get(token, 2),
                        "response_message_loading": deferred,
-                       "response_message_ephemeral": bool(flags & 1 << 6)}  # fmt: skip
+                       "response_message_ephemeral": bool(flags & EPHEMERAL)}  # fmt: skip
         answer: dict[str, Any] = {"interaction": interaction}
         if message is not None:  # the message it made, so the client need not fetch @original
             interaction["response_message_id"] = message["id"]
@@ -563,7 +564,7 @@ class FakeDiscord:
         flags = int(body.get("flags") or 0)
         if token in self.deferrals:  # the first follow-up is the deferred answer: as Discord
             # does, it is as private or as public as the deferral said, whatever its own flags
-            flags = (flags & ~(1 << 6)) | (self.deferrals.pop(token) & 1 << 6)
+            flags = (flags & ~EPHEMERAL) | (self.deferrals.pop(token) & EPHEMERAL)
             self.original_responses[token] = message
         message |= {"flags": flags, "webhook_id": str(self.application_id)}
         await self._bot_said(message | {"followup": True})
