@@ -27,6 +27,7 @@ from tests.bridge.test_transcription import voice_message
 from tests.conftest import corpus_clips
 from tests.fakes.discord_server import FakeDiscord
 from voxdesk.bridge.runner import Bridge
+from voxdesk.core.startup import freeze_start_up_objects
 
 RESULTS = Path(__file__).parent / "results" / "voxdesk.bridge.json"
 
@@ -36,6 +37,7 @@ async def run(messages: int, rate: float) -> dict[str, Any]:
     bridge = Bridge(services)
     await bridge.start()
     await bridge.bot.wait_until_ready()
+    freeze_start_up_objects()  # as the headless bot does once logged in
     clips = [c for c in corpus_clips() if c.path.suffix != ".raw"]
     audio = [(voice_message(c.path.name), c.duration) for c in clips]
     monitor = LoopLagMonitor()

@@ -32,6 +32,7 @@ from bench.looplag import LagStats, LoopLagMonitor
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
 from voxdesk.core.config import SecretStore, Settings
 from voxdesk.core.services import Services
+from voxdesk.core.startup import freeze_start_up_objects
 from voxdesk.core.training.evaluate import (
     EvalResult,
     EvaluationStore,
@@ -148,6 +149,7 @@ async def run(prompts: int, latency: float, concurrency: int, rpm: float) -> dic
         settings = Settings()
         services = Services(settings, SecretStore({"OPENAI_API_KEY": API_KEY}),
                             database_path=Path(folder) / "voxdesk.db")  # fmt: skip
+        freeze_start_up_objects()  # as the window does once started
         examples = [NewExample({"messages": [{"role": "user", "content": question(i)},
                                              {"role": "assistant", "content": reference(i)}]},
                                status=Status.APPROVED, tags=["validation"])

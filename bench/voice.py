@@ -45,6 +45,7 @@ from voxdesk.bridge.voice.resample import Downsampler
 from voxdesk.bridge.voice.session import ListeningSession
 from voxdesk.core.audio.pcm import Pcm
 from voxdesk.core.events import VoiceCaption
+from voxdesk.core.startup import freeze_start_up_objects
 from voxdesk.core.stt.whisper import WhisperTranscriber
 
 RESULTS = Path(__file__).parent / "results" / "voxdesk.voice.json"
@@ -71,6 +72,7 @@ async def run(minutes: float) -> dict[str, Any]:
         fake = running.discord
         people = {"alice": fake.trainer, "bob": fake.member, "carol": fake.moderator}
         session = await listen(running, list(people.values()))
+        freeze_start_up_objects()  # as the headless bot does once logged in
         finals = running.services.events.subscribe(VoiceCaption, size=10_000)
         arrivals: list[tuple[float, dict[str, Any]]] = []
         stamper = asyncio.create_task(stamp(fake, arrivals))
