@@ -16,36 +16,22 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from tests.desktop.test_process import start_app_offscreen
+
 RESULTS = Path(__file__).parent / "results" / "ui.json"
 
 
 def cold_start() -> dict[str, float]:
-    """Start a new interpreter that opens the window; it reports when it is usable."""
-    code = (
-        "import time, resource; t=time.perf_counter();"
-        "import asyncio, qasync;"
-        "from desktop.app import create_application; from desktop.window import MainWindow;"
-        "from core.config import Settings, SecretStore; from core.services import Services;"
-        "app=create_application(); loop=qasync.QEventLoop(app); asyncio.set_event_loop(loop);"
-        "w=MainWindow(Services(Settings(), SecretStore({}))); w.show();"
-        "loop.run_until_complete(w.start()); app.processEvents();"
-        "print(time.perf_counter()-t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024)"
-    )
+    """Start the real app in a new interpreter; it reports once its window and bot are up."""
     started = time.perf_counter()
-    env = {**os.environ, "XDG_DATA_HOME": tempfile.mkdtemp()}
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
-    )
-    inside, rss = map(float, done.stdout.split()[-2:])
-    return {"process_seconds": time.perf_counter() - started, "window_seconds": inside,
-            "idle_rss_mb": rss}  # fmt: skip
+    app = start_app_offscreen(Path(tempfile.mkdtemp()))
+    return {"process_seconds": time.perf_counter() - started, "window_seconds": app.seconds,
+            "idle_rss_mb": app.peak_rss_mb}  # fmt: skip
 
 
 async def under_load(messages: int) -> dict[str, Any]:
@@ -56,6 +42,7 @@ async def under_load(messages: int) -> dict[str, Any]:
     from tests.conftest import corpus_clips
     from tests.core.test_whisper import long_audio
     from voxdesk.core.events import BridgeStateChanged
+    from voxdesk.core.startup import freeze_start_up_objects
     from voxdesk.desktop.window import MainWindow
 
     fake, services = await loopback_bot_services()
@@ -65,6 +52,7 @@ async def under_load(messages: int) -> dict[str, Any]:
     await window.start()
     while (await states.get()).state != "connected":
         pass
+    freeze_start_up_objects()  # as the window does once started
     long_file = Path(tempfile.mkdtemp()) / "long.wav"
     long_file.write_bytes((await long_audio()).to_wav())
     clips = [voice_message(c.path.name) for c in corpus_clips() if c.path.suffix != ".raw"]

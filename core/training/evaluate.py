@@ -32,7 +32,6 @@ from pathlib import Path
 from statistics import fmean
 from typing import TYPE_CHECKING, Any, Literal
 
-import openai
 import psutil
 from aiolimiter import AsyncLimiter
 from pydantic import BaseModel, ValidationError
@@ -61,7 +60,9 @@ from voxdesk.core.training.tokens import (
 from voxdesk.core.training.transfer import VALIDATION_TAG
 from voxdesk.core.work import on_own_loop
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # openai is imported where used, as in voxdesk.core.openai_client: it is slow
+    import openai
+
     from voxdesk.core.services import Services
 
 DEFAULT_SPLIT = VALIDATION_TAG  # the split exports hold out of training
@@ -363,6 +364,7 @@ async def hold_out(
 
 async def check_models(client: openai.AsyncOpenAI, models: Sequence[str]) -> None:
     """Every model exists for this key; the first that doesn't is one clear line."""
+    import openai
 
     async def check(model: str) -> None:
         try:
@@ -501,6 +503,8 @@ class _Asker:
     """Chat requests under a concurrency bound and a token bucket, retried through trouble."""
 
     def __init__(self, services: Services, limits: Limits, sleep: Callable[[float], Any]) -> None:
+        import openai
+
         # aiohttp's transport takes half the CPU httpx's does a request. Retries are ours
         # (with Retry-After and the rate limit), not the client's as well.
         self._client = make_client(
@@ -524,6 +528,8 @@ class _Asker:
         await self._client.close()
 
     async def answer(self, case: EvalCase, model: str, judge: str | None) -> Answer:
+        import openai
+
         messages = list(case.messages)
         try:
             response, attempts, latency = await self._ask(model=model, messages=messages)
@@ -545,6 +551,8 @@ class _Asker:
         return await self._judged(answer, case, judge) if judge else answer
 
     async def _judged(self, answer: Answer, case: EvalCase, judge: str) -> Answer:
+        import openai
+
         messages = [
             {"role": "system", "content": JUDGE_INSTRUCTIONS},
             {"role": "user", "content": _judge_prompt(case, answer.text or "")},
@@ -624,6 +632,8 @@ def _server_asked_or(
     """Wait as long as the server's Retry-After asks (up to ``longest``), else back off."""
 
     def wait(state: RetryCallState) -> float:
+        import openai
+
         error = state.outcome.exception() if state.outcome else None
         asked = retry_after(error) if isinstance(error, openai.APIStatusError) else None
         return min(asked, longest) if asked is not None else fallback(state)

@@ -17,9 +17,8 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import openai
 from tenacity import (
     AsyncRetrying,
     retry_if_exception,
@@ -32,10 +31,14 @@ from voxdesk.core.openai_client import LazyClient, OpenAIError, explain
 from voxdesk.core.training.job_request import JobRequest, JobUpdate
 from voxdesk.core.training.jobs import Checkpoint, JobEvent, JobRegistry, JobSnapshot
 
+if TYPE_CHECKING:  # imported where used, as in voxdesk.core.openai_client: it is slow to import
+    import openai
+
+    Request = Callable[[openai.AsyncOpenAI], Awaitable[Any]]  # one API call, on the client given
+
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]
-Request = Callable[[openai.AsyncOpenAI], Awaitable[Any]]  # one API call, on the client given
 EVENTS_PER_PAGE = 100
 MAX_EVENT_PAGES = 50  # one poll reads at most 5,000 new events; the next poll reads on
 
@@ -46,6 +49,8 @@ class FineTuneError(OpenAIError):
 
 def is_transient(error: BaseException) -> bool:
     """Errors worth waiting out: rate limits, server errors, timeouts, dropped connections."""
+    import openai
+
     if isinstance(error, openai.APIStatusError):
         return error.status_code == 429 or error.status_code >= 500
     return isinstance(error, openai.APIConnectionError | openai.APITimeoutError)
@@ -115,6 +120,8 @@ class FineTuner:
 
     async def delete_file(self, file_id: str) -> None:
         """Remove an uploaded file nothing will use; a failure is logged, not raised."""
+        import openai
+
         try:
             async with self._openai.use() as client:
                 await client.files.delete(file_id)
@@ -248,6 +255,8 @@ class FineTuner:
 
     async def _retrying(self, request: Request) -> Any:
         """Repeat a read request through transient errors, backing off; others are raised."""
+        import openai
+
         retrying = AsyncRetrying(
             retry=retry_if_exception(is_transient),
             wait=wait_exponential_jitter(multiplier=self.poll_seconds, max=self._max_backoff),
@@ -265,6 +274,8 @@ class FineTuner:
 
     async def _call(self, request: Request) -> Any:
         """A request that changes something: not repeated beyond the client's own retries."""
+        import openai
+
         try:
             async with self._openai.use() as client:
                 return await request(client)
