@@ -15,6 +15,7 @@ import os
 import re
 import threading
 import time
+import weakref
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
@@ -102,7 +103,10 @@ class WhisperTranscriber:
         return self._location.name if self._location else self._model_name
 
     async def load(self) -> None:
-        await run_blocking(lambda _cancelled, _report: self._loaded())
+        def load(_cancelled: threading.Event, _report: ProgressCallback) -> None:
+            self._loaded()  # not returned: a finished future would keep the model alive
+
+        await run_blocking(load)
 
     async def transcribe(
         self,
@@ -152,7 +156,7 @@ class WhisperTranscriber:
             if self._model is None:
                 started = time.perf_counter()
                 self._location = locate_model(self._model_name, self._cache_dir)
-                self._model = _load_model(self._location.path, self._threads)
+                self._model = _shared_model(self._location.path, self._threads)
                 self.load_seconds = time.perf_counter() - started
                 log.info("Loaded Whisper %s in %.2f s", self._location.name, self.load_seconds)
             return self._model
@@ -217,6 +221,25 @@ class WhisperTranscriber:
                 hint="Use the multilingual 'base' model (speech.whisper_model).",
             )
         return "en"
+
+
+_models: weakref.WeakValueDictionary[tuple[Path, int], WhisperModel] = weakref.WeakValueDictionary()
+_models_lock = threading.Lock()
+
+
+def _shared_model(path: Path, threads: int) -> WhisperModel:
+    """The model in ``path``, loaded once for the process while any transcriber holds it.
+
+    The bot's transcriber and the Record page's (which times words) each loaded their own copy:
+    250 MB each, and each load froze the window for 130-150 ms (the tokenizers library parses
+    the model's tokenizer.json holding the GIL). CTranslate2 models take calls from several
+    threads, one at a time, as the speakers of a voice channel already share one.
+    """
+    with _models_lock:
+        model = _models.get((path, threads))
+        if model is None:
+            model = _models[(path, threads)] = _load_model(path, threads)
+        return model
 
 
 def _load_model(path: Path, threads: int) -> WhisperModel:

@@ -8,10 +8,12 @@ first word excepted exact, Chinese 1 of 5 characters wrong, Russian (Festival vo
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import math
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -387,3 +389,21 @@ async def long_audio() -> Pcm:
 
 def long_reference() -> str:
     return " ".join([clip(name).reference for name in LONG_CLIPS] * 3)
+
+
+async def test_transcribers_of_one_model_share_it_loaded(whisper: WhisperTranscriber) -> None:
+    """The bot's transcriber and the Record page's (which times words) loaded a copy each:
+    250 MB more, and a second 130-150 ms freeze of the window while its tokenizer loaded."""
+    timed = WhisperTranscriber("base", threads=whisper._threads, word_timestamps=True)
+    await asyncio.gather(whisper.load(), timed.load())
+    assert timed._loaded() is whisper._loaded()
+
+
+async def test_a_model_no_transcriber_holds_is_let_go() -> None:
+    """A model left behind (another chosen in the settings) is freed, not kept by the sharing."""
+    one_core = WhisperTranscriber("base", threads=1)  # a copy of its own: no other test uses it
+    await one_core.load()
+    loaded = weakref.ref(one_core._loaded())
+    del one_core
+    gc.collect()
+    assert loaded() is None
