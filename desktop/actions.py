@@ -6,21 +6,40 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
+from voxdesk.core.config import MissingSecret
 from voxdesk.core.errors import VoxdeskError, user_message
+
+SETTINGS_LINK = "settings:"  # then the secret's name: the window shows that field
 
 
 class StatusLine(QLabel):
-    """A line saying what just happened; errors in red."""
+    """A line saying what just happened; errors in red. A missing secret links to the
+    Settings page's field for it (the window follows ``linkActivated``)."""
 
     def __init__(self, text: str = "") -> None:
         super().__init__(text)
         self.setWordWrap(True)
+        self.setTextFormat(Qt.TextFormat.PlainText)  # file names and server text, never markup
 
     def say(self, text: str, *, error: bool = False) -> None:
+        self.setTextFormat(Qt.TextFormat.PlainText)
         self.setText(text)
         self.setStyleSheet("color: #c0392b;" if error else "")
+
+    def fail(self, error: VoxdeskError) -> None:
+        """``error`` in red; in the window's words where the CLI's would mislead (a secret is
+        stored on the Settings page, not with a terminal command)."""
+        if not isinstance(error, MissingSecret):
+            self.say(user_message(error), error=True)
+            return
+        label = error.secret.label
+        self.say("", error=True)
+        self.setTextFormat(Qt.TextFormat.RichText)
+        link = f'<a href="{SETTINGS_LINK}{error.secret.value}">Settings: {label}</a>'
+        self.setText(f"No {label} is set: store it in {link}.")
 
 
 class Actions:
@@ -35,7 +54,7 @@ class Actions:
             try:
                 await work
             except VoxdeskError as error:
-                self._status.say(user_message(error), error=True)
+                self._status.fail(error)
 
         task = asyncio.ensure_future(guarded())
         self.running.add(task)

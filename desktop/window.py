@@ -26,6 +26,7 @@ from voxdesk.core.errors import VoxdeskError, user_message
 from voxdesk.core.events import BridgeStateChanged, SettingsChanged
 from voxdesk.core.instance import BotRunningElsewhere
 from voxdesk.core.services import Services
+from voxdesk.desktop.actions import SETTINGS_LINK, StatusLine
 from voxdesk.desktop.following import SettingsFollower
 from voxdesk.desktop.pages.dataset import DatasetPage
 from voxdesk.desktop.pages.discord import DiscordPage
@@ -68,6 +69,8 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.sidebar)
         layout.addWidget(self.pages, 1)
         self.setCentralWidget(body)
+        for status in self.findChildren(StatusLine):  # "No OpenAI API key is set: Settings"
+            status.linkActivated.connect(self.show_secret_setting)
         self.bridge_state = QLabel()
         self.engine_state = QLabel()
         self.key_state = QLabel()
@@ -93,6 +96,13 @@ class MainWindow(QMainWindow):
 
     def show_page(self, page: QWidget) -> None:
         self.sidebar.setCurrentRow(self.pages.indexOf(page))
+
+    def show_secret_setting(self, link: str) -> None:
+        """The Settings page with the field of the secret a status line says is missing."""
+        name = link.removeprefix(SETTINGS_LINK)
+        if link.startswith(SETTINGS_LINK) and name in Secret.__members__:
+            self.show_page(self.settings_page)
+            self.settings_page.focus_secret(Secret(name))
 
     def bring_forward(self, files: list[Path]) -> None:
         """Come to the front, as a second launch on this profile asks, with its files."""

@@ -34,7 +34,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from voxdesk.core.audio import AudioSource, MicrophoneSource, Pcm, list_input_devices, measure
+from voxdesk.core.audio import (
+    AudioSource,
+    MicrophoneSource,
+    MicrophoneUnavailable,
+    Pcm,
+    list_input_devices,
+    measure,
+)
 from voxdesk.core.audio.playback import play
 from voxdesk.core.errors import VoxdeskError, user_message
 from voxdesk.core.services import Services
@@ -72,6 +79,9 @@ class RecordPage(QWidget):
         self._batches: set[asyncio.Task[None]] = set()  # transcribe_files() under way
         self._microphone: AudioSource | None = None
         self._partial_at = 0  # where the partial (lighter) words begin in the live text
+        # The transcript this page put in view (the newest when it opened, or a file just
+        # transcribed): while it is still the one shown, the next file done takes its place.
+        self._put_in_view: Entry | None = None
         self.live_updates = 0
         self.setAcceptDrops(True)
         self._build()
@@ -116,7 +126,7 @@ class RecordPage(QWidget):
         layout.addWidget(self.status)
         layout.addWidget(split, 1)
         if self.history.rowCount():
-            self.list.setCurrentIndex(self.history.index(0))
+            self._show_newest()
 
     def _controls(self) -> QVBoxLayout:
         """Engine, language and microphone pickers; open, record and cancel."""
@@ -268,6 +278,7 @@ class RecordPage(QWidget):
             words=True, translate=self.translate.isChecked(),  # words: for the editor
         )  # fmt: skip
         self.status.say(f"{len(jobs)} file(s) queued.")
+        self._put_in_view = self.selected()  # asked for these files: they may take its place
         return jobs
 
     async def _sum_up(self, jobs: list[TranscriptionJob]) -> None:
@@ -289,13 +300,18 @@ class RecordPage(QWidget):
             self.status.say(f"Done: {done} file(s) transcribed.")
 
     def _file_done(self, job: TranscriptionJob) -> None:
-        """A file of the queue, now in the history; selected unless another transcript is
-        being read."""
+        """A file of the queue, now in the history; shown unless the user chose another
+        transcript to read since the files were queued."""
         assert job.transcript is not None
-        reading = self.list.currentIndex().isValid()
+        shown = self.selected()
+        chose_another = shown is not None and shown is not self._put_in_view
         self.history.add(job.name, job.transcript, job.path)
-        if not reading:
-            self.list.setCurrentIndex(self.history.index(0))
+        if not chose_another:
+            self._show_newest()
+
+    def _show_newest(self) -> None:
+        self.list.setCurrentIndex(self.history.index(0))
+        self._put_in_view = self.history.entries[0]
 
     def _queue_changed(self, _job: TranscriptionJob) -> None:
         """The bar shows the files still to do, on average; Cancel stops them."""
@@ -322,7 +338,7 @@ class RecordPage(QWidget):
 
     def _keep(self, name: str, transcript: Transcript, audio: Path | None = None) -> None:
         self.history.add(name, transcript, audio)
-        self.list.setCurrentIndex(self.history.index(0))
+        self._show_newest()
 
     def _progressed(self, done: float) -> None:
         self.progress.setValue(int(done * 1000))
@@ -372,8 +388,11 @@ class RecordPage(QWidget):
             else:
                 async for update in transcribe_live(self._metered(self._microphone), live):
                     self._show_live(update)
+        except MicrophoneUnavailable as error:
+            self._microphone_failed(error)
+            return
         except VoxdeskError as error:
-            self.status.say(user_message(error), error=True)
+            self.status.fail(error)
             return
         finally:
             self._recording(False)
@@ -384,6 +403,22 @@ class RecordPage(QWidget):
             audio = Pcm.concatenate(blocks, blocks[0].sample_rate)
             await self._transcribe(f"Recording ({audio.duration:.0f} s)", audio)
             self.status.say("Recording transcribed.")
+
+    def _microphone_failed(self, error: MicrophoneUnavailable) -> None:
+        """Say what to do in this window: PortAudio's words ("Error querying device -1") go to
+        the tooltip, and the CLI's hint (``voxdesk devices``) is this page's Microphone list."""
+        chosen = self.device.currentText()
+        self.refresh_devices()  # plugged in or out since the page opened
+        self.device.setCurrentIndex(max(self.device.findText(chosen), 0))
+        inputs = [i for i in range(self.device.count()) if self.device.itemData(i) is not None]
+        if not inputs:
+            self.status.say("No microphone was found: connect one (and allow Voxdesk to use it), "
+                            "then press Record again.", error=True)  # fmt: skip
+        else:
+            self.status.say(f"The microphone '{self.device.currentText()}' cannot be opened: "
+                            "choose another in the Microphone list, or check that it is "
+                            "connected and allowed.", error=True)  # fmt: skip
+        self.status.setToolTip(user_message(error))
 
     def _live_transcriber(self) -> tuple[LiveTranscriber | None, str]:
         """A live stream on the chosen engine, or None and why not."""
@@ -407,11 +442,14 @@ class RecordPage(QWidget):
         self.record_button.setText("■ Stop" if on else "● Record")
         if on:
             self.text.clear()
+            self.details.setText("Recording the microphone")
             self._partial_at = 0
             self.status.say(f"Recording… {why_not_live or 'press Stop to end.'}")
+            self.status.setToolTip("")
         else:
             self._microphone = None
             self.record_button.setChecked(False)
+            self._show_selected()  # the live words give way to the take kept, or to the last one
 
     def _show_live(self, update: LiveUpdate) -> None:
         """Final words in the text's colour, then the partial guess in a lighter one."""
@@ -459,7 +497,7 @@ class RecordPage(QWidget):
         try:
             reply = await self.services.assistant.reply("desktop", text)
         except VoxdeskError as error:
-            self.status.say(user_message(error), error=True)
+            self.status.fail(error)
             return
         self.conversation.appendPlainText(f"Assistant: {reply.text}\n")
         if self.speak_replies.isChecked() and (said := speakable(reply.text)):

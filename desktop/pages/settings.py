@@ -10,7 +10,7 @@ from typing import Any, Literal, cast, get_args, get_origin
 import annotated_types
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -167,7 +167,7 @@ class SettingsPage(QWidget):
         assert isinstance(language, QLineEdit)
         language.textChanged.connect(lambda text: self.pickers["whisper"].suggest_for(text))
         form_layout.addStretch(1)
-        scroll = QScrollArea()
+        self.scroll_area = scroll = QScrollArea()
         scroll.setWidget(content)
         scroll.setWidgetResizable(True)
         save = QPushButton("Save settings")
@@ -224,6 +224,12 @@ class SettingsPage(QWidget):
             note.setWordWrap(True)
             form.addRow(note)
         return group
+
+    def focus_secret(self, secret: Secret) -> None:
+        """The field to type ``secret`` in, in view and focused."""
+        line = self.secret_inputs[secret]
+        line.setFocus(Qt.FocusReason.OtherFocusReason)
+        self.scroll_area.ensureWidgetVisible(line)
 
     async def store_secret(self, secret: Secret) -> None:
         """Keep the typed secret in the OS keyring; what uses it follows (a token starts the
