@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import types
 import typing
 from typing import Any, Literal, cast, get_args, get_origin
@@ -68,7 +67,12 @@ class FieldEditor:
             return combo
         if self.kind in (int, float):
             return _number_box(info, self.kind)
-        return QLineEdit()
+        line = QLineEdit()
+        if get_origin(self.kind) is list:
+            line.setPlaceholderText("none (separate several with commas)")
+        elif get_origin(self.kind) is dict:
+            line.setPlaceholderText("none (as 123: en-US, 456: ru-RU)")
+        return line
 
     def show(self, value: Any) -> None:
         """Display ``value`` as the one in force: the editor counts as not edited."""
@@ -81,9 +85,7 @@ class FieldEditor:
             widget.setValue(value)
         else:
             assert isinstance(widget, QLineEdit)
-            widget.setText(
-                json.dumps(value) if isinstance(value, list | dict) else str(value or "")
-            )
+            widget.setText(_as_text(value))
         self._shown = self._state()
 
     def edited(self) -> bool:
@@ -101,15 +103,37 @@ class FieldEditor:
         return widget.text()
 
     def value(self) -> Any:
-        """The value typed or chosen; raises ValueError for a list or mapping that is not JSON."""
+        """The value typed or chosen; raises ValueError for a mapping not written as
+        ``key: value`` pairs. Core checks the items themselves (a voice's name, an id)."""
         state = self._state()
         if not isinstance(self.widget, QLineEdit):
             return state
         text = str(state).strip()
-        if get_origin(self.kind) in (list, dict):
-            return json.loads(text or ("[]" if get_origin(self.kind) is list else "{}"))
+        items = [item.strip() for item in text.split(",") if item.strip()]
+        if get_origin(self.kind) is list:
+            return items
+        if get_origin(self.kind) is dict:
+            return dict(_pair(item) for item in items)
         # An empty box is "not set" where the field may be None, and an empty text where not.
         return None if self.optional and not text else text
+
+
+def _as_text(value: Any) -> str:
+    """A value as typed in a line: a list as ``a, b``, a mapping as ``key: value, key: value``."""
+    if isinstance(value, dict):
+        return ", ".join(f"{key}: {_as_text(item)}" for key, item in value.items())
+    if isinstance(value, list):
+        return ", ".join(_as_text(item) for item in value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value if value is not None else "")
+
+
+def _pair(item: str) -> tuple[str, str]:
+    key, colon, value = (part.strip() for part in item.partition(":"))
+    if not colon or not key or not value:
+        raise ValueError(f"'{item}' is not a pair: write key: value, separated by commas")
+    return key, value
 
 
 def _number_box(info: FieldInfo, kind: type) -> QSpinBox | QDoubleSpinBox:
@@ -186,11 +210,11 @@ class SettingsPage(QWidget):
         for name, field in type(model).model_fields.items():
             if kind := PICKED.get(f"{section}.{name}"):  # chosen and saved at once, downloaded
                 picker = self.pickers[kind] = ModelPicker(self.services, kind)
-                form.addRow(name.replace("_", " ").capitalize(), picker)
+                form.addRow(_label(name), picker)
                 continue
             editor = FieldEditor(field, getattr(model, name))
             self.editors[(section, name)] = editor
-            form.addRow(name.replace("_", " ").capitalize(), editor.widget)
+            form.addRow(_label(name), editor.widget)
         return group
 
     def _secrets_group(self) -> QGroupBox:
@@ -283,10 +307,17 @@ class SettingsPage(QWidget):
             picker.refresh()
 
     def edits(self) -> dict[str, Any]:
-        """The fields the user changed, by dotted name; raises ValueError for a list or mapping
-        that is not JSON."""
-        return {f"{section}.{name}": editor.value()
-                for (section, name), editor in self.editors.items() if editor.edited()}  # fmt: skip
+        """The fields the user changed, by dotted name; raises ValueError, naming the field, for
+        a mapping that is not written as pairs."""
+        edits = {}
+        for (section, name), editor in self.editors.items():
+            if editor.edited():
+                try:
+                    edits[f"{section}.{name}"] = editor.value()
+                except ValueError as error:
+                    title = SECTION_TITLES.get(section, section.title())
+                    raise ValueError(f"{title}, {_label(name)}: {error}") from error
+        return edits
 
     async def save(self) -> bool:
         """Validate and save the edited fields only: a value changed elsewhere since this page
@@ -294,9 +325,7 @@ class SettingsPage(QWidget):
         try:
             edits = self.edits()
         except ValueError as error:
-            self.status.say(
-                f"Not saved: a list or mapping is not valid JSON ({error}).", error=True
-            )
+            self.status.say(f"Not saved: {error}.", error=True)
             return False
         try:
             await self.services.settings_store.update(edits)
@@ -312,6 +341,10 @@ class SettingsPage(QWidget):
         self.status.say(f"Saved to {path}. Some changes apply when Voxdesk restarts.")
         self.saved.emit()
         return True
+
+
+def _label(name: str) -> str:
+    return name.replace("_", " ").capitalize()
 
 
 def _plain_type(annotation: Any) -> Any:

@@ -175,12 +175,12 @@ def test_settings_page_validates_then_saves(
     page = SettingsPage(services)  # type: ignore[arg-type]
     qtbot.addWidget(page)
     page.editors[("speech", "language")].widget.setText("ru-RU")  # type: ignore[attr-defined]
-    page.editors[("discord", "reply_channels")].widget.setText("[123, 456]")  # type: ignore[attr-defined]
+    page.editors[("discord", "reply_channels")].widget.setText("123, 456")  # type: ignore[attr-defined]
     with qtbot.waitSignal(page.saved):
         assert qloop.run_until_complete(page.save())
     saved = load_settings(tmp_path / "settings.toml")
     assert saved.speech.language == "ru-RU" and saved.discord.reply_channels == [123, 456]
-    page.editors[("discord", "reply_channels")].widget.setText('["general"]')  # type: ignore[attr-defined]
+    page.editors[("discord", "reply_channels")].widget.setText("general")  # type: ignore[attr-defined]
     assert not qloop.run_until_complete(page.save())
     assert "discord.reply_channels" in page.status.text()
     assert load_settings(tmp_path / "settings.toml").discord.reply_channels == [123, 456]
