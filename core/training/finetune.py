@@ -1,9 +1,11 @@
 """The OpenAI fine-tuning client: upload, create, follow, pause, resume, cancel, list, track.
 
-Following a job polls its status, events and checkpoints, backing off while the API has
-transient trouble (429, 5xx, timeouts, dropped connections), and hands out each event exactly
-once: the job registry remembers which event ids were already seen, across restarts too. Every
-poll is published on the event bus as ``JobUpdated``, whoever started the job or follows it.
+A read asked for once (a job's status, its checkpoints) rides out transient trouble (429, 5xx,
+timeouts, dropped connections) for a few tries, then gives up with the reason. Following a job
+polls its status, events and checkpoints, waits such trouble out as long as it lasts (saying so
+before each wait), and hands out each event exactly once: the job registry remembers which
+event ids were already seen, across restarts too. Every poll is published on the event bus as
+``JobUpdated``, whoever started the job or follows it.
 
 A server is not trusted to behave: event pages must move forward and are capped, an upload has
 a deadline, and a job's options are checked against OpenAI's bounds before it is created.
@@ -15,17 +17,23 @@ import asyncio
 import io
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tenacity import (
     AsyncRetrying,
+    RetryCallState,
     retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    stop_never,
     wait_exponential_jitter,
 )
 
 from voxdesk.core.config.store import SettingsWatch
+from voxdesk.core.errors import user_message
 from voxdesk.core.events import EventBus, JobUpdated
 from voxdesk.core.openai_client import LazyClient, OpenAIError, explain
 from voxdesk.core.training.job_request import JobRequest, JobUpdate
@@ -41,6 +49,27 @@ log = logging.getLogger(__name__)
 ProgressCallback = Callable[[int, int], None]
 EVENTS_PER_PAGE = 100
 MAX_EVENT_PAGES = 50  # one poll reads at most 5,000 new events; the next poll reads on
+# A read asked for once: each try has the client's own retries (openai.max_retries) already,
+# so a few more, a few seconds apart, then the user hears why rather than waiting on.
+READ_ATTEMPTS = 3
+READ_PATIENCE_SECONDS = 20.0
+READ_MAX_WAIT_SECONDS = 4.0
+
+
+@dataclass(frozen=True)
+class Retrying:
+    """A job being followed could not be polled for a reason worth waiting out; the next try
+    is ``seconds`` away."""
+
+    job_id: str
+    problem: str  # one line for anyone to read: explain()'s, secrets redacted
+    seconds: float
+
+    def describe(self) -> str:
+        return f"{self.problem} Trying job {self.job_id} again in {self.seconds:.0f} s."
+
+
+RetryingCallback = Callable[[Retrying], None]
 
 
 class FineTuneError(OpenAIError):
@@ -143,9 +172,10 @@ class FineTuner:
         return job
 
     async def retrieve(self, job_id: str) -> JobSnapshot:
-        return snapshot(
-            await self._retrying(lambda client: client.fine_tuning.jobs.retrieve(job_id))
-        )
+        return await self._retrieve(job_id, None)
+
+    async def _retrieve(self, job_id: str, patience: _Patience | None) -> JobSnapshot:
+        return snapshot(await self._retrying(partial(_job, job_id), patience))
 
     async def cancel(self, job_id: str) -> JobSnapshot:
         job = snapshot(await self._call(lambda client: client.fine_tuning.jobs.cancel(job_id)))
@@ -210,12 +240,16 @@ class FineTuner:
 
     async def poll(self, job_id: str) -> JobUpdate:
         """Fetch the job once: its state and every event and checkpoint not seen before."""
-        job = await self.retrieve(job_id)
+        return await self._poll(job_id, None)
+
+    async def _poll(self, job_id: str, patience: _Patience | None) -> JobUpdate:
+        job = await self._retrieve(job_id, patience)
         await self.registry.update(job)
-        events = await self.registry.add_events(job_id, await self._all_new_events(job_id))
+        new_events = await self._all_new_events(job_id, patience)
+        events = await self.registry.add_events(job_id, new_events)
         checkpoints: list[Checkpoint] = []
         if job.status in ("running", "succeeded"):
-            found = await self._retrying(partial(_checkpoints_page, job_id))
+            found = await self._retrying(partial(_checkpoints_page, job_id), patience)
             checkpoints = await self.registry.add_checkpoints(
                 job_id, [_checkpoint(item) for item in found.data]
             )
@@ -223,16 +257,22 @@ class FineTuner:
             self._events.publish(JobUpdated(job.id, job.status, job.fine_tuned_model))
         return JobUpdate(job, events, checkpoints)
 
-    async def follow(self, job_id: str) -> AsyncIterator[JobUpdate]:
-        """Poll until the job finishes, yielding every change; survives transient errors."""
+    async def follow(
+        self, job_id: str, *, waiting: RetryingCallback | None = None
+    ) -> AsyncIterator[JobUpdate]:
+        """Poll until the job finishes, yielding every change. Transient trouble (OpenAI out
+        of reach, rate limits, server errors) is waited out as long as it lasts, each wait
+        logged and told to ``waiting``; stop following by closing or cancelling the iteration."""
+
+        patience = _Patience(job_id, waiting)
         while True:
-            update = await self.poll(job_id)
+            update = await self._poll(job_id, patience)
             yield update
             if update.job.finished:
                 return
             await self._sleep(self.poll_seconds)
 
-    async def _all_new_events(self, job_id: str) -> list[JobEvent]:
+    async def _all_new_events(self, job_id: str, patience: _Patience | None) -> list[JobEvent]:
         """Pages of events (newest first) until one holds an event the registry already has.
 
         A page must move the cursor on: a server that answers the same page again, or pages
@@ -242,7 +282,7 @@ class FineTuner:
         found: dict[str, JobEvent] = {}
         after: str | None = None
         for _ in range(MAX_EVENT_PAGES):
-            page = await self._retrying(partial(_events_page, job_id, after))
+            page = await self._retrying(partial(_events_page, job_id, after), patience)
             events = [_event(item) for item in page.data]
             fresh = [event for event in events if event.id not in known and event.id not in found]
             found.update((event.id, event) for event in fresh)
@@ -253,15 +293,16 @@ class FineTuner:
             log.warning("Job %s: stopped reading events after %d pages", job_id, MAX_EVENT_PAGES)
         return list(found.values())
 
-    async def _retrying(self, request: Request) -> Any:
-        """Repeat a read request through transient errors, backing off; others are raised."""
+    async def _retrying(self, request: Request, patience: _Patience | None = None) -> Any:
+        """Repeat a read request through transient errors, backing off; others are raised.
+        Asked once, it gives up after a few tries; following a job (``patience``), never."""
         import openai
 
         retrying = AsyncRetrying(
             retry=retry_if_exception(is_transient),
-            wait=wait_exponential_jitter(multiplier=self.poll_seconds, max=self._max_backoff),
             sleep=self._sleep,
             reraise=True,
+            **(self._waiting_out(patience) if patience else _READ_ONCE),
         )
         try:
             async for attempt in retrying:
@@ -272,6 +313,12 @@ class FineTuner:
             raise explain(error) from error
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
+    def _waiting_out(self, patience: _Patience) -> dict[str, Any]:
+        """A followed job's retry policy: no end, spaced like its polls, each wait told."""
+
+        wait = wait_exponential_jitter(multiplier=self.poll_seconds, max=self._max_backoff)
+        return {"stop": stop_never, "wait": wait, "before_sleep": patience.tell}
+
     async def _call(self, request: Request) -> Any:
         """A request that changes something: not repeated beyond the client's own retries."""
         import openai
@@ -281,6 +328,36 @@ class FineTuner:
                 return await request(client)
         except openai.OpenAIError as error:
             raise explain(error) from error
+
+
+_READ_ONCE: dict[str, Any] = {
+    "stop": stop_after_attempt(READ_ATTEMPTS) | stop_after_delay(READ_PATIENCE_SECONDS),
+    "wait": wait_exponential_jitter(max=READ_MAX_WAIT_SECONDS),
+}
+
+
+@dataclass(frozen=True)
+class _Patience:
+    """A job being followed: its reads wait trouble out, each wait logged and told to
+    ``waiting``."""
+
+    job_id: str
+    waiting: RetryingCallback | None
+
+    def tell(self, state: RetryCallState) -> None:
+        import openai
+
+        error = state.outcome.exception() if state.outcome else None
+        assert isinstance(error, openai.OpenAIError)  # only those are retried
+        seconds = state.next_action.sleep if state.next_action else 0.0
+        notice = Retrying(self.job_id, user_message(explain(error)), seconds)
+        log.info("%s", notice.describe())
+        if self.waiting is not None:
+            self.waiting(notice)
+
+
+def _job(job_id: str, client: openai.AsyncOpenAI) -> Awaitable[Any]:
+    return client.fine_tuning.jobs.retrieve(job_id)
 
 
 def _events_page(job_id: str, after: str | None, client: openai.AsyncOpenAI) -> Awaitable[Any]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,11 @@ from voxdesk.core.training.database import Database
 from voxdesk.core.training.finetune import (
     EVENTS_PER_PAGE,
     MAX_EVENT_PAGES,
+    READ_ATTEMPTS,
+    READ_PATIENCE_SECONDS,
     FineTuneError,
     FineTuner,
+    Retrying,
 )
 from voxdesk.core.training.job_request import Hyperparameters, InvalidJobRequest, JobRequest
 from voxdesk.core.training.jobs import JobRegistry
@@ -287,6 +291,104 @@ async def test_persistent_errors_are_not_retried_forever(
 ) -> None:
     with pytest.raises(OpenAIError, match="404"):
         await tuner(server, database).retrieve("ftjob-missing")
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on: a connection to it is refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Clock:
+    """Sleeps that take no time and are counted: how long a call would have waited."""
+
+    def __init__(self) -> None:
+        self.slept: list[float] = []
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+
+
+def unreachable(database: Database, clock: Clock, **options: Any) -> FineTuner:
+    settings = OpenAISettings(base_url=f"http://127.0.0.1:{closed_port()}/v1", max_retries=0)
+    factory = partial(make_client, settings, SecretStore({"OPENAI_API_KEY": API_KEY}))
+    made = FineTuner(factory, JobRegistry(database), sleep=clock.sleep, **options)
+    _made.append(made)
+    return made
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda tuner: tuner.retrieve("ftjob-abc"),
+        lambda tuner: tuner.poll("ftjob-abc"),
+        lambda tuner: tuner.checkpoints("ftjob-abc"),
+        lambda tuner: tuner.track("ftjob-abc"),
+        lambda tuner: tuner.pause("ftjob-abc"),
+        lambda tuner: tuner.resume("ftjob-abc"),
+    ],
+    ids=["retrieve", "poll", "checkpoints", "track", "pause", "resume"],
+)
+async def test_a_read_asked_once_gives_up_when_openai_cannot_be_reached(
+    database: Database, read: Callable[[FineTuner], Awaitable[object]]
+) -> None:
+    clock = Clock()
+    async with asyncio.timeout(30):  # before the fix these retried without end
+        with pytest.raises(OpenAIError) as raised:
+            await read(unreachable(database, clock))
+    assert raised.value.describe() == (
+        "OpenAI cannot be reached. Check the internet connection and openai.base_url."
+    )
+    assert len(clock.slept) <= READ_ATTEMPTS - 1  # tries, and the waits between them
+    assert sum(clock.slept) <= READ_PATIENCE_SECONDS
+
+
+async def test_following_waits_an_outage_out_and_says_so_before_each_wait(
+    server: FakeOpenAI, database: Database, training_file: Path
+) -> None:
+    clock = Clock()
+    client = tuner(server, database, sleep=clock.sleep)
+    job_id = await start_job(client, training_file)
+    told: list[Retrying] = []
+    async for update in client.follow(job_id, waiting=told.append):
+        if update.job.status == "running" and not told:
+            for _ in range(READ_ATTEMPTS * 3):  # longer than a read asked once would wait
+                server.drop_next()
+    assert update.job.status == "succeeded"
+    assert len(told) == READ_ATTEMPTS * 3
+    assert {notice.job_id for notice in told} == {job_id}
+    assert told[0].describe().startswith("OpenAI cannot be reached. Check the internet")
+    assert [notice.seconds for notice in told] == [s for s in clock.slept if s != 0.01]
+
+
+async def test_following_an_unreachable_openai_goes_on_saying_so_until_stopped(
+    database: Database,
+) -> None:
+    clock = Clock()
+    client = unreachable(database, clock, poll_seconds=5.0, max_backoff_seconds=60.0)
+    told: list[Retrying] = []
+    enough = asyncio.Event()
+
+    def waiting(notice: Retrying) -> None:
+        told.append(notice)
+        if len(told) == 8:
+            enough.set()
+
+    async def follow() -> None:
+        async for _ in client.follow("ftjob-abc", waiting=waiting):
+            pass
+
+    following = asyncio.ensure_future(follow())
+    async with asyncio.timeout(30):
+        await enough.wait()
+    following.cancel()  # what Ctrl+C or closing the window does
+    with pytest.raises(asyncio.CancelledError):
+        await following
+    assert len(told) >= 8 and all("cannot be reached" in notice.problem for notice in told)
+    waits = [notice.seconds for notice in told]
+    assert 5 <= waits[0] <= 6 and max(waits) <= 60  # spaced like polls, backing off to a cap
+    assert waits == clock.slept[: len(waits)]
 
 
 async def test_pause_and_resume_a_running_job(
