@@ -197,6 +197,8 @@ class FineTuner:
         try:
             job = snapshot(await self._call(request))
         except OpenAIError as error:
+            if error.__cause__ is not None and is_transient(error.__cause__):
+                raise  # out of reach or overloaded: asking for the job's state would fail too
             # Say why in the job's terms when it is simply in the wrong state.
             current = await self.retrieve(job_id)
             if current.status != needed:

@@ -417,6 +417,17 @@ async def test_pause_and_resume_a_running_job(
         await client.resume(job_id)
 
 
+async def test_a_pause_that_did_not_reach_openai_is_not_explained_by_the_jobs_state(
+    server: FakeOpenAI, database: Database, training_file: Path
+) -> None:
+    client = tuner(server, database)
+    job_id = await start_job(client, training_file)
+    server.fail_next(503, "overloaded")
+    with pytest.raises(OpenAIError, match="OpenAI answered 503: overloaded"):
+        await client.pause(job_id)
+    assert server.requests_to("GET", f"/v1/fine_tuning/jobs/{job_id}") == []  # no retrieve
+
+
 async def test_a_remote_job_can_be_recorded_and_followed(
     server: FakeOpenAI, database: Database, training_file: Path
 ) -> None:
