@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from voxdesk.core.tts.base import Speech, SpeechError, SpeechFormat, Synthesizer
+from voxdesk.core.tts.base import LanguageNotSpoken, Speech, SpeechError, SpeechFormat, Synthesizer
 from voxdesk.core.tts.chain import VoiceChain
 from voxdesk.core.tts.espeak import EspeakSynthesizer
 from voxdesk.core.tts.gtts_engine import GttsSynthesizer
@@ -33,21 +33,24 @@ def create_synthesizer(
     )
 
 
-def create_voice(settings: TtsSettings, events: EventBus | None = None) -> VoiceChain:
+def create_voice(
+    settings: TtsSettings, events: EventBus | None = None, *, warn: bool = True
+) -> VoiceChain:
     """The preferred voice, then the fallbacks, each once, as the settings order them at each
-    reply (the settings store changes ``settings`` in place)."""
+    reply (the settings store changes ``settings`` in place). ``warn``: see ``VoiceChain``."""
 
     def voices() -> list[Synthesizer]:
         names = dict.fromkeys([settings.engine, *settings.fallbacks])
         return [create_synthesizer(name, piper_voice=settings.piper_voice) for name in names]
 
-    return VoiceChain(voices, events)
+    return VoiceChain(voices, events, warn=warn)
 
 
 __all__ = [
     "TTS_ENGINES",
     "EspeakSynthesizer",
     "GttsSynthesizer",
+    "LanguageNotSpoken",
     "PiperSynthesizer",
     "Speech",
     "SpeechError",

@@ -22,6 +22,10 @@ class SpeechError(VoxdeskError):
     """Text could not be spoken."""
 
 
+class LanguageNotSpoken(SpeechError):
+    """The voice has nothing for the language asked: another language or voice would speak."""
+
+
 @dataclass(frozen=True)
 class Speech:
     """Encoded audio of spoken text."""

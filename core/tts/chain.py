@@ -4,6 +4,7 @@ gTTS needs Google, a Piper voice must be installed for the language, espeak-ng m
 machine. The chain tries them in order and says once, in the log and as a ``VoiceChanged``
 event, when replies move to another voice and when they move back; not on every reply. A voice
 that failed is skipped for a while, so that every reply does not wait for an unreachable server.
+Empty text is no voice's failure: it is refused before any voice is tried.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from voxdesk.core.events import EventBus, VoiceChanged
-from voxdesk.core.tts.base import Speech, SpeechError, SpeechFormat, Synthesizer
+from voxdesk.core.tts.base import Speech, SpeechError, SpeechFormat, Synthesizer, check_text
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +28,15 @@ class VoiceChain:
         events: EventBus | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
+        warn: bool = True,
     ) -> None:
+        """``warn=False``: the front end tells of a change from the event itself (a command
+        that speaks once), so the log has it at info level, not as a warning."""
         # A function gives the voices in force at each reply, so a settings change applies.
         self._voices = voices if callable(voices) else lambda: voices
         self._events = events
         self._clock = clock
+        self._warn = warn
         self._failed_at: dict[tuple[str, str], float] = {}  # (voice, language) -> when
         first = self._voices()
         self._speaking: str | None = first[0].name if first else None
@@ -46,6 +51,7 @@ class VoiceChain:
         return self._speaking or "none"
 
     async def synthesize(self, text: str, *, language: str, output: SpeechFormat) -> Speech:
+        text = check_text(text)
         reasons: list[str] = []
         voices = self._voices()
         for voice in voices:
@@ -58,13 +64,13 @@ class VoiceChain:
                 speech = await voice.synthesize(text, language=language, output=output)
             except SpeechError as error:
                 self._failed_at[key] = self._clock()
-                reasons.append(f"{voice.name}: {error}")
+                reasons.append(f"{voice.name}: {str(error).rstrip('.')}")
                 continue
             self._failed_at.pop(key, None)
             self._announce(voice.name, voices[0].name, reasons)
             return speech
         raise SpeechError(
-            "No voice could speak: " + "; ".join(reasons),
+            "No voice could speak: " + "; ".join(reasons) + ".",
             hint="Install espeak-ng or a Piper voice (voxdesk models list), or check the network.",
         )
 
@@ -75,7 +81,8 @@ class VoiceChain:
         if speaking == preferred:
             log.info("Speaking with %s again", speaking)
         else:
-            log.warning("Speaking with %s instead of %s (%s)", speaking, preferred, why)
+            level = logging.WARNING if self._warn else logging.INFO
+            log.log(level, "Speaking with %s instead of %s (%s)", speaking, preferred, why)
         self._speaking = speaking
         if self._events is not None:
             self._events.publish(VoiceChanged(engine=speaking, preferred=preferred, reason=why))

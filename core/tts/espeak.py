@@ -6,7 +6,14 @@ import asyncio
 import contextlib
 import shutil
 
-from voxdesk.core.tts.base import Speech, SpeechError, SpeechFormat, check_text, encode
+from voxdesk.core.tts.base import (
+    LanguageNotSpoken,
+    Speech,
+    SpeechError,
+    SpeechFormat,
+    check_text,
+    encode,
+)
 
 _TIMEOUT = 60.0
 
@@ -47,12 +54,10 @@ class EspeakSynthesizer:
                 await asyncio.shield(process.wait())
         message = errors.decode("utf-8", "replace").strip()
         if process.returncode != 0 or not wav or "does not exist" in message:
-            raise SpeechError(
-                f"espeak-ng has no voice for '{voice}'."
-                if "voice" in message.lower()
-                else f"espeak-ng failed: {message or 'no audio produced'}.",
-                hint="`espeak-ng --voices` lists the languages it speaks.",
-            )
+            hint = "`espeak-ng --voices` lists the languages it speaks."
+            if "voice" in message.lower():
+                raise LanguageNotSpoken(f"espeak-ng has no voice for '{voice}'.", hint=hint)
+            raise SpeechError(f"espeak-ng failed: {message or 'no audio produced'}.", hint=hint)
         return wav
 
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 import asyncio
 import io
 
-from voxdesk.core.tts.base import Speech, SpeechError, SpeechFormat, check_text, encode
+from voxdesk.core.tts.base import (
+    LanguageNotSpoken,
+    Speech,
+    SpeechError,
+    SpeechFormat,
+    check_text,
+    encode,
+)
 
 
 class GttsSynthesizer:
@@ -27,12 +34,14 @@ class GttsSynthesizer:
         try:
             gTTS(text, lang=language, timeout=self._timeout).write_to_fp(buffer)
         except ValueError as error:  # gTTS checks the language against its own list
-            raise SpeechError(
+            raise LanguageNotSpoken(
                 f"gTTS does not speak '{language}'.", hint="Try the 'espeak' engine."
             ) from error
         except gTTSError as error:
+            # With no response gTTS only guesses: "Failed to connect. Probable cause: Unknown"
+            detail = "no connection" if error.rsp is None else str(error)
             raise SpeechError(
-                f"gTTS could not reach Google: {error}.",
+                f"gTTS could not reach Google ({detail}).",
                 hint="Check the internet connection, or use the offline 'espeak' engine.",
             ) from error
         return buffer.getvalue()

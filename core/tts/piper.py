@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from voxdesk.core.models import ModelStore, catalogue
-from voxdesk.core.tts.base import Speech, SpeechError, SpeechFormat, check_text, encode
+from voxdesk.core.tts.base import (
+    LanguageNotSpoken,
+    Speech,
+    SpeechError,
+    SpeechFormat,
+    check_text,
+    encode,
+)
 
 if TYPE_CHECKING:
     from piper import PiperVoice
@@ -104,8 +111,9 @@ class PiperSynthesizer:
             return named
         chosen = best_voice(language, voices)
         if chosen is None:
-            raise SpeechError(
-                f"No Piper voice for '{language}' is installed.", hint=_hint(language)
+            installed = f" (installed: {', '.join(v.name for v in voices)})" if voices else ""
+            raise LanguageNotSpoken(
+                f"No Piper voice for '{language}' is installed{installed}.", hint=_hint(language)
             )
         return chosen
 

@@ -139,6 +139,13 @@ async def test_no_piper_voice_for_the_language_falls_to_espeak() -> None:
     assert "voxdesk models download ru_RU-irina-medium" not in change.reason  # hints stay out
 
 
+async def test_empty_text_is_refused_without_counting_against_any_voice() -> None:
+    chain = VoiceChain([EspeakSynthesizer()])
+    with pytest.raises(SpeechError, match=r"^There is no text to speak\.$"):
+        await chain.synthesize(" \n ", language="en", output="wav")
+    assert (await chain.synthesize("Hello.", language="en", output="wav")).engine == "espeak"
+
+
 async def test_when_no_voice_can_speak_one_error_names_each() -> None:
     chain = VoiceChain([PiperSynthesizer("ru_RU-irina-medium"),
                         EspeakSynthesizer(executable="/nonexistent/espeak-ng")])  # fmt: skip
