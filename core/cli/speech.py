@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import stat
-import tempfile
 from collections.abc import AsyncIterator
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from voxdesk.core.audio import (
 from voxdesk.core.audio.decode import SampleFormat
 from voxdesk.core.audio.sources import MicrophoneSource
 from voxdesk.core.cli.context import CliContext, get_context, user_errors
+from voxdesk.core.cli.outputs import check_file, check_folder, names_folder
 from voxdesk.core.errors import VoxdeskError, user_message
 from voxdesk.core.stt import ENGINES, SpeechService
 from voxdesk.core.stt.base import word_gap
@@ -80,8 +80,13 @@ def transcribe(
         str, typer.Option("--format", "-f", help="txt, srt, vtt or json.")
     ] = "txt",
     output: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", help="File to write (a folder for several inputs)."),
+        str | None,  # not a Path, which drops the trailing slash of "out/"
+        typer.Option(
+            "--output",
+            "-o",
+            help="File to write; a folder (made if need be) for several inputs or with a "
+            "trailing /, each transcript named after its input.",
+        ),
     ] = None,
     raw: Annotated[
         str | None,
@@ -116,14 +121,14 @@ def transcribe(
         # an unknown engine or language, or one that cannot translate: before any decoding
         service.check(engine, language, translate=translate)
         unusable = _unusable_inputs(files, raw_format)  # before any work
-        if output is not None:
-            _check_output(output, len(files))
+        targets = _targets(files, output, fmt) if output is not None else {}
         unwritten: dict[int, str] = {}
 
         def keep(job: TranscriptionJob) -> None:
             assert job.transcript is not None
+            text = render(job.transcript, fmt, limits)
             try:
-                _write(render(job.transcript, fmt, limits), job.path, fmt, output, len(files), cli)
+                _write(text, job.path, fmt, targets.get(job.path), len(files), cli)
             except VoxdeskError as error:  # the text went to the terminal; the others go on
                 unwritten[job.id] = user_message(error)
 
@@ -276,6 +281,8 @@ def record_command(
         device = device or cli.settings.audio.input_device
         if translate:
             service.check(engine, language, translate=True)  # before recording, not after
+        if output:
+            check_file(output)  # before recording, not after
         if live:
             stream = live_transcriber(
                 service.transcriber(engine),
@@ -460,29 +467,49 @@ def _check_input(path: Path) -> None:
         ) from None
 
 
-def _check_output(output: Path, count: int) -> None:
-    """The folder the transcripts go to exists (made if need be) and takes new files."""
-    folder = output if count > 1 or output.is_dir() else output.parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as error:
-        raise VoxdeskError(
-            f"Cannot write to {output}: {error.strerror or error}.",
-            hint="Choose an -o path in a folder you can write to.",
-        ) from None
+def _targets(files: list[Path], output: str, fmt: OutputFormat) -> dict[Path, Path]:
+    """The file each input's transcript goes to, checked before any work: no two inputs share
+    one, its folder takes files, and it is none of the inputs."""
+    folder = len(files) > 1 or names_folder(output)
+    if folder:
+        targets = {path: Path(output) / f"{path.stem}.{fmt}" for path in files}
+    else:
+        targets = {files[0]: Path(output)}
+    _refuse_shared(targets)
+    if folder:
+        check_folder(Path(output))
+    else:
+        check_file(Path(output))
+    for target in targets.values():
+        if target.exists() and any(path.exists() and target.samefile(path) for path in files):
+            raise VoxdeskError(
+                f"{target} is one of the inputs: its transcript would overwrite it.",
+                hint=f"Choose another -o {'folder' if folder else 'file'}.",
+            )
+    return targets
+
+
+def _refuse_shared(targets: dict[Path, Path]) -> None:
+    """Two inputs named alike (a.wav, a.ogg) would write one file: refused, since numbered or
+    longer names would be names nobody asked for, and refusing costs no work yet."""
+    by_target: dict[Path, Path] = {}
+    for path, target in targets.items():
+        other = by_target.setdefault(target, path)
+        if other != path:
+            raise VoxdeskError(
+                f"{other} and {path} would both be written to {target}.",
+                hint="Transcribe them into different -o folders, or rename one.",
+            )
 
 
 def _write(
-    text: str, source: Path, fmt: OutputFormat, output: Path | None, count: int, cli: CliContext
+    text: str, source: Path, fmt: OutputFormat, target: Path | None, count: int, cli: CliContext
 ) -> None:
-    if output is None:
+    if target is None:
         if count > 1 and fmt == "txt":
-            cli.out.print(f"[bold]{source.name}[/]")
+            cli.out.print(f"[bold]{escape(source.name)}[/]")
         cli.out.print(text, end="", highlight=False, markup=False)
         return
-    target = output / f"{source.stem}.{fmt}" if count > 1 or output.is_dir() else output
     try:
         target.write_text(text, encoding="utf-8")
     except OSError as error:
