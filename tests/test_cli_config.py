@@ -65,6 +65,15 @@ async def test_values_that_would_break_speech_are_one_line_each() -> None:
     assert not settings_path().exists()
 
 
+async def test_a_value_may_start_with_a_dash() -> None:
+    """A negative number is a value for the validator to judge, not an unknown option."""
+    run = await voxdesk("config", "set", "audio.max_seconds", "-5")
+    assert_one_line_error(run, "Not saved", "audio.max_seconds", "greater than 0")
+    run = await voxdesk("config", "set", "discord.prefix", "-x")
+    assert run.code == 0, run.err
+    assert load_settings(settings_path()).discord.prefix == "-x"
+
+
 async def test_a_secret_in_a_setting_is_refused_and_never_shown() -> None:
     key = "sk-proj-clisecretabcdefghijklmnopqrstu"
     run = await voxdesk("config", "set", "assistant.system_prompt", f"key {key}")

@@ -43,7 +43,8 @@ def path(ctx: typer.Context) -> None:
     typer.echo(get_context(ctx).settings_path)
 
 
-@config_app.command("set")
+# A value may start with '-' (audio.max_seconds -5, discord.prefix -): a value, not an option.
+@config_app.command("set", context_settings={"ignore_unknown_options": True})
 def set_value(
     ctx: typer.Context,
     key: Annotated[str, typer.Argument(help="section.name, e.g. speech.language")],
