@@ -74,6 +74,13 @@ async def test_a_value_may_start_with_a_dash() -> None:
     assert load_settings(settings_path()).discord.prefix == "-x"
 
 
+async def test_a_base_url_must_be_http() -> None:
+    for value in ("notaurl", "ftp://files.example/v1", "https://", "http://127.0.0.1:x/v1"):
+        run = await voxdesk("config", "set", "openai.base_url", value)
+        assert_one_line_error(run, "Not saved", f"openai.base_url: '{value}' is not an http(s) URL")
+    assert not settings_path().exists()
+
+
 async def test_a_secret_in_a_setting_is_refused_and_never_shown() -> None:
     key = "sk-proj-clisecretabcdefghijklmnopqrstu"
     run = await voxdesk("config", "set", "assistant.system_prompt", f"key {key}")
