@@ -81,6 +81,20 @@ async def test_a_base_url_must_be_http() -> None:
     assert not settings_path().exists()
 
 
+async def test_a_base_urls_password_is_never_shown() -> None:
+    run = await voxdesk("config", "set", "openai.base_url", "http://alice:hunter22@127.0.0.1:x/")
+    assert_one_line_error(run, "'http://[redacted]@127.0.0.1:x/' is not an http(s) URL")
+    url = "http://alice:hunter22@127.0.0.1:9/v1"
+    run = await voxdesk("config", "set", "openai.base_url", url)
+    assert run.code == 0, run.err
+    assert "Saved openai.base_url = 'http://[redacted]@127.0.0.1:9/v1'" in run.err
+    assert load_settings(settings_path()).openai.base_url == url  # the file keeps it: it works
+    run = await voxdesk("-vv", "config", "show")
+    assert run.code == 0, run.err
+    assert 'base_url = "http://[redacted]@127.0.0.1:9/v1"' in run.out
+    assert "hunter22" not in run.out + run.err
+
+
 async def test_a_secret_in_a_setting_is_refused_and_never_shown() -> None:
     key = "sk-proj-clisecretabcdefghijklmnopqrstu"
     run = await voxdesk("config", "set", "assistant.system_prompt", f"key {key}")

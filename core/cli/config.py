@@ -13,6 +13,7 @@ import typer
 from voxdesk.core.cli.context import get_context, user_errors
 from voxdesk.core.config import Secret, SettingsFile, SettingsStore
 from voxdesk.core.errors import VoxdeskError
+from voxdesk.core.logs import redact
 
 config_app = typer.Typer(help="Show and change settings and secrets.", no_args_is_help=True)
 
@@ -26,7 +27,8 @@ def show(ctx: typer.Context) -> None:
     with user_errors(cli.console):
         settings = cli.settings.model_dump(mode="json", exclude_none=True)
         cli.out.print(f"# {cli.settings_path}", highlight=False)
-        cli.out.print(tomli_w.dumps(settings), highlight=False, markup=False)
+        # A base URL's user:password@ is a credential too; the file keeps it, the screen not.
+        cli.out.print(redact(tomli_w.dumps(settings)), highlight=False, markup=False)
         cli.out.print("[secrets]", highlight=False, markup=False)
         for secret in Secret:
             found = cli.secrets.get(secret)
@@ -59,7 +61,9 @@ def set_value(
         asyncio.run(store.set(key, _parse(key, value)))
         section, _, name = key.partition(".")
         shown = getattr(getattr(cli.settings, section), name)
-        cli.console.print(f"Saved {key} = {shown!r} in {store.path}.", highlight=False)
+        cli.console.print(
+            f"Saved {key} = {redact(repr(shown))} in {store.path}.", highlight=False, markup=False
+        )
         variable = f"VOXDESK_{section}__{name}".upper()
         if variable in os.environ:  # the file has the new value; the environment still wins
             cli.console.print(f"[yellow]note:[/] {variable} is set and overrides it.")
