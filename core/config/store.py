@@ -35,6 +35,7 @@ from voxdesk.core.config.settings import (
     summarize_validation,
 )
 from voxdesk.core.events import EventBus, SettingsChanged
+from voxdesk.core.models import ModelNotInstalled, ModelStore
 
 LOCK_TIMEOUT = 10  # seconds; a writer holds the lock for milliseconds
 # What API keys and bot tokens look like: OpenAI's "sk-…" keys and Discord's three-part tokens.
@@ -147,6 +148,7 @@ class SettingsStore:
         known = [found.value for secret in Secret if (found := self._secrets.get(secret))]
         for key, value in changes.items():
             _refuse_secrets(key, value, known)
+        _refuse_a_missing_model(changes.get("speech.whisper_model"))
         with self._locked(otherwise="nothing was saved"):
             data = read_settings_file(self.path)
             for key, value in changes.items():
@@ -270,6 +272,25 @@ def _refuse_secrets(key: str, value: Any, known: list[str]) -> None:
             hint="Store secrets in the OS keyring: `voxdesk config set-secret OPENAI_API_KEY` "
             "(or DISCORD_TOKEN), or the Secrets box of the Settings page.",
         )
+
+
+def _refuse_a_missing_model(name: Any) -> None:
+    """A catalogue model that is not downloaded validates, so that a file naming one still
+    loads and ``voxdesk models download`` can mend it; but choosing one would make every
+    transcription fail until then. Checked on the disk only, never the network."""
+    # core.stt imports the settings: its model table is imported when first needed.
+    from voxdesk.core.stt.whisper_models import BUNDLED, whisper_names
+
+    if not isinstance(name, str) or name in BUNDLED or name not in whisper_names():
+        return
+    try:
+        ModelStore().path(name)
+    except ModelNotInstalled as error:
+        raise SettingsError(
+            f"Not saved: speech.whisper_model: {error}",
+            hint=f"Download it first: `voxdesk models download {name}`; or choose a bundled "
+            f"model ({', '.join(BUNDLED)}).",
+        ) from None
 
 
 def _texts(value: Any) -> Iterator[str]:

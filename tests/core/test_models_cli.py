@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -55,3 +56,8 @@ async def test_errors_are_one_line(env: dict[str, str]) -> None:
                           "not downloaded", "voxdesk models download small")  # fmt: skip
     assert_one_line_error(await voxdesk("config", "set", "speech.whisper_model", "smal", env=env),
                           "'smal' is not a Whisper model")  # fmt: skip
+    # a model that is not here yet: every transcription would fail, so it is not chosen
+    assert_one_line_error(await voxdesk("config", "set", "speech.whisper_model", "small", env=env),
+                          "Not saved", "'small'", "not downloaded",
+                          "Download it first: `voxdesk models download small`")  # fmt: skip
+    assert not Path(os.environ["VOXDESK_CONFIG"]).exists()
