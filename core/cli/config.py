@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 from typing import Annotated, Any
 
 import tomli_w
@@ -74,17 +75,32 @@ def set_secret(
     ctx: typer.Context,
     secret: SecretArgument,
     value: Annotated[
-        str, typer.Option(prompt=True, hide_input=True, help="Asked for when not given.")
-    ],
+        str | None,
+        typer.Option(
+            help="The secret (it stays in the shell's history). Without it the secret is asked "
+            "for, hidden, or read from the first line of piped input.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Store a secret in the OS keyring (never in the settings file)."""
     cli = get_context(ctx)
     with user_errors(cli.console):
-        if not value.strip():
+        cli.secrets.check_keyring()  # before the user types or pastes anything
+        value = (value if value is not None else _read_secret(secret)).strip()
+        if not value:
             raise VoxdeskError("An empty secret was not stored.")
         store = SettingsStore(cli.settings, cli.settings_path, secrets=cli.secrets)
-        asyncio.run(store.store_secret(secret, value.strip()))  # an open window learns of it
+        asyncio.run(store.store_secret(secret, value))  # an open window learns of it
         cli.console.print(f"Stored the {secret.label} in the OS keyring.")
+
+
+def _read_secret(secret: Secret) -> str:
+    """Asked for, hidden, at a terminal; piped in (`pass show x | voxdesk config set-secret`),
+    read plainly: getpass would warn that it cannot hide what nobody types."""
+    if sys.stdin.isatty():
+        return str(typer.prompt(secret.label, hide_input=True))
+    return sys.stdin.readline()
 
 
 @config_app.command("forget-secret")

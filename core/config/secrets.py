@@ -94,7 +94,7 @@ class SecretStore:
 
     def store(self, secret: Secret, value: str) -> None:
         """Save a secret in the OS keyring (never in a file of ours)."""
-        self._ensure_keyring()
+        self.check_keyring()
         register_secret(value)
         try:
             keyring.set_password(KEYRING_SERVICE, secret.value, value)
@@ -104,7 +104,7 @@ class SecretStore:
             ) from error
 
     def forget(self, secret: Secret) -> None:
-        self._ensure_keyring()
+        self.check_keyring()
         with contextlib.suppress(keyring.errors.PasswordDeleteError):  # already gone
             keyring.delete_password(KEYRING_SERVICE, secret.value)
 
@@ -118,7 +118,8 @@ class SecretStore:
             )
         return None
 
-    def _ensure_keyring(self) -> None:
+    def check_keyring(self) -> None:
+        """Raise ``KeyringUnavailable`` when the keyring cannot store a secret."""
         problem = self.keyring_problem()
         if problem:
             raise KeyringUnavailable(problem, hint="Set the secret as an environment variable.")
