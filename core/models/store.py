@@ -139,6 +139,11 @@ class ModelStore:
     def remove(self, name: str) -> Path:
         """Delete a downloaded entry and whatever a stopped download of it left."""
         entry = self.entry(name)
+        if name in self._bundled():
+            raise ModelError(
+                f"'{name}' is bundled with Voxdesk (it comes with its Python packages), so it "
+                "cannot be removed."
+            )
         folder, partial = self.folder(entry), self._partial(entry)
         if not folder.exists() and not partial.exists():
             raise ModelError(f"'{name}' is not downloaded, so there is nothing to remove.")
@@ -238,6 +243,11 @@ class ModelStore:
 
         rows = [row for row in overview(self) if row.status != "downloadable"]
         return ", ".join(f"{row.name} ({row.status})" for row in rows) or "none"
+
+    def _bundled(self) -> set[str]:
+        from voxdesk.core.models.overview import overview
+
+        return {row.name for row in overview(self) if row.status == "bundled"}
 
 
 def _label(entry: CatalogueEntry) -> str:

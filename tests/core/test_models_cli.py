@@ -61,3 +61,6 @@ async def test_errors_are_one_line(env: dict[str, str]) -> None:
                           "Not saved", "'small'", "not downloaded",
                           "Download it first: `voxdesk models download small`")  # fmt: skip
     assert not Path(os.environ["VOXDESK_CONFIG"]).exists()
+    for bundled in ("base", "en_US-joe-medium"):
+        run = await voxdesk("models", "remove", bundled, env=env)
+        assert_one_line_error(run, f"'{bundled}' is bundled with Voxdesk", "cannot be removed")
