@@ -40,6 +40,9 @@ def build_app(on_no_command: Callable[[CliContext], None] | None = None) -> type
         help="Voxdesk: speech, training data and fine-tunes for a Discord bot that learns.",
         pretty_exceptions_enable=False,
         add_completion=False,
+        # Click's plain help, for every command: Typer's boxes label each flag <bool> as if it
+        # took a value, cut long option names and break words at 80 columns.
+        rich_markup_mode=None,
     )
 
     @app.callback(invoke_without_command=True)

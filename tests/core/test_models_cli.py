@@ -64,3 +64,13 @@ async def test_errors_are_one_line(env: dict[str, str]) -> None:
     for bundled in ("base", "en_US-joe-medium"):
         run = await voxdesk("models", "remove", bundled, env=env)
         assert_one_line_error(run, f"'{bundled}' is bundled with Voxdesk", "cannot be removed")
+
+
+async def test_help_shows_a_flag_as_a_flag_and_long_names_whole() -> None:
+    run = await voxdesk("models", "download", "--help", env={"COLUMNS": "80"})
+    assert run.code == 0, run.err
+    assert "  -y, --yes  Do not ask before downloading.\n" in run.out
+    assert "  --help     Show this message and exit.\n" in run.out
+    assert "<bool>" not in run.out
+    run = await voxdesk("finetune", "start", "--help", env={"COLUMNS": "80"})
+    assert "--learning-rate-multiplier <float>\n" in run.out and "<bool>" not in run.out
