@@ -52,3 +52,15 @@ async def test_an_output_whose_folder_is_missing_or_a_file_is_one_line(tmp_path:
         run = await voxdesk("transcribe", str(AUDIO), "-o", output)
         assert_one_line_error(run, f"{a_file} is a file, not a folder")
     assert not missing.parent.exists() and a_file.read_bytes() == b""
+
+
+async def test_speak_writes_only_what_it_can_where_it_can(tmp_path: Path) -> None:
+    flac = tmp_path / "hi.flac"
+    run = await voxdesk("speak", "Hello", "-o", str(flac), "-e", "espeak")
+    assert_one_line_error(run, "cannot write .flac", ".ogg", ".mp3", ".wav")
+    missing = tmp_path / "nodir" / "x.wav"
+    run = await voxdesk("speak", "Hello", "-o", str(missing), "-e", "espeak")
+    assert_one_line_error(run, f"the folder {missing.parent} does not exist")
+    run = await voxdesk("speak", "Hello", "-o", str(tmp_path), "-e", "espeak")
+    assert_one_line_error(run, "is a folder", "Name the file")
+    assert list(tmp_path.iterdir()) == []

@@ -38,7 +38,9 @@ from voxdesk.core.audio.decode import SampleFormat
 from voxdesk.core.audio.sources import MicrophoneSource
 from voxdesk.core.cli.context import CliContext, get_context, user_errors
 from voxdesk.core.cli.outputs import check_file, check_folder, names_folder
+from voxdesk.core.config.settings import TtsSettings
 from voxdesk.core.errors import VoxdeskError, user_message
+from voxdesk.core.events import EventBus, VoiceChanged
 from voxdesk.core.stt import ENGINES, SpeechService
 from voxdesk.core.stt.base import word_gap
 from voxdesk.core.stt.formats import CueLimits, OutputFormat, render
@@ -49,7 +51,15 @@ from voxdesk.core.stt.streaming import (
     live_transcriber,
     transcribe_live,
 )
-from voxdesk.core.tts import TTS_ENGINES, SpeechFormat, create_voice
+from voxdesk.core.tts import (
+    TTS_ENGINES,
+    LanguageNotSpoken,
+    Speech,
+    SpeechFormat,
+    create_synthesizer,
+    create_voice,
+)
+from voxdesk.core.tts.base import check_text
 
 _RAW_SUFFIXES = {".raw", ".pcm"}
 _SPEECH_FORMATS: dict[str, SpeechFormat] = {
@@ -227,26 +237,89 @@ def _summary(files: list[Path], jobs: list[TranscriptionJob], failed: dict[Path,
 def speak(
     ctx: typer.Context,
     text: Annotated[str, typer.Argument(help="What to say.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Audio file: .ogg, .mp3 or .wav.")],
+    output: Annotated[
+        str,
+        typer.Option(
+            "--output", "-o", help="Audio file: .ogg, .opus, .mp3 or .wav (none: tts.format)."
+        ),
+    ],
     engine: Annotated[
-        str | None, typer.Option("--engine", "-e", help=f"One of {', '.join(TTS_ENGINES)}.")
+        str | None,
+        typer.Option(
+            "--engine", "-e", help=f"Only this voice, no fallbacks: {', '.join(TTS_ENGINES)}."
+        ),
     ] = None,
-    language: Annotated[str | None, typer.Option("--language", "-l", help="e.g. ru, en.")] = None,
+    language: Annotated[
+        str | None, typer.Option("--language", "-l", help="e.g. ru, en (default: tts.language).")
+    ] = None,
 ) -> None:
-    """Speak text into an audio file: the preferred voice, or the next that can speak."""
+    """Speak text into an audio file: the preferred voice, or the next that can speak; with
+    --engine, that voice or why it cannot."""
     cli = get_context(ctx)
     with user_errors(cli.console):
-        settings = cli.settings.tts
-        output_format = _SPEECH_FORMATS.get(output.suffix.lower(), settings.format)
-        # --engine goes first for this call; the fallbacks still follow it
-        voice = create_voice(settings.model_copy(update={"engine": engine}) if engine else settings)
-        speech = asyncio.run(
-            voice.synthesize(text, language=language or settings.language, output=output_format)
-        )
-        output.write_bytes(speech.data)
+        text = check_text(text)
+        path, output_format = _speech_file(output, cli.settings.tts.format)
+        speech = asyncio.run(_speak(text, engine, language, output_format, cli))
+        try:
+            path.write_bytes(speech.data)
+        except OSError as error:  # a read-only file of that name, a full disk
+            raise VoxdeskError(
+                f"Cannot write to {path}: {error.strerror or error}.",
+                hint="Choose an -o path you can write to.",
+            ) from None
         cli.console.print(
-            f"Wrote {output} ({output_format}, {len(speech.data)} bytes, {speech.engine})."
+            f"Wrote {path} ({output_format}, {len(speech.data)} bytes, {speech.engine})."
         )
+
+
+def _speech_file(output: str, default: SpeechFormat) -> tuple[Path, SpeechFormat]:
+    """The file ``speak -o`` writes and its format, from its extension (none: ``default``)."""
+    path = Path(output)
+    if names_folder(output):
+        raise VoxdeskError(
+            f"{output} is a folder: speak writes one audio file.",
+            hint=f"Name the file, e.g. -o {path / 'speech.ogg'}.",
+        )
+    suffix = path.suffix.lower()
+    if suffix and suffix not in _SPEECH_FORMATS:
+        raise VoxdeskError(
+            f"speak cannot write {suffix} files.",
+            hint=f"Name the file {', '.join(_SPEECH_FORMATS)}, e.g. -o {path.with_suffix('.ogg')}.",
+        )
+    check_file(path)
+    return path, _SPEECH_FORMATS.get(suffix, default)
+
+
+async def _speak(
+    text: str, engine: str | None, language: str | None, output: SpeechFormat, cli: CliContext
+) -> Speech:
+    """The preference of voices; a plain line when another than the preferred one spoke (the
+    bot's log warning, with its time stamp, is no news to someone who speaks one text)."""
+    settings = cli.settings.tts
+    if engine is not None:
+        return await _speak_only(engine, text, language, output, settings)
+    events = EventBus()
+    changes = events.subscribe(VoiceChanged)
+    chain = create_voice(settings, events, warn=False)
+    speech = await chain.synthesize(text, language=language or settings.language, output=output)
+    if (change := changes.get_nowait()) is not None:
+        cli.console.print(f"Spoke with {change.engine}: {change.reason}.", markup=False)
+    return speech
+
+
+async def _speak_only(
+    engine: str, text: str, language: str | None, output: SpeechFormat, settings: TtsSettings
+) -> Speech:
+    """The voice asked for, or why it cannot speak: no other voice in its place."""
+    voice = create_synthesizer(engine, piper_voice=settings.piper_voice)
+    try:
+        return await voice.synthesize(text, language=language or settings.language, output=output)
+    except LanguageNotSpoken as error:
+        if language is not None:
+            raise
+        # the language came from the settings, which the user may not know of
+        hint = f"tts.language is '{settings.language}'; -l chooses another."
+        raise LanguageNotSpoken(str(error), hint=f"{hint} {error.hint or ''}".strip()) from None
 
 
 def record_command(
