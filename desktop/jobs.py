@@ -38,7 +38,7 @@ class JobsModel(RowsModel):
             return job
         if role == Qt.ItemDataRole.ForegroundRole and index.column() == 1:
             return QColor(BADGES.get(job.status, "#000000"))
-        if role == Qt.ItemDataRole.DisplayRole:
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):  # tip: if elided
             values = (job.id, job.status, job.base_model, job.dataset or job.training_file,
                       job.fine_tuned_model or "")  # fmt: skip
             return values[index.column()]
@@ -48,9 +48,18 @@ class JobsModel(RowsModel):
 class CheckpointsModel(RowsModel):
     """A job's checkpoints: each is a model that can answer, with its step's metrics."""
 
-    columns = ("Step", "Model", "Training loss", "Validation loss", "Full validation loss",
-               "Full validation accuracy")  # fmt: skip
+    # Short headers, the numbers are short: the model's name (last) gets the room left.
+    columns = ("Step", "Train loss", "Val. loss", "Full val. loss", "Full val. acc.", "Model")
+    _tips = (
+        "",
+        "Training loss",
+        "Validation loss",
+        "Full validation loss",
+        "Full validation token accuracy",
+        "The checkpoint's model, which can answer",
+    )
     _metrics = ("train_loss", "valid_loss", "full_valid_loss", "full_valid_mean_token_accuracy")
+    MODEL = len(columns) - 1
 
     @property
     def checkpoints(self) -> list[Checkpoint]:
@@ -67,11 +76,19 @@ class CheckpointsModel(RowsModel):
         checkpoint = self.checkpoints[index.row()]
         if role == Qt.ItemDataRole.UserRole:
             return checkpoint
+        if role == Qt.ItemDataRole.ToolTipRole and index.column() == self.MODEL:
+            return checkpoint.model
         if role == Qt.ItemDataRole.DisplayRole:
             values = [checkpoint.metrics.get(name) for name in self._metrics]
             shown = ["" if v is None else f"{v:.4f}" for v in values]
-            return (str(checkpoint.step), checkpoint.model, *shown)[index.column()]
+            return (str(checkpoint.step), *shown, checkpoint.model)[index.column()]
         return None
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # fmt: skip
+        if role == Qt.ItemDataRole.ToolTipRole and orientation == Qt.Orientation.Horizontal:
+            return self._tips[section] or None
+        return super().headerData(section, orientation, role)
 
 
 class RemoteJobsModel(RowsModel):
@@ -98,7 +115,7 @@ class RemoteJobsModel(RowsModel):
         job = self.jobs[index.row()]
         if role == Qt.ItemDataRole.UserRole:
             return job
-        if role == Qt.ItemDataRole.DisplayRole:
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             values = (job.id, job.status, job.base_model, job.fine_tuned_model or "",
                       "yes" if job.id in self.recorded else "")  # fmt: skip
             return values[index.column()]

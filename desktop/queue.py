@@ -24,7 +24,7 @@ from voxdesk.core.stt.queue import JobState, TranscriptionJob, TranscriptionQueu
 
 Index = QModelIndex | QPersistentModelIndex
 COLUMNS = ("File", "Length", "Status", "Progress", "Engine")
-PROGRESS = COLUMNS.index("Progress")
+FILE, STATUS, PROGRESS = (COLUMNS.index(name) for name in ("File", "Status", "Progress"))
 
 
 class QueueModel(QAbstractTableModel):
@@ -61,8 +61,8 @@ class QueueModel(QAbstractTableModel):
             return job
         if role == Qt.ItemDataRole.DisplayRole:
             return _cells(job)[index.column()]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return job.error or str(job.path)
+        if role == Qt.ItemDataRole.ToolTipRole:  # what a cell is too narrow for
+            return job.error if index.column() == STATUS and job.error else str(job.path)
         return None
 
     def job_at(self, row: int) -> TranscriptionJob:
@@ -86,7 +86,7 @@ class QueueModel(QAbstractTableModel):
 
 def _cells(job: TranscriptionJob) -> tuple[str, str, str, str, str]:
     length = "" if job.duration is None else _clock(job.duration)
-    status = f"failed: {job.error}" if job.state is JobState.FAILED else job.state.value
+    status = job.state.value  # why it failed: in the tooltip and the status line
     engine = f"{job.engine} {job.model}".strip()
     return job.name, length, status, f"{job.progress:.0%}", engine
 
@@ -130,9 +130,12 @@ class QueueView(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.verticalHeader().hide()
         self.table.setWordWrap(False)
+        # A name keeps its start and its extension; the why of a failure is the status line's
+        # and the cell's tooltip's, so that no column pushes the others out of view.
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(FILE, QHeaderView.ResizeMode.Stretch)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop the selected files, waiting or under way")
         self.cancel_button.clicked.connect(self.cancel_selected)

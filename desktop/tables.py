@@ -11,7 +11,7 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     Qt,
 )
-from PySide6.QtWidgets import QAbstractItemView, QTableView
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -46,3 +46,13 @@ def row_table(model: QAbstractItemModel, selection: QAbstractItemView.SelectionM
     table.setSelectionMode(selection)
     table.verticalHeader().hide()
     return table
+
+
+def fit_columns(table: QTableView, stretch: int) -> None:
+    """Every column as wide as its contents, but column ``stretch`` takes what is left and
+    shortens its long names (ids, model names) in the middle, where they differ least."""
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+    table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+    table.setWordWrap(False)

@@ -36,7 +36,7 @@ from voxdesk.core.training.store import Example, Status, kind_of
 from voxdesk.core.training.transfer import export_jsonl, import_file
 from voxdesk.core.training.validator import validate_file_async
 from voxdesk.desktop.actions import Actions, StatusLine
-from voxdesk.desktop.examples import ExamplesModel
+from voxdesk.desktop.examples import COLUMNS, ExamplesModel
 from voxdesk.desktop.tables import row_table
 
 ROLE_NAME = Qt.ItemDataRole.UserRole
@@ -111,11 +111,13 @@ class DatasetPage(QWidget):
     def _examples_table(self) -> QTableView:
         self.table = row_table(self.examples, QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
+        # Id, status and origin as wide as they read; question, answer and note share the rest
+        # (a long text ends in "…", whole in its tooltip): no column is pushed out of view.
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        for column, width in enumerate((45, 75, 120, 150, 150)):  # the Note column stretches
-            self.table.setColumnWidth(column, width)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        for column in (COLUMNS.index("Question"), COLUMNS.index("Answer"), COLUMNS.index("Note")):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch)
+        self.table.setWordWrap(False)
         return self.table
 
     def _report_panel(self) -> QWidget:

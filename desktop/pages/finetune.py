@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMessageBox,
@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
 from voxdesk.core.errors import VoxdeskError, user_message
 from voxdesk.core.events import JobUpdated, Subscription
 from voxdesk.core.services import Services
+from voxdesk.core.training.findings import describe
 from voxdesk.core.training.job_request import (
     MAX_BATCH_SIZE,
     MAX_BETA,
@@ -50,7 +51,13 @@ from voxdesk.core.training.job_request import (
     Hyperparameters,
     JobOptions,
 )
-from voxdesk.core.training.jobs import PAUSABLE_STATUSES, Checkpoint, JobRecord, MetricPoint
+from voxdesk.core.training.jobs import (
+    PAUSABLE_STATUSES,
+    TERMINAL_STATUSES,
+    Checkpoint,
+    JobRecord,
+    MetricPoint,
+)
 from voxdesk.core.training.launch import (
     FineTuneOrder,
     LaunchStep,
@@ -64,7 +71,7 @@ from voxdesk.core.training.validator import ValidationReport
 from voxdesk.desktop.actions import Actions, StatusLine
 from voxdesk.desktop.evaluation import EvaluatePanel
 from voxdesk.desktop.jobs import CheckpointsModel, JobsModel, RemoteJobsModel
-from voxdesk.desktop.tables import row_table
+from voxdesk.desktop.tables import fit_columns, row_table
 
 
 class FineTunePage(QWidget):
@@ -170,10 +177,10 @@ class FineTunePage(QWidget):
         return box
 
     def _jobs_panel(self) -> QWidget:
-        """The jobs (several may be selected to compare), and the selected one's curves,
-        events, checkpoints and actions."""
+        """The jobs (several may be selected to compare) with what can be done to them; the
+        selected one's curves and events; its checkpoints, the full width for their numbers."""
         self.table = row_table(self.jobs, QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        fit_columns(self.table, stretch=len(self.jobs.columns) - 1)  # the fine-tuned model
         self.table.selectionModel().currentChanged.connect(
             lambda *_: self.background.run(self.show_job())
         )
@@ -182,39 +189,52 @@ class FineTunePage(QWidget):
         self.checkpoint_table = row_table(
             self.checkpoints, QAbstractItemView.SelectionMode.SingleSelection
         )
-        self.checkpoint_table.horizontalHeader().setSectionResizeMode(
-            QHeaderView.ResizeMode.ResizeToContents
-        )
-        actions = QHBoxLayout()
-        actions.addStretch(1)
-        for label, work in (("Pause", self.pause_selected), ("Resume", self.resume_selected),
-                            ("Cancel job", self.cancel_selected),
-                            ("Compare selected", self.compare_selected),
-                            ("Reply with model", self.use_selected),
-                            ("Reply with checkpoint", self.use_checkpoint)):  # fmt: skip
-            button = QPushButton(label)
-            button.clicked.connect(lambda _=False, work=work: self.background.run(work()))
-            actions.addWidget(button)
-        side = QSplitter(Qt.Orientation.Vertical)
-        side.addWidget(self.events)
-        side.addWidget(self.checkpoint_table)
+        fit_columns(self.checkpoint_table, stretch=CheckpointsModel.MODEL)
+        self.pause_button = self._action("Pause", self.pause_selected)
+        self.resume_button = self._action("Resume", self.resume_selected)
+        self.cancel_job_button = self._action("Cancel job", self.cancel_selected)
+        self.compare_button = self._action("Compare selected", self.compare_selected)
+        self.compare_button.setToolTip("Select two jobs or more (Ctrl+click)")
+        self.use_model_button = self._action("Reply with model", self.use_selected)
+        self.use_checkpoint_button = self._action("Reply with checkpoint", self.use_checkpoint)
+        for changed in (self.table.selectionModel().selectionChanged,
+                        self.table.selectionModel().currentChanged, self.jobs.modelReset,
+                        self.checkpoint_table.selectionModel().selectionChanged,
+                        self.checkpoints.modelReset):  # fmt: skip
+            changed.connect(self._enable_actions)
+        job_actions = _row(self.pause_button, self.resume_button, self.cancel_job_button, None,
+                           self.compare_button, self.use_model_button)  # fmt: skip
         detail = QSplitter()
         detail.addWidget(self._chart())
-        detail.addWidget(side)
-        detail.setSizes([520, 300])
-        panel = QWidget()
-        layout = QVBoxLayout(panel)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.table, 2)
-        layout.addWidget(detail, 3)
-        layout.addLayout(actions)
-        return panel
+        detail.addWidget(self.events)
+        detail.setSizes([560, 260])
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(_stacked(self.table, job_actions))
+        split.addWidget(detail)
+        split.addWidget(_stacked(self.checkpoint_table, _row(None, self.use_checkpoint_button)))
+        split.setSizes([170, 300, 150])
+        self._enable_actions()
+        return split
+
+    def _action(self, label: str, work: Callable[[], Coroutine[Any, Any, None]]) -> QPushButton:
+        button = QPushButton(label)
+        button.clicked.connect(lambda: self.background.run(work()))
+        return button
+
+    def _enable_actions(self) -> None:
+        """Only what the selected job's state allows (paused jobs resume, running ones pause)."""
+        job = self.selected_job()
+        status = job.status if job else ""
+        self.pause_button.setEnabled(status in PAUSABLE_STATUSES)
+        self.resume_button.setEnabled(status == "paused")
+        self.cancel_job_button.setEnabled(bool(job) and status not in TERMINAL_STATUSES)
+        self.compare_button.setEnabled(len(self.selected_jobs()) >= 2)
+        self.use_model_button.setEnabled(bool(job and job.fine_tuned_model))
+        self.use_checkpoint_button.setEnabled(self.checkpoint_table.currentIndex().isValid())
 
     def _chart(self) -> QWidget:
         # The palette's colours, not white: the chart then follows a light or dark theme.
         self.chart = pyqtgraph.PlotWidget(background=self.palette().base().color())
-        # Top right: losses start high on the left, so the legend hides no curve there.
-        self.chart.addLegend(offset=(-10, 10))
         self.chart.setLabel("bottom", "step")
         # connect="finite": a step without a value leaves a gap instead of dropping to 0
         self.loss_curve = self.chart.plot([], [], pen=pyqtgraph.mkPen("#c62828", width=2),
@@ -237,6 +257,7 @@ class FineTunePage(QWidget):
             [], [], pen=None, symbol="s", symbolBrush="#00838f",
             name="full validation token accuracy",
         )  # fmt: skip
+        self.legend = _legend_below(self.chart)
         self.hover = QLabel("Point at the chart for a step's numbers.")
         self.chart.scene().sigMouseMoved.connect(self._pointed)
         box = QWidget()
@@ -263,9 +284,7 @@ class FineTunePage(QWidget):
         self.remote_table = row_table(
             self.remote_jobs, QAbstractItemView.SelectionMode.SingleSelection
         )
-        self.remote_table.horizontalHeader().setSectionResizeMode(
-            QHeaderView.ResizeMode.ResizeToContents
-        )
+        fit_columns(self.remote_table, stretch=3)  # the fine-tuned model
         load, track = QPushButton("Load the account's jobs"), QPushButton("Follow here")
         load.clicked.connect(lambda: self.background.run(self.load_remote_jobs()))
         track.clicked.connect(lambda: self.background.run(self.track_selected()))
@@ -333,12 +352,29 @@ class FineTunePage(QWidget):
         cost = (
             f"${report.cost.dollars:,.2f}" if report.cost else "unknown (no price for this model)"
         )
-        verdict = "" if report.ok else f" Errors: {', '.join(report.format_errors)}."
+        verdict = "" if report.ok else f" {self._errors(report)}"
         self.estimate_label.setText(
             f"{report.examples} examples, ~{report.billing_tokens:,} tokens × {report.epochs} "
             f"epochs = ~{report.charged_tokens:,} trained tokens; cost {cost}.{verdict}"
         )
         self.last_report = report
+
+    def _errors(self, report: ValidationReport) -> str:
+        """The errors in words, with where to find them: the lines of a file given, or the
+        Dataset page's Validate (the estimate's export is a file the user never sees, and core
+        does not say which example each of its lines was)."""
+        lines: dict[str, list[int]] = {}
+        for finding in report.findings:
+            if finding.severity == "error" and finding.line:
+                lines.setdefault(finding.code, []).append(finding.line)
+        problems = []
+        for code, count in report.format_errors.items():
+            where = lines.get(code, [])
+            at = f"line {_first(where)}" if self.file.text().strip() and where else f"{count}×"
+            problems.append(f"{describe(code)} ({at})")
+        fix = ("" if self.file.text().strip()
+               else " Validate the dataset on the Dataset page to see which examples.")  # fmt: skip
+        return f"Errors to fix before training: {'; '.join(problems)}.{fix}"
 
     async def start_job(self, *, confirm: bool = True) -> str:
         started = await launch_fine_tune(
@@ -573,6 +609,45 @@ class FineTunePage(QWidget):
         self.status.say(f"Replies now use {job.fine_tuned_model}.")
 
     # --- helpers ----------------------------------------------------------------------------------
+
+
+def _first(numbers: list[int], shown: int = 3) -> str:
+    """``3, 9, 12 and 4 more``: the first few of a list."""
+    more = f" and {len(numbers) - shown} more" if len(numbers) > shown else ""
+    return ", ".join(str(number) for number in numbers[:shown]) + more
+
+
+def _legend_below(chart: pyqtgraph.PlotWidget) -> pyqtgraph.LegendItem:
+    """The curves' names under the plot, not over the curves; room around the plot for the
+    axes' end labels (the top one was cut in half)."""
+    plot = chart.getPlotItem()
+    legend = pyqtgraph.LegendItem(colCount=2, verSpacing=-4)
+    for curve in plot.listDataItems():
+        legend.addItem(curve, curve.name())
+    plot.layout.addItem(legend, 4, 1)  # under the bottom axis (row 3), beside no axis
+    plot.layout.setContentsMargins(4, 12, 16, 4)
+    return legend
+
+
+def _row(*widgets: QWidget | None) -> QHBoxLayout:
+    """Widgets in a row; None is a stretch."""
+    row = QHBoxLayout()
+    for widget in widgets:
+        if widget is None:
+            row.addStretch(1)
+        else:
+            row.addWidget(widget)
+    return row
+
+
+def _stacked(view: QWidget, buttons: QHBoxLayout) -> QWidget:
+    """A view with its buttons under it, as one splitter pane."""
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addWidget(view, 1)
+    layout.addLayout(buttons)
+    return box
 
 
 def _values(points: list[MetricPoint], name: str) -> list[float]:

@@ -219,7 +219,12 @@ class RecordPage(QWidget):
         self.conversation = QPlainTextEdit()
         self.conversation.setReadOnly(True)
         self.question = QLineEdit()
-        self.question.setPlaceholderText("Type a question, or ask about the selected transcript…")
+        self.question.setPlaceholderText("Type a question…")
+        self.question.setToolTip("Ask sends the question; Ask with transcript adds the "
+                                 "selected transcript to it")  # fmt: skip
+        self.question.setMinimumWidth(  # the hint whole, whatever the window's width
+            self.question.fontMetrics().horizontalAdvance(self.question.placeholderText()) + 24
+        )
         self.question.returnPressed.connect(lambda: self.start(self.ask()))
         self.speak_replies = QCheckBox("Speak replies")
         self.speak_replies.setChecked(True)

@@ -191,6 +191,7 @@ class SettingsPage(QWidget):
         assert isinstance(language, QLineEdit)
         language.textChanged.connect(lambda text: self.pickers["whisper"].suggest_for(text))
         form_layout.addStretch(1)
+        _align_labels(content.findChildren(QFormLayout))
         self.scroll_area = scroll = QScrollArea()
         scroll.setWidget(content)
         scroll.setWidgetResizable(True)
@@ -341,6 +342,17 @@ class SettingsPage(QWidget):
         self.status.say(f"Saved to {path}. Some changes apply when Voxdesk restarts.")
         self.saved.emit()
         return True
+
+
+def _align_labels(forms: list[QFormLayout]) -> None:
+    """Every group's fields start at one x: each form's labels as wide as the widest of all
+    (a form sizes its label column by its own labels only)."""
+    role = QFormLayout.ItemRole.LabelRole
+    labels = [label for form in forms for row in range(form.rowCount())
+              if (item := form.itemAt(row, role)) and (label := item.widget())]  # fmt: skip
+    width = max((label.sizeHint().width() for label in labels), default=0)
+    for label in labels:
+        label.setMinimumWidth(width)
 
 
 def _label(name: str) -> str:
