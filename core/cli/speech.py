@@ -94,6 +94,7 @@ def transcribe(
         typer.Option(
             "--output",
             "-o",
+            metavar="<path>",  # as a Path option shows; a str keeps the trailing /
             help="File to write; a folder (made if need be) for several inputs or with a "
             "trailing /, each transcript named after its input.",
         ),
@@ -240,7 +241,10 @@ def speak(
     output: Annotated[
         str,
         typer.Option(
-            "--output", "-o", help="Audio file: .ogg, .opus, .mp3 or .wav (none: tts.format)."
+            "--output",
+            "-o",
+            metavar="<path>",  # as a Path option shows; a str keeps the trailing /
+            help="Audio file: .ogg, .opus, .mp3 or .wav (none: tts.format).",
         ),
     ],
     engine: Annotated[
