@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, Qt
@@ -15,7 +16,7 @@ from pytestqt.qtbot import QtBot
 from tests.desktop.test_layout_fits import shown, squeezed
 from voxdesk.core.services import Services
 from voxdesk.core.training.jobs import JobRecord
-from voxdesk.core.training.store import NewExample
+from voxdesk.core.training.store import NewExample, Status
 from voxdesk.desktop.pages.finetune import FineTunePage
 from voxdesk.desktop.window import MainWindow
 
@@ -137,3 +138,33 @@ def test_every_settings_field_starts_at_one_x(qtbot: QtBot, services: Services) 
     fields += list(page.secret_inputs.values())
     starts = {field.mapTo(page, field.rect().topLeft()).x() for field in fields}
     assert len(starts) == 1, starts
+
+
+def test_the_estimate_says_its_errors_in_words_and_where(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: Services, tmp_path: Path
+) -> None:
+    page = FineTunePage(services)
+    qtbot.addWidget(page)
+    good = {"messages": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}]}
+    no_content = {"messages": [{"role": "user"}, {"role": "assistant", "content": "A"}]}
+    wizard = {
+        "messages": [{"role": "wizard", "content": "5"}, {"role": "assistant", "content": "A"}]
+    }
+    path = tmp_path / "own.jsonl"
+    rows = [good] * 10 + [no_content, wizard]  # lines 11 and 12
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    page.file.setText(str(path))
+    qloop.run_until_complete(page.estimate())
+    said = page.estimate_label.text()
+    assert "a message lacks 'role' or 'content' (line 11)" in said
+    assert "a message has an unknown role (line 12)" in said
+    assert "unrecognized_role" not in said and "message_missing_key" not in said
+    page.file.clear()  # from a dataset: its export's lines mean nothing to the user
+    approved = NewExample(good, status=Status.APPROVED)  # one: too few to train on
+    qloop.run_until_complete(services.datasets.add("demo", [approved]))
+    page.dataset.addItem("demo")
+    page.validation.setValue(0)
+    qloop.run_until_complete(page.estimate())
+    said = page.estimate_label.text()
+    assert "too few examples (1×)" in said and "line" not in said
+    assert "Validate the dataset on the Dataset page to see which examples" in said
