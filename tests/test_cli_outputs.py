@@ -64,3 +64,9 @@ async def test_speak_writes_only_what_it_can_where_it_can(tmp_path: Path) -> Non
     run = await voxdesk("speak", "Hello", "-o", str(tmp_path), "-e", "espeak")
     assert_one_line_error(run, "is a folder", "Name the file")
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_record_checks_its_output_before_recording(tmp_path: Path) -> None:
+    missing = tmp_path / "nodir" / "take.wav"
+    run = await voxdesk("record", "-s", "1", "-o", str(missing), "--from-file", str(AUDIO))
+    assert_one_line_error(run, f"the folder {missing.parent} does not exist")
