@@ -32,7 +32,7 @@ from voxdesk.core.training.validator import ValidationReport
 
 if TYPE_CHECKING:  # the OpenAI SDK loads when a command talks to OpenAI, not for --help
     from voxdesk.core.training.evaluate import EvalResult
-    from voxdesk.core.training.finetune import FineTuner
+    from voxdesk.core.training.finetune import FineTuner, Retrying
     from voxdesk.core.training.jobs import JobSnapshot
 
 finetune_app = typer.Typer(help="Start and follow OpenAI fine-tuning jobs.", no_args_is_help=True)
@@ -80,7 +80,7 @@ def start(
         job = cli.run(lambda s: launch_fine_tune(s, order, progress=show, confirm=confirm)).job
         cli.out.print(f"Started fine-tuning job {job.id} ({job.status}).")
         if follow:
-            cli.run(lambda s: _follow(s, job.id, cli.out))
+            cli.run(lambda s: _follow(s, job.id, cli.out, cli.console))
 
 
 def _show_step(step: LaunchStep, out: Console, console: Console) -> None:
@@ -153,11 +153,15 @@ def follow_command(
         if not ids:
             cli.out.print("No unfinished jobs to follow.")
         for one in ids:
-            cli.run(partial(_follow, job_id=one, out=cli.out))
+            cli.run(partial(_follow, job_id=one, out=cli.out, console=cli.console))
 
 
-async def _follow(services: Services, job_id: str, out: Console) -> None:
-    async for update in services.fine_tuner.follow(job_id):
+async def _follow(services: Services, job_id: str, out: Console, console: Console) -> None:
+    def waiting(notice: Retrying) -> None:
+        console.print(f"[yellow]{escape(notice.describe())}[/] (Ctrl+C stops following)",
+                      highlight=False)  # fmt: skip
+
+    async for update in services.fine_tuner.follow(job_id, waiting=waiting):
         _print_update(update, out, header=False)
 
 
