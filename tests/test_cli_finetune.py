@@ -1,5 +1,5 @@
 """`voxdesk finetune`: refusing what OpenAI would refuse before uploading anything; giving up,
-or waiting and saying so, when OpenAI cannot be reached."""
+or waiting and saying so, when OpenAI cannot be reached; help that says what a job id is."""
 
 from __future__ import annotations
 
@@ -89,3 +89,10 @@ async def test_following_says_openai_cannot_be_reached_until_ctrl_c() -> None:
     assert process.returncode == 130
     assert err.decode().strip() == "Stopped." and out == b""
     assert KEY not in notice + err.decode()
+
+
+@pytest.mark.parametrize("command", ["status", "cancel", "use"])
+async def test_help_says_what_the_job_id_is(command: str) -> None:
+    run = await voxdesk("finetune", command, "--help", env={"COLUMNS": "80"})
+    assert run.code == 0
+    assert "The job's id (ftjob-...; see finetune list)." in run.out

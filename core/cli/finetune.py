@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # the OpenAI SDK loads when a command talks to OpenAI, not fo
 
 finetune_app = typer.Typer(help="Start and follow OpenAI fine-tuning jobs.", no_args_is_help=True)
 _AUTO = "Chosen by OpenAI when left out."
+JobId = Annotated[str, typer.Argument(help="The job's id (ftjob-...; see finetune list).")]
 
 
 @finetune_app.command("start")
@@ -131,7 +132,7 @@ def list_jobs(
 
 
 @finetune_app.command("status")
-def status(ctx: typer.Context, job_id: Annotated[str, typer.Argument()]) -> None:
+def status(ctx: typer.Context, job_id: JobId) -> None:
     """A job's state, newest events and checkpoints (fetched now)."""
     cli = get_context(ctx)
     with user_errors(cli.console):
@@ -143,7 +144,7 @@ def status(ctx: typer.Context, job_id: Annotated[str, typer.Argument()]) -> None
 def follow_command(
     ctx: typer.Context,
     job_id: Annotated[
-        str | None, typer.Argument(help="Job id; all unfinished jobs if omitted.")
+        str | None, typer.Argument(help="The job's id (ftjob-...); all unfinished if left out.")
     ] = None,
 ) -> None:
     """Follow jobs until they end, printing each event once (Ctrl-C stops following only)."""
@@ -166,19 +167,19 @@ async def _follow(services: Services, job_id: str, out: Console, console: Consol
 
 
 @finetune_app.command("cancel")
-def cancel(ctx: typer.Context, job_id: Annotated[str, typer.Argument()]) -> None:
+def cancel(ctx: typer.Context, job_id: JobId) -> None:
     """Cancel a job."""
     _change_job(ctx, lambda tuner: tuner.cancel(job_id))
 
 
 @finetune_app.command("pause")
-def pause(ctx: typer.Context, job_id: Annotated[str, typer.Argument()]) -> None:
+def pause(ctx: typer.Context, job_id: JobId) -> None:
     """Pause a running job; it keeps its progress until resumed."""
     _change_job(ctx, lambda tuner: tuner.pause(job_id))
 
 
 @finetune_app.command("resume")
-def resume(ctx: typer.Context, job_id: Annotated[str, typer.Argument()]) -> None:
+def resume(ctx: typer.Context, job_id: JobId) -> None:
     """Resume a paused job."""
     _change_job(ctx, lambda tuner: tuner.resume(job_id))
 
@@ -191,7 +192,7 @@ def _change_job(ctx: typer.Context, change: Callable[[FineTuner], Awaitable[JobS
 
 
 @finetune_app.command("track")
-def track(ctx: typer.Context, job_id: Annotated[str, typer.Argument()]) -> None:
+def track(ctx: typer.Context, job_id: JobId) -> None:
     """Record a job started elsewhere (see list --remote), so it can be followed here."""
     cli = get_context(ctx)
     with user_errors(cli.console):
@@ -202,7 +203,7 @@ def track(ctx: typer.Context, job_id: Annotated[str, typer.Argument()]) -> None:
 @finetune_app.command("split")
 def split_command(
     ctx: typer.Context,
-    dataset: Annotated[str, typer.Argument()],
+    dataset: Annotated[str, typer.Argument(help="The dataset to hold examples out of.")],
     share: Annotated[float, typer.Option(help="Share of approved examples to hold out.")] = 0.1,
     seed: Annotated[int, typer.Option(help="Seed of the choice.")] = 0,
     name: Annotated[str, typer.Option(help="The split's name (a tag).")] = VALIDATION_TAG,
@@ -288,7 +289,7 @@ def print_summary(result: EvalResult, out: Console) -> None:
 
 
 @finetune_app.command("checkpoints")
-def checkpoints_command(ctx: typer.Context, job_id: Annotated[str, typer.Argument()]) -> None:
+def checkpoints_command(ctx: typer.Context, job_id: JobId) -> None:
     """A job's checkpoints: each step's model and metrics (any can answer: use JOB --step)."""
     cli = get_context(ctx)
     with user_errors(cli.console):
@@ -301,7 +302,7 @@ def checkpoints_command(ctx: typer.Context, job_id: Annotated[str, typer.Argumen
 @finetune_app.command("use")
 def use(
     ctx: typer.Context,
-    job_id: Annotated[str, typer.Argument()],
+    job_id: JobId,
     step: Annotated[
         int | None, typer.Option(help="Use the checkpoint at this step instead.")
     ] = None,
