@@ -13,7 +13,7 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
-from rich.table import Table
+from rich.table import Column, Table
 
 from voxdesk.core.cli.context import get_context, user_errors
 from voxdesk.core.models import DownloadProgress, ModelStore, suggest_model
@@ -33,7 +33,9 @@ def list_models(ctx: typer.Context) -> None:
     with user_errors(cli.console):
         language = cli.settings.speech.language
         suggested = suggest_model(None if language == "auto" else language)
-        table = Table("name", "kind", "status", "size", "languages", "speed", box=None)
+        # The name is what `download` takes: never cut, the other columns wrap first.
+        name = Column("name", no_wrap=True)
+        table = Table(name, "kind", "status", "size", "languages", "speed", box=None)
         for row in overview():
             mark = " (suggested)" if row.name == suggested and language != "auto" else ""
             speed = f"{row.speed:g}x" if row.speed else ""

@@ -74,3 +74,12 @@ async def test_help_shows_a_flag_as_a_flag_and_long_names_whole() -> None:
     assert "<bool>" not in run.out
     run = await voxdesk("finetune", "start", "--help", env={"COLUMNS": "80"})
     assert "--learning-rate-multiplier <float>\n" in run.out and "<bool>" not in run.out
+
+
+async def test_the_list_shows_every_name_whole_on_a_narrow_terminal(env: dict[str, str]) -> None:
+    """The name is what `models download` takes: at 80 columns it read
+    "uk_UA-ukrainian_tts-medi…"."""
+    run = await voxdesk("models", "list", env={**env, "COLUMNS": "80"})
+    assert run.code == 0, run.err
+    names = {line.split()[0] for line in run.out.splitlines()[1:] if line.strip()}
+    assert "uk_UA-ukrainian_tts-medium" in names
