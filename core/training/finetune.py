@@ -50,7 +50,8 @@ ProgressCallback = Callable[[int, int], None]
 EVENTS_PER_PAGE = 100
 MAX_EVENT_PAGES = 50  # one poll reads at most 5,000 new events; the next poll reads on
 # A read asked for once: each try has the client's own retries (openai.max_retries) already,
-# so a few more, a few seconds apart, then the user hears why rather than waiting on.
+# so a few more, a few seconds apart, and none begun after 20 s (a try can take openai.timeout);
+# then the user hears why rather than waiting on.
 READ_ATTEMPTS = 3
 READ_PATIENCE_SECONDS = 20.0
 READ_MAX_WAIT_SECONDS = 4.0
@@ -317,7 +318,6 @@ class FineTuner:
 
     def _waiting_out(self, patience: _Patience) -> dict[str, Any]:
         """A followed job's retry policy: no end, spaced like its polls, each wait told."""
-
         wait = wait_exponential_jitter(multiplier=self.poll_seconds, max=self._max_backoff)
         return {"stop": stop_never, "wait": wait, "before_sleep": patience.tell}
 
