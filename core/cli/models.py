@@ -16,7 +16,9 @@ from rich.progress import (
 from rich.table import Column, Table
 
 from voxdesk.core.cli.context import get_context, user_errors
+from voxdesk.core.config import SettingsStore
 from voxdesk.core.models import DownloadProgress, ModelStore, suggest_model
+from voxdesk.core.models.in_use import remove_model, setting_value
 from voxdesk.core.models.overview import model_path, overview
 
 models_app = typer.Typer(
@@ -81,11 +83,16 @@ def download(
 
 @models_app.command()
 def remove(ctx: typer.Context, name: NameArgument) -> None:
-    """Delete a downloaded model or voice (and what a stopped download left)."""
+    """Delete a downloaded model or voice (and what a stopped download left); the setting that
+    chose it goes back to its default."""
     cli = get_context(ctx)
     with user_errors(cli.console):
-        folder = ModelStore().remove(name)
-        cli.out.print(f"Removed {name} ({folder}).", highlight=False)
+        settings = SettingsStore(cli.settings, cli.settings_path)
+        folder, reset = asyncio.run(remove_model(name, settings))
+        said = f"Removed {name} ({folder})"
+        if reset:  # the voice setting's default is empty: the best voice installed
+            said += f"; {reset} is back to {setting_value(settings, reset) or 'automatic'}"
+        cli.out.print(f"{said}.", highlight=False)
 
 
 @models_app.command()

@@ -42,6 +42,10 @@ async def test_download_path_list_remove(env: dict[str, str], tmp_path: Path) ->
     assert run.code == 0, run.err
     run = await voxdesk("models", "remove", "tiny", env=env)
     assert run.code == 0 and not folder.exists()
+    # the model in use went: every transcription failed until someone reset the setting
+    assert "speech.whisper_model is back to base" in run.out
+    run = await voxdesk("config", "show", env=env)
+    assert 'whisper_model = "base"' in run.out.splitlines()
 
 
 async def test_errors_are_one_line(env: dict[str, str]) -> None:
