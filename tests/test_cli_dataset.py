@@ -9,8 +9,10 @@ import re
 import signal
 from pathlib import Path
 
+import pytest
+
 from tests.core.training.test_store import chat_line, wait_for_progress
-from tests.test_cli import VOXDESK, voxdesk
+from tests.test_cli import VOXDESK, assert_one_line_error, voxdesk
 from voxdesk.core.training.database import default_database_path
 
 
@@ -58,3 +60,36 @@ async def test_a_file_that_fails_validation_exits_1_with_only_its_report(tmp_pat
     run = await voxdesk("dataset", "validate", str(data))
     assert (run.code, run.err) == (1, "")
     assert "error" in run.out and "unexpected" not in run.out
+
+
+KEY = "sk-proj-" + "abcdefghij" * 3
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "says"),
+    [("x.jsonl", bytes(range(256)) * 20, "x.jsonl holds binary data, not lines of text."),
+     ("x.jsonl", "Привет\n".encode("cp1251") * 78, "x.jsonl is not UTF-8 text (line 1)."),
+     ("x.csv", b"prompt,completion\nhi,hello\n", "Import it first (`voxdesk dataset import")],
+)  # fmt: skip
+async def test_validate_refuses_what_is_not_jsonl_in_one_line(
+    tmp_path: Path, name: str, content: bytes, says: str
+) -> None:
+    data = tmp_path / name
+    data.write_bytes(content)
+    run = await voxdesk("dataset", "validate", str(data))
+    assert_one_line_error(run, says)
+    assert run.out == ""  # no table, no cost
+
+
+async def test_validate_lists_a_line_of_every_finding_it_counts(tmp_path: Path) -> None:
+    rows = [json.dumps({"messages": [{"role": "user", "content": f"Q{i}"},
+                                     {"role": "assistant", "content": f"A{i}"}]})
+            for i in range(30)]  # 30 missing_system_message warnings come first  # fmt: skip
+    rows.append(json.dumps({"messages": [{"role": "user", "content": "key?"},
+                                         {"role": "assistant", "content": KEY}]}))  # fmt: skip
+    data = tmp_path / "many.jsonl"
+    data.write_text("\n".join(rows) + "\n")
+    run = await voxdesk("dataset", "validate", str(data))
+    assert "secret_openai_key: 1" in run.out
+    assert "line 31: warning secret_openai_key:" in run.out
+    assert "... 11 more (use --json)." in run.out  # 31 warnings, 20 and the secret shown

@@ -17,6 +17,7 @@ from rich.table import Table
 from voxdesk.core.cli.context import get_context, user_errors
 from voxdesk.core.errors import VoxdeskError
 from voxdesk.core.services import Services
+from voxdesk.core.training.findings import capped
 from voxdesk.core.training.store import DatasetStore, Status
 from voxdesk.core.training.transfer import (
     ImportResult,
@@ -263,13 +264,13 @@ def print_report(report: ValidationReport, out: Console) -> None:
         out.print(f"Estimated cost on {report.cost.price_model}: ${report.cost.dollars:,.2f} "
                   f"(prices as of {report.cost.prices_as_of}).")  # fmt: skip
     if report.findings:
-        out.print("\n[bold]Findings[/] (line: problem)")
-        for finding in report.findings[:SHOWN_PROBLEMS]:
-            where = f"line {finding.line}" if finding.line else "file"
-            out.print(f"  {where}: {finding.severity} {finding.code}: {escape(finding.message)}",
-                      highlight=False)  # fmt: skip
-        if len(report.findings) > SHOWN_PROBLEMS:
-            out.print(f"  ... {len(report.findings) - SHOWN_PROBLEMS} more (use --json).")
+        out.print("\n[bold]Findings[/]")
+        shown = capped(report.findings, SHOWN_PROBLEMS)  # every kind counted above, at least once
+        for finding in shown:
+            out.print(f"  {finding.where}: {finding.severity} {finding.code}: "
+                      f"{escape(finding.message)}", highlight=False)  # fmt: skip
+        if len(report.findings) > len(shown):
+            out.print(f"  ... {len(report.findings) - len(shown)} more (use --json).")
 
 
 def _print_distributions(report: ValidationReport, out: Console) -> None:

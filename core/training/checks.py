@@ -12,8 +12,10 @@ import bisect
 import itertools
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
+
+from voxdesk.core.training.findings import ERRORS, FILE_ERRORS
 
 CHAT_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 MESSAGE_KEYS = frozenset(
@@ -43,6 +45,29 @@ _SECRETS: tuple[tuple[str, re.Pattern[bytes], re.Pattern[str]], ...] = tuple(
 _PHONE = re.compile(r"(?<![\w+])\+?\d(?:[\s().-]?\d){9,14}(?!\w)", re.ASCII)
 _PHONE_MIN_DIGITS = 10
 _NOT_DIGITS = bytes(byte for byte in range(256) if not ord("0") <= byte <= ord("9"))
+# The secrets of _SECRETS (not personal data, which is a person's own business to keep),
+# searched for in one example's text: the anchor first, as a plain-text pattern.
+_EXAMPLE_SECRETS = tuple(
+    (code, re.compile(anchor.pattern.decode()), pattern)
+    for code, anchor, pattern in _SECRETS
+    if code.startswith("secret_")
+)
+
+
+def example_problems(record: Any) -> list[str]:
+    """Why one example must not go to a fine-tune as it is: the format errors that make the API
+    refuse a file, and secrets that would be trained into a model. Empty when it may go."""
+    if isinstance(record, dict) and "preferred_output" in record:
+        codes = preference_problems(record)
+    else:
+        codes = chat_format_errors(record)
+        if isinstance(record, dict) and isinstance(record.get("messages"), list):
+            codes += assistant_turn_problems(record["messages"]) + tools_problems(record)
+    text = all_text(record)
+    codes += [code for code, anchor, pattern in _EXAMPLE_SECRETS
+              if anchor.search(text) and pattern.search(text)]  # fmt: skip
+    return [code for code in dict.fromkeys(codes) if code in ERRORS - FILE_ERRORS
+            or code.startswith("secret_")]  # fmt: skip
 
 
 def chat_format_errors(example: Any) -> list[str]:
@@ -191,3 +216,27 @@ def sensitive_content(lines: Sequence[bytes], texts: Mapping[int, str]) -> list[
         and _PHONE.search(texts[index])
     ]
     return sorted(found)
+
+
+def all_text(example: Any) -> str:
+    """Every text of an example: contents of all its messages and tool call arguments."""
+    if not isinstance(example, dict):
+        return ""
+    parts: list[str] = []
+    for message in all_messages(example):
+        parts.append(content_text(message.get("content")))
+        calls = message.get("tool_calls")
+        for call in calls if isinstance(calls, list) else []:
+            if isinstance(call, dict) and isinstance(call.get("function"), dict):
+                parts.append(str(call["function"].get("arguments", "")))
+    return "\n".join(parts)
+
+
+def all_messages(example: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The messages of a chat example, or of a preference pair's input and both replies."""
+    source = example.get("input")
+    groups = [example.get("messages"), source.get("messages") if isinstance(source, dict) else None,
+              example.get("preferred_output"), example.get("non_preferred_output")]  # fmt: skip
+    for group in groups:
+        if isinstance(group, list):
+            yield from (message for message in group if isinstance(message, dict))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -15,6 +16,7 @@ ERRORS = frozenset(
      "preference_input_not_ending_with_user", "invalid_preferred_output",
      "invalid_non_preferred_output", "too_few_examples", "mixed_formats"}
 )  # fmt: skip
+FILE_ERRORS = frozenset({"too_few_examples", "mixed_formats"})  # about a file, not one example
 
 
 @dataclass(frozen=True)
@@ -22,10 +24,18 @@ class Finding:
     line: int  # 1-based line of the JSONL file; 0 for findings about the whole file
     code: str
     message: str
+    example: int | None = None  # the dataset example on that line, for a file exported from one
 
     @property
     def severity(self) -> Severity:
         return "error" if self.code in ERRORS else "warning"
+
+    @property
+    def where(self) -> str:
+        """What a user looks for: the example when it came from a dataset, else the line."""
+        if self.example is not None:
+            return f"example {self.example}"
+        return f"line {self.line}" if self.line else "file"
 
 
 _DESCRIPTIONS = {
@@ -64,3 +74,27 @@ _DESCRIPTIONS = {
 
 def describe(code: str) -> str:
     return _DESCRIPTIONS.get(code, code.replace("_", " "))
+
+
+def describe_all(codes: Sequence[str]) -> str:
+    return "; ".join(describe(code) for code in codes)
+
+
+def name_examples(problems: Mapping[int, Sequence[str]], shown: int = 5) -> str:
+    """Examples and what is wrong with each, the first ``shown`` of them, for one line."""
+    named = [f"example {example_id} ({describe_all(codes)})"
+             for example_id, codes in list(problems.items())[:shown]]  # fmt: skip
+    more = len(problems) - shown
+    return ", ".join(named) + (f" and {more} more" if more > 0 else "")
+
+
+def capped(findings: Sequence[Finding], cap: int) -> list[Finding]:
+    """The first ``cap`` findings and, after them, the first of each code not among them: a
+    shortened list still shows every kind of problem it counts."""
+    kept = list(findings[:cap])
+    codes = {finding.code for finding in kept}
+    for finding in findings[cap:]:
+        if finding.code not in codes:
+            codes.add(finding.code)
+            kept.append(finding)
+    return kept

@@ -13,6 +13,7 @@ personal-data patterns are searched over a whole chunk's raw lines at once.
 
 from __future__ import annotations
 
+import codecs
 import functools
 import string
 from collections import Counter
@@ -24,8 +25,9 @@ import numpy as np
 import orjson
 from xxhash import xxh3_64_intdigest
 
+from voxdesk.core.errors import VoxdeskError
 from voxdesk.core.training import checks
-from voxdesk.core.training.findings import ERRORS, Finding, describe
+from voxdesk.core.training.findings import ERRORS, Finding, capped, describe
 from voxdesk.core.training.tokens import (
     REPLY_PRIMING_TOKENS,
     TOKENS_PER_MESSAGE,
@@ -37,6 +39,7 @@ from voxdesk.core.training.tokens import (
 CHUNK_LINES = 20_000
 JSON_WHITESPACE = b" \t\r\n"  # bytes.strip() would also drop \v and \f, which JSON rejects
 UTF8_BOM = b"\xef\xbb\xbf"  # tolerated at the start of a file only, as the importer does
+TEXT_HEAD = 1 << 16  # bytes read to tell text from binary data
 # Warnings kept one by one; their counts stay exact beyond this. Errors are all kept: each is a
 # line to fix before the file can be uploaded.
 MAX_WARNINGS = 10_000
@@ -59,6 +62,26 @@ _IGNORED = (string.punctuation + string.whitespace).encode()
 _ASCII_LOWER = bytes.maketrans(string.ascii_uppercase.encode(), string.ascii_lowercase.encode())
 
 
+class NotText(VoxdeskError):
+    """A file meant to hold JSONL (or CSV) lines is binary, or not UTF-8 from its first line."""
+
+
+def check_text(name: str, head: bytes) -> None:
+    """Refuse a file by its first block when it cannot be lines of text: reading it line by
+    line would report every "line" of it, and none could ever be used."""
+    head = head[:TEXT_HEAD]
+    if b"\0" in head:  # JSON text never holds a raw NUL; binary data nearly always does
+        raise NotText(f"{name} holds binary data, not lines of text.",
+                      hint="Give a .jsonl file (or a .csv to import).")  # fmt: skip
+    first, newline, _ = head.partition(b"\n")
+    whole = bool(newline) or len(head) < TEXT_HEAD  # else line 1 may end in a cut character
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(first, final=whole)
+    except UnicodeDecodeError:
+        raise NotText(f"{name} is not UTF-8 text (line 1).",
+                      hint="Save it as UTF-8 and try again.") from None  # fmt: skip
+
+
 @dataclass
 class Tally:
     """What a run of lines yields. Line numbers count from the first line of the run."""
@@ -69,7 +92,8 @@ class Tally:
     preference_examples: int = 0
     counts: Counter[str] = field(default_factory=Counter)
     errors: list[Finding] = field(default_factory=list)
-    warnings: list[Finding] = field(default_factory=list)  # the first max_warnings
+    # the first max_warnings, and the first of each code after them
+    warnings: list[Finding] = field(default_factory=list)
     size_parts: list[np.ndarray] = field(default_factory=list)  # see sizes
     key_parts: list[np.ndarray] = field(default_factory=list)  # line, exact key, near key
     max_warnings: int = MAX_WARNINGS
@@ -78,20 +102,22 @@ class Tally:
         self.counts[code] += 1
         if code in ERRORS:
             self.errors.append(Finding(line, code, message or describe(code)))
-        elif len(self.warnings) < self.max_warnings:
+        elif len(self.warnings) < self.max_warnings or self.counts[code] == 1:
             self.warnings.append(Finding(line, code, message or describe(code)))
 
     def extend(self, later: Tally) -> None:
         """Append the tally of the run of lines that follows this one's (taking over its arrays)."""
         offset = self.lines
+        known = set(self.counts)
         self.lines += later.lines
         self.examples += later.examples
         self.chat_examples += later.chat_examples
         self.preference_examples += later.preference_examples
         self.counts += later.counts
         self.errors += [Finding(f.line + offset, f.code, f.message) for f in later.errors]
-        room = self.max_warnings - len(self.warnings)
-        moved = later.warnings[: max(room, 0)]
+        room = max(self.max_warnings - len(self.warnings), 0)
+        moved = later.warnings[:room] + [f for f in capped(later.warnings[room:], 0)
+                                         if f.code not in known]  # fmt: skip
         self.warnings += [Finding(f.line + offset, f.code, f.message) for f in moved]
         for sizes in later.size_parts:
             sizes[:, SIZE_LINE] += offset
@@ -177,8 +203,8 @@ def _scan_example(number: int, example: Any, tally: Tally, chunk: _Chunk) -> str
         for code in checks.preference_problems(example):
             tally.add(number, code)
         # Training reads the input with both replies; every message counts once.
-        chunk.queue(list(_all_messages(example)), number)
-        return all_text(example)
+        chunk.queue(list(checks.all_messages(example)), number)
+        return checks.all_text(example)
     tally.chat_examples += 1
     plain = chunk.queue_plain(example, number)
     if plain is not None:
@@ -192,7 +218,7 @@ def _scan_example(number: int, example: Any, tally: Tally, chunk: _Chunk) -> str
     if codes and codes[0] in _NO_CONVERSATION:
         return None
     chunk.queue(example["messages"], number)
-    return all_text(example)
+    return checks.all_text(example)
 
 
 def _full_checks(example: Any) -> list[str]:
@@ -318,26 +344,3 @@ def near_key(text: str) -> int:
     # str.lower is slow for all it knows of Unicode; ASCII text needs only the byte table.
     data = (text if text.isascii() else text.lower()).encode("utf-8", "surrogatepass")
     return xxh3_64_intdigest(data.translate(_ASCII_LOWER, _IGNORED))
-
-
-def all_text(example: Any) -> str:
-    """Every text of an example: contents of all its messages and tool call arguments."""
-    if not isinstance(example, dict):
-        return ""
-    parts: list[str] = []
-    for message in _all_messages(example):
-        parts.append(checks.content_text(message.get("content")))
-        calls = message.get("tool_calls")
-        for call in calls if isinstance(calls, list) else []:
-            if isinstance(call, dict) and isinstance(call.get("function"), dict):
-                parts.append(str(call["function"].get("arguments", "")))
-    return "\n".join(parts)
-
-
-def _all_messages(example: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    source = example.get("input")
-    groups = [example.get("messages"), source.get("messages") if isinstance(source, dict) else None,
-              example.get("preferred_output"), example.get("non_preferred_output")]  # fmt: skip
-    for group in groups:
-        if isinstance(group, list):
-            yield from (message for message in group if isinstance(message, dict))

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import orjson
 
-from voxdesk.core.training.findings import ERRORS, Finding, describe
+from voxdesk.core.training.checks import all_text
+from voxdesk.core.training.findings import ERRORS, Finding, capped, describe
 from voxdesk.core.training.pricing import CostEstimate, estimate_cost
 from voxdesk.core.training.scan import (
     ASSISTANT_TOKENS,
@@ -31,9 +32,11 @@ from voxdesk.core.training.scan import (
     MESSAGES,
     NEAR_KEY,
     SIZE_LINE,
+    TEXT_HEAD,
     TOTAL_TOKENS,
+    NotText,
     Tally,
-    all_text,
+    check_text,
     near_key,
     scan_stream,
 )
@@ -76,7 +79,8 @@ class ValidationReport:
     chat_examples: int = 0
     preference_examples: int = 0
     counts: Counter[str] = field(default_factory=Counter)
-    # Every error, then the first MAX_WARNINGS warnings; each group in line order.
+    # Every error, then the first MAX_WARNINGS warnings (and the first of each code after
+    # them); each group in line order.
     findings: list[Finding] = field(default_factory=list)
     messages_per_example: Distribution | None = None
     total_tokens_per_example: Distribution | None = None
@@ -120,11 +124,25 @@ def validate_file(
     ``progress`` hears how many bytes were read; setting ``cancelled`` stops the work with
     core.work.Cancelled.
     """
+    check_jsonl(path)
     tally = scan_file(path, encoding_for_model(model), progress, cancelled, max_warnings)
     if validation_file is None:
         return _report(tally, model)
     with validation_file.open("rb") as handle:
         return _report(tally, model, validation=handle)
+
+
+def check_jsonl(path: Path) -> None:
+    """Refuse, in one line, a file that cannot be fine-tuning JSONL: a CSV (imported first),
+    binary data, text that is not UTF-8."""
+    if path.suffix.lower() == ".csv":
+        raise NotText(
+            f"{path.name} is a CSV file; fine-tuning takes JSONL.",
+            hint=f"Import it first (`voxdesk dataset import NAME {path.name}`), then export "
+            "the dataset as JSONL (`voxdesk dataset export NAME FILE.jsonl`) and validate that.",
+        )
+    with path.open("rb") as handle:
+        check_text(path.name, handle.read(TEXT_HEAD))
 
 
 async def validate_file_async(
@@ -145,6 +163,14 @@ async def validate_file_async(
         ),
         progress,
     )  # fmt: skip
+
+
+def name_examples(report: ValidationReport, ids: Sequence[int]) -> ValidationReport:
+    """The report of a file exported from a dataset, its findings naming the example on each
+    line (``ids``, in line order): what a user can find and fix."""
+    findings = [replace(f, example=ids[f.line - 1]) if 0 < f.line <= len(ids) else f
+                for f in report.findings]  # fmt: skip
+    return replace(report, findings=findings)
 
 
 def validate_lines(
@@ -172,8 +198,8 @@ def _report(
     _report_file_problems(report)
     # Errors first, then warnings, each in line order like the file (the whole file, line 0,
     # first). Only warnings are capped: every error is a line to fix before uploading.
-    warnings = sorted((f for f in report.findings if f.severity == "warning"),
-                      key=lambda finding: finding.line)[: tally.max_warnings]  # fmt: skip
+    warnings = capped(sorted((f for f in report.findings if f.severity == "warning"),
+                             key=lambda finding: finding.line), tally.max_warnings)  # fmt: skip
     errors = tally.errors + [f for f in report.findings if f.severity == "error"]
     report.findings = sorted(errors, key=lambda finding: finding.line) + warnings
     report.cost = estimate_cost(model, report.charged_tokens)
