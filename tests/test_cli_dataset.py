@@ -62,7 +62,81 @@ async def test_a_file_that_fails_validation_exits_1_with_only_its_report(tmp_pat
     assert "error" in run.out and "unexpected" not in run.out
 
 
+def bad_rows() -> list[str]:
+    """Ten good examples, then what a careless file holds: lines 11-15 are the trouble."""
+    no_answer = [{"role": "user", "content": "no answer"}]
+    wizard = [{"role": "wizard", "content": 5}, {"role": "assistant", "content": "hm"}]
+    secret = [{"role": "user", "content": "my key?"}, {"role": "assistant", "content": KEY}]
+    trouble = [json.dumps({"messages": m}) for m in (no_answer, wizard, secret)]
+    return [chat_line(i) for i in range(10)] + trouble + [chat_line(1), "{bad json"]
+
+
 KEY = "sk-proj-" + "abcdefghij" * 3
+
+
+async def test_import_approves_only_what_can_be_trained_on(tmp_path: Path) -> None:
+    data = tmp_path / "bad.jsonl"
+    data.write_text("\n".join(bad_rows()) + "\n")
+    run = await voxdesk("dataset", "import", "t1", str(data))
+    assert run.code == 0, run.err
+    assert "Imported 13 examples into 't1' from 15 lines; 2 rejected; 3 to fix, kept as " \
+        "candidates." in run.out  # fmt: skip
+    assert "line 14: the same example as line 2: imported once" in run.out
+    assert "line 11, example 11: no assistant message to learn from" in run.out
+    assert "line 12, example 12: a message has an unknown role; a message has no text" in run.out
+    assert "line 13, example 13: contains what looks like an OpenAI API key" in run.out
+    assert KEY not in run.out
+    run = await voxdesk("dataset", "list")
+    assert re.search(r"t1\s+│ 10\s+│ 3\s+│", run.out), run.out  # approved, candidate
+
+    out = tmp_path / "out.jsonl"
+    run = await voxdesk("dataset", "export", "t1", str(out))
+    assert run.code == 0 and "Wrote 10 examples to train on in out.jsonl." in run.out, run.err
+    assert KEY not in out.read_text()
+    run = await voxdesk("dataset", "validate", str(out))
+    assert run.code == 0 and "ready to upload" in run.out, run.out
+
+    run = await voxdesk("dataset", "export", "t1", str(out), "--include-candidates")
+    assert run.code == 0, run.err
+    assert ("to fix before fine-tuning: example 11 (no assistant message to learn from), "
+            "example 12 (a message has an unknown role; a message has no text content), "
+            "example 13 (contains what looks like an OpenAI API key)") in run.out  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [(bytes(range(256)) * 20, "holds binary data"), (b"", "is empty: there is nothing to import"),
+     (b"\n \n", "is empty"), ("{}\n".encode("cp1251") + "Привет\n".encode("cp1251"), "")],
+)  # fmt: skip
+async def test_a_file_with_nothing_to_import_fails(
+    tmp_path: Path, content: bytes, says: str
+) -> None:
+    data = tmp_path / "x.jsonl"
+    data.write_bytes(content)
+    run = await voxdesk("dataset", "import", "t1", str(data))
+    if says:
+        assert_one_line_error(run, says)
+        assert "t1" not in (await voxdesk("dataset", "list")).out
+    else:  # text, but no line is an example: each is named, and the import failed
+        assert run.code == 1 and "Imported 0 examples" in run.out and "line 2: not UTF-8" in run.out
+
+
+@pytest.mark.parametrize("place", ["/proc/x.jsonl", "folder", "file/x.jsonl", "file/a/x.jsonl"])
+async def test_export_to_a_place_it_cannot_write_says_so(tmp_path: Path, place: str) -> None:
+    data = tmp_path / "good.jsonl"
+    data.write_text(chat_line(0) + "\n")
+    assert (await voxdesk("dataset", "import", "t1", str(data))).code == 0
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "file").write_text("")
+    target = place if place.startswith("/") else str(tmp_path / place)
+    run = await voxdesk("dataset", "export", "t1", target)
+    says = {
+        "/proc/x.jsonl": "/proc/x.jsonl cannot be written (No such file or directory). "
+        "Choose a folder you can write to.",
+        "folder": "folder is a folder. Give the file to write, like",
+    }.get(place, f"{tmp_path / 'file'} is a file, so nothing can be written under it.")
+    assert_one_line_error(run, says)
+    assert "unexpected" not in run.err and "/." not in run.err  # no hidden temporary file
 
 
 @pytest.mark.parametrize(

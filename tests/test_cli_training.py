@@ -93,3 +93,23 @@ async def test_start_refuses_a_file_with_errors_and_missing_key(tmp_path: Path) 
 
 async def test_ask_without_a_key_says_what_to_set() -> None:
     assert_one_line_error(await voxdesk("ask", "hi"), "OPENAI_API_KEY")
+
+
+async def test_start_on_a_dataset_names_the_examples_to_fix(tmp_path: Path) -> None:
+    data = tmp_path / "train.jsonl"
+    write_training(data)
+    with data.open("a") as out:
+        out.write(json.dumps({"messages": [{"role": "user", "content": "no answer"}]}) + "\n")
+    run = await voxdesk("dataset", "import", "bot", str(data))
+    assert "line 13, example 13: no assistant message to learn from" in run.out, run.out
+    assert (await voxdesk("dataset", "approve", "13")).code == 0  # approved all the same
+
+    run = await voxdesk("finetune", "start", "--dataset", "bot", "--yes")
+    assert run.code == 1
+    assert run.err.strip() == (
+        "error: The training data has errors, so no job was started: example 13 (no assistant "
+        "message to learn from). Fix or reject those examples of 'bot' (`voxdesk dataset show "
+        "bot`, the Dataset page), then start again."
+    )
+    assert "example 13: error example_missing_assistant_message" in run.out
+    assert "line 1" not in run.out + run.err  # of a file the user never sees

@@ -255,7 +255,7 @@ def _problems(report: ValidationReport) -> str:
     lines = [f"The training data has errors ({report.examples} examples), so no job was started:"]
     lines += [f"• {code}: {count}" for code, count in report.format_errors.items()]
     errors = [f for f in report.findings if f.severity == "error"][:SHOWN_FINDINGS]
-    lines += [f"line {f.line}: {f.message}" if f.line else f.message for f in errors]
+    lines += [f"{f.where}: {f.message}" if f.line else f.message for f in errors]
     return "\n".join(lines)
 
 

@@ -88,6 +88,8 @@ def import_command(
             result = cli.run(work)
         if not as_json:
             _print_import(result, file, cli.out)
+        if not result.imported and not result.finished_before:
+            raise typer.Exit(1)  # nothing of the file could be used
 
 
 @dataset_app.command("imports")
@@ -119,6 +121,13 @@ def _print_import(result: ImportResult, file: Path, out: Console) -> None:
         out.print(f"  line {problem.line}: {escape(problem.message)}", highlight=False)
     if result.rejected > SHOWN_PROBLEMS:
         out.print(f"  ... and {result.rejected - SHOWN_PROBLEMS} more (use --json).")
+    if result.held:
+        out.print("To fix (kept as candidates; `voxdesk dataset show "
+                  f"{escape(result.dataset)} --status candidate` lists them):")  # fmt: skip
+    for held in result.held_examples[:SHOWN_PROBLEMS]:
+        out.print(f"  line {held.line}, example {held.example_id}: {held.message}", highlight=False)
+    if result.held > SHOWN_PROBLEMS:
+        out.print(f"  ... and {result.held - SHOWN_PROBLEMS} more (use --json).")
 
 
 async def _write_import_json(
@@ -166,7 +175,7 @@ def export_command(
                 seed=seed,
             )
         )
-        cli.out.print(f"Wrote {result.summary()} ({result.training.parent}).")
+        cli.out.print(f"Wrote {escape(result.summary())}.", highlight=False)
 
 
 @dataset_app.command("validate")

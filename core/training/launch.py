@@ -21,13 +21,18 @@ from voxdesk.core.errors import VoxdeskError
 from voxdesk.core.training.job_request import JobOptions, JobRequest
 from voxdesk.core.training.jobs import JobSnapshot
 from voxdesk.core.training.transfer import export_jsonl
-from voxdesk.core.training.validator import ValidationReport, validate_file_async
+from voxdesk.core.training.validator import (
+    ValidationReport,
+    name_examples,
+    validate_file_async,
+)
 
 if TYPE_CHECKING:
     from voxdesk.core.services import Services
     from voxdesk.core.training.finetune import FineTuner
 
 DEFAULT_VALIDATION_SHARE = 0.1  # of a dataset, held out to measure the job against
+SHOWN_ERRORS = 5  # places (lines or examples) named in a refusal; the report has them all
 
 
 @dataclass(frozen=True)
@@ -74,13 +79,24 @@ Confirm = Callable[[ValidationReport], Awaitable[bool]]
 
 
 class InvalidTrainingData(VoxdeskError):
-    """The training file has errors; ``report`` lists them."""
+    """The training file has errors; ``report`` lists them (by example, for a dataset)."""
 
-    def __init__(self, report: ValidationReport) -> None:
-        super().__init__(
-            "The training data has errors, so no job was started.",
-            hint="Validate it, fix the lines named there, and start again.",
-        )
+    def __init__(self, report: ValidationReport, dataset: str | None = None) -> None:
+        places: dict[str, list[str]] = {}  # the file, then each line or example with errors
+        for finding in report.findings:
+            if finding.severity == "error":
+                places.setdefault(finding.where, []).append(finding.message)
+        named = "; ".join(", ".join(messages) if where == "file" else
+                          f"{where} ({', '.join(messages)})"
+                          for where, messages in list(places.items())[:SHOWN_ERRORS])  # fmt: skip
+        more = len(places) - SHOWN_ERRORS
+        hint = (f"Fix or reject those examples of '{dataset}' (`voxdesk dataset show {dataset}`,"
+                " the Dataset page), then start again." if dataset else
+                "Fix those lines (`voxdesk dataset validate FILE` lists every one), then start "
+                "again.")  # fmt: skip
+        named += f"; and {more} more" if more > 0 else ""
+        super().__init__(f"The training data has errors, so no job was started: {named}.",
+                         hint=hint)  # fmt: skip
         self.report = report
 
 
@@ -92,8 +108,8 @@ async def estimate_fine_tune(services: Services, order: FineTuneOrder) -> Valida
     """What launching ``order`` would train on and cost, without uploading anything."""
     order.options.check()
     with tempfile.TemporaryDirectory(prefix="voxdesk-estimate-") as folder:
-        train, valid = await _files(services, order, Path(folder))
-        return await _validate(order, train, valid)
+        train, valid, ids = await _files(services, order, Path(folder))
+        return await _validate(order, train, valid, ids)
 
 
 async def launch_fine_tune(
@@ -112,11 +128,11 @@ async def launch_fine_tune(
     order.options.check()
     # One export: the file whose cost is confirmed is the file uploaded.
     with tempfile.TemporaryDirectory(prefix="voxdesk-finetune-") as folder:
-        train, valid = await _files(services, order, Path(folder))
-        report = await _validate(order, train, valid)
+        train, valid, ids = await _files(services, order, Path(folder))
+        report = await _validate(order, train, valid, ids)
         tell(Validated(report))
         if not report.ok:
-            raise InvalidTrainingData(report)
+            raise InvalidTrainingData(report, order.dataset)
         if confirm is not None and not await confirm(report):
             raise NotStarted("Not started.")
         job = await _upload_and_create(services.fine_tuner, order, train, valid, report, tell)
@@ -125,19 +141,25 @@ async def launch_fine_tune(
     return started
 
 
-async def _validate(order: FineTuneOrder, train: Path, valid: Path | None) -> ValidationReport:
-    return await validate_file_async(train, model=order.options.base_model, validation_file=valid)
+async def _validate(
+    order: FineTuneOrder, train: Path, valid: Path | None, ids: list[int] | None
+) -> ValidationReport:
+    """The training file's report; for a dataset, naming examples, not lines of a file the
+    user never sees."""
+    report = await validate_file_async(train, model=order.options.base_model, validation_file=valid)
+    return report if ids is None else name_examples(report, ids)
 
 
 async def _files(
     services: Services, order: FineTuneOrder, folder: Path
-) -> tuple[Path, Path | None]:
-    """The files to validate and upload: the order's own, or the dataset exported now."""
+) -> tuple[Path, Path | None, list[int] | None]:
+    """The files to validate and upload: the order's own, or the dataset exported now (with
+    the example on each line of its training file)."""
     if order.training_file is not None:
         for path in (order.training_file, order.validation_file):
             if path is not None and not await asyncio.to_thread(path.is_file):
                 raise VoxdeskError(f"{path} is not a file.", hint="Give a JSONL file to train on.")
-        return order.training_file, order.validation_file
+        return order.training_file, order.validation_file, None
     if not order.dataset:
         raise VoxdeskError("Choose a dataset or a training file.")
     result = await export_jsonl(
@@ -145,7 +167,7 @@ async def _files(
         kind="preference" if order.options.method == "dpo" else "chat",
         validation_ratio=order.validation_share, seed=order.options.seed or 0,
     )  # fmt: skip
-    return result.training, result.validation or order.validation_file
+    return result.training, result.validation or order.validation_file, result.training_ids
 
 
 async def _upload_and_create(

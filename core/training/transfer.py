@@ -4,7 +4,9 @@ Imports read one line at a time and commit in batches, each batch together with 
 rejected and the import's progress row (the byte after its last line). A killed import thus
 leaves whole batches and an exact record of how far it got: importing the same file into the
 same dataset again goes on from there, and once an import has finished, doing it again changes
-nothing. A malformed line is reported with its number and the import goes on.
+nothing. A malformed line, or one the dataset already holds, is reported with its number and
+the import goes on. An example that fine-tuning would refuse, or that holds a secret, is
+imported as a candidate with a note saying why, never approved: a curator fixes it first.
 """
 
 from __future__ import annotations
@@ -24,11 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import orjson
-from xxhash import xxh3_128
+from xxhash import xxh3_64_intdigest, xxh3_128
 
+from voxdesk.core.training.checks import example_problems
 from voxdesk.core.training.database import Transaction, mark_interrupted_imports, now
-from voxdesk.core.training.scan import JSON_WHITESPACE, UTF8_BOM
+from voxdesk.core.training.findings import describe_all, name_examples
+from voxdesk.core.training.scan import JSON_WHITESPACE, UTF8_BOM, check_text
 from voxdesk.core.training.store import (
     DatasetError,
     DatasetStore,
@@ -66,6 +71,20 @@ class LineProblem:
     message: str
 
 
+@dataclass(frozen=True)
+class HeldExample:
+    """An imported example kept as a candidate: fine-tuning would refuse it, or it holds a
+    secret."""
+
+    line: int
+    example_id: int
+    problems: list[str]  # finding codes
+
+    @property
+    def message(self) -> str:
+        return describe_all(self.problems)
+
+
 @dataclass
 class ImportResult:
     dataset: str
@@ -76,11 +95,15 @@ class ImportResult:
     problems: list[LineProblem] = field(default_factory=list)  # the first MAX_REPORTED_PROBLEMS
     resumed_after_line: int = 0  # an interrupted import of the file went on after this line
     finished_before: str | None = None  # when the file had already been imported in full
+    held: int = 0  # of the imported, kept as candidates to fix (see HeldExample)
+    held_examples: list[HeldExample] = field(default_factory=list)  # the first reported
 
     def summary(self, file_name: str) -> str:
         """One line for the user: what was imported, and whether it went on or was done before."""
         counts = (f"{self.imported} examples into '{self.dataset}' from {self.lines_read} lines; "
                   f"{self.rejected} rejected")  # fmt: skip
+        if self.held:
+            counts += f"; {self.held} to fix, kept as candidates"
         if self.finished_before:
             return (f"Nothing changed: {file_name} was imported in full on "
                     f"{self.finished_before[:10]} ({counts}).")  # fmt: skip
@@ -119,6 +142,10 @@ class ExportResult:
     training_examples: int
     validation: Path | None = None
     validation_examples: int = 0
+    # The example on each line of the training and validation files, in order.
+    training_ids: list[int] = field(default_factory=list, repr=False)
+    validation_ids: list[int] = field(default_factory=list, repr=False)
+    problems: dict[int, list[str]] = field(default_factory=dict)  # written, but failing checks
 
     @property
     def files(self) -> list[Path]:
@@ -130,6 +157,8 @@ class ExportResult:
         text = f"{self.training_examples} examples to train on in {self.training.name}"
         if self.validation:
             text += f", {self.validation_examples} held out in {self.validation.name}"
+        if self.problems:
+            text += f"; to fix before fine-tuning: {name_examples(self.problems)}"
         return text
 
 
@@ -224,9 +253,13 @@ def _fingerprint(path: Path, utf8_only: bool) -> tuple[int, str]:
         raise DatasetError(f"{path} is not a file.")
     digest, decoder = xxh3_128(), codecs.getincrementaldecoder("utf-8")()
     size = lines = 0
+    blank = True
     try:
         with path.open("rb") as handle:
             while block := handle.read(_READ_BLOCK):
+                if not size:
+                    check_text(path.name, block)
+                blank = blank and not block.strip(JSON_WHITESPACE)
                 digest.update(block)
                 size += len(block)
                 if utf8_only:
@@ -234,6 +267,8 @@ def _fingerprint(path: Path, utf8_only: bool) -> tuple[int, str]:
                     lines += block.count(b"\n")
     except OSError as error:
         raise DatasetError(f"{path} cannot be read ({error.strerror}).") from None
+    if blank:
+        raise DatasetError(f"{path.name} is empty: there is nothing to import.")
     if utf8_only:
         _check_utf8(decoder, b"", lines, path)  # a character cut off at the end
     return size, digest.hexdigest()
@@ -267,7 +302,7 @@ def _import(
     if previous is not None and previous["state"] == "finished":
         result = _result_of(previous, dataset)
         result.finished_before = previous["finished_at"]
-        result.problems = _problems(connection, result.import_id, 0, MAX_REPORTED_PROBLEMS)
+        _add_reports(connection, dataset_id, result)
         return result
     if previous is not None and previous["state"] == "running":
         raise DatasetError(
@@ -284,8 +319,22 @@ def _import(
             "UPDATE imports SET state = 'interrupted' WHERE id = ?", (result.import_id,)
         )
         raise
-    result.problems = _problems(connection, result.import_id, 0, MAX_REPORTED_PROBLEMS)
+    _add_reports(connection, dataset_id, result)
     return result
+
+
+def _add_reports(connection: sqlite3.Connection, dataset_id: int, result: ImportResult) -> None:
+    """The import's rejected lines and the examples it kept back, the first of each."""
+    result.problems = _problems(connection, result.import_id, 0, MAX_REPORTED_PROBLEMS)
+    rows = connection.execute(
+        "SELECT id, json_extract(metadata, '$.import.line') AS line,"
+        " json_extract(metadata, '$.import.problems') AS problems FROM examples"
+        " WHERE dataset_id = ? AND json_extract(metadata, '$.import.id') = ? ORDER BY id",
+        (dataset_id, result.import_id),
+    ).fetchall()
+    result.held = len(rows)
+    result.held_examples = [HeldExample(row["line"], row["id"], json.loads(row["problems"]))
+                            for row in rows[:MAX_REPORTED_PROBLEMS]]  # fmt: skip
 
 
 def _begin(
@@ -330,19 +379,81 @@ def _read(
     examples: list[NewExample] = []
     problems: list[LineProblem] = []
     position = start
+    known = _KnownRecords(connection, dataset_id)
     for line, position, record in source.rows(source.path, start, result.lines_read):
         result.lines_read = line
         if isinstance(record, LineProblem):
             problems.append(record)
+        elif duplicate := known.add(record, line):
+            problems.append(LineProblem(line, duplicate))
         else:
-            examples.append(NewExample(record, origin=Origin.IMPORT, status=status))
+            examples.append(_imported(record, status, result.import_id, line))
         if len(examples) + len(problems) >= BATCH_LINES:
-            _commit(connection, dataset_id, examples, problems, result, position, "running")
+            ids = _commit(connection, dataset_id, examples, problems, result, position, "running")
+            known.stored(ids)
             examples, problems = [], []
             report(position)
             check_cancelled(stop)
     _commit(connection, dataset_id, examples, problems, result, position, "finished")
     report(source.size)
+
+
+def _imported(record: Any, status: Status, import_id: int, line: int) -> NewExample:
+    """The example a line holds: as ``status`` when it may be trained on, else a candidate
+    whose note says what to fix (and whose metadata lets the import list it)."""
+    problems = example_problems(record)
+    if not problems:
+        return NewExample(record, origin=Origin.IMPORT, status=status)
+    metadata = {"import": {"id": import_id, "line": line, "problems": problems}}
+    note = f"To fix: {describe_all(problems)}."
+    return NewExample(record, Origin.IMPORT, Status.CANDIDATE, note=note, metadata=metadata)
+
+
+class _KnownRecords:
+    """The dataset's examples by a 64-bit hash of their record, so that a line holding one of
+    them again is not imported twice. Sorted arrays, 16 bytes an example: a dict of them would
+    outgrow the import's batch-at-a-time memory on a large dataset."""
+
+    def __init__(self, connection: sqlite3.Connection, dataset_id: int) -> None:
+        cursor = connection.execute(
+            "SELECT id, record FROM examples WHERE dataset_id = ?", (dataset_id,)
+        )
+        keys, ids = [np.zeros(0, np.uint64)], [np.zeros(0, np.int64)]
+        while rows := cursor.fetchmany(BATCH_LINES):
+            # The stored text is json.dumps of the record, as _record_key makes it.
+            keys.append(np.array([_text_key(row["record"]) for row in rows], np.uint64))
+            ids.append(np.array([row["id"] for row in rows], np.int64))
+        self.keys, self.ids = np.concatenate(keys), np.concatenate(ids)
+        self._sort()
+        self.pending: dict[int, int] = {}  # key -> line, of the examples not yet stored
+
+    def add(self, record: Any, line: int) -> str | None:
+        """Why ``record`` is not imported when the dataset or the file already has it; else
+        None, and it is remembered as on ``line`` until ``stored``."""
+        key = _text_key(json.dumps(record, ensure_ascii=False))
+        if (earlier := self.pending.get(key)) is not None:
+            return f"the same example as line {earlier}: imported once"
+        at = int(np.searchsorted(self.keys, np.uint64(key)))
+        if at < len(self.keys) and int(self.keys[at]) == key:
+            return f"already in the dataset as example {self.ids[at]}"
+        self.pending[key] = line
+        return None
+
+    def stored(self, ids: list[int]) -> None:
+        """The pending examples were stored, in the order they were added, as ``ids``."""
+        pending = np.fromiter(self.pending, np.uint64, len(self.pending))
+        self.keys = np.concatenate([self.keys, pending])
+        self.ids = np.concatenate([self.ids, np.asarray(ids, np.int64)])
+        self._sort()
+        self.pending.clear()
+
+    def _sort(self) -> None:
+        order = np.argsort(self.keys, kind="stable")
+        self.keys, self.ids = self.keys[order], self.ids[order]
+
+
+def _text_key(text: str) -> int:
+    return xxh3_64_intdigest(text.encode("utf-8", "surrogatepass"))
 
 
 def _commit(
@@ -353,11 +464,11 @@ def _commit(
     result: ImportResult,
     position: int,
     state: str,
-) -> None:
-    """Store a batch with its rejected lines and how far the import got, all or nothing."""
+) -> list[int]:
+    """Store a batch with its rejected lines and how far the import got, all or nothing;
+    returns the ids of its examples."""
     with Transaction(connection):
-        for example in examples:
-            insert_example(connection, dataset_id, example)
+        ids = [insert_example(connection, dataset_id, example) for example in examples]
         connection.executemany(
             "INSERT INTO import_problems (import_id, line, message) VALUES (?, ?, ?)",
             [(result.import_id, problem.line, problem.message) for problem in problems],
@@ -370,6 +481,7 @@ def _commit(
         )  # fmt: skip
     result.imported += len(examples)
     result.rejected += len(problems)
+    return ids
 
 
 def _jsonl_rows(path: Path, start: int, lines_before: int) -> Iterator[tuple[int, int, Any]]:
@@ -511,7 +623,8 @@ async def export_jsonl(
 
     Files are written under a temporary name, flushed to disk and renamed, so a reader never
     sees half a file. ``kind='preference'`` writes preference pairs, including those made from
-    corrections (the corrected reply preferred over the wrong one).
+    corrections (the corrected reply preferred over the wrong one). Examples that fail the
+    per-example checks (a format error, a secret) are written and named in the result.
     """
     if not 0.0 <= validation_ratio < 1.0:
         raise DatasetError("The validation share must be at least 0 and below 1.")
@@ -519,6 +632,7 @@ async def export_jsonl(
     wanted = tuple(str(status) for status in statuses)
 
     def work(connection: sqlite3.Connection) -> ExportResult:
+        _check_target(path)
         ids = [row["id"] for row in iter_records(connection, target.id, wanted)
                if _exportable(row, kind)]  # fmt: skip
         if not ids:
@@ -534,14 +648,35 @@ async def export_jsonl(
                 hint="Approve more examples, or remove the tag from some.",
             )
         validation = path.with_suffix(".validation.jsonl") if held_out else None
-        with _atomic(path) as train_out, _atomic(validation) as valid_out:
-            for row in iter_records(connection, target.id, wanted):
-                line = _export_line(row, kind)
-                if line is not None:
-                    (valid_out if row["id"] in held_out else train_out).write(line)
-        return ExportResult(path, len(ids) - len(held_out), validation, len(held_out))
+        result = ExportResult(path, len(ids) - len(held_out), validation, len(held_out))
+        try:
+            with _atomic(path) as train_out, _atomic(validation) as valid_out:
+                for row in iter_records(connection, target.id, wanted):
+                    if not _exportable(row, kind):
+                        continue
+                    record = _export_record(row, kind)
+                    if problems := example_problems(record):
+                        result.problems[row["id"]] = problems
+                    held = row["id"] in held_out
+                    (valid_out if held else train_out).write(_line(record))
+                    (result.validation_ids if held else result.training_ids).append(row["id"])
+        except OSError as error:  # its file name is the temporary one: the user's is ``path``
+            raise DatasetError(f"{path} cannot be written ({error.strerror}).",
+                               hint="Choose a folder you can write to.") from None  # fmt: skip
+        return result
 
     return await store.db.run(work)
+
+
+def _check_target(path: Path) -> None:
+    """Refuse a path that names a folder, or lies under a file, before anything is written."""
+    if path.is_dir():
+        example = path / "export.jsonl"
+        raise DatasetError(f"{path} is a folder.", hint=f"Give the file to write, like {example}.")
+    parent = next(folder for folder in path.parents if folder.exists())
+    if not parent.is_dir():
+        raise DatasetError(f"{parent} is a file, so nothing can be written under it.",
+                           hint="Choose another folder for the export.")  # fmt: skip
 
 
 def _exportable(row: sqlite3.Row, kind: str) -> bool:
@@ -550,12 +685,14 @@ def _exportable(row: sqlite3.Row, kind: str) -> bool:
     return row["kind"] == "preference" or "rejected_reply" in json.loads(row["metadata"])
 
 
-def _export_line(row: sqlite3.Row, kind: str) -> str | None:
-    if not _exportable(row, kind):
-        return None
+def _export_record(row: sqlite3.Row, kind: str) -> Any:
     record = json.loads(row["record"])
     if kind == "preference" and row["kind"] == "chat":
         record = _pair_from_correction(record, json.loads(row["metadata"])["rejected_reply"])
+    return record
+
+
+def _line(record: Any) -> str:
     return json.dumps(record, ensure_ascii=False).translate(_LINE_BREAKS_ESCAPED) + "\n"
 
 

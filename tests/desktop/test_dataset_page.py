@@ -31,13 +31,17 @@ def chat(i: int, reply: str = "") -> str:
 
 def page_with_data(qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: Services,
                    tmp_path: Path) -> DatasetPage:  # fmt: skip
-    lines = [chat(i) for i in range(12)]
-    lines += ["{broken", chat(1), chat(99, "my key is sk-abcdefghijklmnopqrstuvwxyz123")]
+    lines = [chat(i) for i in range(12)] + ["{broken"]
     source = tmp_path / "train.jsonl"
     source.write_text("\n".join(lines) + "\n", encoding="utf-8")
     page = DatasetPage(services)
     qtbot.addWidget(page)
     qloop.run_until_complete(page.import_path(source, "bot"))
+    # approved by hand: an import keeps neither (a repeat is rejected, a secret is to fix)
+    approved = [chat(1), chat(99, "my key is sk-abcdefghijklmnopqrstuvwxyz123")]
+    added = [NewExample(json.loads(line), status=Status.APPROVED) for line in approved]
+    qloop.run_until_complete(services.datasets.add("bot", added))
+    qloop.run_until_complete(page.refresh(select="bot"))
     return page
 
 
@@ -45,7 +49,7 @@ def test_import_shows_the_dataset_and_reports_bad_lines(
     qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: Services, tmp_path: Path
 ) -> None:
     page = page_with_data(qloop, qtbot, services, tmp_path)
-    assert page.status.text() == ("Imported 14 examples into 'bot' from 15 lines; 1 rejected. "
+    assert page.status.text() == ("Imported 12 examples into 'bot' from 13 lines; 1 rejected. "
                                   "First: line 13, not valid JSON (unexpected character, expected "
                                   "a string key).")  # fmt: skip
     assert page.datasets.item(0).text() == "bot\n14 approved, 0 to review"
