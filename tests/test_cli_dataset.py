@@ -103,6 +103,24 @@ async def test_import_approves_only_what_can_be_trained_on(tmp_path: Path) -> No
             "example 13 (contains what looks like an OpenAI API key)") in run.out  # fmt: skip
 
 
+async def test_approving_says_what_is_wrong_and_which_ids_do_not_exist(tmp_path: Path) -> None:
+    data = tmp_path / "bad.jsonl"
+    data.write_text("\n".join(bad_rows()) + "\n")
+    assert (await voxdesk("dataset", "import", "t1", str(data))).code == 0
+    run = await voxdesk("dataset", "approve", "9999")
+    assert (
+        run.code == 1 and run.out.strip() == "Approved 0 of 1 examples. No example has the id 9999."
+    )
+    run = await voxdesk("dataset", "approve", "13", "9998", "9999")
+    assert run.code == 1
+    assert run.out.startswith("Approved 1 of 3 examples. No examples have the ids 9998, 9999.")
+    assert (
+        "To fix before fine-tuning: example 13 (contains what looks like an OpenAI API" in run.out
+    )
+    run = await voxdesk("dataset", "list")
+    assert re.search(r"t1\s+│ 11\s+│ 2\s+│", run.out), run.out
+
+
 @pytest.mark.parametrize(
     ("content", "says"),
     [(bytes(range(256)) * 20, "holds binary data"), (b"", "is empty: there is nothing to import"),

@@ -243,8 +243,10 @@ def approve_command(
     cli = get_context(ctx)
     with user_errors(cli.console):
         status = Status.REJECTED if reject else Status.APPROVED
-        changed = cli.run(lambda services: services.datasets.set_status(ids, status))
-        cli.out.print(f"{'Rejected' if reject else 'Approved'} {changed} of {len(ids)} examples.")
+        change = cli.run(lambda services: services.datasets.set_status(ids, status))
+        cli.out.print(escape(change.summary()), highlight=False)
+        if change.unknown:
+            raise typer.Exit(1)
 
 
 def report_as_dict(report: ValidationReport) -> dict[str, Any]:

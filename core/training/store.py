@@ -15,7 +15,9 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from voxdesk.core.errors import VoxdeskError
+from voxdesk.core.training.checks import example_problems
 from voxdesk.core.training.database import Database, Transaction, now
+from voxdesk.core.training.findings import name_examples
 
 Kind = Literal["chat", "preference"]
 
@@ -80,6 +82,30 @@ class NewExample:
     @property
     def kind(self) -> Kind:
         return "preference" if "preferred_output" in self.record else "chat"
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """What approving or rejecting a set of examples did."""
+
+    status: Status
+    changed: int
+    asked: int
+    unknown: list[int]  # ids of no example
+    problems: dict[int, list[str]]  # approved examples that fail validation -> finding codes
+
+    def summary(self) -> str:
+        verbs = {Status.APPROVED: "Approved", Status.REJECTED: "Rejected"}
+        text = (
+            f"{verbs.get(self.status, 'Made candidates')} {self.changed} of {self.asked} examples."
+        )
+        if self.unknown:
+            ids = ", ".join(map(str, self.unknown))
+            text += f" No example has the id {ids}." if len(self.unknown) == 1 else \
+                f" No examples have the ids {ids}."  # fmt: skip
+        if self.problems:
+            text += f" To fix before fine-tuning: {name_examples(self.problems)}."
+        return text
 
 
 def kind_of(record: Any) -> Kind | None:
@@ -265,18 +291,30 @@ class DatasetStore:
             await self.db.run(update)
         return await self.get(example_id)
 
-    async def set_status(self, example_ids: Sequence[int], status: Status) -> int:
-        """Approve or reject several examples at once; returns how many changed."""
+    async def set_status(self, example_ids: Sequence[int], status: Status) -> StatusChange:
+        """Approve or reject several examples at once; says which ids do not exist, and which
+        examples were approved although they fail validation."""
+        wanted = json.dumps(sorted(set(example_ids)))
 
-        def update(connection: sqlite3.Connection) -> int:
+        def update(connection: sqlite3.Connection) -> dict[int, str]:
             with Transaction(connection):
-                cursor = connection.executemany(
+                found = {row["id"]: row["record"] for row in connection.execute(
+                    "SELECT id, record FROM examples WHERE id IN (SELECT value FROM json_each(?))",
+                    (wanted,),
+                )}  # fmt: skip
+                connection.executemany(
                     "UPDATE examples SET status = ?, updated_at = ? WHERE id = ?",
-                    [(str(status), now(), example_id) for example_id in example_ids],
+                    [(str(status), now(), example_id) for example_id in found],
                 )
-            return cursor.rowcount
+            return found
 
-        return await self.db.run(update)
+        found = await self.db.run(update)
+        problems: dict[int, list[str]] = {}
+        if status == Status.APPROVED:
+            checked = {i: example_problems(json.loads(record)) for i, record in found.items()}
+            problems = {i: codes for i, codes in sorted(checked.items()) if codes}
+        unknown = sorted(set(example_ids) - found.keys())
+        return StatusChange(status, len(found), len(set(example_ids)), unknown, problems)
 
     async def delete(self, example_ids: Sequence[int]) -> None:
         def delete(connection: sqlite3.Connection) -> None:
