@@ -285,18 +285,14 @@ class FineTunePage(QWidget):
             self.remote_jobs, QAbstractItemView.SelectionMode.SingleSelection
         )
         fit_columns(self.remote_table, stretch=3)  # the fine-tuned model
-        load, track = QPushButton("Load the account's jobs"), QPushButton("Follow here")
-        load.clicked.connect(lambda: self.background.run(self.load_remote_jobs()))
-        track.clicked.connect(lambda: self.background.run(self.track_selected()))
-        buttons = QHBoxLayout()
-        buttons.addWidget(load)
-        buttons.addWidget(track)
-        buttons.addStretch(1)
-        panel = QWidget()
-        layout = QVBoxLayout(panel)
-        layout.addWidget(self.remote_table, 1)
-        layout.addLayout(buttons)
-        return panel
+        load = self._action("Load the account's jobs", self.load_remote_jobs)
+        self.track_button = self._action("Follow here", self.track_selected)
+        self.track_button.setEnabled(False)  # until one of the account's jobs is selected
+        self.remote_table.selectionModel().currentChanged.connect(
+            lambda current, _: self.track_button.setEnabled(current.isValid())
+        )
+        self.remote_jobs.modelReset.connect(lambda: self.track_button.setEnabled(False))
+        return _stacked(self.remote_table, _row(load, self.track_button, None))
 
     def changeEvent(self, event: QEvent) -> None:
         # A new palette (the system switched light/dark): the chart follows it.

@@ -15,7 +15,7 @@ from pytestqt.qtbot import QtBot
 
 from tests.desktop.test_layout_fits import shown, squeezed
 from voxdesk.core.services import Services
-from voxdesk.core.training.jobs import JobRecord
+from voxdesk.core.training.jobs import JobRecord, JobSnapshot
 from voxdesk.core.training.store import NewExample, Status
 from voxdesk.desktop.pages.finetune import FineTunePage
 from voxdesk.desktop.window import MainWindow
@@ -79,6 +79,11 @@ def test_job_actions_act_only_on_a_job_whose_state_allows_them(
     assert not page.compare_button.isEnabled()
     select(page, 0, 2)
     assert page.compare_button.isEnabled()
+    assert not page.track_button.isEnabled()  # the account's jobs: none listed, none selected
+    page.remote_jobs.set_jobs([JobSnapshot("ftjob-xyz", "running", JOB.base_model, "f")], set())
+    assert not page.track_button.isEnabled()
+    page.remote_table.selectRow(0)
+    assert page.track_button.isEnabled()
     qloop.run_until_complete(page.background.settle())  # the selected jobs shown
 
 
