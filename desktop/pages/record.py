@@ -491,7 +491,7 @@ class RecordPage(QWidget):
     async def ask(self, *, use_transcript: bool = False) -> None:
         """Send typed text (or the selected transcript) to the assistant; show and speak it."""
         entry = self.selected()
-        text = self.question.text().strip()
+        typed = text = self.question.text().strip()
         if use_transcript and entry is not None:
             text = entry.transcript.text if not text else f"{text}\n\n{entry.transcript.text}"
         if not text:
@@ -503,6 +503,8 @@ class RecordPage(QWidget):
             reply = await self.services.assistant.reply("desktop", text)
         except VoxdeskError as error:
             self.status.fail(error)
+            if not self.question.text():  # nothing typed is lost: Ask again once it is fixed
+                self.question.setText(typed)
             return
         self.conversation.appendPlainText(f"Assistant: {reply.text}\n")
         if self.speak_replies.isChecked() and (said := speakable(reply.text)):

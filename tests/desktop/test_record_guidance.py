@@ -83,6 +83,7 @@ def test_a_missing_key_leads_to_the_settings_field(
     said = page.status.text()
     assert "OpenAI API key" in said and "Settings" in said
     assert "set-secret" not in said and "environment" not in said
+    assert page.question.text() == "hello"  # kept, to ask again once the key is stored
     window.show()
     qtbot.waitExposed(window)
     page.status.linkActivated.emit(f"settings:{Secret.OPENAI_API_KEY.value}")
