@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
 from voxdesk.core.errors import VoxdeskError, user_message
 from voxdesk.core.events import JobUpdated, Subscription
 from voxdesk.core.services import Services
-from voxdesk.core.training.findings import describe
+from voxdesk.core.training.findings import Finding, describe
 from voxdesk.core.training.job_request import (
     MAX_BATCH_SIZE,
     MAX_BETA,
@@ -356,20 +356,15 @@ class FineTunePage(QWidget):
         self.last_report = report
 
     def _errors(self, report: ValidationReport) -> str:
-        """The errors in words, with where to find them: the lines of a file given, or the
-        Dataset page's Validate (the estimate's export is a file the user never sees, and core
-        does not say which example each of its lines was)."""
-        lines: dict[str, list[int]] = {}
+        """The errors in words, each with where it is: the examples of a dataset (core names
+        them, the export being a file the user never sees) or the lines of a file given."""
+        found: dict[str, list[Finding]] = {}
         for finding in report.findings:
-            if finding.severity == "error" and finding.line:
-                lines.setdefault(finding.code, []).append(finding.line)
-        problems = []
-        for code, count in report.format_errors.items():
-            where = lines.get(code, [])
-            at = f"line {_first(where)}" if self.file.text().strip() and where else f"{count}×"
-            problems.append(f"{describe(code)} ({at})")
-        fix = ("" if self.file.text().strip()
-               else " Validate the dataset on the Dataset page to see which examples.")  # fmt: skip
+            if finding.severity == "error":
+                found.setdefault(finding.code, []).append(finding)
+        problems = [_problem(code, found.get(code, []), count)
+                    for code, count in report.format_errors.items()]  # fmt: skip
+        fix = "" if self.file.text().strip() else " Fix or reject them on the Dataset page."
         return f"Errors to fix before training: {'; '.join(problems)}.{fix}"
 
     async def start_job(self, *, confirm: bool = True) -> str:
@@ -607,10 +602,19 @@ class FineTunePage(QWidget):
     # --- helpers ----------------------------------------------------------------------------------
 
 
-def _first(numbers: list[int], shown: int = 3) -> str:
-    """``3, 9, 12 and 4 more``: the first few of a list."""
-    more = f" and {len(numbers) - shown} more" if len(numbers) > shown else ""
-    return ", ".join(str(number) for number in numbers[:shown]) + more
+def _problem(code: str, findings: list[Finding], count: int, shown: int = 3) -> str:
+    """``a message has an unknown role (examples 3, 9, 12 and 4 more)``; a finding about the
+    whole file (too few examples) in its own words."""
+    if findings and not findings[0].line:
+        return findings[0].message
+    places = [(f.example, "example") if f.example is not None else (f.line, "line")
+              for f in findings]  # fmt: skip
+    if not places:  # more than the report lists
+        return f"{describe(code)} ({count}×)"
+    noun = places[0][1] + ("s" if len(places) > 1 else "")
+    more = f" and {len(places) - shown} more" if len(places) > shown else ""
+    numbers = ", ".join(str(number) for number, _ in places[:shown])
+    return f"{describe(code)} ({noun} {numbers}{more})"
 
 
 def _legend_below(chart: pyqtgraph.PlotWidget) -> pyqtgraph.LegendItem:

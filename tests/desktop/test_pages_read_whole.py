@@ -164,12 +164,14 @@ def test_the_estimate_says_its_errors_in_words_and_where(
     assert "a message lacks 'role' or 'content' (line 11)" in said
     assert "a message has an unknown role (line 12)" in said
     assert "unrecognized_role" not in said and "message_missing_key" not in said
-    page.file.clear()  # from a dataset: its export's lines mean nothing to the user
-    approved = NewExample(good, status=Status.APPROVED)  # one: too few to train on
-    qloop.run_until_complete(services.datasets.add("demo", [approved]))
+    page.file.clear()  # from a dataset: named by example id, not by a line of its export
+    ids = qloop.run_until_complete(services.datasets.add(
+        "demo", [NewExample(row, status=Status.APPROVED) for row in (good, wizard, wizard)]
+    ))  # fmt: skip
     page.dataset.addItem("demo")
     page.validation.setValue(0)
     qloop.run_until_complete(page.estimate())
     said = page.estimate_label.text()
-    assert "too few examples (1×)" in said and "line" not in said
-    assert "Validate the dataset on the Dataset page to see which examples" in said
+    assert f"a message has an unknown role (examples {ids[1]}, {ids[2]})" in said
+    assert "the API needs at least 10" in said  # too few: the file's own finding, in words
+    assert "line" not in said and "Fix or reject them on the Dataset page." in said
