@@ -29,11 +29,11 @@ from PySide6.QtWidgets import (
 from voxdesk.core.errors import VoxdeskError, user_message
 from voxdesk.core.models import DownloadProgress, ModelStore, suggest_model
 from voxdesk.core.models.catalogue import Kind
+from voxdesk.core.models.in_use import SETTING, remove_model, setting_value
 from voxdesk.core.models.overview import ModelRow, overview
 from voxdesk.core.services import Services
 from voxdesk.desktop.actions import StatusLine
 
-SETTING: dict[Kind, str] = {"whisper": "speech.whisper_model", "voice": "tts.piper_voice"}
 NAME_ROLE = Qt.ItemDataRole.UserRole
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 1
 AUTOMATIC = "automatic"  # the voice setting's empty value: the best installed for the language
@@ -93,8 +93,7 @@ class ModelPicker(QWidget):
 
     def current(self) -> str:
         """The setting in force."""
-        section, _, name = self.key.partition(".")
-        return str(getattr(getattr(self.services.settings, section), name))
+        return setting_value(self.services.settings_store, self.key)
 
     def selected(self) -> str:
         return self._name_at(self.combo.currentIndex())
@@ -211,11 +210,8 @@ class ModelPicker(QWidget):
         default."""
         if not await self.confirm("Remove model", f"Delete the downloaded '{name}' from the disk?"):
             return
-        await asyncio.to_thread(self.store.remove, name)
-        in_use = name == self.current()
-        if in_use:
-            await self.services.settings_store.set(self.key, None)
-        instead = f"; now using {self.current() or 'the best installed voice'}" if in_use else ""
+        _, reset = await remove_model(name, self.services.settings_store, self.store)
+        instead = f"; now using {self.current() or 'the best installed voice'}" if reset else ""
         self.say(f"Removed '{name}'{instead}.")
 
     def cancel(self) -> None:

@@ -30,10 +30,11 @@ from PySide6.QtWidgets import (
 from voxdesk.core.config import Secret, Settings
 from voxdesk.core.errors import VoxdeskError, user_message
 from voxdesk.core.models.catalogue import Kind
+from voxdesk.core.models.in_use import SETTING
 from voxdesk.core.openai_client import check_key
 from voxdesk.core.services import Services
 from voxdesk.desktop.actions import Actions, StatusLine
-from voxdesk.desktop.models import SETTING, ModelPicker
+from voxdesk.desktop.models import ModelPicker
 
 SECTION_TITLES = {
     "audio": "Audio",
