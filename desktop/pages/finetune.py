@@ -43,6 +43,7 @@ from voxdesk.core.errors import VoxdeskError, user_message
 from voxdesk.core.events import JobUpdated, Subscription
 from voxdesk.core.services import Services
 from voxdesk.core.training.findings import Finding, describe
+from voxdesk.core.training.finetune import Retrying
 from voxdesk.core.training.job_request import (
     MAX_BATCH_SIZE,
     MAX_BETA,
@@ -424,10 +425,14 @@ class FineTunePage(QWidget):
 
     async def _follow(self, job_id: str) -> None:
         try:
-            async for _ in self.services.fine_tuner.follow(job_id):
+            async for _ in self.services.fine_tuner.follow(job_id, waiting=self._say_waiting):
                 await self._job_changed(job_id)
         except VoxdeskError as error:
             self.status.say(f"Lost track of {job_id}: {user_message(error)}", error=True)
+
+    def _say_waiting(self, notice: Retrying) -> None:
+        """OpenAI could not be asked about a job followed here; following goes on after a wait."""
+        self.status.say(notice.describe(), error=True)
 
     async def _follow_updates(self, updates: Subscription[JobUpdated]) -> None:
         """Jobs followed elsewhere (the bot's ``!train``): shown as they change."""

@@ -85,6 +85,28 @@ def test_estimate_start_follow_chart_and_use(
     assert page.services.settings.assistant.model == model
 
 
+def test_following_says_while_openai_cannot_answer(
+    qloop: asyncio.AbstractEventLoop, page_and_server: tuple[FineTunePage, FakeOpenAI],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Following waits an outage out, as it should, but it waited in silence: the page looked
+    as if the job had stopped moving."""
+    page, server = page_and_server
+    said: list[str] = []
+    monkeypatch.setattr(page.status, "say", lambda text, error=False: said.append(text))
+
+    async def scenario() -> str:
+        job_id = await page.start_job(confirm=False)
+        for _ in range(3):  # one poll's tries: the first and the client's own two retries
+            server.fail_next(503, "The server is overloaded")
+        await asyncio.wait_for(page.wait_for(job_id), 60)
+        return job_id
+
+    job_id = qloop.run_until_complete(scenario())
+    assert any(f"Trying job {job_id} again" in line for line in said), said
+    assert page.jobs.jobs[0].status == "succeeded"
+
+
 def test_use_refuses_a_failed_job(
     qloop: asyncio.AbstractEventLoop, page_and_server: tuple[FineTunePage, FakeOpenAI]
 ) -> None:
