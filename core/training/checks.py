@@ -45,29 +45,53 @@ _SECRETS: tuple[tuple[str, re.Pattern[bytes], re.Pattern[str]], ...] = tuple(
 _PHONE = re.compile(r"(?<![\w+])\+?\d(?:[\s().-]?\d){9,14}(?!\w)", re.ASCII)
 _PHONE_MIN_DIGITS = 10
 _NOT_DIGITS = bytes(byte for byte in range(256) if not ord("0") <= byte <= ord("9"))
-# The secrets of _SECRETS (not personal data, which is a person's own business to keep),
-# searched for in one example's text: the anchor first, as a plain-text pattern.
-_EXAMPLE_SECRETS = tuple(
-    (code, re.compile(anchor.pattern.decode()), pattern)
-    for code, anchor, pattern in _SECRETS
-    if code.startswith("secret_")
+# The secrets of _SECRETS (not personal data, which is a person's own business to keep), searched
+# for in one example's text; one search for any of their anchors first: most examples hold none.
+_EXAMPLE_SECRETS = [(code, pattern) for code, _, pattern in _SECRETS if code.startswith("secret_")]
+_SECRET_ANCHORS = re.compile(
+    "|".join(anchor.pattern.decode() for code, anchor, _ in _SECRETS if code.startswith("secret_"))
 )
+_PLAIN_ROLES = frozenset({"system", "user", "assistant"})
+_PLAIN_KEYS = frozenset({"role", "content", "weight"})
+_EXAMPLE_ERRORS = ERRORS - FILE_ERRORS
 
 
 def example_problems(record: Any) -> list[str]:
     """Why one example must not go to a fine-tune as it is: the format errors that make the API
     refuse a file, and secrets that would be trained into a model. Empty when it may go."""
-    if isinstance(record, dict) and "preferred_output" in record:
-        codes = preference_problems(record)
-    else:
-        codes = chat_format_errors(record)
-        if isinstance(record, dict) and isinstance(record.get("messages"), list):
-            codes += assistant_turn_problems(record["messages"]) + tools_problems(record)
-    text = all_text(record)
-    codes += [code for code, anchor, pattern in _EXAMPLE_SECRETS
-              if anchor.search(text) and pattern.search(text)]  # fmt: skip
-    return [code for code in dict.fromkeys(codes) if code in ERRORS - FILE_ERRORS
+    text = _plain_text(record)
+    codes: list[str] = []
+    if text is None:  # not a plain conversation: every check
+        if isinstance(record, dict) and "preferred_output" in record:
+            codes = preference_problems(record)
+        else:
+            codes = chat_format_errors(record)
+            if isinstance(record, dict) and isinstance(record.get("messages"), list):
+                codes += assistant_turn_problems(record["messages"]) + tools_problems(record)
+        text = all_text(record)
+    if _SECRET_ANCHORS.search(text):
+        codes += [code for code, pattern in _EXAMPLE_SECRETS if pattern.search(text)]
+    return [code for code in dict.fromkeys(codes) if code in _EXAMPLE_ERRORS
             or code.startswith("secret_")]  # fmt: skip
+
+
+def _plain_text(record: Any) -> str | None:
+    """All the text of a plain conversation (text turns of system, user and assistant, one of
+    them the assistant's), which passes every format check; None for any other record."""
+    messages = record.get("messages") if type(record) is dict and len(record) == 1 else None
+    if type(messages) is not list:
+        return None
+    contents, answered = [], False
+    for message in messages:
+        if type(message) is not dict or not message.keys() <= _PLAIN_KEYS:
+            return None
+        role, content = message.get("role"), message.get("content")
+        if type(role) is not str or role not in _PLAIN_ROLES or type(content) is not str \
+                or not content.strip():  # fmt: skip
+            return None
+        answered = answered or role == "assistant"
+        contents.append(content)
+    return "\n".join(contents) if answered else None
 
 
 def chat_format_errors(example: Any) -> list[str]:

@@ -364,7 +364,10 @@ class DatasetStore:
         return (await self.add(dataset, [example]))[0]
 
 
-def insert_example(connection: sqlite3.Connection, dataset_id: int, example: NewExample) -> int:
+def insert_example(
+    connection: sqlite3.Connection, dataset_id: int, example: NewExample, record: str | None = None
+) -> int:
+    """Store ``example``; ``record`` is its record as JSON text when the caller made it already."""
     stamp = now()
     cursor = connection.execute(
         "INSERT INTO examples (dataset_id, kind, record, origin, status, tags, note, metadata,"
@@ -372,7 +375,7 @@ def insert_example(connection: sqlite3.Connection, dataset_id: int, example: New
         (
             dataset_id,
             example.kind,
-            json.dumps(example.record, ensure_ascii=False),
+            record or json.dumps(example.record, ensure_ascii=False),
             str(example.origin),
             str(example.status),
             json.dumps(sorted(set(example.tags)), ensure_ascii=False),

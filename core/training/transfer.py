@@ -376,7 +376,7 @@ def _read(
     report: Callable[[int], None],
     stop: threading.Event,
 ) -> None:
-    examples: list[NewExample] = []
+    records: list[tuple[int, Any]] = []  # (line, record)
     problems: list[LineProblem] = []
     position = start
     known = _KnownRecords(connection, dataset_id)
@@ -384,18 +384,47 @@ def _read(
         result.lines_read = line
         if isinstance(record, LineProblem):
             problems.append(record)
-        elif duplicate := known.add(record, line):
-            problems.append(LineProblem(line, duplicate))
         else:
-            examples.append(_imported(record, status, result.import_id, line))
-        if len(examples) + len(problems) >= BATCH_LINES:
-            ids = _commit(connection, dataset_id, examples, problems, result, position, "running")
-            known.stored(ids)
-            examples, problems = [], []
+            records.append((line, record))
+        if len(records) + len(problems) >= BATCH_LINES:
+            _store(connection, dataset_id, known, records, problems, result, position, status)
+            records, problems = [], []
             report(position)
             check_cancelled(stop)
-    _commit(connection, dataset_id, examples, problems, result, position, "finished")
+    _store(connection, dataset_id, known, records, problems, result, position, status, "finished")
     report(source.size)
+
+
+def _store(
+    connection: sqlite3.Connection,
+    dataset_id: int,
+    known: _KnownRecords,
+    records: list[tuple[int, Any]],
+    problems: list[LineProblem],
+    result: ImportResult,
+    position: int,
+    status: Status,
+    state: str = "running",
+) -> None:
+    """Commit a batch: its records but those the dataset or the file had already, which are
+    rejected lines like its malformed ones."""
+    texts = [json.dumps(record, ensure_ascii=False) for _, record in records]
+    keys = np.fromiter((_text_key(text) for text in texts), np.uint64, len(texts))
+    stored = known.find(keys)
+    first_line: dict[int, int] = {}  # key -> line, in this batch
+    examples: list[tuple[NewExample, str]] = []  # with its record as stored
+    new_keys: list[int] = []
+    for (line, record), text, key, example_id in zip(records, texts, keys.tolist(),
+                                                     stored.tolist(), strict=True):  # fmt: skip
+        if example_id >= 0:
+            problems.append(LineProblem(line, f"already in the dataset as example {example_id}"))
+        elif (earlier := first_line.setdefault(key, line)) != line:
+            problems.append(LineProblem(line, f"the same example as line {earlier}: imported once"))
+        else:
+            examples.append((_imported(record, status, result.import_id, line), text))
+            new_keys.append(key)
+    ids = _commit(connection, dataset_id, examples, problems, result, position, state)
+    known.add(np.asarray(new_keys, np.uint64), np.asarray(ids, np.int64))
 
 
 def _imported(record: Any, status: Status, import_id: int, line: int) -> NewExample:
@@ -411,45 +440,41 @@ def _imported(record: Any, status: Status, import_id: int, line: int) -> NewExam
 
 class _KnownRecords:
     """The dataset's examples by a 64-bit hash of their record, so that a line holding one of
-    them again is not imported twice. Sorted arrays, 16 bytes an example: a dict of them would
-    outgrow the import's batch-at-a-time memory on a large dataset."""
+    them again is not imported twice. Sorted runs of arrays, 16 bytes an example (a dict of them
+    would outgrow the import's batch-at-a-time memory on a large dataset), merged as they grow
+    so that adding a batch does not sort them all again."""
 
     def __init__(self, connection: sqlite3.Connection, dataset_id: int) -> None:
+        self.runs: list[tuple[np.ndarray, np.ndarray]] = []  # (keys, ids), sorted by key
         cursor = connection.execute(
             "SELECT id, record FROM examples WHERE dataset_id = ?", (dataset_id,)
         )
-        keys, ids = [np.zeros(0, np.uint64)], [np.zeros(0, np.int64)]
         while rows := cursor.fetchmany(BATCH_LINES):
-            # The stored text is json.dumps of the record, as _record_key makes it.
-            keys.append(np.array([_text_key(row["record"]) for row in rows], np.uint64))
-            ids.append(np.array([row["id"] for row in rows], np.int64))
-        self.keys, self.ids = np.concatenate(keys), np.concatenate(ids)
-        self._sort()
-        self.pending: dict[int, int] = {}  # key -> line, of the examples not yet stored
+            # The stored text is json.dumps of the record, as _store makes it.
+            keys = np.array([_text_key(row["record"]) for row in rows], np.uint64)
+            self.add(keys, np.array([row["id"] for row in rows], np.int64))
 
-    def add(self, record: Any, line: int) -> str | None:
-        """Why ``record`` is not imported when the dataset or the file already has it; else
-        None, and it is remembered as on ``line`` until ``stored``."""
-        key = _text_key(json.dumps(record, ensure_ascii=False))
-        if (earlier := self.pending.get(key)) is not None:
-            return f"the same example as line {earlier}: imported once"
-        at = int(np.searchsorted(self.keys, np.uint64(key)))
-        if at < len(self.keys) and int(self.keys[at]) == key:
-            return f"already in the dataset as example {self.ids[at]}"
-        self.pending[key] = line
-        return None
+    def find(self, keys: np.ndarray) -> np.ndarray:
+        """The id of the example with each key, -1 where there is none."""
+        found = np.full(len(keys), -1, np.int64)
+        for run_keys, run_ids in self.runs:
+            at = np.minimum(np.searchsorted(run_keys, keys), len(run_keys) - 1)
+            hit = run_keys[at] == keys
+            found[hit] = run_ids[at[hit]]
+        return found
 
-    def stored(self, ids: list[int]) -> None:
-        """The pending examples were stored, in the order they were added, as ``ids``."""
-        pending = np.fromiter(self.pending, np.uint64, len(self.pending))
-        self.keys = np.concatenate([self.keys, pending])
-        self.ids = np.concatenate([self.ids, np.asarray(ids, np.int64)])
-        self._sort()
-        self.pending.clear()
-
-    def _sort(self) -> None:
-        order = np.argsort(self.keys, kind="stable")
-        self.keys, self.ids = self.keys[order], self.ids[order]
+    def add(self, keys: np.ndarray, ids: np.ndarray) -> None:
+        if not len(keys):
+            return
+        self.runs.append((keys, ids))
+        # Like a binary counter: a run is merged into the one before while that is no longer.
+        while len(self.runs) > 1 and len(self.runs[-2][0]) <= 2 * len(self.runs[-1][0]):
+            (later_keys, later_ids), (earlier_keys, earlier_ids) = self.runs.pop(), self.runs.pop()
+            self.runs.append((np.concatenate([earlier_keys, later_keys]),
+                              np.concatenate([earlier_ids, later_ids])))  # fmt: skip
+        keys, ids = self.runs[-1]
+        order = np.argsort(keys, kind="stable")
+        self.runs[-1] = (keys[order], ids[order])
 
 
 def _text_key(text: str) -> int:
@@ -459,7 +484,7 @@ def _text_key(text: str) -> int:
 def _commit(
     connection: sqlite3.Connection,
     dataset_id: int,
-    examples: list[NewExample],
+    examples: list[tuple[NewExample, str]],
     problems: list[LineProblem],
     result: ImportResult,
     position: int,
@@ -468,7 +493,7 @@ def _commit(
     """Store a batch with its rejected lines and how far the import got, all or nothing;
     returns the ids of its examples."""
     with Transaction(connection):
-        ids = [insert_example(connection, dataset_id, example) for example in examples]
+        ids = [insert_example(connection, dataset_id, *example) for example in examples]
         connection.executemany(
             "INSERT INTO import_problems (import_id, line, message) VALUES (?, ?, ?)",
             [(result.import_id, problem.line, problem.message) for problem in problems],

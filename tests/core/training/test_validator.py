@@ -6,13 +6,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from bench import cookbook_baseline
 from bench.dataset_file import write_dataset
 from voxdesk.core.training import scan, stretches
+from voxdesk.core.training.checks import example_problems
 from voxdesk.core.training.tokens import REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE, count_texts
 from voxdesk.core.training.validator import (
     ValidationReport,
@@ -319,3 +321,23 @@ def test_preference_pairs_are_counted_for_tokens_and_cost() -> None:
     assert report.assistant_tokens_per_example is not None
     assert report.assistant_tokens_per_example.maximum == contents[1] + contents[2]
     assert report.cost is not None and report.cost.trained_tokens == report.charged_tokens > 0
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(records)
+@example({"messages": [{"role": "user", "content": "k"},
+                       {"role": "assistant", "content": "sk-proj-" + "a1" * 12}]})  # fmt: skip
+@example({"messages": [{"role": "user", "content": "no answer"}]})
+@example({"messages": [{"role": "user", "content": " "}, {"role": "assistant", "content": "x"}]})
+def test_the_import_refuses_what_the_validator_refuses(record: Any) -> None:
+    """The import approves an example only when the validator finds it no error (but the
+    file's) and no secret: one verdict, however the example is read."""
+    line = json.dumps(record)
+    try:
+        orjson.loads(line)
+    except orjson.JSONDecodeError:
+        assume(False)  # a lone surrogate: the import rejects the line before any check
+    report = validate_lines([line])
+    refused = {f.code for f in report.findings if f.line == 1
+               and (f.severity == "error" or f.code.startswith("secret_"))}  # fmt: skip
+    assert set(example_problems(record)) == refused
