@@ -74,6 +74,22 @@ async def test_a_value_may_start_with_a_dash() -> None:
     assert load_settings(settings_path()).discord.prefix == "-x"
 
 
+async def test_lists_and_mappings_are_typed_as_on_the_settings_page() -> None:
+    """The window takes 'piper, espeak' and '123: en-US'; the CLI took JSON only, and refused
+    them as 'not a valid list'."""
+    run = await voxdesk("config", "set", "tts.fallbacks", "piper, espeak")
+    assert run.code == 0, run.err
+    run = await voxdesk("config", "set", "discord.guild_languages", "123: en-US, 456: ru-RU")
+    assert run.code == 0, run.err
+    saved = load_settings(settings_path())
+    assert saved.tts.fallbacks == ["piper", "espeak"]
+    assert saved.discord.guild_languages == {"123": "en-US", "456": "ru-RU"}
+    run = await voxdesk("config", "set", "discord.guild_languages", "123 en-US")
+    assert_one_line_error(run, "Not saved", "discord.guild_languages", "'123 en-US' is not a pair")
+    run = await voxdesk("config", "set", "tts.fallbacks", '["espeak"]')  # JSON still works
+    assert run.code == 0 and load_settings(settings_path()).tts.fallbacks == ["espeak"]
+
+
 async def test_a_base_url_must_be_http() -> None:
     for value in ("notaurl", "ftp://files.example/v1", "https://", "http://127.0.0.1:x/v1"):
         run = await voxdesk("config", "set", "openai.base_url", value)

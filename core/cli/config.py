@@ -6,13 +6,14 @@ import asyncio
 import json
 import os
 import sys
-from typing import Annotated, Any
+from typing import Annotated, Any, get_origin
 
 import tomli_w
 import typer
 
 from voxdesk.core.cli.context import get_context, user_errors
-from voxdesk.core.config import Secret, SettingsFile, SettingsStore
+from voxdesk.core.config import Secret, SettingsError, SettingsFile, SettingsStore
+from voxdesk.core.config.lines import list_from_line, mapping_from_line
 from voxdesk.core.errors import VoxdeskError
 from voxdesk.core.logs import redact
 
@@ -114,19 +115,29 @@ def forget_secret(ctx: typer.Context, secret: SecretArgument) -> None:
 
 def _parse(key: str, value: str) -> Any:
     """Command-line text to what pydantic validates: text stays text (a role id is a name);
-    numbers, booleans, lists and mappings are read as JSON; 'none' means the default."""
+    a list is ``a, b`` and a mapping ``key: value, key: value``, as on the Settings page (or
+    JSON); numbers and booleans are read as JSON; 'none' means the default."""
     if value.lower() in ("none", "null", ""):
         return None
-    if _is_text(key):
+    kind = _annotation(key)
+    if kind in (str, str | None):
         return value
+    if value.lstrip()[:1] not in ("[", "{"):
+        if get_origin(kind) is list:
+            return list_from_line(value)
+        if get_origin(kind) is dict:
+            try:
+                return mapping_from_line(value)
+            except ValueError as error:
+                raise SettingsError(f"Not saved: {key}: {error}.") from None
     try:
         return json.loads(value.lower() if value.lower() in ("true", "false") else value)
     except ValueError:
         return value  # pydantic names what is wrong with it
 
 
-def _is_text(key: str) -> bool:
+def _annotation(key: str) -> Any:
     section, _, name = key.partition(".")
     group = SettingsFile.model_fields.get(section)
     fields = getattr(group.annotation, "model_fields", {}) if group else {}
-    return name in fields and fields[name].annotation in (str, str | None)
+    return fields[name].annotation if name in fields else None

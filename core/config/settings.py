@@ -234,7 +234,8 @@ class DiscordSettings(_Section):
         True, description="Also speak replies in a voice channel the bot has joined."
     )
     guild_languages: dict[str, str] = Field(
-        default_factory=dict, description='Speech language per guild id, e.g. {"123": "en-US"}.'
+        default_factory=dict,
+        description="Speech language per guild id, e.g. 123456789: en-US, 987654321: ru-RU.",
     )
     language: str = Field("ru-RU", description="Speech language where no guild setting applies.")
     dataset: str = Field(

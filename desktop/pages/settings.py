@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from voxdesk.core.config import Secret, Settings
+from voxdesk.core.config.lines import as_line, list_from_line, mapping_from_line
 from voxdesk.core.errors import VoxdeskError, user_message
 from voxdesk.core.models.catalogue import Kind
 from voxdesk.core.models.in_use import SETTING
@@ -86,7 +87,7 @@ class FieldEditor:
             widget.setValue(value)
         else:
             assert isinstance(widget, QLineEdit)
-            widget.setText(_as_text(value))
+            widget.setText(as_line(value))
         self._shown = self._state()
 
     def edited(self) -> bool:
@@ -110,31 +111,12 @@ class FieldEditor:
         if not isinstance(self.widget, QLineEdit):
             return state
         text = str(state).strip()
-        items = [item.strip() for item in text.split(",") if item.strip()]
         if get_origin(self.kind) is list:
-            return items
+            return list_from_line(text)
         if get_origin(self.kind) is dict:
-            return dict(_pair(item) for item in items)
+            return mapping_from_line(text)
         # An empty box is "not set" where the field may be None, and an empty text where not.
         return None if self.optional and not text else text
-
-
-def _as_text(value: Any) -> str:
-    """A value as typed in a line: a list as ``a, b``, a mapping as ``key: value, key: value``."""
-    if isinstance(value, dict):
-        return ", ".join(f"{key}: {_as_text(item)}" for key, item in value.items())
-    if isinstance(value, list):
-        return ", ".join(_as_text(item) for item in value)
-    if isinstance(value, bool):
-        return str(value).lower()
-    return str(value if value is not None else "")
-
-
-def _pair(item: str) -> tuple[str, str]:
-    key, colon, value = (part.strip() for part in item.partition(":"))
-    if not colon or not key or not value:
-        raise ValueError(f"'{item}' is not a pair: write key: value, separated by commas")
-    return key, value
 
 
 def _number_box(info: FieldInfo, kind: type) -> QSpinBox | QDoubleSpinBox:
