@@ -88,6 +88,8 @@ async def test_import_approves_only_what_can_be_trained_on(tmp_path: Path) -> No
     assert KEY not in run.out
     run = await voxdesk("dataset", "list")
     assert re.search(r"t1\s+│ 10\s+│ 3\s+│", run.out), run.out  # approved, candidate
+    run = await voxdesk("dataset", "show", "t1", "--status", "candidate")
+    assert "[redacted]" in run.out and "sk-proj" not in run.out
 
     out = tmp_path / "out.jsonl"
     run = await voxdesk("dataset", "export", "t1", str(out))

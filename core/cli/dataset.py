@@ -16,6 +16,7 @@ from rich.table import Table
 
 from voxdesk.core.cli.context import get_context, user_errors
 from voxdesk.core.errors import VoxdeskError
+from voxdesk.core.logs import redact
 from voxdesk.core.services import Services
 from voxdesk.core.training.findings import capped
 from voxdesk.core.training.store import DatasetStore, Status
@@ -307,8 +308,9 @@ def _last(messages: list[dict[str, Any]], role: str) -> dict[str, Any]:
 
 
 def _short(content: Any, width: int = 48) -> str:
-    text = " ".join(str(content or "").split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+    """A table cell: one line, cut to ``width``, no secret (an example may quote a key)."""
+    text = redact(" ".join(str(content or "").split()))
+    return escape(text if len(text) <= width else text[: width - 1] + "…")
 
 
 class _bytes_progress:
