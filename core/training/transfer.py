@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 import orjson
 from xxhash import xxh3_64_intdigest, xxh3_128
 
@@ -326,15 +325,16 @@ def _import(
 def _add_reports(connection: sqlite3.Connection, dataset_id: int, result: ImportResult) -> None:
     """The import's rejected lines and the examples it kept back, the first of each."""
     result.problems = _problems(connection, result.import_id, 0, MAX_REPORTED_PROBLEMS)
+    held = "FROM examples WHERE dataset_id = ? AND json_extract(metadata, '$.import.id') = ?"
+    where = (dataset_id, result.import_id)
+    result.held = connection.execute(f"SELECT COUNT(*) {held}", where).fetchone()[0]
     rows = connection.execute(
         "SELECT id, json_extract(metadata, '$.import.line') AS line,"
-        " json_extract(metadata, '$.import.problems') AS problems FROM examples"
-        " WHERE dataset_id = ? AND json_extract(metadata, '$.import.id') = ? ORDER BY id",
-        (dataset_id, result.import_id),
-    ).fetchall()
-    result.held = len(rows)
+        f" json_extract(metadata, '$.import.problems') AS problems {held} ORDER BY id LIMIT ?",
+        (*where, MAX_REPORTED_PROBLEMS),
+    )
     result.held_examples = [HeldExample(row["line"], row["id"], json.loads(row["problems"]))
-                            for row in rows[:MAX_REPORTED_PROBLEMS]]  # fmt: skip
+                            for row in rows]  # fmt: skip
 
 
 def _begin(
@@ -380,18 +380,22 @@ def _read(
     problems: list[LineProblem] = []
     position = start
     known = _KnownRecords(connection, dataset_id)
-    for line, position, record in source.rows(source.path, start, result.lines_read):
-        result.lines_read = line
-        if isinstance(record, LineProblem):
-            problems.append(record)
-        else:
-            records.append((line, record))
-        if len(records) + len(problems) >= BATCH_LINES:
-            _store(connection, dataset_id, known, records, problems, result, position, status)
-            records, problems = [], []
-            report(position)
-            check_cancelled(stop)
-    _store(connection, dataset_id, known, records, problems, result, position, status, "finished")
+    try:
+        for line, position, record in source.rows(source.path, start, result.lines_read):
+            result.lines_read = line
+            if isinstance(record, LineProblem):
+                problems.append(record)
+            else:
+                records.append((line, record))
+            if len(records) + len(problems) >= BATCH_LINES:
+                _store(connection, dataset_id, known, records, problems, result, position, status)
+                records, problems = [], []
+                report(position)
+                check_cancelled(stop)
+        _store(connection, dataset_id, known, records, problems, result, position, status,
+               "finished")  # fmt: skip
+    finally:
+        known.close()
     report(source.size)
 
 
@@ -409,22 +413,21 @@ def _store(
     """Commit a batch: its records but those the dataset or the file had already, which are
     rejected lines like its malformed ones."""
     texts = [json.dumps(record, ensure_ascii=False) for _, record in records]
-    keys = np.fromiter((_text_key(text) for text in texts), np.uint64, len(texts))
+    keys = [_text_key(text) for text in texts]
     stored = known.find(keys)
     first_line: dict[int, int] = {}  # key -> line, in this batch
     examples: list[tuple[NewExample, str]] = []  # with its record as stored
     new_keys: list[int] = []
-    for (line, record), text, key, example_id in zip(records, texts, keys.tolist(),
-                                                     stored.tolist(), strict=True):  # fmt: skip
-        if example_id >= 0:
-            problems.append(LineProblem(line, f"already in the dataset as example {example_id}"))
+    for (line, record), text, key in zip(records, texts, keys, strict=True):
+        if key in stored:
+            problems.append(LineProblem(line, f"already in the dataset as example {stored[key]}"))
         elif (earlier := first_line.setdefault(key, line)) != line:
             problems.append(LineProblem(line, f"the same example as line {earlier}: imported once"))
         else:
             examples.append((_imported(record, status, result.import_id, line), text))
             new_keys.append(key)
     ids = _commit(connection, dataset_id, examples, problems, result, position, state)
-    known.add(np.asarray(new_keys, np.uint64), np.asarray(ids, np.int64))
+    known.add(new_keys, ids)
 
 
 def _imported(record: Any, status: Status, import_id: int, line: int) -> NewExample:
@@ -440,45 +443,44 @@ def _imported(record: Any, status: Status, import_id: int, line: int) -> NewExam
 
 class _KnownRecords:
     """The dataset's examples by a 64-bit hash of their record, so that a line holding one of
-    them again is not imported twice. Sorted runs of arrays, 16 bytes an example (a dict of them
-    would outgrow the import's batch-at-a-time memory on a large dataset), merged as they grow
-    so that adding a batch does not sort them all again."""
+    them again is not imported twice. They are kept in a temporary table of the connection:
+    SQLite's pages, not Python objects, so that a large dataset costs the import no memory."""
 
     def __init__(self, connection: sqlite3.Connection, dataset_id: int) -> None:
-        self.runs: list[tuple[np.ndarray, np.ndarray]] = []  # (keys, ids), sorted by key
+        self.connection = connection
+        connection.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS import_keys (key INTEGER PRIMARY KEY, id INTEGER)"
+        )
+        connection.execute("DELETE FROM temp.import_keys")  # left by an import that failed
         cursor = connection.execute(
             "SELECT id, record FROM examples WHERE dataset_id = ?", (dataset_id,)
         )
         while rows := cursor.fetchmany(BATCH_LINES):
             # The stored text is json.dumps of the record, as _store makes it.
-            keys = np.array([_text_key(row["record"]) for row in rows], np.uint64)
-            self.add(keys, np.array([row["id"] for row in rows], np.int64))
+            self.add([_text_key(row["record"]) for row in rows], [row["id"] for row in rows])
 
-    def find(self, keys: np.ndarray) -> np.ndarray:
-        """The id of the example with each key, -1 where there is none."""
-        found = np.full(len(keys), -1, np.int64)
-        for run_keys, run_ids in self.runs:
-            at = np.minimum(np.searchsorted(run_keys, keys), len(run_keys) - 1)
-            hit = run_keys[at] == keys
-            found[hit] = run_ids[at[hit]]
-        return found
+    def find(self, keys: list[int]) -> dict[int, int]:
+        """The id of the example with each key that has one."""
+        rows = self.connection.execute(
+            "SELECT key, id FROM temp.import_keys WHERE key IN (SELECT value FROM json_each(?))",
+            (json.dumps(keys),),
+        )
+        return {row["key"]: row["id"] for row in rows}
 
-    def add(self, keys: np.ndarray, ids: np.ndarray) -> None:
-        if not len(keys):
-            return
-        self.runs.append((keys, ids))
-        # Like a binary counter: a run is merged into the one before while that is no longer.
-        while len(self.runs) > 1 and len(self.runs[-2][0]) <= 2 * len(self.runs[-1][0]):
-            (later_keys, later_ids), (earlier_keys, earlier_ids) = self.runs.pop(), self.runs.pop()
-            self.runs.append((np.concatenate([earlier_keys, later_keys]),
-                              np.concatenate([earlier_ids, later_ids])))  # fmt: skip
-        keys, ids = self.runs[-1]
-        order = np.argsort(keys, kind="stable")
-        self.runs[-1] = (keys[order], ids[order])
+    def add(self, keys: list[int], ids: list[int]) -> None:
+        with Transaction(self.connection):
+            self.connection.executemany(
+                "INSERT OR IGNORE INTO temp.import_keys (key, id) VALUES (?, ?)",
+                zip(keys, ids, strict=True),
+            )
+
+    def close(self) -> None:
+        self.connection.execute("DROP TABLE temp.import_keys")
 
 
 def _text_key(text: str) -> int:
-    return xxh3_64_intdigest(text.encode("utf-8", "surrogatepass"))
+    # shifted into SQLite's signed 64-bit integers
+    return xxh3_64_intdigest(text.encode("utf-8", "surrogatepass")) - (1 << 63)
 
 
 def _commit(
