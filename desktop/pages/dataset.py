@@ -189,11 +189,11 @@ class DatasetPage(QWidget):
         chosen = self.selected_examples()
         if not chosen:
             raise VoxdeskError("Select the examples first.")
-        await self.services.datasets.set_status([e.id for e in chosen], status)
+        change = await self.services.datasets.set_status([e.id for e in chosen], status)
         for example in chosen:
             self.examples.replace(await self.services.datasets.get(example.id))
         await self.refresh()
-        self.status.say(f"{status.value.capitalize()} {len(chosen)} example(s).")
+        self.status.say(change.summary(), error=bool(change.problems))
 
     def edit_selected(self, text: str | None = None) -> None:
         chosen = self.selected_examples()

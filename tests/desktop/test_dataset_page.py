@@ -94,6 +94,24 @@ def test_review_candidates_and_edit(
     assert page.datasets.item(0).text() == "bot\n15 approved, 0 to review"
 
 
+def test_approving_an_example_that_needs_fixing_says_so(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: Services, tmp_path: Path
+) -> None:
+    """Core tells what still fails validation in what was approved; the page said only
+    'Approved 1 example(s).'"""
+    page = page_with_data(qloop, qtbot, services, tmp_path)
+    unanswered = {"messages": [{"role": "user", "content": "Столица Испании?"}]}
+    qloop.run_until_complete(
+        services.datasets.add("bot", [NewExample(unanswered, status=Status.CANDIDATE)])
+    )
+    page.status_filter.setCurrentText("candidate")
+    qloop.run_until_complete(page.background.settle())
+    page.table.selectRow(0)
+    page.approve()
+    qloop.run_until_complete(page.background.settle())
+    assert page.status.text().startswith("Approved 1 of 1 examples. To fix before fine-tuning:")
+
+
 def test_validation_findings_select_their_example(
     qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: Services, tmp_path: Path
 ) -> None:
