@@ -97,6 +97,18 @@ async def test_a_base_url_must_be_http() -> None:
     assert not settings_path().exists()
 
 
+async def test_a_file_with_a_base_url_refused_today_still_loads_and_can_be_mended() -> None:
+    """Any base URL was saved before they were checked: such a file stopped every command,
+    the bot and the window, and even the `config set` that would mend it."""
+    settings_path().parent.mkdir(parents=True, exist_ok=True)
+    settings_path().write_text('[openai]\nbase_url = "localhost:8080/v1"\n', encoding="utf-8")
+    run = await voxdesk("config", "show")
+    assert run.code == 0 and 'base_url = "localhost:8080/v1"' in run.out, run.err
+    run = await voxdesk("config", "set", "openai.base_url", "none")
+    assert run.code == 0, run.err
+    assert load_settings(settings_path()).openai.base_url is None
+
+
 async def test_a_base_urls_password_is_never_shown() -> None:
     run = await voxdesk("config", "set", "openai.base_url", "http://alice:hunter22@127.0.0.1:x/")
     assert_one_line_error(run, "'http://[redacted]@127.0.0.1:x/' is not an http(s) URL")

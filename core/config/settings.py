@@ -19,8 +19,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    HttpUrl,
-    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
@@ -29,7 +27,6 @@ from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from voxdesk.core.errors import VoxdeskError
-from voxdesk.core.logs import redact
 
 APP_NAME = "voxdesk"
 CONFIG_PATH_VARIABLE = "VOXDESK_CONFIG"
@@ -37,7 +34,6 @@ CONFIG_PATH_VARIABLE = "VOXDESK_CONFIG"
 # 100,000 crash the process. More threads than cores only slow it down; 64 covers big machines.
 MAX_WHISPER_THREADS = 64
 Voice = Literal["gtts", "piper", "espeak"]
-_HTTP_URL = TypeAdapter(HttpUrl)
 # Discord ids are 64-bit snowflakes; TOML integers are signed 64-bit.
 DiscordId = Annotated[int, Field(gt=0, lt=2**63)]
 # What a voice message addressed to the bot gets besides its transcript.
@@ -174,23 +170,6 @@ class OpenAISettings(_Section):
         description="Seconds between checks on a running fine-tuning job.",
         json_schema_extra={"unit": "s"},
     )
-
-    @field_validator("base_url")
-    @classmethod
-    def _an_http_url(cls, value: str | None) -> str | None:
-        # The OpenAI client takes any text and every request then fails far from here.
-        if not value:
-            return value
-        try:
-            _HTTP_URL.validate_python(value)  # checked only: the text is kept as written
-        except ValidationError:
-            raise PydanticCustomError(
-                "base_url",
-                "'{url}' is not an http(s) URL such as https://api.example.com/v1; leave it "
-                "empty for api.openai.com",
-                {"url": redact(value)},  # its user:password@ stays out of the message
-            ) from None
-        return value
 
 
 class AssistantSettings(_Section):

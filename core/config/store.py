@@ -22,7 +22,7 @@ from typing import Any
 
 import filelock
 import tomli_w
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, HttpUrl, TypeAdapter, ValidationError
 
 from voxdesk.core.config.secrets import Secret, SecretStore
 from voxdesk.core.config.settings import (
@@ -35,6 +35,7 @@ from voxdesk.core.config.settings import (
     summarize_validation,
 )
 from voxdesk.core.events import EventBus, SettingsChanged
+from voxdesk.core.logs import redact
 from voxdesk.core.models import ModelNotInstalled, ModelStore
 
 LOCK_TIMEOUT = 10  # seconds; a writer holds the lock for milliseconds
@@ -42,6 +43,8 @@ LOCK_TIMEOUT = 10  # seconds; a writer holds the lock for milliseconds
 _SECRET_SHAPES = re.compile(
     r"\bsk-[A-Za-z0-9_-]{20,}|[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{25,}"
 )
+
+_HTTP_URL = TypeAdapter(HttpUrl)
 
 
 class SettingsStore:
@@ -149,6 +152,7 @@ class SettingsStore:
         for key, value in changes.items():
             _refuse_secrets(key, value, known)
         _refuse_a_missing_model(changes.get("speech.whisper_model"))
+        _refuse_a_bad_base_url(changes.get("openai.base_url"))
         with self._locked(otherwise="nothing was saved"):
             data = read_settings_file(self.path)
             for key, value in changes.items():
@@ -290,6 +294,21 @@ def _refuse_a_missing_model(name: Any) -> None:
             f"Not saved: speech.whisper_model: {error}",
             hint=f"Download it first: `voxdesk models download {name}`; or choose a bundled "
             f"model ({', '.join(BUNDLED)}).",
+        ) from None
+
+
+def _refuse_a_bad_base_url(url: Any) -> None:
+    """The OpenAI client takes any text, and every request then fails far from here. Checked
+    when chosen, not when a file is read: a file that once took any text must still load (and
+    be mended with ``config set``); its requests then say the URL is wrong."""
+    if not isinstance(url, str) or not url:
+        return
+    try:
+        _HTTP_URL.validate_python(url)  # checked only: the text is kept as written
+    except ValidationError:
+        raise SettingsError(  # its user:password@ stays out of the message
+            f"Not saved: openai.base_url: '{redact(url)}' is not an http(s) URL such as "
+            "https://api.example.com/v1; leave it empty for api.openai.com."
         ) from None
 
 
