@@ -86,6 +86,7 @@ class FineTunePage(QWidget):
         self.remote_jobs = RemoteJobsModel()
         self._points: list[MetricPoint] = []  # the selected job's, for the hover line
         self._followers: dict[str, asyncio.Task[None]] = {}
+        self._waiting: set[str] = set()  # followed jobs whose last poll OpenAI did not answer
         self._listener: asyncio.Task[None] | None = None
         self.last_report: ValidationReport | None = None
         self._build()
@@ -426,12 +427,16 @@ class FineTunePage(QWidget):
     async def _follow(self, job_id: str) -> None:
         try:
             async for _ in self.services.fine_tuner.follow(job_id, waiting=self._say_waiting):
+                if job_id in self._waiting:  # the red line would stay, as if OpenAI still were away
+                    self._waiting.discard(job_id)
+                    self.status.say(f"OpenAI answers again: following {job_id}.")
                 await self._job_changed(job_id)
         except VoxdeskError as error:
             self.status.say(f"Lost track of {job_id}: {user_message(error)}", error=True)
 
     def _say_waiting(self, notice: Retrying) -> None:
         """OpenAI could not be asked about a job followed here; following goes on after a wait."""
+        self._waiting.add(notice.job_id)
         self.status.say(notice.describe(), error=True)
 
     async def _follow_updates(self, updates: Subscription[JobUpdated]) -> None:

@@ -104,6 +104,8 @@ def test_following_says_while_openai_cannot_answer(
 
     job_id = qloop.run_until_complete(scenario())
     assert any(f"Trying job {job_id} again" in line for line in said), said
+    waited = next(i for i, line in enumerate(said) if f"Trying job {job_id} again" in line)
+    assert f"OpenAI answers again: following {job_id}." in said[waited:]  # not left in red
     assert page.jobs.jobs[0].status == "succeeded"
 
 
