@@ -141,6 +141,23 @@ async def test_a_file_with_nothing_to_import_fails(
         assert run.code == 1 and "Imported 0 examples" in run.out and "line 2: not UTF-8" in run.out
 
 
+async def test_importing_only_repeats_succeeds_and_only_malformed_lines_fail(
+    tmp_path: Path,
+) -> None:
+    first, again, broken = tmp_path / "a.jsonl", tmp_path / "b.jsonl", tmp_path / "c.jsonl"
+    first.write_text("".join(chat_line(i) + "\n" for i in range(3)))
+    again.write_text("".join(chat_line(i) + "\n" for i in (2, 1, 0, 0)))  # nothing new
+    broken.write_text("{bad\n[1]\n")
+    assert (await voxdesk("dataset", "import", "t1", str(first))).code == 0
+    run = await voxdesk("dataset", "import", "t1", str(again))
+    assert run.code == 0, run.out
+    assert "Imported 0 examples into 't1' from 4 lines; 4 rejected." in run.out
+    assert "line 1: already in the dataset as example 3" in run.out
+    for _ in range(2):  # the same verdict when the finished import is asked again
+        run = await voxdesk("dataset", "import", "t1", str(broken))
+        assert run.code == 1 and "line 2: neither a chat example" in run.out, run.out
+
+
 @pytest.mark.parametrize("place", ["/proc/x.jsonl", "folder", "file/x.jsonl", "file/a/x.jsonl"])
 async def test_export_to_a_place_it_cannot_write_says_so(tmp_path: Path, place: str) -> None:
     data = tmp_path / "good.jsonl"

@@ -71,7 +71,8 @@ def import_command(
     """Import a JSONL or CSV file; every malformed line is reported with its number.
 
     The same file again goes on where an interrupted import of it stopped, and changes nothing
-    once it has been imported in full.
+    once it has been imported in full. Exits 1 when no line of the file holds an example (lines
+    the dataset already holds count as examples: re-importing a grown export is a success).
     """
     cli = get_context(ctx)
     with user_errors(cli.console):
@@ -89,8 +90,8 @@ def import_command(
             result = cli.run(work)
         if not as_json:
             _print_import(result, file, cli.out)
-        if not result.imported and not result.finished_before:
-            raise typer.Exit(1)  # nothing of the file could be used
+        if result.found_nothing:
+            raise typer.Exit(1)
 
 
 @dataset_app.command("imports")

@@ -55,6 +55,9 @@ VALIDATION_TAG = "validation"
 _CSV_COLUMNS = frozenset({"prompt", "completion"})  # needed; "system" may be there too
 _CSV_DELIMITERS = (",", ";", "\t")
 _READ_BLOCK = 1 << 20
+# How a repeated example's line is rejected; the import counts these lines by their message.
+_IN_DATASET = "already in the dataset as example"
+_IN_FILE = "the same example as line"
 # JSON allows these unescaped, but str.splitlines() and some JSONL readers end a line at them.
 _LINE_BREAKS_ESCAPED = {ord(c): f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"}
 
@@ -96,6 +99,13 @@ class ImportResult:
     finished_before: str | None = None  # when the file had already been imported in full
     held: int = 0  # of the imported, kept as candidates to fix (see HeldExample)
     held_examples: list[HeldExample] = field(default_factory=list)  # the first reported
+    repeats: int = 0  # of the rejected, examples the dataset or the file held already
+
+    @property
+    def found_nothing(self) -> bool:
+        """No line held an example: the file was of no use (a failed import). Repeats are
+        examples found: importing a grown export again with nothing new is a success."""
+        return not self.imported and not self.repeats
 
     def summary(self, file_name: str) -> str:
         """One line for the user: what was imported, and whether it went on or was done before."""
@@ -323,8 +333,15 @@ def _import(
 
 
 def _add_reports(connection: sqlite3.Connection, dataset_id: int, result: ImportResult) -> None:
-    """The import's rejected lines and the examples it kept back, the first of each."""
+    """The import's rejected lines (how many were repeats) and the examples it kept back, the
+    first of each."""
     result.problems = _problems(connection, result.import_id, 0, MAX_REPORTED_PROBLEMS)
+    # Counted from the database: a resumed import's earlier runs rejected lines too.
+    result.repeats = connection.execute(
+        "SELECT COUNT(*) FROM import_problems WHERE import_id = ?"
+        " AND (message LIKE ? OR message LIKE ?)",
+        (result.import_id, f"{_IN_DATASET}%", f"{_IN_FILE}%"),
+    ).fetchone()[0]
     held = "FROM examples WHERE dataset_id = ? AND json_extract(metadata, '$.import.id') = ?"
     where = (dataset_id, result.import_id)
     result.held = connection.execute(f"SELECT COUNT(*) {held}", where).fetchone()[0]
@@ -420,9 +437,9 @@ def _store(
     new_keys: list[int] = []
     for (line, record), text, key in zip(records, texts, keys, strict=True):
         if key in stored:
-            problems.append(LineProblem(line, f"already in the dataset as example {stored[key]}"))
+            problems.append(LineProblem(line, f"{_IN_DATASET} {stored[key]}"))
         elif (earlier := first_line.setdefault(key, line)) != line:
-            problems.append(LineProblem(line, f"the same example as line {earlier}: imported once"))
+            problems.append(LineProblem(line, f"{_IN_FILE} {earlier}: imported once"))
         else:
             examples.append((_imported(record, status, result.import_id, line), text))
             new_keys.append(key)
