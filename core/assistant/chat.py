@@ -7,14 +7,15 @@ import importlib.resources
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-import openai
+from typing import TYPE_CHECKING, Any
 
 from voxdesk.core.config.settings import AssistantSettings
 from voxdesk.core.config.store import SettingsWatch
 from voxdesk.core.openai_client import LazyClient, OpenAIError, explain
 from voxdesk.core.training.tokens import TOKENS_PER_MESSAGE, count_texts, encoding_for_model
+
+if TYPE_CHECKING:
+    import openai
 
 Message = dict[str, Any]
 
@@ -92,6 +93,8 @@ class Assistant:
         return [{"role": "system", "content": self.system_prompt}, *self._trim(messages)]
 
     async def _complete(self, prompt: list[Message]) -> str:
+        import openai  # where used, as in voxdesk.core.openai_client: it is slow to import
+
         try:
             async with self._openai.use() as client:
                 response = await client.chat.completions.create(

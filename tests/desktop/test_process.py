@@ -166,3 +166,11 @@ def test_the_app_starts_without_the_openai_sdk(started_app: StartedApp) -> None:
     """Importing the OpenAI SDK takes some 0.6 s; the window started in 2.2 s with it, 1.05
     without. Nothing at start-up needs it while no key is set; it is imported on first use."""
     assert not started_app.openai_imported
+
+
+def test_the_bots_modules_do_not_import_the_openai_sdk() -> None:
+    """The window starts the bot when a token is set: its modules took the SDK's 0.6 s of
+    imports on the window's loop (through the assistant's types), key or no key."""
+    code = "import sys, voxdesk.bridge.runner; print('openai' in sys.modules)"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert run.stdout.strip() == "False", run.stderr
