@@ -176,6 +176,19 @@ async def test_export_to_a_place_it_cannot_write_says_so(tmp_path: Path, place: 
     assert "unexpected" not in run.err and "/." not in run.err  # no hidden temporary file
 
 
+UTF16 = "x.jsonl is UTF-16 text; JSONL must be UTF-8. Save it as UTF-8"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize("command", ["import", "validate"])
+async def test_a_utf16_file_is_named_utf16(tmp_path: Path, encoding: str, command: str) -> None:
+    data = tmp_path / "x.jsonl"
+    mark = "\ufeff" if encoding != "utf-16" else ""  # "utf-16" writes the mark itself
+    data.write_bytes((mark + chat_line(0) + "\n").encode(encoding))
+    run = await voxdesk("dataset", command, *(["t1"] if command == "import" else []), str(data))
+    assert_one_line_error(run, UTF16)
+
+
 @pytest.mark.parametrize(
     ("name", "content", "says"),
     [("x.jsonl", bytes(range(256)) * 20, "x.jsonl holds binary data, not lines of text."),

@@ -40,6 +40,7 @@ CHUNK_LINES = 20_000
 JSON_WHITESPACE = b" \t\r\n"  # bytes.strip() would also drop \v and \f, which JSON rejects
 UTF8_BOM = b"\xef\xbb\xbf"  # tolerated at the start of a file only, as the importer does
 TEXT_HEAD = 1 << 16  # bytes read to tell text from binary data
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)  # UTF-32's LE mark starts as UTF-16's
 # Warnings kept one by one; their counts stay exact beyond this. Errors are all kept: each is a
 # line to fix before the file can be uploaded.
 MAX_WARNINGS = 10_000
@@ -70,6 +71,10 @@ def check_text(name: str, head: bytes) -> None:
     """Refuse a file by its first block when it cannot be lines of text: reading it line by
     line would report every "line" of it, and none could ever be used."""
     head = head[:TEXT_HEAD]
+    if head.startswith(_UTF16_BOMS):  # PowerShell 5's `>` and Out-File write UTF-16
+        raise NotText(f"{name} is UTF-16 text; JSONL must be UTF-8.",
+                      hint="Save it as UTF-8 (in PowerShell: `Out-File -Encoding utf8`) and "
+                      "try again.")  # fmt: skip
     if b"\0" in head:  # JSON text never holds a raw NUL; binary data nearly always does
         raise NotText(f"{name} holds binary data, not lines of text.",
                       hint="Give a .jsonl file (or a .csv to import).")  # fmt: skip
