@@ -27,7 +27,7 @@ from tenacity import (
     RetryCallState,
     retry_if_exception,
     stop_after_attempt,
-    stop_after_delay,
+    stop_before_delay,
     stop_never,
     wait_exponential_jitter,
 )
@@ -333,7 +333,7 @@ class FineTuner:
 
 
 _READ_ONCE: dict[str, Any] = {
-    "stop": stop_after_attempt(READ_ATTEMPTS) | stop_after_delay(READ_PATIENCE_SECONDS),
+    "stop": stop_after_attempt(READ_ATTEMPTS) | stop_before_delay(READ_PATIENCE_SECONDS),
     "wait": wait_exponential_jitter(max=READ_MAX_WAIT_SECONDS),
 }
 
