@@ -105,6 +105,27 @@ async def test_import_approves_only_what_can_be_trained_on(tmp_path: Path) -> No
             "example 13 (contains what looks like an OpenAI API key)") in run.out  # fmt: skip
 
 
+async def test_import_lists_only_examples_still_to_fix_and_json_lists_all(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "bad.jsonl"
+    data.write_text("\n".join(bad_rows()) + "\n")
+    assert (await voxdesk("dataset", "import", "t1", str(data))).code == 0
+    assert (await voxdesk("dataset", "approve", "13")).code == 0
+    assert (await voxdesk("dataset", "approve", "--reject", "12")).code == 0
+    run = await voxdesk("dataset", "import", "t1", str(data))
+    assert "; 1 to fix, kept as candidates)" in run.out, run.out
+    assert "example 11:" in run.out and "example 12" not in run.out and "example 13" not in run.out
+
+    many = tmp_path / "many.jsonl"  # no answer in any: each is held to fix
+    many.write_text("".join(json.dumps({"messages": [{"role": "user", "content": f"Q{i}"}]})
+                            + "\n" for i in range(1_005)))  # fmt: skip
+    run = await voxdesk("dataset", "import", "t2", str(many), "--json")
+    outcome = json.loads(run.out)
+    assert outcome["held"] == len(outcome["held_examples"]) == 1_005
+    assert [held["line"] for held in outcome["held_examples"]] == list(range(1, 1_006))
+
+
 async def test_approving_says_what_is_wrong_and_which_ids_do_not_exist(tmp_path: Path) -> None:
     data = tmp_path / "bad.jsonl"
     data.write_text("\n".join(bad_rows()) + "\n")

@@ -23,6 +23,7 @@ from voxdesk.core.training.store import DatasetStore, Status
 from voxdesk.core.training.transfer import (
     ImportResult,
     export_jsonl,
+    held_examples,
     import_file,
     import_problems,
     list_imports,
@@ -65,7 +66,11 @@ def import_command(
         bool, typer.Option("--as-candidates", help="Import for review instead of approved.")
     ] = False,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print the outcome and every rejected line as JSON.")
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the outcome, every rejected line and every example to fix as JSON.",
+        ),
     ] = False,
 ) -> None:
     """Import a JSONL or CSV file; every malformed line is reported with its number.
@@ -135,15 +140,21 @@ def _print_import(result: ImportResult, file: Path, out: Console) -> None:
 async def _write_import_json(
     store: DatasetStore, result: ImportResult, file: Path, out: IO[str]
 ) -> None:
-    """The outcome with every rejected line, streamed: a file can have millions of them."""
+    """The outcome with every rejected line and every example held to fix, streamed: a file
+    can have millions of them."""
     summary = dataclasses.asdict(result) | {"file": str(file)}
-    del summary["problems"]
-    out.write(json.dumps(summary, ensure_ascii=False)[:-1] + ', "problems": [')
-    separator = ""
-    async for problem in import_problems(store, result.import_id):
-        out.write(separator + json.dumps(dataclasses.asdict(problem), ensure_ascii=False))
-        separator = ", "
-    out.write("]}\n")
+    del summary["problems"], summary["held_examples"]
+    out.write(json.dumps(summary, ensure_ascii=False)[:-1])
+    lists = (("problems", import_problems(store, result.import_id)),
+             ("held_examples", held_examples(store, result.import_id)))  # fmt: skip
+    for name, items in lists:
+        out.write(f', "{name}": [')
+        separator = ""
+        async for item in items:
+            out.write(separator + json.dumps(dataclasses.asdict(item), ensure_ascii=False))
+            separator = ", "
+        out.write("]")
+    out.write("}\n")
 
 
 @dataset_app.command("export")

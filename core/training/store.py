@@ -119,6 +119,14 @@ def kind_of(record: Any) -> Kind | None:
     return None
 
 
+# An edited example's metadata: without the import's problems, or with the new ones (only
+# where an import put them).
+_REVISED = (
+    "json_remove(metadata, '$.import.problems')",
+    "json_replace(metadata, '$.import.problems', json(?))",
+)
+
+
 class DatasetStore:
     def __init__(self, database: Database) -> None:
         self.db = database
@@ -280,12 +288,19 @@ class DatasetStore:
             changes["note"] = note
         if changes:
             changes["updated_at"] = now()
-            assignments = ", ".join(f"{column} = ?" for column in changes)
+            assignments = [f"{column} = ?" for column in changes]
+            values = list(changes.values())
+            if record is not None:
+                # An import lists the examples it kept to fix by these codes: they follow
+                # the record, so a fixed example is no longer listed.
+                problems = example_problems(record)
+                assignments.append(f"metadata = {_REVISED[bool(problems)]}")
+                values += [json.dumps(problems)] if problems else []
 
             def update(connection: sqlite3.Connection) -> None:
                 connection.execute(
-                    f"UPDATE examples SET {assignments} WHERE id = ?",
-                    (*changes.values(), example_id),
+                    f"UPDATE examples SET {', '.join(assignments)} WHERE id = ?",
+                    (*values, example_id),
                 )
 
             await self.db.run(update)

@@ -97,7 +97,7 @@ class ImportResult:
     problems: list[LineProblem] = field(default_factory=list)  # the first MAX_REPORTED_PROBLEMS
     resumed_after_line: int = 0  # an interrupted import of the file went on after this line
     finished_before: str | None = None  # when the file had already been imported in full
-    held: int = 0  # of the imported, kept as candidates to fix (see HeldExample)
+    held: int = 0  # of the imported, candidates still to fix (see HeldExample)
     held_examples: list[HeldExample] = field(default_factory=list)  # the first reported
     repeats: int = 0  # of the rejected, examples the dataset or the file held already
 
@@ -241,6 +241,19 @@ async def import_problems(
         after = batch[-1].line
 
 
+async def held_examples(
+    store: DatasetStore, import_id: int, *, page: int = 1_000
+) -> AsyncIterator[HeldExample]:
+    """Every example an import kept as a candidate that is still to fix, a page at a time."""
+    after = 0
+    while batch := await store.db.run(
+        functools.partial(_held, import_id=import_id, after_id=after, limit=page)
+    ):
+        for held in batch:
+            yield held
+        after = batch[-1].example_id
+
+
 def _problems(
     connection: sqlite3.Connection, import_id: int, after_line: int, limit: int
 ) -> list[LineProblem]:
@@ -311,7 +324,7 @@ def _import(
     if previous is not None and previous["state"] == "finished":
         result = _result_of(previous, dataset)
         result.finished_before = previous["finished_at"]
-        _add_reports(connection, dataset_id, result)
+        _add_reports(connection, result)
         return result
     if previous is not None and previous["state"] == "running":
         raise DatasetError(
@@ -328,13 +341,13 @@ def _import(
             "UPDATE imports SET state = 'interrupted' WHERE id = ?", (result.import_id,)
         )
         raise
-    _add_reports(connection, dataset_id, result)
+    _add_reports(connection, result)
     return result
 
 
-def _add_reports(connection: sqlite3.Connection, dataset_id: int, result: ImportResult) -> None:
-    """The import's rejected lines (how many were repeats) and the examples it kept back, the
-    first of each."""
+def _add_reports(connection: sqlite3.Connection, result: ImportResult) -> None:
+    """The import's rejected lines (how many were repeats) and the examples it kept back that
+    are still to fix, the first of each."""
     result.problems = _problems(connection, result.import_id, 0, MAX_REPORTED_PROBLEMS)
     # Counted from the database: a resumed import's earlier runs rejected lines too.
     result.repeats = connection.execute(
@@ -342,16 +355,32 @@ def _add_reports(connection: sqlite3.Connection, dataset_id: int, result: Import
         " AND (message LIKE ? OR message LIKE ?)",
         (result.import_id, f"{_IN_DATASET}%", f"{_IN_FILE}%"),
     ).fetchone()[0]
-    held = "FROM examples WHERE dataset_id = ? AND json_extract(metadata, '$.import.id') = ?"
-    where = (dataset_id, result.import_id)
-    result.held = connection.execute(f"SELECT COUNT(*) {held}", where).fetchone()[0]
+    result.held = connection.execute(
+        f"SELECT COUNT(*) {_HELD}", {"import": result.import_id}
+    ).fetchone()[0]
+    result.held_examples = _held(connection, result.import_id, 0, MAX_REPORTED_PROBLEMS)
+
+
+# The examples an import kept back that are still to fix: candidates (approved or rejected,
+# a curator has decided) whose problems an edit has not cleared (DatasetStore.update). The
+# index on (dataset_id, status) keeps this to the dataset's candidates, not all its examples.
+_HELD = (
+    "FROM examples WHERE dataset_id = (SELECT dataset_id FROM imports WHERE id = :import)"
+    " AND status = 'candidate' AND json_extract(metadata, '$.import.id') = :import"
+    " AND json_extract(metadata, '$.import.problems') IS NOT NULL"
+)
+
+
+def _held(
+    connection: sqlite3.Connection, import_id: int, after_id: int, limit: int
+) -> list[HeldExample]:
     rows = connection.execute(
         "SELECT id, json_extract(metadata, '$.import.line') AS line,"
-        f" json_extract(metadata, '$.import.problems') AS problems {held} ORDER BY id LIMIT ?",
-        (*where, MAX_REPORTED_PROBLEMS),
+        f" json_extract(metadata, '$.import.problems') AS problems {_HELD}"
+        " AND id > :after ORDER BY id LIMIT :limit",
+        {"import": import_id, "after": after_id, "limit": limit},
     )
-    result.held_examples = [HeldExample(row["line"], row["id"], json.loads(row["problems"]))
-                            for row in rows]  # fmt: skip
+    return [HeldExample(row["line"], row["id"], json.loads(row["problems"])) for row in rows]
 
 
 def _begin(

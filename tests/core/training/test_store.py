@@ -87,6 +87,28 @@ async def test_import_reports_every_bad_line_and_keeps_the_rest(
     }
 
 
+async def test_an_edit_decides_whether_an_import_still_lists_an_example_to_fix(
+    store: DatasetStore, tmp_path: Path
+) -> None:
+    question = {"role": "user", "content": "Hi?"}
+    path = tmp_path / "held.jsonl"
+    path.write_text("".join(json.dumps({"messages": [question], "n": i}) + "\n" for i in (1, 2)))
+    held = (await import_file(store, "demo", path)).held_examples
+    assert [(h.line, h.problems) for h in held] == [
+        (line, ["example_missing_assistant_message"]) for line in (1, 2)
+    ]
+    first, second = (h.example_id for h in held)
+    answer = {"role": "assistant", "content": ""}
+    await store.update(first, record={"messages": [question, answer]})
+    await store.update(second, record={"messages": [question, answer | {"content": "Hello"}]})
+    again = await import_file(store, "demo", path)  # finished before: only reports
+    assert [(h.example_id, h.problems) for h in again.held_examples] == [
+        (first, ["missing_content"])
+    ]
+    assert again.held == 1
+    assert (await store.get(second)).metadata["import"] == {"id": again.import_id, "line": 2}
+
+
 async def test_csv_import(store: DatasetStore, tmp_path: Path) -> None:
     path = tmp_path / "pairs.csv"
     with path.open("w", newline="", encoding="utf-8") as handle:
@@ -343,7 +365,7 @@ def test_fuzzed_imports_never_crash_and_account_for_every_line(
         data = path.read_bytes()
         non_blank = sum(1 for line in data.split(b"\n") if line.strip(b" \t\r\n"))
         # Refused whole only when it cannot be text: nothing in it, a NUL, line 1 not UTF-8.
-        assert (result is None) == (not non_blank or b"\0" in data or not _utf8(data[:32]))
+        assert (result is None) == (not non_blank or b"\0" in data or not _utf8(data))
         if result is not None:
             assert result.imported + result.rejected == non_blank
             assert len(result.problems) == result.rejected
