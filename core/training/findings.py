@@ -25,6 +25,10 @@ class Finding:
     code: str
     message: str
     example: int | None = None  # the dataset example on that line, for a file exported from one
+    # A finding about two lines (a duplicate, an overlap): the other one, in this file or the
+    # validation file, and the dataset example on it.
+    other_line: int = 0
+    other_example: int | None = None
 
     @property
     def severity(self) -> Severity:

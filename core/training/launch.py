@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Literal
 from voxdesk.core.errors import VoxdeskError
 from voxdesk.core.training.job_request import JobOptions, JobRequest
 from voxdesk.core.training.jobs import JobSnapshot
-from voxdesk.core.training.transfer import export_jsonl
+from voxdesk.core.training.transfer import ExportResult, export_jsonl
 from voxdesk.core.training.validator import (
     ValidationReport,
-    name_examples,
     validate_file_async,
+    with_example_ids,
 )
 
 if TYPE_CHECKING:
@@ -108,8 +108,8 @@ async def estimate_fine_tune(services: Services, order: FineTuneOrder) -> Valida
     """What launching ``order`` would train on and cost, without uploading anything."""
     order.options.check()
     with tempfile.TemporaryDirectory(prefix="voxdesk-estimate-") as folder:
-        train, valid, ids = await _files(services, order, Path(folder))
-        return await _validate(order, train, valid, ids)
+        train, valid, export = await _files(services, order, Path(folder))
+        return await _validate(order, train, valid, export)
 
 
 async def launch_fine_tune(
@@ -128,8 +128,8 @@ async def launch_fine_tune(
     order.options.check()
     # One export: the file whose cost is confirmed is the file uploaded.
     with tempfile.TemporaryDirectory(prefix="voxdesk-finetune-") as folder:
-        train, valid, ids = await _files(services, order, Path(folder))
-        report = await _validate(order, train, valid, ids)
+        train, valid, export = await _files(services, order, Path(folder))
+        report = await _validate(order, train, valid, export)
         tell(Validated(report))
         if not report.ok:
             raise InvalidTrainingData(report, order.dataset)
@@ -142,19 +142,21 @@ async def launch_fine_tune(
 
 
 async def _validate(
-    order: FineTuneOrder, train: Path, valid: Path | None, ids: list[int] | None
+    order: FineTuneOrder, train: Path, valid: Path | None, export: ExportResult | None
 ) -> ValidationReport:
-    """The training file's report; for a dataset, naming examples, not lines of a file the
+    """The training file's report; for a dataset, naming examples, not lines of files the
     user never sees."""
     report = await validate_file_async(train, model=order.options.base_model, validation_file=valid)
-    return report if ids is None else name_examples(report, ids)
+    if export is None:
+        return report
+    return with_example_ids(report, export.training_ids, export.validation_ids)
 
 
 async def _files(
     services: Services, order: FineTuneOrder, folder: Path
-) -> tuple[Path, Path | None, list[int] | None]:
+) -> tuple[Path, Path | None, ExportResult | None]:
     """The files to validate and upload: the order's own, or the dataset exported now (with
-    the example on each line of its training file)."""
+    the example on each line of its files)."""
     if order.training_file is not None:
         for path in (order.training_file, order.validation_file):
             if path is not None and not await asyncio.to_thread(path.is_file):
@@ -167,7 +169,7 @@ async def _files(
         kind="preference" if order.options.method == "dpo" else "chat",
         validation_ratio=order.validation_share, seed=order.options.seed or 0,
     )  # fmt: skip
-    return result.training, result.validation or order.validation_file, result.training_ids
+    return result.training, result.validation or order.validation_file, result
 
 
 async def _upload_and_create(

@@ -165,12 +165,33 @@ async def validate_file_async(
     )  # fmt: skip
 
 
-def name_examples(report: ValidationReport, ids: Sequence[int]) -> ValidationReport:
+def with_example_ids(
+    report: ValidationReport, ids: Sequence[int], validation_ids: Sequence[int] = ()
+) -> ValidationReport:
     """The report of a file exported from a dataset, its findings naming the example on each
-    line (``ids``, in line order): what a user can find and fix."""
-    findings = [replace(f, example=ids[f.line - 1]) if 0 < f.line <= len(ids) else f
-                for f in report.findings]  # fmt: skip
-    return replace(report, findings=findings)
+    line (``ids``, in line order; ``validation_ids`` for the validation file's lines): what a
+    user can find and fix."""
+    return replace(report, findings=[_with_ids(f, ids, validation_ids) for f in report.findings])
+
+
+def _with_ids(finding: Finding, ids: Sequence[int], validation_ids: Sequence[int]) -> Finding:
+    if not 0 < finding.line <= len(ids):
+        return finding
+    found = replace(finding, example=ids[finding.line - 1])
+    others = validation_ids if finding.code == "train_validation_overlap" else ids
+    if not 0 < finding.other_line <= len(others):
+        return found
+    other = others[finding.other_line - 1]
+    return replace(found, other_example=other, message=_paired(finding.code, f"example {other}"))
+
+
+# Findings about two lines say where the other is: a line, or the example on it.
+_PAIRED = {"duplicate": "same as", "near_duplicate": "same words as",
+           "train_validation_overlap": "also in the validation file:"}  # fmt: skip
+
+
+def _paired(code: str, other: str) -> str:
+    return f"{_PAIRED[code]} {other}"
 
 
 def validate_lines(
@@ -213,13 +234,13 @@ def _report_duplicates(report: ValidationReport, keys: np.ndarray, cap: int) -> 
     first_exact, first_near = _first_rows(keys[:, EXACT_KEY]), _first_rows(keys[:, NEAR_KEY])
     exact = np.flatnonzero(first_exact != rows)
     near = np.flatnonzero((first_exact == rows) & (first_near != rows))
-    found = (("duplicate", exact, first_exact, "same as line"),
-             ("near_duplicate", near, first_near, "same words as line"))  # fmt: skip
-    for code, hits, first, says in found:
+    found = (("duplicate", exact, first_exact), ("near_duplicate", near, first_near))
+    for code, hits, first in found:
         if len(hits):
             report.counts[code] += len(hits)
-        report.findings += [Finding(int(lines[row]), code, f"{says} {lines[first[row]]}")
-                            for row in hits[:cap]]  # fmt: skip
+        pairs = zip(lines[hits[:cap]].tolist(), lines[first[hits[:cap]]].tolist(), strict=True)
+        report.findings += [Finding(line, code, _paired(code, f"line {other}"), other_line=other)
+                            for line, other in pairs]  # fmt: skip
 
 
 def _first_rows(values: np.ndarray) -> np.ndarray:
@@ -280,5 +301,6 @@ def _report_overlap(report: ValidationReport, lines: Iterable[bytes], keys: np.n
         line = train.get(near_key(all_text(example)))
         if line is not None:
             report.counts["train_validation_overlap"] += 1
-            message = f"also in the validation file at line {number}"
-            report.findings.append(Finding(line, "train_validation_overlap", message))
+            code = "train_validation_overlap"
+            message = _paired(code, f"line {number}")
+            report.findings.append(Finding(line, code, message, other_line=number))

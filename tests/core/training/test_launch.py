@@ -21,6 +21,7 @@ from voxdesk.core.training.launch import (
     Started,
     Uploading,
     Validated,
+    estimate_fine_tune,
     launch_fine_tune,
 )
 from voxdesk.core.training.store import NewExample, Status
@@ -57,6 +58,26 @@ async def test_a_dataset_is_exported_validated_and_both_files_uploaded(
     assert roles[0] == "training" and roles[-1] == "validation"
     record = await services.jobs.job(started.job.id)
     assert record is not None and record.dataset == "bot" and record.validation_file
+
+
+async def test_findings_about_two_lines_name_both_examples(services: Services) -> None:
+    rows = chat_rows(12)
+    again, near, held = rows[0], chat_rows(2)[1], chat_rows(3)[2]
+    near["messages"][0]["content"] = "вопрос 1"  # the same words as row 1's "Вопрос 1?"
+    ids = await services.datasets.add("bot", [NewExample(row, status=Status.APPROVED)
+                                              for row in [*rows, again, near]])  # fmt: skip
+    (held_id,) = await services.datasets.add(
+        "bot", [NewExample(held, status=Status.APPROVED, tags=["validation"])]
+    )
+    report = await estimate_fine_tune(services, FineTuneOrder(JobOptions(MODEL), "bot"))
+    found = {(f.code, f.example, f.other_example, f.message) for f in report.findings
+             if f.other_line}  # fmt: skip
+    assert found == {
+        ("duplicate", ids[12], ids[0], f"same as example {ids[0]}"),
+        ("near_duplicate", ids[13], ids[1], f"same words as example {ids[1]}"),
+        ("train_validation_overlap", ids[2], held_id,
+         f"also in the validation file: example {held_id}"),
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -202,7 +202,7 @@ def test_overlap_between_training_and_validation(tmp_path: Path) -> None:
     valid.write_text(json.dumps(chat(user="q3")) + "\n" + json.dumps(chat(user="new")) + "\n")
     report = validate_file(train, validation_file=valid)
     overlap = [f for f in report.findings if f.code == "train_validation_overlap"]
-    assert [(f.line, f.message) for f in overlap] == [(4, "also in the validation file at line 1")]
+    assert [(f.line, f.message) for f in overlap] == [(4, "also in the validation file: line 1")]
 
 
 json_values = st.recursive(
