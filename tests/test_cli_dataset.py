@@ -100,8 +100,8 @@ async def test_import_approves_only_what_can_be_trained_on(tmp_path: Path) -> No
 
     run = await voxdesk("dataset", "export", "t1", str(out), "--include-candidates")
     assert run.code == 0, run.err
-    assert ("to fix before fine-tuning: example 11 (no assistant message to learn from), "
-            "example 12 (a message has an unknown role; a message has no text content), "
+    assert ("to fix before fine-tuning: example 11 (no assistant message to learn from); "
+            "example 12 (a message has an unknown role, a message has no text content); "
             "example 13 (contains what looks like an OpenAI API key)") in run.out  # fmt: skip
 
 

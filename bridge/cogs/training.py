@@ -23,6 +23,7 @@ from voxdesk.bridge.checks import MemberCooldown, is_trainer, trainer_only
 from voxdesk.bridge.memory import ReplyMemory
 from voxdesk.bridge.replies import split_message
 from voxdesk.core.errors import VoxdeskError, user_message
+from voxdesk.core.training.findings import name_places
 from voxdesk.core.training.job_request import JobOptions
 from voxdesk.core.training.launch import (
     DEFAULT_VALIDATION_SHARE,
@@ -254,8 +255,7 @@ class Training(commands.Cog):
 def _problems(report: ValidationReport) -> str:
     lines = [f"The training data has errors ({report.examples} examples), so no job was started:"]
     lines += [f"• {code}: {count}" for code, count in report.format_errors.items()]
-    errors = [f for f in report.findings if f.severity == "error"][:SHOWN_FINDINGS]
-    lines += [f"{f.where}: {f.message}" if f.line else f.message for f in errors]
+    lines.append(name_places(report.errors, SHOWN_FINDINGS))
     return "\n".join(lines)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -17,6 +17,7 @@ ERRORS = frozenset(
      "invalid_non_preferred_output", "too_few_examples", "mixed_formats"}
 )  # fmt: skip
 FILE_ERRORS = frozenset({"too_few_examples", "mixed_formats"})  # about a file, not one example
+SHOWN_PLACES = 5  # examples or lines named in one line of text; the report has them all
 
 
 @dataclass(frozen=True)
@@ -84,12 +85,25 @@ def describe_all(codes: Sequence[str]) -> str:
     return "; ".join(describe(code) for code in codes)
 
 
-def name_examples(problems: Mapping[int, Sequence[str]], shown: int = 5) -> str:
-    """Examples and what is wrong with each, the first ``shown`` of them, for one line."""
-    named = [f"example {example_id} ({describe_all(codes)})"
-             for example_id, codes in list(problems.items())[:shown]]  # fmt: skip
-    more = len(problems) - shown
-    return ", ".join(named) + (f" and {more} more" if more > 0 else "")
+def name_places(findings: Iterable[Finding], shown: int = SHOWN_PLACES) -> str:
+    """Errors in one line, each place (an example, a line) with what is wrong there, a finding
+    about the whole file in its own words: ``3 examples; the API needs at least 10; example 13
+    (no assistant message to learn from) and 2 more``. Every front end says it this way."""
+    places: dict[str, list[str]] = {}
+    for finding in findings:
+        places.setdefault(finding.where, []).append(finding.message)
+    named = [", ".join(dict.fromkeys(messages)) if where == "file" else
+             f"{where} ({', '.join(dict.fromkeys(messages))})"
+             for where, messages in list(places.items())[:shown]]  # fmt: skip
+    more = len(places) - shown
+    return "; ".join(named) + (f" and {more} more" if more > 0 else "")
+
+
+def name_examples(problems: Mapping[int, Sequence[str]], shown: int = SHOWN_PLACES) -> str:
+    """Examples and what is wrong with each (finding codes), as name_places says it."""
+    found = (Finding(0, code, describe(code), example=example_id)
+             for example_id, codes in problems.items() for code in codes)  # fmt: skip
+    return name_places(found, shown)
 
 
 def capped(findings: Sequence[Finding], cap: int) -> list[Finding]:

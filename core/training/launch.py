@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from voxdesk.core.errors import VoxdeskError
+from voxdesk.core.training.findings import name_places
 from voxdesk.core.training.job_request import JobOptions, JobRequest
 from voxdesk.core.training.jobs import JobSnapshot
 from voxdesk.core.training.transfer import ExportResult, export_jsonl
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from voxdesk.core.training.finetune import FineTuner
 
 DEFAULT_VALIDATION_SHARE = 0.1  # of a dataset, held out to measure the job against
-SHOWN_ERRORS = 5  # places (lines or examples) named in a refusal; the report has them all
 
 
 @dataclass(frozen=True)
@@ -82,21 +82,12 @@ class InvalidTrainingData(VoxdeskError):
     """The training file has errors; ``report`` lists them (by example, for a dataset)."""
 
     def __init__(self, report: ValidationReport, dataset: str | None = None) -> None:
-        places: dict[str, list[str]] = {}  # the file, then each line or example with errors
-        for finding in report.findings:
-            if finding.severity == "error":
-                places.setdefault(finding.where, []).append(finding.message)
-        named = "; ".join(", ".join(messages) if where == "file" else
-                          f"{where} ({', '.join(messages)})"
-                          for where, messages in list(places.items())[:SHOWN_ERRORS])  # fmt: skip
-        more = len(places) - SHOWN_ERRORS
         hint = (f"Fix or reject those examples of '{dataset}' (`voxdesk dataset show {dataset}`,"
                 " the Dataset page), then start again." if dataset else
                 "Fix those lines (`voxdesk dataset validate FILE` lists every one), then start "
                 "again.")  # fmt: skip
-        named += f"; and {more} more" if more > 0 else ""
-        super().__init__(f"The training data has errors, so no job was started: {named}.",
-                         hint=hint)  # fmt: skip
+        super().__init__("The training data has errors, so no job was started: "
+                         f"{name_places(report.errors)}.", hint=hint)  # fmt: skip
         self.report = report
 
 

@@ -101,6 +101,11 @@ class ValidationReport:
         return {code: n for code, n in sorted(self.counts.items()) if code not in ERRORS}
 
     @property
+    def errors(self) -> list[Finding]:
+        """The findings that stop an upload, in line order."""
+        return [finding for finding in self.findings if finding.severity == "error"]
+
+    @property
     def ok(self) -> bool:
         """True when the file can be uploaded for fine-tuning as it is."""
         return not self.format_errors

@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
 from voxdesk.core.errors import VoxdeskError, user_message
 from voxdesk.core.events import JobUpdated, Subscription
 from voxdesk.core.services import Services
-from voxdesk.core.training.findings import Finding, describe
+from voxdesk.core.training.findings import name_places
 from voxdesk.core.training.finetune import Retrying
 from voxdesk.core.training.job_request import (
     MAX_BATCH_SIZE,
@@ -360,14 +360,8 @@ class FineTunePage(QWidget):
     def _errors(self, report: ValidationReport) -> str:
         """The errors in words, each with where it is: the examples of a dataset (core names
         them, the export being a file the user never sees) or the lines of a file given."""
-        found: dict[str, list[Finding]] = {}
-        for finding in report.findings:
-            if finding.severity == "error":
-                found.setdefault(finding.code, []).append(finding)
-        problems = [_problem(code, found.get(code, []), count)
-                    for code, count in report.format_errors.items()]  # fmt: skip
         fix = "" if self.file.text().strip() else " Fix or reject them on the Dataset page."
-        return f"Errors to fix before training: {'; '.join(problems)}.{fix}"
+        return f"Errors to fix before training: {name_places(report.errors)}.{fix}"
 
     async def start_job(self, *, confirm: bool = True) -> str:
         started = await launch_fine_tune(
@@ -610,21 +604,6 @@ class FineTunePage(QWidget):
         self.status.say(f"Replies now use {job.fine_tuned_model}.")
 
     # --- helpers ----------------------------------------------------------------------------------
-
-
-def _problem(code: str, findings: list[Finding], count: int, shown: int = 3) -> str:
-    """``a message has an unknown role (examples 3, 9, 12 and 4 more)``; a finding about the
-    whole file (too few examples) in its own words."""
-    if findings and not findings[0].line:
-        return findings[0].message
-    places = [(f.example, "example") if f.example is not None else (f.line, "line")
-              for f in findings]  # fmt: skip
-    if not places:  # more than the report lists
-        return f"{describe(code)} ({count}×)"
-    noun = places[0][1] + ("s" if len(places) > 1 else "")
-    more = f" and {len(places) - shown} more" if len(places) > shown else ""
-    numbers = ", ".join(str(number) for number, _ in places[:shown])
-    return f"{describe(code)} ({noun} {numbers}{more})"
 
 
 def _legend_below(chart: pyqtgraph.PlotWidget) -> pyqtgraph.LegendItem:

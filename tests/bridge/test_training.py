@@ -64,7 +64,7 @@ async def test_train_reports_problems_with_line_numbers(running: Running) -> Non
     bad = training_jsonl(3) + b"{oops\n"
     await fake.post(fake.moderator, "!train", attachments=[fake.attachment(bad, "x.jsonl", None)])
     report = await fake.wait_for(lambda m: m["content"].startswith("The training data has errors"))
-    assert "line 4: not valid JSON" in report["content"] and "too_few_examples" in report["content"]
+    assert "line 4 (not valid JSON" in report["content"] and "too_few_examples" in report["content"]
     assert not running.openai.jobs
 
 

@@ -161,8 +161,8 @@ def test_the_estimate_says_its_errors_in_words_and_where(
     page.file.setText(str(path))
     qloop.run_until_complete(page.estimate())
     said = page.estimate_label.text()
-    assert "a message lacks 'role' or 'content' (line 11)" in said
-    assert "a message has an unknown role (line 12)" in said
+    assert "line 11 (a message lacks 'role' or 'content', a message has no text" in said
+    assert "line 12 (a message has an unknown role)" in said
     assert "unrecognized_role" not in said and "message_missing_key" not in said
     page.file.clear()  # from a dataset: named by example id, not by a line of its export
     ids = qloop.run_until_complete(services.datasets.add(
@@ -172,6 +172,6 @@ def test_the_estimate_says_its_errors_in_words_and_where(
     page.validation.setValue(0)
     qloop.run_until_complete(page.estimate())
     said = page.estimate_label.text()
-    assert f"a message has an unknown role (examples {ids[1]}, {ids[2]})" in said
+    assert f"example {ids[1]} (a message has an unknown role); example {ids[2]} (" in said
     assert "the API needs at least 10" in said  # too few: the file's own finding, in words
     assert "line" not in said and "Fix or reject them on the Dataset page." in said
