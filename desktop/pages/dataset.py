@@ -34,7 +34,7 @@ from voxdesk.core.services import Services
 from voxdesk.core.training.findings import Finding
 from voxdesk.core.training.store import Example, Status, kind_of
 from voxdesk.core.training.transfer import export_jsonl, import_file
-from voxdesk.core.training.validator import validate_file_async
+from voxdesk.core.training.validator import validate_file_async, with_example_ids
 from voxdesk.desktop.actions import Actions, StatusLine
 from voxdesk.desktop.examples import COLUMNS, ExamplesModel
 from voxdesk.desktop.tables import row_table
@@ -53,7 +53,6 @@ class DatasetPage(QWidget):
         self.datasets = QStandardItemModel()
         self.examples = ExamplesModel(services.datasets)
         self.findings = QStandardItemModel()
-        self._validated_ids: list[int] = []
         self._build()
 
     def _build(self) -> None:
@@ -269,13 +268,14 @@ class DatasetPage(QWidget):
             raise VoxdeskError("Select a dataset first.")
         with tempfile.TemporaryDirectory(prefix="voxdesk-validate-") as folder:
             path = Path(folder) / "shown.jsonl"
-            self._validated_ids = await self._write_shown(dataset, path)
+            shown = await self._write_shown(dataset, path)  # example ids, in line order
             model = self.services.settings.discord.fine_tune_model
             with self._working("Validation cancelled."):
                 report = await validate_file_async(path, model=model, progress=self.show_progress)
+        report = with_example_ids(report, shown)  # "same as example 12", not line 2
         self.findings.clear()
         for finding in report.findings:
-            item = QStandardItem(_finding_text(finding, self._validated_ids))
+            item = QStandardItem(f"{finding.where} {finding.severity}: {finding.message}")
             item.setData(finding, ROLE_FINDING)
             item.setEditable(False)
             self.findings.appendRow(item)
@@ -300,9 +300,9 @@ class DatasetPage(QWidget):
 
     async def show_finding(self, row: int) -> None:
         finding = self.findings.item(row).data(ROLE_FINDING)
-        if not isinstance(finding, Finding) or not 0 < finding.line <= len(self._validated_ids):
+        if not isinstance(finding, Finding) or finding.example is None:
             return
-        table_row = await self.examples.row_of(self._validated_ids[finding.line - 1])
+        table_row = await self.examples.row_of(finding.example)
         if table_row is not None:
             index = self.examples.index(table_row, 0)
             self.table.selectionModel().select(
@@ -330,8 +330,3 @@ class DatasetPage(QWidget):
 
     async def shutdown(self) -> None:
         await self.background.cancel()
-
-
-def _finding_text(finding: Finding, ids: list[int]) -> str:
-    where = f"#{ids[finding.line - 1]}" if 0 < finding.line <= len(ids) else "all"
-    return f"{where} {finding.severity}: {finding.message}"
