@@ -21,7 +21,7 @@ from voxdesk.core.errors import VoxdeskError, user_message
 from voxdesk.core.events import BridgeStateChanged, ChannelInfo, GuildInfo, ReplySent
 from voxdesk.core.instance import BotLock, FrontEnd, TokenLock
 from voxdesk.core.services import Services
-from voxdesk.core.startup import freeze_start_up_objects
+from voxdesk.core.startup import freeze_start_up_objects, import_openai_ahead
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +192,7 @@ async def run_headless(services: Services, on_started: Callable[[], None] = lamb
         with contextlib.suppress(NotImplementedError):  # not on Windows
             loop.add_signal_handler(sig, stopping.set)
     on_started()  # only now does a signal stop the bot cleanly
+    await import_openai_ahead(services.secrets)
     done = asyncio.create_task(bridge.wait())
     stop = asyncio.create_task(stopping.wait())
     try:

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QApplication
 
 from voxdesk.core.config import SecretStore, Settings
 from voxdesk.core.services import Services
-from voxdesk.core.startup import freeze_start_up_objects
+from voxdesk.core.startup import freeze_start_up_objects, import_openai_ahead
 from voxdesk.desktop.instance import WindowInstance
 from voxdesk.desktop.window import MainWindow
 
@@ -63,6 +63,7 @@ def run_app(
         window.transcribe(list(files))
         await window.start()
         freeze_start_up_objects()  # the window and the bot are up: what is alive now stays
+        await import_openai_ahead(secrets)
         await closed.wait()
         if instance is not None:
             instance.stop_listening()

@@ -174,3 +174,37 @@ def test_the_bots_modules_do_not_import_the_openai_sdk() -> None:
     code = "import sys, voxdesk.bridge.runner; print('openai' in sys.modules)"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert run.stdout.strip() == "False", run.stderr
+
+
+OPENAI_AHEAD = """
+import os, signal, sys, time
+from pathlib import Path
+from PySide6.QtCore import QTimer
+from voxdesk.core.config import SecretStore, Settings
+from voxdesk.desktop.app import create_application, run_app
+
+def report(deadline=time.monotonic() + 30):
+    if "openai" not in sys.modules and time.monotonic() < deadline:
+        QTimer.singleShot(20, report)  # not imported yet
+        return
+    print("openai" in sys.modules, flush=True)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+create_application()
+QTimer.singleShot(0, report)
+run_app(Settings(), SecretStore({"OPENAI_API_KEY": "sk-test-ahead"}), Path(sys.argv[1]))
+"""
+
+
+def test_with_a_key_the_app_imports_the_openai_sdk_once_started(tmp_path: Path) -> None:
+    """Left out of start-up, the SDK would be imported by the first request, on the event
+    loop: the window froze 0.6 s at its first question. With a key it is imported in a worker
+    thread once the window is up, before anyone asks."""
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("DISCORD_TOKEN", "OPENAI_API_KEY")}  # fmt: skip
+    env |= {"QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path),
+            "XDG_DATA_HOME": str(tmp_path / "data")}  # fmt: skip
+    command = [sys.executable, "-c", OPENAI_AHEAD, str(tmp_path / "settings.toml")]
+    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "True"
