@@ -157,6 +157,7 @@ class WhisperTranscriber:
                 started = time.perf_counter()
                 self._location = locate_model(self._model_name, self._cache_dir)
                 self._model = _shared_model(self._location.path, self._threads)
+                _load_voice_activity()
                 self.load_seconds = time.perf_counter() - started
                 log.info("Loaded Whisper %s in %.2f s", self._location.name, self.load_seconds)
             return self._model
@@ -304,6 +305,15 @@ def _keep_blas_to_one_thread() -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1, user_api="blas")
+
+
+def _load_voice_activity() -> None:
+    """Silero's voice activity model (every transcription asks it first), made with the Whisper
+    model: made by the first pass, it imported onnxruntime there, whose native start-up holds
+    the GIL for some 200 ms, and a voice channel's event loop stalled at its first caption."""
+    from faster_whisper.vad import get_vad_model
+
+    get_vad_model()  # kept by faster-whisper for the process
 
 
 def _has_speech(samples: npt.NDArray[np.float32]) -> bool:

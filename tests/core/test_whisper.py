@@ -11,6 +11,8 @@ import asyncio
 import gc
 import itertools
 import math
+import subprocess
+import sys
 import threading
 import time
 import weakref
@@ -407,3 +409,15 @@ async def test_a_model_no_transcriber_holds_is_let_go() -> None:
     del one_core
     gc.collect()
     assert loaded() is None
+
+
+def test_loading_the_model_readies_voice_activity_too() -> None:
+    """Left to the first pass, Silero's model imported onnxruntime there, holding the GIL some
+    200 ms: a voice channel's event loop stalled at its first caption. (A new process: this
+    one has loaded it long ago.)"""
+    code = (
+        "import asyncio, sys; from voxdesk.core.stt.whisper import WhisperTranscriber;"
+        "asyncio.run(WhisperTranscriber('base').load()); print('onnxruntime' in sys.modules)"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.stdout.strip() == "True", run.stderr
