@@ -21,7 +21,8 @@ _SHAPES = tuple(
         (r"(?i)\b(bearer)\s+[\w.~+/=-]{7,}[\w~+/=-]", rf"\1 {REDACTED}"),  # an Authorization header
         (r"\bsk-[\w-]{8,}", REDACTED),  # OpenAI-style keys
         (r"\b[\w-]{23,28}\.[\w-]{6,7}\.[\w-]{27,}", REDACTED),  # Discord bot tokens
-        (r"(?<=://)[^/\s@:]*:[^/\s@]*@", f"{REDACTED}@"),  # user:password@ in a URL
+        # A URL's user:password@ or token@, up to its last @ (a password typed with an @ in it)
+        (r"(?<=://)[^/\s]*@", f"{REDACTED}@"),
     )
 )
 _secrets: set[str] = set()

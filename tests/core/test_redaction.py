@@ -35,6 +35,9 @@ def test_registered_secrets_and_key_shapes_leave_a_message() -> None:
             "https://alice:s3cr%40t@proxy.example:8443/v1",
             f"https://{REDACTED}@proxy.example:8443/v1",
         ),
+        # a password with an @ typed as is showed its end; a token alone as the user showed whole
+        ("http://user:p@ss@gw.example/v1", f"http://{REDACTED}@gw.example/v1"),
+        ("https://tok3n_AbCdEf@gw.example/v1", f"https://{REDACTED}@gw.example/v1"),
         # ordinary words stay
         ("http://127.0.0.1:8080/v1/files@x", "http://127.0.0.1:8080/v1/files@x"),
         (
