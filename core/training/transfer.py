@@ -24,7 +24,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import orjson
 from xxhash import xxh3_64_intdigest, xxh3_128
@@ -228,39 +228,45 @@ async def list_imports(store: DatasetStore, dataset: str | None = None) -> list[
     return await store.db.run(query)
 
 
+_Row = TypeVar("_Row")  # one row of a query read in pages
+
+
 async def import_problems(
     store: DatasetStore, import_id: int, *, page: int = 1_000
 ) -> AsyncIterator[LineProblem]:
     """Every line an import rejected, in file order, a page at a time."""
-    after = 0
-    while batch := await store.db.run(
-        functools.partial(_problems, import_id=import_id, after_line=after, limit=page)
-    ):
-        for problem in batch:
-            yield problem
-        after = batch[-1].line
+    read = functools.partial(_problems, import_id=import_id, limit=page)
+    async for problem in _in_pages(store, read, lambda problem: problem.line):
+        yield problem
 
 
 async def held_examples(
     store: DatasetStore, import_id: int, *, page: int = 1_000
 ) -> AsyncIterator[HeldExample]:
     """Every example an import kept as a candidate that is still to fix, a page at a time."""
+    read = functools.partial(_held, import_id=import_id, limit=page)
+    async for held in _in_pages(store, read, lambda held: held.example_id):
+        yield held
+
+
+async def _in_pages(
+    store: DatasetStore, read: Callable[..., list[_Row]], position: Callable[[_Row], int]
+) -> AsyncIterator[_Row]:
+    """The rows ``read`` returns, a page at a time, each page after the last row before it."""
     after = 0
-    while batch := await store.db.run(
-        functools.partial(_held, import_id=import_id, after_id=after, limit=page)
-    ):
-        for held in batch:
-            yield held
-        after = batch[-1].example_id
+    while batch := await store.db.run(functools.partial(read, after=after)):
+        for row in batch:
+            yield row
+        after = position(batch[-1])
 
 
 def _problems(
-    connection: sqlite3.Connection, import_id: int, after_line: int, limit: int
+    connection: sqlite3.Connection, import_id: int, after: int, limit: int
 ) -> list[LineProblem]:
     rows = connection.execute(
         "SELECT line, message FROM import_problems WHERE import_id = ? AND line > ?"
         " ORDER BY line LIMIT ?",
-        (import_id, after_line, limit),
+        (import_id, after, limit),
     )
     return [LineProblem(row["line"], row["message"]) for row in rows]
 
@@ -372,13 +378,13 @@ _HELD = (
 
 
 def _held(
-    connection: sqlite3.Connection, import_id: int, after_id: int, limit: int
+    connection: sqlite3.Connection, import_id: int, after: int, limit: int
 ) -> list[HeldExample]:
     rows = connection.execute(
         "SELECT id, json_extract(metadata, '$.import.line') AS line,"
         f" json_extract(metadata, '$.import.problems') AS problems {_HELD}"
         " AND id > :after ORDER BY id LIMIT :limit",
-        {"import": import_id, "after": after_id, "limit": limit},
+        {"import": import_id, "after": after, "limit": limit},
     )
     return [HeldExample(row["line"], row["id"], json.loads(row["problems"])) for row in rows]
 
