@@ -34,6 +34,7 @@ from tests.fakes.openai_server import API_KEY, FakeOpenAI
 from voxdesk.bridge.runner import Bridge
 from voxdesk.core.config import SecretStore, Settings
 from voxdesk.core.services import Services
+from voxdesk.core.startup import freeze_start_up_objects, import_openai_ahead
 
 RESULTS = Path(__file__).parent / "results" / "voxdesk.voice_message.json"
 PLACEHOLDER = "🎙️ Transcribing…"
@@ -63,6 +64,8 @@ async def run(messages: int, latency: float) -> dict[str, Any]:
     bridge = Bridge(services, voice_client_class=TimedVoiceClient)
     await bridge.start()
     await bridge.bot.wait_until_ready()
+    freeze_start_up_objects()  # as the headless bot does once logged in, and then,
+    await import_openai_ahead(secrets)  # with a key, the OpenAI SDK in a worker thread
     await fake.join_voice(fake.member, fake.voice)
     await fake.post(fake.member, "!join")
     await fake.wait_for(lambda m: m["content"].startswith("Joined"))
