@@ -21,7 +21,11 @@ from voxdesk.core.errors import VoxdeskError, user_message
 from voxdesk.core.events import BridgeStateChanged, ChannelInfo, GuildInfo, ReplySent
 from voxdesk.core.instance import BotLock, FrontEnd, TokenLock
 from voxdesk.core.services import Services
-from voxdesk.core.startup import freeze_start_up_objects, import_openai_ahead
+from voxdesk.core.startup import (
+    freeze_start_up_objects,
+    import_openai_ahead,
+    load_token_table,
+)
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +188,7 @@ async def run_headless(services: Services, on_started: Callable[[], None] = lamb
     """Run the bot until SIGINT or SIGTERM, then close it cleanly; ``on_started`` runs once it
     has logged in."""
     bridge = Bridge(services)
+    load_token_table(services.secrets, services.settings.assistant.model)  # before any message
     await bridge.start()
     freeze_start_up_objects()  # logged in: what is alive now stays as long as the bot
     stopping = asyncio.Event()

@@ -7,6 +7,7 @@ import gc
 import importlib
 
 from voxdesk.core.config.secrets import Secret, SecretStore
+from voxdesk.core.training.tokens import count_texts, encoding_for_model
 
 
 def freeze_start_up_objects() -> None:
@@ -35,3 +36,15 @@ async def import_openai_ahead(secrets: SecretStore) -> None:
         return
     await asyncio.to_thread(importlib.import_module, "openai")
     gc.freeze()
+
+
+def load_token_table(secrets: SecretStore, model: str) -> None:
+    """With an OpenAI key set, load the token table the assistant trims conversations by.
+
+    toktok builds it in native code holding the GIL (o200k_base 0.56 s, cl100k_base 0.22 s on
+    2 cores): a worker thread would freeze the event loop as long. Left to the first answer, it
+    froze the window, or delayed the bot's first reply, by that much; loaded before the window
+    shows or the bot logs in, start-up pays it once, and only when answers are possible.
+    """
+    if secrets.get(Secret.OPENAI_API_KEY) is not None:
+        count_texts(["Voxdesk"], encoding_for_model(model))

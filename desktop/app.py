@@ -17,7 +17,11 @@ from PySide6.QtWidgets import QApplication
 
 from voxdesk.core.config import SecretStore, Settings
 from voxdesk.core.services import Services
-from voxdesk.core.startup import freeze_start_up_objects, import_openai_ahead
+from voxdesk.core.startup import (
+    freeze_start_up_objects,
+    import_openai_ahead,
+    load_token_table,
+)
 from voxdesk.desktop.instance import WindowInstance
 from voxdesk.desktop.window import MainWindow
 
@@ -59,6 +63,7 @@ def run_app(
         instance.listen(window.bring_forward)
 
     async def main() -> None:
+        load_token_table(secrets, settings.assistant.model)  # holds the GIL: before the window
         window.show()
         window.transcribe(list(files))
         await window.start()

@@ -147,3 +147,30 @@ async def test_the_headless_bot_freezes_its_start_up_objects_and_stops_on_sigter
             pass
     await services.close()
     await fake.stop()
+
+
+async def test_the_headless_bot_loads_the_token_table_before_it_logs_in(
+    monkeypatch: pytest.MonkeyPatch, unfrozen: None
+) -> None:
+    """The table's load holds the GIL some 0.5 s: the first reply waited for it."""
+    import os
+    import signal
+
+    from voxdesk.bridge import runner
+    from voxdesk.core.events import BridgeStateChanged
+
+    fake = await start_fake(monkeypatch)
+    services = Services(Settings(), SecretStore({"DISCORD_TOKEN": TOKEN}))
+    states = services.events.subscribe(BridgeStateChanged)
+    loaded: list[tuple[str, bool]] = []
+    monkeypatch.setattr(runner, "load_token_table", lambda secrets, model: loaded.append(
+        (model, fake.identifies == 0)))  # fmt: skip
+    task = asyncio.create_task(runner.run_headless(services))
+    async with asyncio.timeout(30):
+        while (await states.get()).state != "connected":
+            pass
+        assert loaded == [(services.settings.assistant.model, True)]
+        os.kill(os.getpid(), signal.SIGTERM)
+        await task
+    await services.close()
+    await fake.stop()

@@ -208,3 +208,45 @@ def test_with_a_key_the_app_imports_the_openai_sdk_once_started(tmp_path: Path) 
     run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "True"
+
+
+SHOWN_WITH_TABLES = """
+import os, signal, sys
+from pathlib import Path
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+import toktok
+from voxdesk.core.config import SecretStore, Settings
+from voxdesk.desktop.app import create_application, run_app
+
+def report():
+    if not any(window.isVisible() for window in QApplication.topLevelWidgets()):
+        QTimer.singleShot(5, report)
+        return
+    print(sorted(name for name, _ in toktok._CACHE), flush=True)  # the tables loaded so far
+    os.kill(os.getpid(), signal.SIGTERM)
+
+create_application()
+QTimer.singleShot(0, report)
+run_app(Settings(), SecretStore(dict(arg.split("=") for arg in sys.argv[2:])), Path(sys.argv[1]))
+"""
+
+
+@pytest.mark.parametrize(
+    ("secrets", "tables"), [((), "[]"), (("OPENAI_API_KEY=sk-t",), "['o200k_base']")]
+)
+def test_with_a_key_the_token_table_is_loaded_before_the_window_shows(
+    tmp_path: Path, secrets: tuple[str, ...], tables: str
+) -> None:
+    """Loading the assistant's token table holds the GIL some 0.5 s, so a worker thread would
+    not spare the window: loaded by the first answer, it froze the window then. With a key, the
+    window shows with it loaded; without one, start-up does not pay for it."""
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("DISCORD_TOKEN", "OPENAI_API_KEY")}  # fmt: skip
+    env |= {"QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path),
+            "XDG_DATA_HOME": str(tmp_path / "data"),
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}  # fmt: skip
+    command = [sys.executable, "-c", SHOWN_WITH_TABLES, str(tmp_path / "settings.toml"), *secrets]
+    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == tables  # the default model, gpt-4o-mini, counts in o200k_base
