@@ -9,9 +9,11 @@ from typing import Any, Literal, cast, get_args, get_origin
 import annotated_types
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
@@ -178,6 +180,7 @@ class SettingsPage(QWidget):
         self.scroll_area = scroll = QScrollArea()
         scroll.setWidget(content)
         scroll.setWidgetResizable(True)
+        self._wheel_scrolls = _WheelScrollsPage(scroll, content)
         save = QPushButton("Save settings")
         save.clicked.connect(lambda: self.background.run(self.save()))
         bottom = QHBoxLayout()
@@ -324,6 +327,28 @@ class SettingsPage(QWidget):
         path = self.services.settings_store.path
         self.status.say(f"Saved to {path}. Some changes apply when Voxdesk restarts.")
         self.saved.emit()
+        return True
+
+
+class _WheelScrollsPage(QObject):
+    """The wheel scrolls the page past the choices and numbers under the pointer: a scroll
+    through the form changed each one it passed (a Whisper model chosen starts its download).
+    A field clicked or tabbed into takes the wheel as before."""
+
+    def __init__(self, scroll: QScrollArea, content: QWidget) -> None:
+        super().__init__(scroll)
+        self.scroll = scroll
+        for field in content.findChildren(QWidget):
+            if isinstance(field, QComboBox | QAbstractSpinBox):
+                field.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # the wheel gives no focus
+                field.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() != QEvent.Type.Wheel or not isinstance(watched, QWidget):
+            return False
+        if watched.hasFocus():
+            return False
+        QApplication.sendEvent(self.scroll.viewport(), event)
         return True
 
 

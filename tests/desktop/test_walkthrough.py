@@ -1,0 +1,53 @@
+"""What a new user met walking through the window: a scroll that changed settings, buttons
+that did nothing, lists that went stale, hints cut short."""
+
+from __future__ import annotations
+
+import asyncio
+
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QComboBox, QWidget
+from pytestqt.qtbot import QtBot
+
+from voxdesk.core.services import Services
+from voxdesk.desktop.pages.settings import SettingsPage
+
+
+def wheel_down(widget: QWidget) -> None:
+    """One notch of the mouse wheel over ``widget``, as the pointer resting on it sends."""
+    centre = QPointF(widget.rect().center())
+    event = QWheelEvent(centre, QPointF(widget.mapToGlobal(centre.toPoint())), QPoint(),
+                        QPoint(0, -120), Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+                        Qt.ScrollPhase.NoScrollPhase, False)  # fmt: skip
+    QApplication.sendEvent(widget, event)
+
+
+def state(widget: QWidget) -> object:
+    return widget.currentText() if isinstance(widget, QComboBox) else widget.text()
+
+
+def test_the_wheel_scrolls_the_settings_page_and_changes_no_setting(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: Services
+) -> None:
+    page = SettingsPage(services)
+    qtbot.addWidget(page)
+    page.resize(940, 600)
+    page.show()
+    qtbot.waitExposed(page)
+    fields = [w for w in page.findChildren(QWidget) if isinstance(w, QComboBox | QAbstractSpinBox)]
+    assert len(fields) > 10  # every picker, choice and number of the schema
+    before = [state(field) for field in fields]
+    bar = page.scroll_area.verticalScrollBar()
+    for field in fields:
+        bar.setValue(0)
+        wheel_down(field)
+        assert bar.value() > 0, f"{field.toolTip()!r} kept the wheel from scrolling the page"
+    assert [state(field) for field in fields] == before
+    assert not page.edits()
+    engine = page.editors[("speech", "engine")].widget
+    page.activateWindow()
+    engine.setFocus()
+    qtbot.waitUntil(engine.hasFocus)
+    wheel_down(engine)  # a field the user clicked into takes the wheel, as anywhere else
+    assert list(page.edits()) == ["speech.engine"]
