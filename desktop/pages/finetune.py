@@ -17,6 +17,7 @@ from typing import Any
 
 import pyqtgraph
 from PySide6.QtCore import QEvent, QItemSelectionModel, QPointF, Qt
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -310,12 +311,26 @@ class FineTunePage(QWidget):
         if self._listener is None:  # subscribed before anything is followed: no update missed
             updates = self.services.events.subscribe(JobUpdated, size=200)
             self._listener = asyncio.ensure_future(self._follow_updates(updates))
-        self.dataset.clear()
-        self.dataset.addItems([d.name for d in await self.services.datasets.datasets()])
+        await self.refresh_datasets()
         await self.refresh_jobs()
         await self.evaluation.start()
         for job in await self.services.jobs.unfinished():
             self.follow(job.id)
+
+    async def refresh_datasets(self) -> None:
+        """The datasets there are now, the one chosen kept."""
+        chosen = self.dataset.currentText()
+        names = [dataset.name for dataset in await self.services.datasets.datasets()]
+        self.dataset.clear()
+        self.dataset.addItems(names)
+        if chosen in names:
+            self.dataset.setCurrentText(chosen)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        # Datasets imported or begun on other pages since the list was filled; once started.
+        if self._listener is not None:
+            self.background.run(self.refresh_datasets())
+        super().showEvent(event)
 
     async def refresh_jobs(self) -> None:
         """The jobs as recorded now; the jobs selected before stay selected."""

@@ -4,6 +4,8 @@ that did nothing, lists that went stale, hints cut short."""
 from __future__ import annotations
 
 import asyncio
+import json
+from pathlib import Path
 
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
@@ -12,6 +14,7 @@ from pytestqt.qtbot import QtBot
 
 from voxdesk.core.services import Services
 from voxdesk.desktop.pages.settings import SettingsPage
+from voxdesk.desktop.window import MainWindow
 
 
 def wheel_down(widget: QWidget) -> None:
@@ -51,3 +54,24 @@ def test_the_wheel_scrolls_the_settings_page_and_changes_no_setting(
     qtbot.waitUntil(engine.hasFocus)
     wheel_down(engine)  # a field the user clicked into takes the wheel, as anywhere else
     assert list(page.edits()) == ["speech.engine"]
+
+
+def test_a_dataset_imported_is_offered_to_fine_tune_at_once(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: Services, tmp_path: Path
+) -> None:
+    window = MainWindow(services)
+    qtbot.addWidget(window)
+    window.show()
+    qloop.run_until_complete(window.start())
+    assert window.finetune.dataset.count() == 0  # a new user's: nothing imported yet
+    chat = {
+        "messages": [{"role": "user", "content": "Hi?"}, {"role": "assistant", "content": "Hi!"}]
+    }
+    source = tmp_path / "chats.jsonl"
+    source.write_text(json.dumps(chat) + "\n", encoding="utf-8")
+    window.show_page(window.dataset)
+    qloop.run_until_complete(window.dataset.import_path(source, "support"))
+    window.show_page(window.finetune)
+    qloop.run_until_complete(window.finetune.background.settle())
+    assert window.finetune.dataset.currentText() == "support"
+    qloop.run_until_complete(window.shutdown())
