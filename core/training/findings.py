@@ -85,6 +85,11 @@ def describe_all(codes: Sequence[str]) -> str:
     return "; ".join(describe(code) for code in codes)
 
 
+def fix_note(codes: Sequence[str]) -> str:
+    """The note of an imported example kept to fix: what is wrong, or nothing once fixed."""
+    return f"To fix: {describe_all(codes)}." if codes else ""
+
+
 def name_places(findings: Iterable[Finding], shown: int = SHOWN_PLACES) -> str:
     """Errors in one line, each place (an example, a line) with what is wrong there, a finding
     about the whole file in its own words: ``3 examples; the API needs at least 10; example 13

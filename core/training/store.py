@@ -17,7 +17,7 @@ from typing import Any, Literal
 from voxdesk.core.errors import VoxdeskError
 from voxdesk.core.training.checks import example_problems
 from voxdesk.core.training.database import Database, Transaction, now
-from voxdesk.core.training.findings import name_examples
+from voxdesk.core.training.findings import fix_note, name_examples
 
 Kind = Literal["chat", "preference"]
 
@@ -125,6 +125,20 @@ _REVISED = (
     "json_remove(metadata, '$.import.problems')",
     "json_replace(metadata, '$.import.problems', json(?))",
 )
+
+
+def _follow_fix_note(connection: sqlite3.Connection, example_id: int, problems: list[str]) -> None:
+    """The note an import wrote of what to fix follows the record as it is edited (a fixed
+    example says nothing more), unless a curator has written a note of their own."""
+    row = connection.execute(
+        "SELECT note, json_extract(metadata, '$.import.problems') AS codes FROM examples"
+        " WHERE id = ?",
+        (example_id,),
+    ).fetchone()
+    if row and row["codes"] is not None and row["note"] == fix_note(json.loads(row["codes"])):
+        connection.execute(
+            "UPDATE examples SET note = ? WHERE id = ?", (fix_note(problems), example_id)
+        )
 
 
 class DatasetStore:
@@ -290,18 +304,21 @@ class DatasetStore:
             changes["updated_at"] = now()
             assignments = [f"{column} = ?" for column in changes]
             values = list(changes.values())
+            problems = example_problems(record) if record is not None else []
             if record is not None:
                 # An import lists the examples it kept to fix by these codes: they follow
                 # the record, so a fixed example is no longer listed.
-                problems = example_problems(record)
                 assignments.append(f"metadata = {_REVISED[bool(problems)]}")
                 values += [json.dumps(problems)] if problems else []
 
             def update(connection: sqlite3.Connection) -> None:
-                connection.execute(
-                    f"UPDATE examples SET {', '.join(assignments)} WHERE id = ?",
-                    (*values, example_id),
-                )
+                with Transaction(connection):
+                    if record is not None and note is None:
+                        _follow_fix_note(connection, example_id, problems)
+                    connection.execute(
+                        f"UPDATE examples SET {', '.join(assignments)} WHERE id = ?",
+                        (*values, example_id),
+                    )
 
             await self.db.run(update)
         return await self.get(example_id)

@@ -31,7 +31,7 @@ from xxhash import xxh3_64_intdigest, xxh3_128
 
 from voxdesk.core.training.checks import example_problems
 from voxdesk.core.training.database import Transaction, mark_interrupted_imports, now
-from voxdesk.core.training.findings import describe_all, name_examples
+from voxdesk.core.training.findings import describe_all, fix_note, name_examples
 from voxdesk.core.training.scan import JSON_WHITESPACE, UTF8_BOM, check_text
 from voxdesk.core.training.store import (
     DatasetError,
@@ -489,7 +489,7 @@ def _imported(record: Any, status: Status, import_id: int, line: int) -> NewExam
     if not problems:
         return NewExample(record, origin=Origin.IMPORT, status=status)
     metadata = {"import": {"id": import_id, "line": line, "problems": problems}}
-    note = f"To fix: {describe_all(problems)}."
+    note = fix_note(problems)
     return NewExample(record, Origin.IMPORT, Status.CANDIDATE, note=note, metadata=metadata)
 
 

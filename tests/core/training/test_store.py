@@ -109,6 +109,24 @@ async def test_an_edit_decides_whether_an_import_still_lists_an_example_to_fix(
     assert (await store.get(second)).metadata["import"] == {"id": again.import_id, "line": 2}
 
 
+async def test_the_imports_note_of_what_to_fix_follows_the_edits_but_not_a_curators_note(
+    store: DatasetStore, tmp_path: Path
+) -> None:
+    question = {"role": "user", "content": "Hi?"}
+    path = tmp_path / "held.jsonl"
+    path.write_text("".join(json.dumps({"messages": [question], "n": i}) + "\n" for i in (1, 2)))
+    first, second = (h.example_id for h in (await import_file(store, "d", path)).held_examples)
+    assert (await store.get(first)).note == "To fix: no assistant message to learn from."
+    answer = {"role": "assistant", "content": ""}
+    edited = await store.update(first, record={"messages": [question, answer]})
+    assert edited.note == "To fix: a message has no text content."
+    fixed = await store.update(first, record={"messages": [question, answer | {"content": "Hey"}]})
+    assert fixed.note == ""
+    await store.update(second, note="Ask Dana what she meant.")
+    kept = await store.update(second, record={"messages": [question, answer]})
+    assert kept.note == "Ask Dana what she meant."
+
+
 async def test_csv_import(store: DatasetStore, tmp_path: Path) -> None:
     path = tmp_path / "pairs.csv"
     with path.open("w", newline="", encoding="utf-8") as handle:
