@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,13 +123,13 @@ def report(deadline=time.monotonic() + 30):
 
 create_application()
 QTimer.singleShot(0, report)
-run_app(Settings(), SecretStore({}), Path(sys.argv[1]))
+run_app(Settings(), SecretStore(dict(a.split("=", 1) for a in sys.argv[2:])), Path(sys.argv[1]))
 """
 
 
 @dataclass(frozen=True)
 class StartedApp:
-    """What the real app (run_app, offscreen, no token or key) reported once it had started."""
+    """What the real app (run_app, offscreen, no token) reported once it had started."""
 
     frozen: int  # objects kept out of garbage collections
     seconds: float  # from the interpreter's first line to the started window
@@ -137,14 +137,15 @@ class StartedApp:
     openai_imported: bool
 
 
-def start_app_offscreen(folder: Path) -> StartedApp:
-    """Start the app in a new interpreter; it reports once started, then is ended by SIGTERM."""
+def start_app_offscreen(folder: Path, secrets: Sequence[str] = ()) -> StartedApp:
+    """Start the app in a new interpreter; it reports once started, then is ended by SIGTERM.
+    ``secrets`` are NAME=value, as the environment would give them (by default none)."""
     env = {key: value for key, value in os.environ.items()
            if key not in ("DISCORD_TOKEN", "OPENAI_API_KEY")}  # fmt: skip
     env |= {"QT_QPA_PLATFORM": "offscreen", "HOME": str(folder),
             "XDG_DATA_HOME": str(folder / "data"),
             "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}  # fmt: skip
-    command = [sys.executable, "-c", STARTED_APP, str(folder / "settings.toml")]
+    command = [sys.executable, "-c", STARTED_APP, str(folder / "settings.toml"), *secrets]
     run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr  # (offscreen Qt warns of size hints on stderr)
     frozen, seconds, rss, openai_imported = run.stdout.split()
