@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 from voxdesk.core.events import Event, EventBus, ListeningChanged, Place, VoiceCaption
 from voxdesk.core.stt.base import Segment
 from voxdesk.core.stt.formats import OutputFormat, render, spoken_by
+from voxdesk.desktop.tables import fit_new_rows
 
 ROLE_PARTIAL = Qt.ItemDataRole.UserRole  # the end of a caption's text that may still change
 MAX_ROWS = 5000  # a listening session longer than this keeps its latest utterances
@@ -169,6 +170,7 @@ class CaptionsPanel(QWidget):
         header = self.view.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
+        fit_new_rows(self.view)  # a speaker's name whole as they first speak
         self.model.rowsInserted.connect(lambda *_: self._follow_the_end())
         top = QHBoxLayout()
         top.addWidget(self.state, 1)

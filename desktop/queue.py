@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from voxdesk.core.stt.queue import JobState, TranscriptionJob, TranscriptionQueue
+from voxdesk.desktop.tables import fit_new_rows
 
 Index = QModelIndex | QPersistentModelIndex
 COLUMNS = ("File", "Length", "Status", "Progress", "Engine")
@@ -136,6 +137,7 @@ class QueueView(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(FILE, QHeaderView.ResizeMode.Stretch)
+        fit_new_rows(self.table)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop the selected files, waiting or under way")
         self.cancel_button.clicked.connect(self.cancel_selected)

@@ -45,7 +45,22 @@ def row_table(model: QAbstractItemModel, selection: QAbstractItemView.SelectionM
     table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     table.setSelectionMode(selection)
     table.verticalHeader().hide()
+    fit_new_rows(table)
     return table
+
+
+def fit_new_rows(table: QTableView) -> None:
+    """Columns sized to their contents are sized again as rows arrive: Qt sizes them when a
+    model is reset, not when rows are added to it, so a dataset's first page read 'appr…'
+    under 'Status' (a proxy model's relayout hid this from the feed)."""
+    header = table.horizontalHeader()
+
+    def fit() -> None:
+        for column in range(header.count()):
+            if header.sectionResizeMode(column) == QHeaderView.ResizeMode.ResizeToContents:
+                table.resizeColumnToContents(column)
+
+    table.model().rowsInserted.connect(lambda *_: fit())
 
 
 def fit_columns(table: QTableView, stretch: int) -> None:

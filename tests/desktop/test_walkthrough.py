@@ -12,7 +12,11 @@ from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QComboBox, QWidget
 from pytestqt.qtbot import QtBot
 
+from tests.desktop.test_captions import caption, publish
+from voxdesk.core.events import EventBus
 from voxdesk.core.services import Services
+from voxdesk.desktop.captions import CaptionsPanel
+from voxdesk.desktop.pages.dataset import DatasetPage
 from voxdesk.desktop.pages.settings import SettingsPage
 from voxdesk.desktop.window import MainWindow
 
@@ -75,3 +79,37 @@ def test_a_dataset_imported_is_offered_to_fine_tune_at_once(
     qloop.run_until_complete(window.finetune.background.settle())
     assert window.finetune.dataset.currentText() == "support"
     qloop.run_until_complete(window.shutdown())
+
+
+def test_the_status_and_origin_of_examples_read_whole(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: Services, tmp_path: Path
+) -> None:
+    page = DatasetPage(services)
+    qtbot.addWidget(page)
+    page.resize(940, 660)
+    page.show()
+    qtbot.waitExposed(page)
+    qloop.run_until_complete(page.refresh())
+    chat = {"messages": [{"role": "user", "content": "Hi?"},
+                         {"role": "assistant", "content": "Hi!"}]}  # fmt: skip
+    source = tmp_path / "chats.jsonl"
+    source.write_text(json.dumps(chat) + "\n", encoding="utf-8")
+    qloop.run_until_complete(page.import_path(source, "support"))
+    qtbot.wait(50)  # the view lays its columns out once the rows are in
+    header = page.table.horizontalHeader()
+    for column in (1, 2):  # "approved", "imported": a sized column, not "appr…", "imp…"
+        assert header.sectionSize(column) >= page.table.sizeHintForColumn(column)
+
+
+def test_a_speakers_name_reads_whole_in_the_live_captions(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot
+) -> None:
+    panel = CaptionsPanel(EventBus(), lambda: "whisper")
+    qtbot.addWidget(panel)
+    panel.resize(700, 300)
+    panel.show()
+    qtbot.waitExposed(panel)
+    publish(qloop, panel, caption(1, "Alexandra the Great", "hello all", final=True))
+    qtbot.wait(50)
+    header = panel.view.horizontalHeader()
+    assert header.sectionSize(1) >= panel.view.sizeHintForColumn(1)
