@@ -140,16 +140,23 @@ class StartedApp:
 def start_app_offscreen(folder: Path, secrets: Sequence[str] = ()) -> StartedApp:
     """Start the app in a new interpreter; it reports once started, then is ended by SIGTERM.
     ``secrets`` are NAME=value, as the environment would give them (by default none)."""
+    run = run_offscreen(STARTED_APP, folder, *secrets)
+    assert run.returncode == 0, run.stderr  # (offscreen Qt warns of size hints on stderr)
+    frozen, seconds, rss, openai_imported = run.stdout.split()
+    return StartedApp(int(frozen), float(seconds), float(rss), openai_imported == "True")
+
+
+def run_offscreen(script: str, folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` (which starts the app) offscreen in a new interpreter, with ``folder`` as
+    its home and no token or key from this environment; its arguments are the settings file in
+    ``folder``, then ``args``."""
     env = {key: value for key, value in os.environ.items()
            if key not in ("DISCORD_TOKEN", "OPENAI_API_KEY")}  # fmt: skip
     env |= {"QT_QPA_PLATFORM": "offscreen", "HOME": str(folder),
             "XDG_DATA_HOME": str(folder / "data"),
             "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}  # fmt: skip
-    command = [sys.executable, "-c", STARTED_APP, str(folder / "settings.toml"), *secrets]
-    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
-    assert run.returncode == 0, run.stderr  # (offscreen Qt warns of size hints on stderr)
-    frozen, seconds, rss, openai_imported = run.stdout.split()
-    return StartedApp(int(frozen), float(seconds), float(rss), openai_imported == "True")
+    command = [sys.executable, "-c", script, str(folder / "settings.toml"), *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
 
 
 @pytest.fixture(scope="module")
@@ -201,12 +208,7 @@ def test_with_a_key_the_app_imports_the_openai_sdk_once_started(tmp_path: Path) 
     """Left out of start-up, the SDK would be imported by the first request, on the event
     loop: the window froze 0.6 s at its first question. With a key it is imported in a worker
     thread once the window is up, before anyone asks."""
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("DISCORD_TOKEN", "OPENAI_API_KEY")}  # fmt: skip
-    env |= {"QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path),
-            "XDG_DATA_HOME": str(tmp_path / "data")}  # fmt: skip
-    command = [sys.executable, "-c", OPENAI_AHEAD, str(tmp_path / "settings.toml")]
-    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    run = run_offscreen(OPENAI_AHEAD, tmp_path)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "True"
 
@@ -242,12 +244,6 @@ def test_with_a_key_the_token_table_is_loaded_before_the_window_shows(
     """Loading the assistant's token table holds the GIL some 0.5 s, so a worker thread would
     not spare the window: loaded by the first answer, it froze the window then. With a key, the
     window shows with it loaded; without one, start-up does not pay for it."""
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("DISCORD_TOKEN", "OPENAI_API_KEY")}  # fmt: skip
-    env |= {"QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path),
-            "XDG_DATA_HOME": str(tmp_path / "data"),
-            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}  # fmt: skip
-    command = [sys.executable, "-c", SHOWN_WITH_TABLES, str(tmp_path / "settings.toml"), *secrets]
-    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    run = run_offscreen(SHOWN_WITH_TABLES, tmp_path, *secrets)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == tables  # the default model, gpt-4o-mini, counts in o200k_base
