@@ -42,6 +42,8 @@ from voxdesk.desktop.tables import row_table
 ROLE_NAME = Qt.ItemDataRole.UserRole
 ROLE_FINDING = Qt.ItemDataRole.UserRole + 1
 STATUSES = ("all", "candidate", "approved", "rejected")
+NO_DATASET = ("No training data yet: Import… a JSONL or CSV file, or add examples with Add to "
+              "dataset (Record page) or Correct reply… (Discord page).")  # fmt: skip
 
 
 class DatasetPage(QWidget):
@@ -158,11 +160,20 @@ class DatasetPage(QWidget):
                 self.dataset_list.setCurrentIndex(item.index())
         if self.datasets.rowCount() and not self.dataset_list.currentIndex().isValid():
             self.dataset_list.setCurrentIndex(self.datasets.index(0, 0))
+        if not self.datasets.rowCount():  # a new user's empty page says how to fill it
+            self.status.say(NO_DATASET)
 
     def current_dataset(self) -> str | None:
         index = self.dataset_list.currentIndex()
         name = index.data(ROLE_NAME) if index.isValid() else None
         return str(name) if name else None
+
+    def chosen_dataset(self) -> str:
+        """The selected dataset; raises what to do when there is none (or none yet)."""
+        if (dataset := self.current_dataset()) is None:
+            raise VoxdeskError(NO_DATASET if not self.datasets.rowCount() else
+                               "Select a dataset first.")  # fmt: skip
+        return dataset
 
     def reload(self) -> None:
         self.background.run(self.load())
@@ -246,26 +257,25 @@ class DatasetPage(QWidget):
         self.status.say(result.summary(path.name) + first, error=bool(result.rejected))
 
     def choose_export(self) -> None:
-        dataset = self.current_dataset()
-        if dataset:
-            name, _ = QFileDialog.getSaveFileName(
-                self, "Export approved examples", f"{dataset}.jsonl", "JSONL (*.jsonl)"
-            )
-            if name:
-                self.background.run(self.export_to(Path(name)))
+        try:
+            dataset = self.chosen_dataset()
+        except VoxdeskError as error:
+            self.status.fail(error)
+            return
+        name, _ = QFileDialog.getSaveFileName(
+            self, "Export approved examples", f"{dataset}.jsonl", "JSONL (*.jsonl)"
+        )
+        if name:
+            self.background.run(self.export_to(Path(name)))
 
     async def export_to(self, path: Path) -> None:
-        dataset = self.current_dataset()
-        if dataset is None:
-            raise VoxdeskError("Select a dataset first.")
+        dataset = self.chosen_dataset()
         result = await export_jsonl(self.services.datasets, dataset, path)
         self.status.say(f"Exported {result.summary()} ({path.parent}).")
 
     async def validate(self) -> None:
         """Validate the examples shown (current dataset and filter), in table order."""
-        dataset = self.current_dataset()
-        if dataset is None:
-            raise VoxdeskError("Select a dataset first.")
+        dataset = self.chosen_dataset()
         with tempfile.TemporaryDirectory(prefix="voxdesk-validate-") as folder:
             path = Path(folder) / "shown.jsonl"
             shown = await self._write_shown(dataset, path)  # example ids, in line order

@@ -16,7 +16,7 @@ from tests.desktop.test_captions import caption, publish
 from voxdesk.core.events import EventBus
 from voxdesk.core.services import Services
 from voxdesk.desktop.captions import CaptionsPanel
-from voxdesk.desktop.pages.dataset import DatasetPage
+from voxdesk.desktop.pages.dataset import NO_DATASET, DatasetPage
 from voxdesk.desktop.pages.settings import SettingsPage
 from voxdesk.desktop.window import MainWindow
 
@@ -113,3 +113,17 @@ def test_a_speakers_name_reads_whole_in_the_live_captions(
     qtbot.wait(50)
     header = panel.view.horizontalHeader()
     assert header.sectionSize(1) >= panel.view.sizeHintForColumn(1)
+
+
+def test_an_empty_dataset_page_says_how_to_fill_it_and_each_button_answers(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: Services
+) -> None:
+    page = DatasetPage(services)
+    qtbot.addWidget(page)
+    qloop.run_until_complete(page.refresh())
+    assert page.status.text() == NO_DATASET
+    for button in ("Export…", "Validate"):  # there is no dataset to select: say how to make one
+        page.status.say("")
+        page.buttons[button].click()
+        qloop.run_until_complete(page.background.settle())
+        assert page.status.text() == NO_DATASET, button
