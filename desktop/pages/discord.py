@@ -76,6 +76,9 @@ class DiscordPage(QWidget):
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._show_link())
         self.message = QLineEdit()
         self.message.setPlaceholderText("Write as the bot in the selected channel…")
+        self.message.setMinimumWidth(  # the hint whole, beside five buttons
+            self.message.fontMetrics().horizontalAdvance(self.message.placeholderText()) + 24
+        )
         self.message.returnPressed.connect(self.send)
         self.send_button = QPushButton("Send")
         self.send_button.clicked.connect(self.send)
@@ -183,7 +186,9 @@ class DiscordPage(QWidget):
         text = self.message.text().strip()
         if kind != CHANNEL or channel_id is None:
             self.status.say("Select a text channel first.", error=True)
-        elif text and self.bridge:
+        elif not text:
+            self.status.say("Write what to send first.", error=True)
+        elif self.bridge:
             self._run(self.bridge.send(channel_id, text), "Sent.", clear=True)
 
     def speak(self) -> None:

@@ -552,9 +552,11 @@ class RecordPage(QWidget):
 
     def copy_selected(self) -> None:
         entry = self.selected()
-        if entry:
-            QGuiApplication.clipboard().setText(entry.transcript.text)
-            self.status.say("Copied.")
+        if entry is None:
+            self.status.say("Select a transcript to copy.", error=True)
+            return
+        QGuiApplication.clipboard().setText(entry.transcript.text)
+        self.status.say("Copied.")
 
     def export_selected(self, path: Path | None = None) -> None:
         entry = self.selected()

@@ -13,10 +13,13 @@ from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QComboBox, QWidget
 from pytestqt.qtbot import QtBot
 
 from tests.desktop.test_captions import caption, publish
-from voxdesk.core.events import EventBus
+from voxdesk.core.events import ChannelInfo, EventBus, GuildInfo
 from voxdesk.core.services import Services
 from voxdesk.desktop.captions import CaptionsPanel
+from voxdesk.desktop.history import TranscriptHistory
+from voxdesk.desktop.pages import discord as discord_page
 from voxdesk.desktop.pages.dataset import NO_DATASET, DatasetPage
+from voxdesk.desktop.pages.record import RecordPage
 from voxdesk.desktop.pages.settings import SettingsPage
 from voxdesk.desktop.window import MainWindow
 
@@ -127,3 +130,33 @@ def test_an_empty_dataset_page_says_how_to_fill_it_and_each_button_answers(
         page.buttons[button].click()
         qloop.run_until_complete(page.background.settle())
         assert page.status.text() == NO_DATASET, button
+
+
+def test_copy_with_no_transcript_says_so(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: Services, tmp_path: Path
+) -> None:
+    page = RecordPage(services, TranscriptHistory(tmp_path / "history.json"))
+    qtbot.addWidget(page)
+    page.copy_selected()
+    assert page.status.text() == "Select a transcript to copy."
+
+
+def test_the_discord_pages_hint_reads_whole_and_send_wants_words(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: Services
+) -> None:
+    window = MainWindow(services)
+    qtbot.addWidget(window)
+    window.resize(1100, 720)  # the first window's size
+    window.show_page(window.discord)
+    window.show()
+    qtbot.waitExposed(window)
+    message = window.discord.message
+    frame_and_margins = 12  # a line edit draws its text some 6 px in from each side
+    hint = message.fontMetrics().horizontalAdvance(message.placeholderText())
+    assert message.width() - frame_and_margins >= hint  # not "…in the selected chann…"
+    page = window.discord
+    guild = GuildInfo(1, "Guild", (ChannelInfo(2, "general", voice=False),))
+    page.places.appendRow(discord_page._guild_item(guild, page.windowIcon()))
+    page.tree.setCurrentIndex(page.places.item(0).child(0).index())
+    page.send()  # nothing written: say so, rather than nothing
+    assert page.status.text() == "Write what to send first."
