@@ -75,7 +75,7 @@ class FieldEditor:
         if get_origin(self.kind) is list:
             line.setPlaceholderText("none (separate several with commas)")
         elif get_origin(self.kind) is dict:
-            line.setPlaceholderText("none (as 123: en-US, 456: ru-RU)")
+            line.setPlaceholderText(f"none (as {_pairs_example(self.kind, info)})")
         return line
 
     def show(self, value: Any) -> None:
@@ -361,6 +361,21 @@ def _align_labels(forms: list[QFormLayout]) -> None:
     width = max((label.sizeHint().width() for label in labels), default=0)
     for label in labels:
         label.setMinimumWidth(width)
+
+
+def _pairs_example(kind: Any, info: FieldInfo) -> str:
+    """Two guild ids with values of the mapping's type: a language for languages only (every
+    mapping showed 'en-US', a dataset's and a yes/no's too)."""
+    values = get_args(kind)[1]
+    if get_origin(values) is Literal:
+        first, second = get_args(values)[-1], get_args(values)[0]
+    elif values is bool:
+        first, second = "true", "false"
+    elif "language" in (info.description or "").lower():
+        first, second = "en-US", "ru-RU"
+    else:  # names, as of datasets
+        first, second = "support", "games"
+    return f"123: {first}, 456: {second}"
 
 
 def _label(name: str) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
-from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QComboBox, QWidget
+from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QComboBox, QLineEdit, QWidget
 from pytestqt.qtbot import QtBot
 
 from tests.desktop.test_captions import caption, publish
@@ -160,3 +160,20 @@ def test_the_discord_pages_hint_reads_whole_and_send_wants_words(
     page.tree.setCurrentIndex(page.places.item(0).child(0).index())
     page.send()  # nothing written: say so, rather than nothing
     assert page.status.text() == "Write what to send first."
+
+
+def test_each_per_guild_setting_shows_an_example_of_its_own_values(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: Services
+) -> None:
+    page = SettingsPage(services)
+    qtbot.addWidget(page)
+
+    def hint(name: str) -> str:
+        line = page.editors[("discord", name)].widget
+        assert isinstance(line, QLineEdit)
+        return line.placeholderText()
+
+    assert hint("guild_languages") == "none (as 123: en-US, 456: ru-RU)"
+    assert hint("guild_datasets") == "none (as 123: support, 456: games)"  # not languages
+    assert hint("guild_voice_replies") == "none (as 123: text+speech, 456: off)"
+    assert hint("guild_translate_captions") == "none (as 123: true, 456: false)"
