@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 MAX_TRAINING_FILE = 50 * 1024 * 1024
 SHOWN_FINDINGS = 8
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,120}")
+# where !train keeps attached files: ours, never the attachment's names
+_ATTACHED_NAMES = ("attachment.jsonl", "attachment.validation.jsonl")
 
 
 def exports_folder() -> Path:
@@ -96,15 +98,25 @@ class Training(commands.Cog):
         self, ctx: commands.Context[commands.Bot], dataset: str | None, folder: Path
     ) -> FineTuneOrder:
         """A dataset with a share held out to validate, or attached files: training, validation."""
-        attached = [a for a in ctx.message.attachments if a.filename.lower().endswith(".jsonl")]
+        attached = ctx.message.attachments
+        # Any other file (a CSV, a .json) must not quietly start a paid job on the dataset instead.
+        wrong = [a.filename for a in attached if not a.filename.lower().endswith(".jsonl")]
+        if wrong or len(attached) > len(_ATTACHED_NAMES):
+            raise VoxdeskError(
+                f"I train on one or two attached .jsonl files (training, then validation), "
+                f"not {', '.join(wrong) or f'{len(attached)} files'}.",
+                hint=f"Attach JSONL files (`{self.settings.prefix}archive` sends one to start "
+                "from), or none to train on this server's dataset.",
+            )
+        if attached and dataset:
+            raise VoxdeskError("Give a dataset name or attach files, not both.")
         if not attached:
             name = dataset or self.dataset_for(ctx)
             options = JobOptions(self.settings.fine_tune_model, suffix=_suffix(name))
             return FineTuneOrder(options, name, validation_share=DEFAULT_VALIDATION_SHARE)
         assert self.session is not None
         paths = []
-        names = ("attachment.jsonl", "attachment.validation.jsonl")  # ours, never the attachment's
-        for attachment, name in zip(attached, names, strict=False):
+        for attachment, name in zip(attached, _ATTACHED_NAMES, strict=False):
             path = folder / name
             data = await read_capped(self.session, attachment, MAX_TRAINING_FILE)
             await asyncio.to_thread(path.write_bytes, data)

@@ -8,7 +8,7 @@ from typing import Any
 
 from tests.bridge.conftest import Running
 from voxdesk.core.config import load_settings
-from voxdesk.core.training.store import Status
+from voxdesk.core.training.store import NewExample, Status
 
 
 def training_jsonl(count: int) -> bytes:
@@ -140,3 +140,20 @@ async def test_instruction_help_and_editing(running: Running) -> None:
     await fake.post(fake.trainer, "!instruction reset")
     await fake.wait_for(lambda m: m["content"] == "Instruction reset to the default.")
     assert load_settings().assistant.system_prompt is None
+
+
+async def test_train_with_other_files_attached_starts_nothing(running: Running) -> None:
+    """A CSV or a .json beside !train was ignored: the paid job ran on the dataset instead."""
+    fake = running.discord
+    dataset = running.services.settings.discord.dataset
+    rows = [json.loads(line) for line in training_jsonl(20).splitlines()]
+    approved = [NewExample(row, status=Status.APPROVED) for row in rows]
+    await running.services.datasets.add(dataset, approved)  # !train alone would start a job
+    csv = fake.attachment(b"prompt,completion\nhi,hello\n", "data.csv", "text/csv")
+    await fake.post(fake.trainer, "!train", attachments=[csv])
+    refused = await fake.wait_for(lambda m: "data.csv" in m["content"])
+    assert refused["content"].startswith("I train on one or two attached .jsonl files")
+    data = fake.attachment(training_jsonl(12), "data.jsonl", "application/jsonl")
+    await fake.post(fake.trainer, f"!train {dataset}", attachments=[data])
+    await fake.wait_for(lambda m: m["content"].startswith("Give a dataset name or attach files"))
+    assert not running.openai.jobs and not running.openai.files
