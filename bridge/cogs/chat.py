@@ -54,7 +54,8 @@ class Chat(commands.Cog):
 
     @commands.hybrid_command(description="Say hello.")  # type: ignore[arg-type]  # mypy cannot bind the ParamSpec
     async def hi(self, ctx: commands.Context[commands.Bot]) -> None:
-        await ctx.reply(f"Привет, {ctx.author.display_name}! 👋 `{ctx.prefix}instruction` "
+        # the prefix command even from /hi: there is no /instruction
+        await ctx.reply(f"Привет, {ctx.author.display_name}! 👋 `{self.settings.prefix}help` "
                         "lists what I can do.")  # fmt: skip
 
     @commands.hybrid_command(  # type: ignore[arg-type]  # mypy cannot bind the ParamSpec

@@ -166,15 +166,12 @@ class Training(commands.Cog):
         await self.services.settings_store.set("discord.guild_datasets", chosen)
         await ctx.reply(f"Corrections and feedback now go to '{name}'.")
 
-    @commands.command()
+    @commands.command(aliases=["help"])  # help_command is None: !help would be met by silence
     async def instruction(self, ctx: commands.Context[commands.Bot], action: str | None = None, *,
                           text: str | None = None) -> None:  # fmt: skip
         """Show how to use me; trainers: !instruction set <text> | reset."""
-        if action is None:
-            help_text = importlib.resources.files("voxdesk.resources").joinpath(
-                "prompts/instruction.md"
-            )
-            await self._send(ctx, help_text.read_text("utf-8"))
+        if action is None or ctx.invoked_with == "help":
+            await self._send(ctx, help_text(self.settings.prefix))
             return
         if ctx.guild is None:
             raise commands.NoPrivateMessage  # roles exist only in a server
@@ -262,6 +259,12 @@ class Training(commands.Cog):
     async def _send(self, ctx: commands.Context[commands.Bot], text: str) -> None:
         for piece in split_message(text):
             await ctx.send(piece)
+
+
+def help_text(prefix: str) -> str:
+    """What !instruction and !help show, with the prefix the bot answers to."""
+    text = importlib.resources.files("voxdesk.resources").joinpath("prompts/instruction.md")
+    return text.read_text("utf-8").replace("`!", f"`{prefix}")
 
 
 def _problems(report: ValidationReport) -> str:

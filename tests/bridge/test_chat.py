@@ -16,6 +16,15 @@ async def test_hi(running: Running) -> None:
     await fake.post(fake.member, "!hi")
     reply = await fake.wait_for(lambda m: "Привет, bob" in m["content"])
     assert reply["message_reference"]["channel_id"] == str(fake.general)
+    assert "`!help` lists what I can do" in reply["content"]
+
+
+async def test_slash_hi_points_at_a_command_that_exists(running: Running) -> None:
+    """/hi said `/instruction`, a slash command there is not."""
+    fake = running.discord
+    token = await fake.use_slash_command(fake.member, "hi")
+    answer = await fake.answer_to(token)
+    assert "`!help` lists what I can do" in answer["data"]["content"]
 
 
 async def test_a_mention_gets_the_assistants_reply(running: Running) -> None:

@@ -6,7 +6,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import discord
+
 from tests.bridge.conftest import Running
+from voxdesk.bridge.cogs.training import help_text
 from voxdesk.core.config import load_settings
 from voxdesk.core.training.store import NewExample, Status
 
@@ -157,3 +160,16 @@ async def test_train_with_other_files_attached_starts_nothing(running: Running) 
     await fake.post(fake.trainer, f"!train {dataset}", attachments=[data])
     await fake.wait_for(lambda m: m["content"].startswith("Give a dataset name or attach files"))
     assert not running.openai.jobs and not running.openai.files
+
+
+async def test_help_names_every_command_and_menu(running: Running) -> None:
+    """!help met silence, and the help left out !listen, !translate and others."""
+    fake = running.discord
+    await fake.post(fake.member, "!help")
+    shown = await fake.wait_for(lambda m: m["content"].startswith("**Voxdesk bot — commands**"))
+    bot = running.bridge.bot
+    missing = [c.name for c in bot.walk_commands() if f"`!{c.name}" not in shown["content"]]
+    menus = bot.tree.get_commands(type=discord.AppCommandType.message)
+    missing += [menu.name for menu in menus if f"**{menu.name}**" not in shown["content"]]
+    assert missing == []
+    assert "`!" not in help_text("?") and "`?listen" in help_text("?")
