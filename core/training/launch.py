@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from voxdesk.core.config.secrets import Secret
 from voxdesk.core.errors import VoxdeskError
 from voxdesk.core.training.findings import name_places
 from voxdesk.core.training.job_request import JobOptions, JobRequest
@@ -124,6 +125,7 @@ async def launch_fine_tune(
         tell(Validated(report))
         if not report.ok:
             raise InvalidTrainingData(report, order.dataset)
+        services.secrets.require(Secret.OPENAI_API_KEY)  # before the cost is put to the user
         if confirm is not None and not await confirm(report):
             raise NotStarted("Not started.")
         job = await _upload_and_create(services.fine_tuner, order, train, valid, report, tell)

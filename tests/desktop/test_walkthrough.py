@@ -7,18 +7,23 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QComboBox, QLineEdit, QWidget
 from pytestqt.qtbot import QtBot
 
 from tests.desktop.test_captions import caption, publish
+from voxdesk.core.config import MissingSecret
 from voxdesk.core.events import ChannelInfo, EventBus, GuildInfo
 from voxdesk.core.services import Services
+from voxdesk.core.training.store import NewExample, Status
+from voxdesk.core.training.validator import ValidationReport
 from voxdesk.desktop.captions import CaptionsPanel
 from voxdesk.desktop.history import TranscriptHistory
 from voxdesk.desktop.pages import discord as discord_page
 from voxdesk.desktop.pages.dataset import NO_DATASET, DatasetPage
+from voxdesk.desktop.pages.finetune import FineTunePage
 from voxdesk.desktop.pages.record import RecordPage
 from voxdesk.desktop.pages.settings import SettingsPage
 from voxdesk.desktop.window import MainWindow
@@ -177,3 +182,28 @@ def test_each_per_guild_setting_shows_an_example_of_its_own_values(
     assert hint("guild_datasets") == "none (as 123: support, 456: games)"  # not languages
     assert hint("guild_voice_replies") == "none (as 123: text+speech, 456: off)"
     assert hint("guild_translate_captions") == "none (as 123: true, 456: false)"
+
+
+def test_without_a_key_a_fine_tune_asks_for_it_before_asking_to_pay(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: Services, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    rows = [{"messages": [{"role": "user", "content": f"Question {i}?"},
+                          {"role": "assistant", "content": f"Answer {i}."}]}
+            for i in range(12)]  # fmt: skip
+    examples = [NewExample(row, status=Status.APPROVED) for row in rows]
+    qloop.run_until_complete(services.datasets.add("support", examples))
+    page = FineTunePage(services)
+    qtbot.addWidget(page)
+    qloop.run_until_complete(page.start())
+    asked: list[ValidationReport] = []
+
+    async def confirm(report: ValidationReport) -> bool:
+        asked.append(report)
+        return True
+
+    monkeypatch.setattr(page, "_confirm", confirm)
+    with pytest.raises(MissingSecret):
+        qloop.run_until_complete(page.start_job())
+    assert asked == []  # "estimated at $0.01. Start it?", Yes, then "No OpenAI API key"
+    qloop.run_until_complete(page.shutdown())
