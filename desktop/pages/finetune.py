@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -167,6 +167,8 @@ class FineTunePage(QWidget):
         self.stop_button.setToolTip("Stop estimating or starting; files already uploaded for "
                                     "the job are deleted again")  # fmt: skip
         self.stop_button.clicked.connect(self.stop)
+        self.stop_button.setEnabled(False)  # until an estimate or a start runs
+        self._stoppable_runs = 0
         buttons = QHBoxLayout()
         buttons.addWidget(estimate)
         buttons.addWidget(start)
@@ -357,7 +359,8 @@ class FineTunePage(QWidget):
 
     async def estimate(self) -> ValidationReport:
         """Export the dataset as it would be trained and validate it: tokens and cost."""
-        report = await estimate_fine_tune(self.services, self.order())
+        with self._stoppable():
+            report = await estimate_fine_tune(self.services, self.order())
         self._show_estimate(report)
         return report
 
@@ -379,10 +382,11 @@ class FineTunePage(QWidget):
         return f"Errors to fix before training: {name_places(report.errors)}.{fix}"
 
     async def start_job(self, *, confirm: bool = True) -> str:
-        started = await launch_fine_tune(
-            self.services, self.order(), progress=self._show_step,
-            confirm=self._confirm if confirm else None,
-        )  # fmt: skip
+        with self._stoppable():
+            started = await launch_fine_tune(
+                self.services, self.order(), progress=self._show_step,
+                confirm=self._confirm if confirm else None,
+            )  # fmt: skip
         self.status.say(f"Started {started.job.id}.")
         await self.refresh_jobs()
         self.follow(started.job.id)
@@ -417,6 +421,17 @@ class FineTunePage(QWidget):
         question = f"This fine-tune is estimated at {cost}. Start it?"
         answer = QMessageBox.question(self, "Start fine-tune", question)
         return answer == QMessageBox.StandardButton.Yes
+
+    @contextlib.contextmanager
+    def _stoppable(self) -> Iterator[None]:
+        """Stop is there to press while an estimate or a start runs, and only then."""
+        self._stoppable_runs += 1
+        self.stop_button.setEnabled(True)
+        try:
+            yield
+        finally:
+            self._stoppable_runs -= 1
+            self.stop_button.setEnabled(self._stoppable_runs > 0)
 
     def stop(self) -> None:
         self.background.stop()

@@ -15,6 +15,7 @@ from pytestqt.qtbot import QtBot
 
 from tests.desktop.test_captions import caption, publish
 from voxdesk.core.config import MissingSecret
+from voxdesk.core.errors import VoxdeskError
 from voxdesk.core.events import ChannelInfo, EventBus, GuildInfo
 from voxdesk.core.services import Services
 from voxdesk.core.training.store import NewExample, Status
@@ -22,6 +23,7 @@ from voxdesk.core.training.validator import ValidationReport
 from voxdesk.desktop.captions import CaptionsPanel
 from voxdesk.desktop.history import TranscriptHistory
 from voxdesk.desktop.pages import discord as discord_page
+from voxdesk.desktop.pages import finetune as finetune_page
 from voxdesk.desktop.pages.dataset import NO_DATASET, DatasetPage
 from voxdesk.desktop.pages.finetune import FineTunePage
 from voxdesk.desktop.pages.record import RecordPage
@@ -207,3 +209,31 @@ def test_without_a_key_a_fine_tune_asks_for_it_before_asking_to_pay(
         qloop.run_until_complete(page.start_job())
     assert asked == []  # "estimated at $0.01. Start it?", Yes, then "No OpenAI API key"
     qloop.run_until_complete(page.shutdown())
+
+
+def test_stop_is_offered_only_while_an_estimate_or_a_start_runs(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: Services,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    page = FineTunePage(services)
+    qtbot.addWidget(page)
+    page.dataset.addItem("support")
+    assert not page.stop_button.isEnabled()  # nothing to stop: it said "Stopped." all the same
+    release = asyncio.Event()
+
+    async def slow_estimate(*_: object) -> ValidationReport:
+        await release.wait()
+        raise VoxdeskError("No examples.")
+
+    monkeypatch.setattr(finetune_page, "estimate_fine_tune", slow_estimate)
+
+    async def scenario() -> bool:
+        page.background.run(page.estimate())
+        await asyncio.sleep(0)
+        running = page.stop_button.isEnabled()
+        release.set()
+        await page.background.settle()
+        return running
+
+    assert qloop.run_until_complete(scenario())
+    assert not page.stop_button.isEnabled()
