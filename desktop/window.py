@@ -45,7 +45,9 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.services = services
         self.setWindowTitle("Voxdesk")
-        self.setMinimumSize(900, 600)
+        # The narrowest every page's buttons read whole at (the Fine-tunes job actions, the
+        # Discord page's message box and its five buttons); a 1366×768 screen holds it.
+        self.setMinimumSize(1024, 600)
         self.record = RecordPage(services)
         self.discord = DiscordPage(services)
         self.dataset = DatasetPage(services)

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QComboBox, QLineEd
 from pytestqt.qtbot import QtBot
 
 from tests.desktop.test_captions import caption, publish
+from tests.desktop.test_layout_fits import squeezed
 from voxdesk.core.config import MissingSecret
 from voxdesk.core.errors import VoxdeskError
 from voxdesk.core.events import ChannelInfo, EventBus, GuildInfo
@@ -237,3 +238,20 @@ def test_stop_is_offered_only_while_an_estimate_or_a_start_runs(
 
     assert qloop.run_until_complete(scenario())
     assert not page.stop_button.isEnabled()
+
+
+def test_at_the_windows_smallest_every_page_reads_whole(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: Services
+) -> None:
+    window = MainWindow(services)
+    qtbot.addWidget(window)
+    window.resize(1, 1)  # as small as the window lets itself be made
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.width() <= 1366 and window.height() <= 768 - 64  # a title bar and a panel
+    for row in range(window.sidebar.count()):
+        window.sidebar.setCurrentRow(row)
+        page = window.pages.currentWidget()
+        assert squeezed(page) == [], type(page).__name__
+    message, send = window.discord.message, window.discord.send_button
+    assert message.geometry().right() < send.geometry().left()  # side by side, not over it
