@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, QSignalBlocker, Qt
-from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtGui import QShowEvent, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -55,6 +55,7 @@ class DatasetPage(QWidget):
         self.datasets = QStandardItemModel()
         self.examples = ExamplesModel(services.datasets)
         self.findings = QStandardItemModel()
+        self._filled = False  # the dataset list, read once (the window's start)
         self._build()
 
     def _build(self) -> None:
@@ -147,6 +148,24 @@ class DatasetPage(QWidget):
             await self._fill_datasets(current)
         await self.load()
 
+    def showEvent(self, event: QShowEvent) -> None:
+        # Examples added on other pages or by the bot since (a correction, a transcript).
+        if self._filled:
+            self.background.run(self.catch_up())
+        super().showEvent(event)
+
+    async def catch_up(self) -> None:
+        """The dataset list again, and the examples only if a count changed: the table keeps
+        its place and selection when nothing came."""
+        before = self._listed()
+        with QSignalBlocker(self.dataset_list.selectionModel()):
+            await self._fill_datasets(self.current_dataset())
+        if self._listed() != before:
+            await self.load()
+
+    def _listed(self) -> list[str]:
+        return [self.datasets.item(row).text() for row in range(self.datasets.rowCount())]
+
     async def _fill_datasets(self, current: str | None) -> None:
         self.datasets.clear()
         for dataset in await self.services.datasets.datasets():
@@ -162,6 +181,9 @@ class DatasetPage(QWidget):
             self.dataset_list.setCurrentIndex(self.datasets.index(0, 0))
         if not self.datasets.rowCount():  # a new user's empty page says how to fill it
             self.status.say(NO_DATASET)
+        elif self.status.text() == NO_DATASET:  # filled since: the hint is done
+            self.status.say("")
+        self._filled = True
 
     def current_dataset(self) -> str | None:
         index = self.dataset_list.currentIndex()

@@ -255,3 +255,23 @@ def test_at_the_windows_smallest_every_page_reads_whole(
         assert squeezed(page) == [], type(page).__name__
     message, send = window.discord.message, window.discord.send_button
     assert message.geometry().right() < send.geometry().left()  # side by side, not over it
+
+
+def test_a_correction_saved_on_the_discord_page_is_on_the_dataset_page_when_shown(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: Services
+) -> None:
+    window = MainWindow(services)
+    qtbot.addWidget(window)
+    window.show()
+    qloop.run_until_complete(window.start())
+    window.show_page(window.discord)
+    correction = services.datasets.add_correction(
+        "discord", conversation=[{"role": "user", "content": "Как дела?"}],
+        wrong_reply="Привет!", corrected_reply="Всё хорошо, спасибо!",
+    )  # fmt: skip
+    qloop.run_until_complete(correction)  # as Correct reply… saves it
+    window.show_page(window.dataset)
+    qloop.run_until_complete(window.dataset.background.settle())
+    assert window.dataset.current_dataset() == "discord"
+    assert window.dataset.examples.rowCount() == 1
+    assert window.dataset.status.text() != NO_DATASET
