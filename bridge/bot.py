@@ -11,7 +11,7 @@ from discord.ext import commands
 
 from voxdesk.bridge.memory import ReplyMemory
 from voxdesk.bridge.places import interaction_place, place_of
-from voxdesk.bridge.replies import explain_command_error
+from voxdesk.bridge.replies import explain_command_error, shorten
 from voxdesk.bridge.speaker import Speaker
 from voxdesk.core.events import BridgeError, BridgeStateChanged, CommandRun
 from voxdesk.core.services import Services
@@ -144,6 +144,7 @@ class VoxBot(commands.Bot):
         reason = explain_command_error(context, exception)
         if reason is None:
             return
+        reason = shorten(reason)  # it may quote an argument; Discord refuses over 2,000 characters
         name = context.command.qualified_name if context.command else context.invoked_with or "?"
         self.services.events.publish(
             CommandRun(place_of(context.message), str(context.author), name, False, reason)

@@ -61,6 +61,15 @@ def _open_fence(text: str) -> str | None:
     return fence
 
 
+def shorten(text: str, limit: int = DISCORD_LIMIT) -> str:
+    """``text`` within ``limit``, its middle left out when it is longer: a reason quoting a long
+    argument keeps its start and the hint at its end."""
+    if len(text) <= limit:
+        return text
+    head = (limit - 1) // 2
+    return text[:head] + "…" + text[len(text) - (limit - 1 - head) :]
+
+
 def explain_command_error(ctx: commands.Context[Any], error: Exception) -> str | None:
     """A short reason for the user, without secrets, or None to stay silent; details go to the
     log only."""

@@ -160,7 +160,7 @@ class Training(commands.Cog):
         known = [dataset.name for dataset in await self.services.datasets.datasets()]
         if name not in known:
             choices = ", ".join(f"`{n}`" for n in known) or "none yet"
-            await ctx.reply(f"There is no dataset '{name}'. Datasets: {choices}.")
+            await self._send(ctx, f"There is no dataset '{name}'. Datasets: {choices}.")
             return
         chosen = {**self.settings.guild_datasets, str(ctx.guild.id if ctx.guild else 0): name}
         await self.services.settings_store.set("discord.guild_datasets", chosen)

@@ -173,3 +173,17 @@ async def test_help_names_every_command_and_menu(running: Running) -> None:
     missing += [menu.name for menu in menus if f"**{menu.name}**" not in shown["content"]]
     assert missing == []
     assert "`!" not in help_text("?") and "`?listen" in help_text("?")
+
+
+async def test_a_reason_quoting_a_long_argument_stays_within_discords_limit(
+    running: Running,
+) -> None:
+    """Over 2,000 characters Discord refuses the message: the reason was never seen."""
+    fake = running.discord
+    name = "x" * 1970
+    await fake.post(fake.trainer, f"!archive {name}")
+    reason = await fake.wait_for(lambda m: m["content"].startswith("There is no dataset named"))
+    assert len(reason["content"]) <= 2000 and reason["content"].endswith("creates it.")
+    await fake.post(fake.trainer, f"!select_dataset {name}")
+    pieces = await collect(running, lambda m: "Datasets: none yet." in m["content"], 1)
+    assert pieces and all(len(m["content"]) <= 2000 for m in fake.bot_messages)

@@ -37,6 +37,8 @@ HEARTBEAT_MS = 500  # Discord says ~41 s; short here so tests see heartbeats and
 # Its field errors carry string codes ("REPLIES_UNKNOWN_MESSAGE") where the OpenAPI spec says
 # integers: they are left out, which the spec allows.
 _UNKNOWN_REFERENCE = {"code": 50035, "message": "Invalid Form Body"}
+MESSAGE_LIMIT = 2000  # characters of a message's content; Discord refuses more (400/50035)
+_TOO_LONG = {"code": 50035, "message": "Invalid Form Body"}
 DISCORD_EPOCH_MS = 1_420_070_400_000  # 2015-01-01, where snowflake times count from
 
 
@@ -464,6 +466,8 @@ class FakeDiscord:
     async def _create_message(self, request: web.Request) -> web.Response:
         channel = int(request.match_info["channel"])
         body, files = await _read_body(request)
+        if len(body.get("content") or "") > MESSAGE_LIMIT:
+            return self._record(request, body, 400, _TOO_LONG)
         attachments = [self.attachment(data, name, None) for name, data in files.values()]
         reference = body.get("message_reference")
         if reference and not self._replied(channel, reference):
@@ -496,6 +500,8 @@ class FakeDiscord:
 
     async def _edit_message(self, request: web.Request) -> web.Response:
         body, _ = await _read_body(request)
+        if len(body.get("content") or "") > MESSAGE_LIMIT:
+            return self._record(request, body, 400, _TOO_LONG)
         message = self.messages[int(request.match_info["message"])]
         message["content"] = body.get("content", message["content"])
         message["edited_timestamp"] = _stamp()
@@ -521,6 +527,8 @@ class FakeDiscord:
         if token in self.late_tokens:
             gone = {"message": "Unknown interaction", "code": 10062}
             return self._record(request, body, 404, gone)
+        if len(body.get("data", {}).get("content") or "") > MESSAGE_LIMIT:
+            return self._record(request, body, 400, _TOO_LONG)
         if token in self.interaction_answers:  # one callback per interaction; then followups
             again = {"message": "Interaction has already been acknowledged.", "code": 40060}
             return self._record(request, body, 400, again)
@@ -558,6 +566,8 @@ class FakeDiscord:
 
     async def _followup(self, request: web.Request) -> web.Response:
         body, _ = await _read_body(request)
+        if len(body.get("content") or "") > MESSAGE_LIMIT:
+            return self._record(request, body, 400, _TOO_LONG)
         token = request.match_info["token"]
         channel = self.interaction_channels.get(token, self.general)
         message = self._message(self.bot, channel, body.get("content") or "", [])
