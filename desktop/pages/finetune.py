@@ -389,6 +389,7 @@ class FineTunePage(QWidget):
             )  # fmt: skip
         self.status.say(f"Started {started.job.id}.")
         await self.refresh_jobs()
+        self.select(started.job.id)  # its curves and events fill in as it runs
         self.follow(started.job.id)
         return started.job.id
 

@@ -14,7 +14,9 @@ from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QComboBox, QLineEd
 from pytestqt.qtbot import QtBot
 
 from tests.desktop.test_captions import caption, publish
+from tests.desktop.test_finetune_page import page_and_server  # noqa: F401 - a fixture
 from tests.desktop.test_layout_fits import squeezed
+from tests.fakes.openai_server import FakeOpenAI
 from voxdesk.core.config import MissingSecret
 from voxdesk.core.errors import VoxdeskError
 from voxdesk.core.events import ChannelInfo, EventBus, GuildInfo
@@ -275,3 +277,20 @@ def test_a_correction_saved_on_the_discord_page_is_on_the_dataset_page_when_show
     assert window.dataset.current_dataset() == "discord"
     assert window.dataset.examples.rowCount() == 1
     assert window.dataset.status.text() != NO_DATASET
+
+
+def test_a_fine_tune_started_is_the_one_shown(
+    qloop: asyncio.AbstractEventLoop,
+    page_and_server: tuple[FineTunePage, FakeOpenAI],  # noqa: F811
+) -> None:
+    page, _ = page_and_server
+
+    async def scenario() -> str:
+        job_id = await page.start_job(confirm=False)
+        await asyncio.wait_for(page.wait_for(job_id), 30)
+        return job_id
+
+    job_id = qloop.run_until_complete(scenario())
+    assert page.selected_job_id() == job_id  # not an empty chart until the row is clicked
+    steps, _ = page.loss_curve.getData()
+    assert list(steps) == [1, 2, 3]
