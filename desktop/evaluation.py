@@ -230,7 +230,11 @@ class EvaluatePanel(QWidget):
         add, remove = QPushButton("Add"), QPushButton("Remove")
         add.clicked.connect(lambda: self.add_model(self.model_choice.currentText()))
         remove.clicked.connect(self._remove_selected)
+        remove.setEnabled(False)  # until a model of the list is selected
         self.models = QListWidget()
+        self.models.itemSelectionChanged.connect(
+            lambda: remove.setEnabled(bool(self.models.selectedItems()))
+        )
         self.models.setMaximumHeight(90)
         choose = QHBoxLayout()
         choose.addWidget(self.model_choice, 1)
@@ -260,6 +264,9 @@ class EvaluatePanel(QWidget):
         start, stop, export = QPushButton("Evaluate…"), QPushButton("Stop"), QPushButton("Export…")
         start.clicked.connect(lambda: self.background.run(self.run_evaluation()))
         stop.clicked.connect(self.stop)
+        self.stop_button = stop
+        stop.setEnabled(False)  # while an evaluation is planned or runs, and only then
+        self._runs = 0
         export.clicked.connect(self._export_dialog)
         self.progress = QProgressBar()
         buttons = QHBoxLayout()
@@ -382,6 +389,15 @@ class EvaluatePanel(QWidget):
 
     async def run_evaluation(self, *, confirm: bool = True) -> EvalResult:
         """Plan (the cost first), ask, and fill the tables as answers come."""
+        self._runs += 1
+        self.stop_button.setEnabled(True)
+        try:
+            return await self._evaluate(confirm=confirm)
+        finally:
+            self._runs -= 1
+            self.stop_button.setEnabled(self._runs > 0)
+
+    async def _evaluate(self, *, confirm: bool) -> EvalResult:
         if not self.dataset.currentText():
             raise VoxdeskError("Choose a dataset to evaluate on.")
         plan = await plan_evaluation(
@@ -437,7 +453,10 @@ class EvaluatePanel(QWidget):
         return await export_results(self.result, path)
 
     def _export_dialog(self) -> None:
-        suggested = f"evaluation-{self.result.id}.csv" if self.result else "answers.csv"
+        if self.result is None:  # said before a file is asked for, not after
+            self.status.say("Evaluate first: there are no answers to export.", error=True)
+            return
+        suggested = f"evaluation-{self.result.id}.csv"
         name, _ = QFileDialog.getSaveFileName(self, "Export answers", suggested,
                                               "CSV (*.csv);;JSONL (*.jsonl)")  # fmt: skip
         if name:

@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
-from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QComboBox, QLineEdit, QWidget
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QFileDialog,
+    QLineEdit,
+    QPushButton,
+    QWidget,
+)
 from pytestqt.qtbot import QtBot
 
 from tests.desktop.test_captions import caption, publish
@@ -23,7 +31,10 @@ from voxdesk.core.events import ChannelInfo, EventBus, GuildInfo
 from voxdesk.core.services import Services
 from voxdesk.core.training.store import NewExample, Status
 from voxdesk.core.training.validator import ValidationReport
+from voxdesk.desktop import evaluation
+from voxdesk.desktop.actions import StatusLine
 from voxdesk.desktop.captions import CaptionsPanel
+from voxdesk.desktop.evaluation import EvaluatePanel
 from voxdesk.desktop.history import TranscriptHistory
 from voxdesk.desktop.pages import discord as discord_page
 from voxdesk.desktop.pages import finetune as finetune_page
@@ -294,3 +305,41 @@ def test_a_fine_tune_started_is_the_one_shown(
     assert page.selected_job_id() == job_id  # not an empty chart until the row is clicked
     steps, _ = page.loss_curve.getData()
     assert list(steps) == [1, 2, 3]
+
+
+def test_the_evaluate_tabs_buttons_act_or_wait_until_they_can(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: Services,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    panel = EvaluatePanel(services, StatusLine())
+    qtbot.addWidget(panel)
+    qloop.run_until_complete(panel.start())
+    remove = next(b for b in panel.findChildren(QPushButton) if b.text() == "Remove")
+    assert not remove.isEnabled() and not panel.stop_button.isEnabled()  # nothing to act on
+    panel.add_model("gpt-4o-mini")
+    panel.models.setCurrentRow(0)
+    assert remove.isEnabled()
+    asked: list[str] = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a: asked.append("file") or ("", ""))
+    panel._export_dialog()
+    assert asked == [] and panel.status.text() == "Evaluate first: there are no answers to export."
+    release = asyncio.Event()
+
+    async def slow_plan(*_: object, **__: object) -> None:
+        await release.wait()
+        raise VoxdeskError("No prompts.")
+
+    monkeypatch.setattr(evaluation, "plan_evaluation", slow_plan)
+    panel.dataset.addItem("support")
+
+    async def scenario() -> bool:
+        panel.background.run(panel.run_evaluation())
+        await asyncio.sleep(0)
+        running = panel.stop_button.isEnabled()
+        release.set()
+        await panel.background.settle()
+        return running
+
+    assert qloop.run_until_complete(scenario())
+    assert not panel.stop_button.isEnabled()
+    qloop.run_until_complete(panel.shutdown())
