@@ -104,10 +104,12 @@ class AnswersModel(QAbstractTableModel):
 
     def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # fmt: skip
-        if orientation != Qt.Orientation.Horizontal or self.plan is None:
+        if orientation != Qt.Orientation.Horizontal:
             return None
-        if section < len(CASE_COLUMNS):
+        if section < len(CASE_COLUMNS):  # named before a plan too: not three blank headers
             return CASE_COLUMNS[section] if role == Qt.ItemDataRole.DisplayRole else None
+        if self.plan is None:
+            return None
         model, part = divmod(section - len(CASE_COLUMNS), len(PER_MODEL))
         name = self.plan.models[model]
         if role == Qt.ItemDataRole.ToolTipRole:

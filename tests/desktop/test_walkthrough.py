@@ -314,6 +314,8 @@ def test_the_evaluate_tabs_buttons_act_or_wait_until_they_can(
     panel = EvaluatePanel(services, StatusLine())
     qtbot.addWidget(panel)
     qloop.run_until_complete(panel.start())
+    header = [panel.answers.headerData(column, Qt.Orientation.Horizontal) for column in range(3)]
+    assert header == ["Prompt", "Reference", "Bot's original"]  # named before any evaluation
     remove = next(b for b in panel.findChildren(QPushButton) if b.text() == "Remove")
     assert not remove.isEnabled() and not panel.stop_button.isEnabled()  # nothing to act on
     panel.add_model("gpt-4o-mini")
