@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 MAX_TRAINING_FILE = 50 * 1024 * 1024
 SHOWN_FINDINGS = 8
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,120}")
+# "Copy Message Link": members see no message ids unless they turn on Developer Mode
+_MESSAGE_LINK = re.compile(
+    r"https://(?:\w+\.)?discord(?:app)?\.com/channels/(?:\d+|@me)/(?P<channel>\d+)/(?P<message>\d+)"
+)
 # where !train keeps attached files: ours, never the attachment's names
 _ATTACHED_NAMES = ("attachment.jsonl", "attachment.validation.jsonl")
 
@@ -189,13 +193,19 @@ class Training(commands.Cog):
         await self.services.settings_store.set("assistant.system_prompt", new)
         await ctx.reply(answer)
 
-    @commands.command()
+    @commands.command(usage="<message id or link> <better answer>")
     async def correct(
-        self, ctx: commands.Context[commands.Bot], message_id: int, *, correction: str
+        self, ctx: commands.Context[commands.Bot], message: str, *, correction: str
     ) -> None:
         """Correct one of my replies: it becomes a training example for review."""
+        place = _message_place(message, ctx.channel.id)
+        channel = self._channel_here(ctx, place[0]) if place else None
+        if place is None or channel is None:
+            await ctx.reply("Give the id or link of one of my replies here (right-click it → "
+                            "Copy Message Link), then the better answer.")  # fmt: skip
+            return
         try:
-            mine = await ctx.channel.fetch_message(message_id)
+            mine = await channel.fetch_message(place[1])
         except discord.NotFound:
             await ctx.reply("There is no message with that id in this channel.")
             return
@@ -242,6 +252,16 @@ class Training(commands.Cog):
             return
         await ctx.reply(file=discord.File(folder / name, filename=name))
 
+    def _channel_here(
+        self, ctx: commands.Context[commands.Bot], channel_id: int
+    ) -> discord.abc.Messageable | None:
+        """The channel of a message !correct names: this one, or another of this server."""
+        if channel_id == ctx.channel.id:
+            return ctx.channel
+        found = self.bot.get_channel(channel_id)
+        here = ctx.guild is not None and getattr(found, "guild", None) == ctx.guild
+        return found if here and isinstance(found, discord.abc.Messageable) else None
+
     async def _prompt_of(self, reply: discord.Message) -> list[dict[str, Any]]:
         remembered = self.memory.prompt_of(reply.id)
         if remembered:
@@ -272,6 +292,14 @@ def _problems(report: ValidationReport) -> str:
     lines += [f"• {code}: {count}" for code, count in report.format_errors.items()]
     lines.append(name_places(report.errors, SHOWN_FINDINGS))
     return "\n".join(lines)
+
+
+def _message_place(given: str, channel_id: int) -> tuple[int, int] | None:
+    """(channel id, message id) from a message's id (in ``channel_id``) or its link."""
+    if given.isdigit():
+        return channel_id, int(given)
+    link = _MESSAGE_LINK.fullmatch(given.strip("<>"))
+    return (int(link["channel"]), int(link["message"])) if link else None
 
 
 def _suffix(name: str) -> str:

@@ -88,6 +88,8 @@ async def test_correct_feedback_select_and_archive(running: Running) -> None:
 
     await fake.post(fake.member, "!correct 12345 nope")
     await fake.wait_for(lambda m: "no message with that id" in m["content"])
+    await fake.post(fake.member, "!correct abc nope")  # was: 'Converting to "int" failed'
+    await fake.wait_for(lambda m: m["content"].startswith("Give the id or link of one of my"))
 
     await fake.post(fake.trainer, "!select_dataset nothing-here")
     await fake.wait_for(lambda m: "There is no dataset 'nothing-here'" in m["content"])
@@ -187,3 +189,15 @@ async def test_a_reason_quoting_a_long_argument_stays_within_discords_limit(
     await fake.post(fake.trainer, f"!select_dataset {name}")
     pieces = await collect(running, lambda m: "Datasets: none yet." in m["content"], 1)
     assert pieces and all(len(m["content"]) <= 2000 for m in fake.bot_messages)
+
+
+async def test_correct_takes_a_message_link(running: Running) -> None:
+    """Without Developer Mode a member can copy a message's link, not its id."""
+    fake, store = running.discord, running.services.datasets
+    await fake.post(fake.member, "Столица Франции?", channel=fake.chat)
+    answer = await fake.wait_for(lambda m: m["content"] == running.openai.reply)
+    link = f"https://discord.com/channels/{fake.guild_id}/{fake.chat}/{answer['id']}"
+    await fake.post(fake.member, f"!correct {link} Париж.", channel=fake.chat)
+    await fake.wait_for(lambda m: "Saved as candidate" in m["content"])
+    [correction] = await store.examples("discord", status=Status.CANDIDATE)
+    assert correction.messages[-1] == {"role": "assistant", "content": "Париж."}
