@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import discord
 from discord.ext import commands
 
 from voxdesk.bridge.checks import SlowDown
@@ -94,5 +95,9 @@ def explain_command_error(ctx: commands.Context[Any], error: Exception) -> str |
         return f"{user_message(error)} Usage: `{usage.strip()}`"
     if isinstance(original, VoxdeskError):
         return user_message(original)
+    if isinstance(original, discord.Forbidden):
+        refused = original.text or "missing permissions"
+        return (f"Discord did not let me do that ({refused}). A moderator can give me the "
+                "permission in the channel's or the server's settings.")  # fmt: skip
     log.error("Command %s failed", ctx.command, exc_info=original)
     return "Something went wrong on my side; the operator can see the details in the log."

@@ -71,7 +71,12 @@ class Listen(commands.Cog):
             f"🎙️ Listening in **{wanted.name}**: what members say appears here as captions. "
             f"`{ctx.prefix}optout` keeps your voice out; `{ctx.prefix}stop` ends it."
         )
-        await captions.send(announcement)
+        try:
+            await captions.send(announcement)
+        except discord.HTTPException:
+            await self._end(ctx.guild.id)  # nobody was told they are captioned: nobody is
+            await ctx.guild.change_voice_state(channel=wanted, self_deaf=True)
+            raise
         if captions != ctx.channel or ctx.interaction is not None:
             await ctx.reply(f"Listening in {wanted.name}; captions go to {captions}.")
 

@@ -190,3 +190,16 @@ async def test_opting_out_while_listening_stops_at_once(running: VoiceRunning) -
     await wait_until(lambda: session.receiver.stats.ignored >= ignored + 100)
     assert fake.moderator.id not in session.feeds
     assert all(s.user_id != fake.moderator.id for s in session.receiver.streams.values())
+
+
+async def test_captions_where_the_bot_may_not_post_start_nothing(running: VoiceRunning) -> None:
+    """The announcement was refused (403) and the session went on: members captioned untold."""
+    fake = running.discord
+    await running.voice.join(fake.trainer)
+    fake.forbidden_channels.add(fake.chat)
+    await fake.post(fake.trainer, f"!listen <#{fake.chat}>")
+    refused = await fake.wait_for(lambda m: m["content"].startswith("Discord did not let me"))
+    assert "Missing Permissions" in refused["content"]
+    cog = running.bridge.bot.get_cog("Listen")
+    assert cog is not None and cog.sessions == {}  # type: ignore[attr-defined]
+    assert fake.bot_deafened

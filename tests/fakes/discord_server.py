@@ -113,6 +113,7 @@ class FakeDiscord:
         self.created_channels: list[dict[str, Any]] = []  # by create_voice_channel
         self.voice_endpoint: str | None = None  # host:port of a FakeVoiceServer, when attached
         self.bot_deafened = False
+        self.forbidden_channels: set[int] = set()  # where the bot may not post (403/50013)
         self.messages: dict[int, dict[str, Any]] = {}
         self.bot_messages: list[dict[str, Any]] = []  # created or edited by the bot, in order
         self.interaction_responses: list[dict[str, Any]] = []
@@ -468,6 +469,9 @@ class FakeDiscord:
         body, files = await _read_body(request)
         if len(body.get("content") or "") > MESSAGE_LIMIT:
             return self._record(request, body, 400, _TOO_LONG)
+        if channel in self.forbidden_channels:
+            missing = {"message": "Missing Permissions", "code": 50013}
+            return self._record(request, body, 403, missing)
         attachments = [self.attachment(data, name, None) for name, data in files.values()]
         reference = body.get("message_reference")
         if reference and not self._replied(channel, reference):
