@@ -82,7 +82,7 @@ class VoxBot(commands.Bot):
     ) -> None:
         super().__init__(
             connector=connector,  # how it reaches Discord, voice servers included (their TLS)
-            command_prefix=commands.when_mentioned_or(services.settings.discord.prefix),
+            command_prefix=_prefixes,
             intents=intents(),
             # Nobody gets pinged by accident: no @everyone, no roles, replies do not ping.
             allowed_mentions=discord.AllowedMentions(
@@ -151,6 +151,11 @@ class VoxBot(commands.Bot):
         )
         # A slash command's error only its user sees; a prefix command's reply is public.
         await context.reply(reason, mention_author=False, ephemeral=context.interaction is not None)
+
+
+def _prefixes(bot: VoxBot, message: discord.Message) -> list[str]:
+    """A mention or the configured prefix, read at each message: a changed setting holds at once."""
+    return commands.when_mentioned_or(bot.services.settings.discord.prefix)(bot, message)
 
 
 class ShardedVoxBot(VoxBot, commands.AutoShardedBot):

@@ -71,6 +71,12 @@ def shorten(text: str, limit: int = DISCORD_LIMIT) -> str:
     return text[:head] + "…" + text[len(text) - (limit - 1 - head) :]
 
 
+def prefix_of(ctx: commands.Context[Any]) -> str:
+    """How to name a command to whoever used this one: / after a slash command, else the
+    configured prefix (ctx.prefix may be a mention)."""
+    return "/" if ctx.interaction else str(ctx.bot.services.settings.discord.prefix)
+
+
 def explain_command_error(ctx: commands.Context[Any], error: Exception) -> str | None:
     """A short reason for the user, without secrets, or None to stay silent; details go to the
     log only."""

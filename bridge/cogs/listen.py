@@ -14,7 +14,7 @@ from discord.ext import commands
 from voxdesk.bridge.bot import VoxBot
 from voxdesk.bridge.checks import trainer_only
 from voxdesk.bridge.places import place_of
-from voxdesk.bridge.replies import split_message
+from voxdesk.bridge.replies import prefix_of, split_message
 from voxdesk.bridge.voice.receiver import ListeningVoiceClient
 from voxdesk.bridge.voice.session import ListeningSession
 from voxdesk.core.errors import VoxdeskError, user_message
@@ -69,7 +69,7 @@ class Listen(commands.Cog):
         self.sessions[ctx.guild.id] = session
         announcement = (
             f"🎙️ Listening in **{wanted.name}**: what members say appears here as captions. "
-            f"`{ctx.prefix}optout` keeps your voice out; `{ctx.prefix}stop` ends it."
+            f"`{prefix_of(ctx)}optout` keeps your voice out; `{prefix_of(ctx)}stop` ends it."
         )
         try:
             await captions.send(announcement)
@@ -103,7 +103,10 @@ class Listen(commands.Cog):
         assert ctx.guild is not None
         session = self.sessions.get(ctx.guild.id) or self.finished.get(ctx.guild.id)
         if session is None or not session.lines:
-            raise VoxdeskError("Nobody has been captioned here yet.", hint="Start with !listen.")
+            raise VoxdeskError(
+                "Nobody has been captioned here yet.",
+                hint=f"Start with {prefix_of(ctx)}listen.",
+            )
         text = render(session.transcript(self.services.speech.transcriber().name), file_format)
         name = f"voice-{session.channel.name}.{file_format}"
         await ctx.reply(file=discord.File(io.BytesIO(text.encode()), filename=name))
@@ -116,7 +119,7 @@ class Listen(commands.Cog):
         for session in self.sessions.values():
             session.forget(member)
         await ctx.reply(
-            f"Your voice will not be transcribed. `{ctx.prefix}optin` undoes this.",
+            f"Your voice will not be transcribed. `{prefix_of(ctx)}optin` undoes this.",
             ephemeral=True,
         )
 

@@ -21,7 +21,7 @@ from voxdesk.bridge.attachments import read_capped
 from voxdesk.bridge.bot import VoxBot
 from voxdesk.bridge.checks import MemberCooldown, is_trainer, trainer_only
 from voxdesk.bridge.memory import ReplyMemory
-from voxdesk.bridge.replies import split_message
+from voxdesk.bridge.replies import prefix_of, split_message
 from voxdesk.core.errors import VoxdeskError, user_message
 from voxdesk.core.training.findings import name_places
 from voxdesk.core.training.job_request import JobOptions
@@ -189,7 +189,10 @@ class Training(commands.Cog):
         elif action == "reset":
             new, answer = None, "Instruction reset to the default."
         else:
-            raise commands.BadArgument("Use `!instruction set <text>` or `!instruction reset`.")
+            prefix = self.settings.prefix
+            raise commands.BadArgument(
+                f"Use `{prefix}instruction set <text>` or `{prefix}instruction reset`."
+            )
         await self.services.settings_store.set("assistant.system_prompt", new)
         await ctx.reply(answer)
 
@@ -245,10 +248,14 @@ class Training(commands.Cog):
             await self._send(ctx, listing)
             return
         if not _SAFE_NAME.fullmatch(name) or ".." in name:
-            await ctx.reply("That looks like a path. Give a file name from `!getfile`.")
+            await ctx.reply(
+                f"That looks like a path. Give a file name from `{prefix_of(ctx)}getfile`."
+            )
             return
         if name not in files:
-            await ctx.reply(f"There is no exported file '{name}'. `!getfile` lists them.")
+            await ctx.reply(
+                f"There is no exported file '{name}'. `{prefix_of(ctx)}getfile` lists them."
+            )
             return
         await ctx.reply(file=discord.File(folder / name, filename=name))
 

@@ -17,7 +17,7 @@ from voxdesk.bridge.attachments import is_audio, read_capped
 from voxdesk.bridge.bot import VoxBot
 from voxdesk.bridge.checks import MemberCooldown, SlowDown, trainer_only
 from voxdesk.bridge.places import place_of
-from voxdesk.bridge.replies import split_message
+from voxdesk.bridge.replies import prefix_of, split_message
 from voxdesk.core.errors import VoxdeskError, user_message
 from voxdesk.core.events import BridgeError, TranscriptReady
 from voxdesk.core.stt import Transcript
@@ -106,9 +106,8 @@ class Transcription(commands.Cog):
             }
             await self.services.settings_store.set("discord.guild_translate_captions", by_guild)
         if self.settings.translates_captions(ctx.guild.id):
-            await ctx.reply(
-                "Voice captions here are translated into English (from the next !listen)."
-            )
+            await ctx.reply("Voice captions here are translated into English (from the next "
+                            f"{prefix_of(ctx)}listen).")  # fmt: skip
         else:
             await ctx.reply("Voice captions here are in the language spoken.")
 
