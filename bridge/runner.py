@@ -34,6 +34,13 @@ class TokenRejected(VoxdeskError):
     """Discord refused the bot token."""
 
 
+MESSAGE_CONTENT_OFF = VoxdeskError(
+    "Discord refused the bot's Message Content intent, without which it cannot read commands.",
+    hint="Turn on Message Content Intent in the Developer Portal (your application → Bot → "
+    "Privileged Gateway Intents), then start the bot again.",
+)
+
+
 class Bridge:
     """One bot connection that can be started and stopped on the running loop."""
 
@@ -50,6 +57,7 @@ class Bridge:
         self._task: asyncio.Task[None] | None = None
         self._lock = BotLock(services.database.path.parent, front_end)
         self._token_lock: TokenLock | None = None
+        self.failure: VoxdeskError | None = None  # why the connection ended by itself, if it did
 
     async def start(self) -> None:
         """Log in (raising clear errors for a missing or rejected token, or a bot that runs
@@ -89,9 +97,16 @@ class Bridge:
     async def _connect(self) -> None:
         try:
             await self.bot.connect(reconnect=True)
+        except discord.PrivilegedIntentsRequired:
+            self._fail(MESSAGE_CONTENT_OFF)
         except (discord.DiscordException, OSError) as error:
-            log.error("The Discord connection ended: %s", error)
-            self.services.events.publish(BridgeStateChanged("error", user_message(error)))
+            self._fail(VoxdeskError(f"The Discord connection ended: {user_message(error)}"))
+
+    def _fail(self, failure: VoxdeskError) -> None:
+        # Told once by its owner: the window shows the event, `voxdesk bridge` exits with it.
+        log.info("%s", failure)
+        self.failure = failure
+        self.services.events.publish(BridgeStateChanged("error", user_message(failure)))
 
     def guilds(self) -> list[GuildInfo]:
         """The guilds and channels the bot can see, as plain data for the window."""
@@ -204,6 +219,8 @@ async def run_headless(services: Services, on_started: Callable[[], None] = lamb
         await asyncio.wait({done, stop}, return_when=asyncio.FIRST_COMPLETED)
         log.info("Stopping the bridge")
         await bridge.stop()
+        if bridge.failure is not None:  # ended by itself, not by a signal: a failed start-up
+            raise bridge.failure
     finally:
         stop.cancel()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -174,3 +174,30 @@ async def test_the_headless_bot_loads_the_token_table_before_it_logs_in(
         await task
     await services.close()
     await fake.stop()
+
+
+class WithoutMessageContent(FakeDiscord):
+    """An application whose Message Content intent is off in the Developer Portal."""
+
+    async def _gateway_op(self, socket: Any, op: int, data: Any) -> None:
+        if op == 2:  # IDENTIFY asking for a privileged intent the application lacks
+            await socket.close(code=4014, message=b"Disallowed intent(s).")
+            return
+        await super()._gateway_op(socket, op, data)
+
+
+async def test_the_headless_bot_without_its_intent_fails_saying_what_to_turn_on(
+    monkeypatch: pytest.MonkeyPatch, unfrozen: None
+) -> None:
+    """It logged in, then said 'The bot has stopped.' with status 0 and discord.py's advice."""
+    from voxdesk.bridge.runner import run_headless
+    from voxdesk.core.errors import VoxdeskError, user_message
+
+    fake = await WithoutMessageContent().start()
+    fake.point_client_here(monkeypatch)
+    services = Services(Settings(), SecretStore({"DISCORD_TOKEN": TOKEN}))
+    with pytest.raises(VoxdeskError) as failed:
+        await asyncio.wait_for(run_headless(services), 30)
+    assert "Message Content Intent in the Developer Portal" in user_message(failed.value)
+    await services.close()
+    await fake.stop()
