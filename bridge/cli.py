@@ -8,6 +8,12 @@ from voxdesk.core.cli.context import get_context, user_errors
 from voxdesk.core.services import Services
 
 
+UNSYNCED = (
+    "Its slash commands and menus are not registered with Discord: `voxdesk config set "
+    "discord.sync_commands true` has the bot register them when it starts."
+)
+
+
 def bridge(ctx: typer.Context) -> None:
     """Run the Discord bot headless (token from DISCORD_TOKEN or the keyring); Ctrl-C stops it.
 
@@ -20,6 +26,8 @@ def bridge(ctx: typer.Context) -> None:
 
     def started() -> None:
         cli.console.print("The bot has logged in; Ctrl-C or SIGTERM stops it.")
+        if not cli.settings.discord.sync_commands:  # else Discord shows no slash command at all
+            cli.console.print(UNSYNCED, highlight=False)
 
     async def run(services: Services) -> None:
         await run_headless(services, on_started=started)

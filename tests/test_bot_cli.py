@@ -1,0 +1,29 @@
+"""`voxdesk bridge` tells a new operator what it does not do by itself."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.discord_server import FakeDiscord
+from tests.test_one_bot import LOGGED_IN, Voxdesk, fake  # noqa: F401  # fake: a fixture
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM ends a process cleanly")
+UNREGISTERED = "slash commands and menus are not registered"
+
+
+async def test_a_bot_that_registers_no_slash_command_says_so(
+    fake: FakeDiscord,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Off by default, discord.sync_commands left the slash commands the README lists unseen."""
+    bot = await Voxdesk.start(fake, tmp_path / "a", "bridge")
+    await bot.wait_for_line(UNREGISTERED)
+    assert await bot.stop() == 0 and "discord.sync_commands true" in bot.err
+    synced = await Voxdesk.start(fake, tmp_path / "b", "bridge",
+                                 VOXDESK_DISCORD__SYNC_COMMANDS="true")  # fmt: skip
+    await synced.wait_for_line(LOGGED_IN)
+    assert await synced.stop() == 0 and UNREGISTERED not in synced.err
+    assert [e for e in fake.exchanges if e.method == "PUT"]  # registered
