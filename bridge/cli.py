@@ -7,7 +7,6 @@ import typer
 from voxdesk.core.cli.context import get_context, user_errors
 from voxdesk.core.services import Services
 
-
 UNSYNCED = (
     "Its slash commands and menus are not registered with Discord: `voxdesk config set "
     "discord.sync_commands true` has the bot register them when it starts."
