@@ -14,6 +14,7 @@ import discord
 from discord.gateway import KeepAliveHandler
 
 from voxdesk.bridge.bot import build_bot
+from voxdesk.bridge.joining import join_voice
 from voxdesk.bridge.places import place_of
 from voxdesk.bridge.replies import split_message
 from voxdesk.core.config import Secret
@@ -137,7 +138,7 @@ class Bridge:
         current = channel.guild.voice_client
         if current is not None:
             await current.disconnect(force=True)
-        await channel.connect(cls=self.bot.voice_client_class, self_deaf=True)
+        await join_voice(channel, self.bot.voice_client_class, self_deaf=True)
 
     async def leave(self, guild_id: int) -> None:
         guild = self.bot.get_guild(guild_id)

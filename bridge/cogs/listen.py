@@ -13,6 +13,7 @@ from discord.ext import commands
 
 from voxdesk.bridge.bot import VoxBot
 from voxdesk.bridge.checks import trainer_only
+from voxdesk.bridge.joining import join_voice
 from voxdesk.bridge.places import place_of
 from voxdesk.bridge.replies import prefix_of, split_message
 from voxdesk.bridge.voice.receiver import ListeningVoiceClient
@@ -159,7 +160,7 @@ class Listen(commands.Cog):
             return current
         if current is not None:
             await current.disconnect(force=True)
-        return await channel.connect(cls=ListeningVoiceClient, self_deaf=False)
+        return await join_voice(channel, ListeningVoiceClient, self_deaf=False)
 
     async def _end(self, guild_id: int) -> bool:
         session = self.sessions.pop(guild_id, None)

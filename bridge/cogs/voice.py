@@ -6,6 +6,7 @@ import discord
 from discord.ext import commands
 
 from voxdesk.bridge.bot import VoxBot
+from voxdesk.bridge.joining import join_voice
 from voxdesk.bridge.replies import prefix_of
 from voxdesk.bridge.speaker import Speaker
 
@@ -32,7 +33,7 @@ class Voice(commands.Cog):
             return
         if current is not None:
             await current.disconnect(force=True)
-        await wanted.connect(cls=self.bot.voice_client_class, self_deaf=True)
+        await join_voice(wanted, self.bot.voice_client_class, self_deaf=True)
         await ctx.reply(
             f"Joined {wanted.name}. I'll speak my replies here until `{prefix_of(ctx)}leave`."
         )

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tests.bridge.conftest import RecordingVoiceClient, Running, next_event
+from voxdesk.bridge import joining
 from voxdesk.core.events import ReplySent
 
 
@@ -55,3 +58,18 @@ async def test_replies_are_not_spoken_to_someone_elsewhere(running: Running) -> 
 async def voice_played(voice: RecordingVoiceClient) -> None:
     """Wait for the speech queue to hand its first source to the voice client."""
     await asyncio.wait_for(voice.spoke.wait(), 60)
+
+
+async def test_a_voice_channel_the_bot_may_not_join_is_named_with_what_to_check(
+    running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without Connect, discord.py's TimeoutError came out as 'Something went wrong'."""
+    fake = running.discord
+    monkeypatch.setattr(joining, "JOIN_SECONDS", 0.5)
+    fake.locked_voice.add(fake.voice)
+    await fake.join_voice(fake.member, fake.voice)
+    await fake.post(fake.member, "!join")
+    refused = await fake.wait_for(lambda m: m["content"].startswith("Discord did not let me"))
+    assert "into Voice" in refused["content"] and "Connect" in refused["content"]
+    guild = running.bridge.bot.get_guild(fake.guild_id)
+    assert guild is not None and guild.voice_client is None

@@ -114,6 +114,7 @@ class FakeDiscord:
         self.voice_endpoint: str | None = None  # host:port of a FakeVoiceServer, when attached
         self.bot_deafened = False
         self.forbidden_channels: set[int] = set()  # where the bot may not post (403/50013)
+        self.locked_voice: set[int] = set()  # voice channels the bot may not Connect to
         self.messages: dict[int, dict[str, Any]] = {}
         self.bot_messages: list[dict[str, Any]] = []  # created or edited by the bot, in order
         self.interaction_responses: list[dict[str, Any]] = []
@@ -398,6 +399,8 @@ class FakeDiscord:
             await self.dispatch("RESUMED", {})
         elif op == 4:
             channel = int(data["channel_id"]) if data.get("channel_id") else None
+            if channel in self.locked_voice:
+                return  # Discord does not refuse a join it does not allow: it never answers
             entering = channel is not None and self.voice_states.get(self.bot.id) != channel
             self.bot_deafened = bool(data.get("self_deaf"))
             await self.join_voice(self.bot, channel)
