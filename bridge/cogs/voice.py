@@ -6,9 +6,11 @@ import discord
 from discord.ext import commands
 
 from voxdesk.bridge.bot import VoxBot
+from voxdesk.bridge.checks import NotATrainer, is_trainer
 from voxdesk.bridge.joining import join_voice
 from voxdesk.bridge.replies import prefix_of
 from voxdesk.bridge.speaker import Speaker
+from voxdesk.bridge.voice.receiver import ListeningVoiceClient
 
 
 class Voice(commands.Cog):
@@ -32,6 +34,7 @@ class Voice(commands.Cog):
             await ctx.reply(f"I'm already in {wanted.name}.")
             return
         if current is not None:
+            self._may_end_listening(ctx, current)
             await current.disconnect(force=True)
         await join_voice(wanted, self.bot.voice_client_class, self_deaf=True)
         await ctx.reply(
@@ -46,9 +49,25 @@ class Voice(commands.Cog):
         if voice is None:
             await ctx.reply("I'm not in a voice channel.")
             return
+        self._may_end_listening(ctx, voice)
         self.speaker.hush(ctx.guild.id)
         await voice.disconnect(force=True)
         await ctx.reply("Left the voice channel.")
+
+    def _may_end_listening(
+        self, ctx: commands.Context[commands.Bot], voice: discord.VoiceProtocol
+    ) -> None:
+        """Leaving or moving ends captions, which only a trainer starts and stops (!stop)."""
+        listening = isinstance(voice, ListeningVoiceClient) and voice.receiver is not None
+        role = self.bot.services.settings.discord.trainer_role
+        if listening and not (
+            isinstance(ctx.author, discord.Member) and is_trainer(ctx.author, role)
+        ):
+            prefix = prefix_of(ctx)
+            raise NotATrainer(
+                "I'm captioning my voice channel: only a trainer (or Manage Server) can make me "
+                f"leave it or `{prefix}stop`. `{prefix}optout` keeps your voice out."
+            )
 
 
 async def setup(bot: VoxBot) -> None:

@@ -203,3 +203,20 @@ async def test_captions_where_the_bot_may_not_post_start_nothing(running: VoiceR
     cog = running.bridge.bot.get_cog("Listen")
     assert cog is not None and cog.sessions == {}  # type: ignore[attr-defined]
     assert fake.bot_deafened
+
+
+async def test_a_member_cannot_end_a_trainers_captions_by_leave_or_join(
+    running: VoiceRunning,
+) -> None:
+    """!stop is the trainers', but anyone's !leave (or !join elsewhere) ended the captions."""
+    fake = running.discord
+    session = await start_listening(running)
+    await fake.post(fake.member, "!leave")
+    refused = await fake.wait_for(lambda m: m["content"].startswith("I'm captioning my voice"))
+    assert "`!optout` keeps your voice out" in refused["content"]
+    elsewhere = await fake.create_voice_channel("Elsewhere")
+    await fake.join_voice(fake.member, elsewhere)
+    await fake.post(fake.member, "!join")
+    await fake.wait_for(lambda m: sum(x["content"].startswith("I'm captioning") for x in
+                                      fake.bot_messages) == 2)  # fmt: skip
+    assert session.voice.receiver is not None and fake.voice_states[fake.bot.id] == fake.voice
