@@ -126,7 +126,11 @@ class Chat(commands.Cog):
             chosen = MODES[mode]
             by_guild = {**self.settings.guild_voice_replies, str(ctx.guild.id): chosen}
             await self.services.settings_store.set("discord.guild_voice_replies", by_guild)
-        await ctx.reply(VOICE_REPLIES[self.settings.voice_replies_for(ctx.guild.id)])
+        shown = VOICE_REPLIES[self.settings.voice_replies_for(ctx.guild.id)]
+        if not self.settings.auto_transcribe:  # nothing of the above happens then
+            shown += " But voice messages get nothing while the operator keeps "
+            shown += "discord.auto_transcribe off."
+        await ctx.reply(shown)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:

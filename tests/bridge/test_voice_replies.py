@@ -183,3 +183,12 @@ async def test_words_typed_with_an_audio_file_come_before_its_transcript(running
     heard = transcript_of(running, posted)["content"]
     asked = running.openai.chat_requests[-1]["messages"][-1]["content"]
     assert asked == f"what did I say?\n\n{heard}"
+
+
+async def test_voice_replies_says_when_voice_messages_are_not_transcribed(running: Running) -> None:
+    """With auto_transcribe off, !voice_replies promised a transcript and an answer."""
+    fake = running.discord
+    running.services.settings.discord.auto_transcribe = False
+    await fake.post(fake.trainer, "!voice_replies")
+    shown = await fake.wait_for(lambda m: m["content"].startswith("Voice messages to me here"))
+    assert shown["content"].endswith("keeps discord.auto_transcribe off.")
