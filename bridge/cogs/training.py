@@ -154,8 +154,13 @@ class Training(commands.Cog):
         safe = re.sub(r"[^A-Za-z0-9_-]", "_", name)[:60] or "dataset"
         target = exports_folder() / f"{safe}-{stamp}.jsonl"
         result = await export_jsonl(self.services.datasets, name, target)
+        said = f"'{name}': {result.summary()}."
+        too_big = _over_upload_limit(ctx, result.files)
+        if too_big:
+            await ctx.reply(f"{said} {too_big}")
+            return
         files = [discord.File(path, filename=path.name) for path in result.files]
-        await ctx.reply(f"'{name}': {result.summary()}.", files=files)
+        await ctx.reply(said, files=files)
 
     @commands.command(name="select_dataset")
     @trainer_only()
@@ -257,6 +262,10 @@ class Training(commands.Cog):
                 f"There is no exported file '{name}'. `{prefix_of(ctx)}getfile` lists them."
             )
             return
+        too_big = _over_upload_limit(ctx, [folder / name])
+        if too_big:
+            await ctx.reply(f"'{name}': {too_big}")
+            return
         await ctx.reply(file=discord.File(folder / name, filename=name))
 
     def _channel_here(
@@ -299,6 +308,16 @@ def _problems(report: ValidationReport) -> str:
     lines += [f"• {code}: {count}" for code, count in report.format_errors.items()]
     lines.append(name_places(report.errors, SHOWN_FINDINGS))
     return "\n".join(lines)
+
+
+def _over_upload_limit(ctx: commands.Context[commands.Bot], paths: list[Path]) -> str | None:
+    """Why Discord would refuse these files here (it answers 413), or None if they fit."""
+    size = sum(path.stat().st_size for path in paths)
+    limit = ctx.guild.filesize_limit if ctx.guild else discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
+    if size <= limit:
+        return None
+    return (f"At {size / 2**20:.1f} MiB that is more than the {limit / 2**20:.0f} MiB Discord lets "
+            "me send here: the operator finds it in Voxdesk's exports folder.")  # fmt: skip
 
 
 def _message_place(given: str, channel_id: int) -> tuple[int, int] | None:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import discord
+import pytest
 
 from tests.bridge.conftest import Running
 from voxdesk.bridge.cogs.training import help_text
@@ -201,3 +202,21 @@ async def test_correct_takes_a_message_link(running: Running) -> None:
     await fake.wait_for(lambda m: "Saved as candidate" in m["content"])
     [correction] = await store.examples("discord", status=Status.CANDIDATE)
     assert correction.messages[-1] == {"role": "assistant", "content": "Париж."}
+
+
+async def test_an_export_over_discords_upload_limit_is_named_not_sent(
+    running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Discord answers 413 to a file over the server's limit: 'Something went wrong'."""
+    fake = running.discord
+    rows = [json.loads(line) for line in training_jsonl(20).splitlines()]
+    approved = [NewExample(row, status=Status.APPROVED) for row in rows]
+    await running.services.datasets.add("discord", approved)
+    monkeypatch.setattr(discord.Guild, "filesize_limit", property(lambda guild: 1024))
+    await fake.post(fake.trainer, "!archive")
+    told = await fake.wait_for(lambda m: "Discord lets me send here" in m["content"])
+    assert told["content"].startswith("'discord': 20 examples to train on in discord-")
+    name = told["content"].split(" in ", 1)[1].split(".jsonl")[0] + ".jsonl"
+    await fake.post(fake.trainer, f"!getfile {name}")
+    await fake.wait_for(lambda m: m["content"].startswith(f"'{name}': At "))
+    assert not [m for m in fake.bot_messages if m["attachments"]]
