@@ -152,7 +152,7 @@ class Transcription(commands.Cog):
                 transcript = await self._transcribe(message, attachment, translate=translate)
                 text = transcript.text or NO_SPEECH
             except VoxdeskError as error:
-                text = f"⚠️ {user_message(error)}"
+                text = _warning(error)
             for piece in split_message(text):
                 await interaction.followup.send(piece)
 
@@ -169,7 +169,7 @@ class Transcription(commands.Cog):
         except VoxdeskError as error:
             log.info("Could not transcribe %s: %s", attachment.id, error)
             self.services.events.publish(BridgeError(place_of(message), user_message(error)))
-            await placeholder.edit(content=f"⚠️ {user_message(error)}")
+            await placeholder.edit(content=_warning(error))
             return ""
         pieces = split_message(transcript.text or NO_SPEECH)
         await placeholder.edit(content=pieces[0])
@@ -201,6 +201,12 @@ class Transcription(commands.Cog):
         engine_default: str = self.services.settings.speech.language
         fallback: str = self.settings.language
         return engine_default if engine_default != "auto" else fallback
+
+
+def _warning(error: VoxdeskError) -> str:
+    """A failed transcription's reply: core names the file "the audio", mid-sentence."""
+    reason = user_message(error)
+    return f"⚠️ {reason[:1].upper()}{reason[1:]}"
 
 
 async def _referenced(message: discord.Message) -> discord.Message | None:

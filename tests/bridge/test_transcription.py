@@ -70,6 +70,7 @@ async def test_oversized_and_fake_audio_get_a_reason(running: Running) -> None:
     fake_audio = fake.attachment(b"\x89PNG\r\n\x1a\n" + bytes(500), "voice.ogg", "audio/ogg")
     await fake.post(fake.member, attachments=[fake_audio], voice=True)
     reason = await fake.wait_for(lambda m: "PNG image, not audio" in m["content"])
+    assert reason["content"].startswith("⚠️ The audio is")  # a sentence, not "⚠️ the audio"
     assert "Traceback" not in reason["content"] and "/tmp" not in reason["content"]
 
 
