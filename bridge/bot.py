@@ -11,6 +11,7 @@ from discord.ext import commands
 
 from voxdesk.bridge.memory import ReplyMemory
 from voxdesk.bridge.places import interaction_place, place_of
+from voxdesk.bridge.registration import register_if_changed, registration_record
 from voxdesk.bridge.replies import explain_command_error, shorten
 from voxdesk.bridge.speaker import Speaker
 from voxdesk.core.events import BridgeError, BridgeStateChanged, CommandRun
@@ -104,9 +105,8 @@ class VoxBot(commands.Bot):
                 # One broken cog must not take the bot down; the rest still work.
                 log.exception("Could not load %s", extension)
                 self.services.events.publish(BridgeError(None, f"Could not load {extension}"))
-        if self.services.settings.discord.sync_commands:
-            synced = await self.tree.sync()
-            log.info("Registered %d slash commands", len(synced))
+        if self.services.settings.discord.sync_commands and self.application_id is not None:
+            await register_if_changed(self.tree, self.application_id, registration_record())
 
     def hears(self, place: discord.Message | discord.Interaction[VoxBot]) -> bool:
         """False for a direct message, or a slash command or menu used in one, while DMs are

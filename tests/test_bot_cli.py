@@ -18,12 +18,13 @@ async def test_a_bot_that_registers_no_slash_command_says_so(
     fake: FakeDiscord,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    """Off by default, discord.sync_commands left the slash commands the README lists unseen."""
-    bot = await Voxdesk.start(fake, tmp_path / "a", "bridge")
-    await bot.wait_for_line(UNREGISTERED)
-    assert await bot.stop() == 0 and "discord.sync_commands true" in bot.err
-    synced = await Voxdesk.start(fake, tmp_path / "b", "bridge",
-                                 VOXDESK_DISCORD__SYNC_COMMANDS="true")  # fmt: skip
-    await synced.wait_for_line(LOGGED_IN)
-    assert await synced.stop() == 0 and UNREGISTERED not in synced.err
+    """With discord.sync_commands off, the slash commands the README lists stay unseen."""
+    told = await Voxdesk.start(fake, tmp_path / "a", "bridge",
+                               VOXDESK_DISCORD__SYNC_COMMANDS="false")  # fmt: skip
+    await told.wait_for_line(UNREGISTERED)
+    assert await told.stop() == 0 and "discord.sync_commands true" in told.err
+    assert not [e for e in fake.exchanges if e.method == "PUT"]
+    default = await Voxdesk.start(fake, tmp_path / "b", "bridge")
+    await default.wait_for_line(LOGGED_IN)
+    assert await default.stop() == 0 and UNREGISTERED not in default.err
     assert [e for e in fake.exchanges if e.method == "PUT"]  # registered

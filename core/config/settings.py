@@ -271,7 +271,9 @@ class DiscordSettings(_Section):
         description="Members transcribed at once in a voice channel; others wait their turn.",
     )
     sharded: bool = Field(False, description="Use Discord's sharding (for very large bots).")
-    sync_commands: bool = Field(False, description="Register slash commands at start-up.")
+    sync_commands: bool = Field(
+        True, description="Register slash commands and menus with Discord when they change."
+    )
 
     def dataset_for(self, guild_id: int | None) -> str:
         """Where corrections and feedback from that guild go (None: direct messages)."""
