@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import sys
+from typing import Any
 
 import aiohttp
 import discord
@@ -129,6 +131,19 @@ class VoxBot(commands.Bot):
 
     async def on_disconnect(self) -> None:
         self.services.events.publish(BridgeStateChanged("reconnecting"))
+
+    async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
+        refused = sys.exc_info()[1]
+        if not isinstance(refused, discord.Forbidden):
+            await super().on_error(event_method, *args, **kwargs)  # a bug: its traceback
+            return
+        # A channel the bot may read but not write in is the operator's to fix: one line and
+        # the window's feed, not a traceback at every message there.
+        message = next((arg for arg in args if isinstance(arg, discord.Message)), None)
+        where = f" in #{getattr(message.channel, 'name', 'a direct message')}" if message else ""
+        reason = f"Discord refused me{where} ({refused.text}): check my permissions there."
+        log.warning("%s", reason)
+        self.services.events.publish(BridgeError(place_of(message) if message else None, reason))
 
     async def on_command_completion(self, ctx: commands.Context[VoxBot]) -> None:
         self.services.events.publish(

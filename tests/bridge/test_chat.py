@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.bridge.conftest import Running, next_event
 from tests.fakes.discord_server import EPHEMERAL
 from voxdesk.bridge.memory import ReplyMemory
 from voxdesk.core.assistant import Reply
-from voxdesk.core.events import MessageSeen, ReplySent
+from voxdesk.core.events import BridgeError, MessageSeen, ReplySent
 
 
 async def test_hi(running: Running) -> None:
@@ -127,3 +129,17 @@ def test_memory_of_replies_keeps_the_most_recent_only() -> None:
         {"role": "user", "content": "again"},
         {"role": "assistant", "content": "re: again"},
     ]
+
+
+async def test_a_channel_the_bot_may_not_write_in_is_one_line_not_a_traceback(
+    running: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each message there logged discord.py's 'Ignoring exception' with a traceback."""
+    fake = running.discord
+    fake.forbidden_channels.add(fake.chat)
+    await fake.post(fake.member, "Привет", channel=fake.chat)
+    error = await next_event(running, BridgeError)
+    assert error.message == (
+        "Discord refused me in #bot-chat (Missing Permissions): check my permissions there."
+    )
+    assert [r.getMessage() for r in caplog.records if r.exc_info] == []
