@@ -37,12 +37,15 @@ def trainer_only() -> Any:
         role = ctx.bot.services.settings.discord.trainer_role
         if is_trainer(ctx.author, role):
             return True
-        needed = f"the '{role}' role or" if role else ""
-        raise NotATrainer(
-            f"This command needs {needed} the Manage Server permission.".replace("  ", " ")
-        )
+        raise NotATrainer(f"This command needs {trainers(role)}.")
 
     return commands.check(predicate)
+
+
+def trainers(role: str | None) -> str:
+    """Who may train, in words: "the 'Trainer' role or the Manage Server permission"."""
+    permission = "the Manage Server permission"
+    return f"the '{role}' role or {permission}" if role else permission
 
 
 class SlowDown(commands.CommandError):

@@ -19,7 +19,7 @@ from discord.ext import commands
 
 from voxdesk.bridge.attachments import read_capped
 from voxdesk.bridge.bot import VoxBot
-from voxdesk.bridge.checks import MemberCooldown, is_trainer, trainer_only
+from voxdesk.bridge.checks import MemberCooldown, is_trainer, trainer_only, trainers
 from voxdesk.bridge.memory import ReplyMemory
 from voxdesk.bridge.replies import prefix_of, split_message
 from voxdesk.core.errors import VoxdeskError, user_message
@@ -187,8 +187,8 @@ class Training(commands.Cog):
         if not isinstance(ctx.author, discord.Member) or not is_trainer(
             ctx.author, self.settings.trainer_role
         ):
-            raise commands.CheckFailure("Changing my instruction needs the trainer role or the "
-                                        "Manage Server permission.")  # fmt: skip
+            role = trainers(self.settings.trainer_role)
+            raise commands.CheckFailure(f"Changing my instruction needs {role}.")
         if action == "set" and text:
             new, answer = text, "Instruction updated."
         elif action == "reset":

@@ -34,8 +34,9 @@ async def test_training_commands_need_the_trainer_role(running: Running) -> None
     for command in ("!train", "!archive", "!select_dataset x", "!getfile", "!instruction set hi"):
         await fake.post(fake.member, command)
     refusals = await collect(running, lambda m: "Manage Server" in m["content"], 5)
-    assert sum("'Trainer' role" in m["content"] for m in refusals) == 4  # replies may interleave
-    assert sum("Changing my instruction" in m["content"] for m in refusals) == 1
+    assert sum("This command needs the 'Trainer' role" in m["content"] for m in refusals) == 4
+    assert sum("Changing my instruction needs the 'Trainer' role" in m["content"]
+               for m in refusals) == 1  # fmt: skip
 
 
 async def collect(
