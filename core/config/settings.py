@@ -216,7 +216,12 @@ class DiscordSettings(_Section):
         default_factory=dict,
         description="Speech language per guild id, e.g. 123456789: en-US, 987654321: ru-RU.",
     )
-    language: str = Field("ru-RU", description="Speech language where no guild setting applies.")
+    language: str = Field(
+        "auto",
+        description="Speech language of voice messages where no guild setting applies and "
+        "speech.language is 'auto'; 'auto' lets Whisper detect it (Google takes "
+        "speech.google_language).",
+    )
     dataset: str = Field(
         "discord",
         description="Dataset that corrections and feedback go to, where a guild chose none.",

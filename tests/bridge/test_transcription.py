@@ -12,6 +12,7 @@ from tests.bridge.conftest import Running, next_event
 from tests.conftest import clip
 from tests.fakes.discord_server import FakeDiscord
 from voxdesk.core.audio.ffmpeg import ffmpeg_executable
+from voxdesk.core.config import Settings
 from voxdesk.core.events import TranscriptReady
 
 pytestmark = pytest.mark.slow
@@ -138,3 +139,14 @@ async def test_the_guilds_language_is_used(running: Running) -> None:
     await fake.post(fake.member, attachments=[english], voice=True)
     event = await next_event(running, TranscriptReady)
     assert event.language == "fr"  # English speech, so French was set, not detected
+
+
+async def test_with_the_default_settings_the_spoken_language_is_detected(running: Running) -> None:
+    """discord.language defaulted to ru-RU: English voice messages came out as Russian."""
+    fake = running.discord
+    running.services.settings.discord.language = Settings().discord.language  # the fixture's auto
+    english = fake.attachment(voice_message("deepspeech_new_home_in_the_stars.wav"), "v.ogg",
+                              "audio/ogg")  # fmt: skip
+    await fake.post(fake.member, attachments=[english], voice=True)
+    event = await next_event(running, TranscriptReady)
+    assert event.language == "en" and "new home in the stars" in event.text.lower()
