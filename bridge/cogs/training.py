@@ -235,6 +235,12 @@ class Training(commands.Cog):
     async def feedback(self, ctx: commands.Context[commands.Bot], *, text: str) -> None:
         """Tell the operator what you think of my last answer to you."""
         conversation = self.memory.last_exchange(ctx.channel.id, ctx.author.id)
+        if not conversation:  # an example without messages: nothing to review, nor to learn
+            prefix = prefix_of(ctx)
+            await ctx.reply("I haven't answered you in this channel lately, so there is no answer "
+                            f"to attach that to: ask me something first, or `{prefix}correct` one "
+                            "of my replies by its link.")  # fmt: skip
+            return
         dataset = self.dataset_for(ctx)
         example = await self.services.datasets.add_feedback(
             dataset, conversation=conversation, feedback=text,

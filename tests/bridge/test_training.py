@@ -221,3 +221,11 @@ async def test_an_export_over_discords_upload_limit_is_named_not_sent(
     await fake.post(fake.trainer, f"!getfile {name}")
     await fake.wait_for(lambda m: m["content"].startswith(f"'{name}': At "))
     assert not [m for m in fake.bot_messages if m["attachments"]]
+
+
+async def test_feedback_with_no_answer_to_attach_it_to_stores_nothing(running: Running) -> None:
+    """It was saved as a candidate without messages: no exchange to review, and not trainable."""
+    fake = running.discord
+    await fake.post(fake.member, "!feedback great bot")
+    await fake.wait_for(lambda m: m["content"].startswith("I haven't answered you in this channel"))
+    assert await running.services.datasets.datasets() == []
