@@ -37,6 +37,7 @@ from voxdesk.core.training.validator import ValidationReport
 log = logging.getLogger(__name__)
 MAX_TRAINING_FILE = 50 * 1024 * 1024
 SHOWN_FINDINGS = 8
+SHOWN_FILES = 30
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,120}")
 # "Copy Message Link": members see no message ids unless they turn on Developer Mode
 _MESSAGE_LINK = re.compile(
@@ -253,9 +254,13 @@ class Training(commands.Cog):
     async def getfile(self, ctx: commands.Context[commands.Bot], name: str | None = None) -> None:
         """List the files the app exported, or send one by its name."""
         folder = exports_folder()
-        files = sorted(p.name for p in folder.glob("*") if p.is_file()) if folder.is_dir() else []
+        found = [p for p in folder.glob("*") if p.is_file()] if folder.is_dir() else []
+        # oldest first: the newest, those asked for, are the listing's end
+        files = [p.name for p in sorted(found, key=lambda p: p.stat().st_mtime)]
         if name is None:
-            listing = "\n".join(f"`{f}`" for f in files[-30:]) or "No exported files yet."
+            listing = "\n".join(f"`{f}`" for f in files[-SHOWN_FILES:]) or "No exported files yet."
+            if len(files) > SHOWN_FILES:
+                listing += f"\n(the {SHOWN_FILES} newest of {len(files)})"
             await self._send(ctx, listing)
             return
         if not _SAFE_NAME.fullmatch(name) or ".." in name:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +11,7 @@ import discord
 import pytest
 
 from tests.bridge.conftest import Running
-from voxdesk.bridge.cogs.training import help_text
+from voxdesk.bridge.cogs.training import exports_folder, help_text
 from voxdesk.core.config import load_settings
 from voxdesk.core.training.store import NewExample, Status
 
@@ -229,3 +230,19 @@ async def test_feedback_with_no_answer_to_attach_it_to_stores_nothing(running: R
     await fake.post(fake.member, "!feedback great bot")
     await fake.wait_for(lambda m: m["content"].startswith("I haven't answered you in this channel"))
     assert await running.services.datasets.datasets() == []
+
+
+async def test_getfile_lists_the_newest_exports(running: Running) -> None:
+    """It listed the last 30 by name: a newer export of 'alpha' hid behind older 'zeta' ones."""
+    fake = running.discord
+    folder = exports_folder()
+    folder.mkdir(parents=True)
+    for day in range(1, 32):
+        old = folder / f"zeta-202601{day:02d}.jsonl"
+        old.write_text("{}\n")
+        os.utime(old, (day * 86400, day * 86400))
+    (folder / "alpha-20261201.jsonl").write_text("{}\n")  # written now: the newest
+    await fake.post(fake.trainer, "!getfile")
+    listing = await fake.wait_for(lambda m: "(the 30 newest of 32)" in m["content"])
+    assert listing["content"].splitlines()[-2] == "`alpha-20261201.jsonl`"
+    assert "zeta-20260102" not in listing["content"] and "zeta-20260103" in listing["content"]
