@@ -7,7 +7,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QLabel, QMessageBox, QWidget
 
 from voxdesk.core.config import MissingSecret
 from voxdesk.core.errors import VoxdeskError, user_message
@@ -40,6 +40,32 @@ class StatusLine(QLabel):
         self.setTextFormat(Qt.TextFormat.RichText)
         link = f'<a href="{SETTINGS_LINK}{error.secret.value}">Settings: {label}</a>'
         self.setText(f"No {label} is set: store it in {link}.")
+
+
+def yes_no(parent: QWidget, title: str, question: str) -> QMessageBox:
+    """A Yes/No question, Yes by default, for ``answered_yes``."""
+    buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
+    box = QMessageBox(QMessageBox.Icon.Question, title, question, buttons, parent)
+    box.setDefaultButton(QMessageBox.StandardButton.Yes)
+    return box
+
+
+async def answered_yes(box: QMessageBox) -> bool:
+    """Open ``box`` and wait for its answer with the loop running on. A question asked with
+    exec() (QMessageBox.question) inside a coroutine runs a loop inside that task, where qasync
+    cannot step any other: the bot's heartbeat and replies failed until it was answered."""
+    answered: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+    def finished() -> None:
+        if not answered.done():
+            answered.set_result(box.clickedButton() is box.button(QMessageBox.StandardButton.Yes))
+
+    box.finished.connect(finished)
+    box.open()
+    try:
+        return await answered
+    finally:
+        box.deleteLater()
 
 
 class Actions:

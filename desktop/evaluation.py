@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListWidget,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -60,7 +59,7 @@ from voxdesk.core.training.evaluate import (
     summarize,
 )
 from voxdesk.core.training.pricing import price_table
-from voxdesk.desktop.actions import Actions, StatusLine
+from voxdesk.desktop.actions import Actions, StatusLine, answered_yes, yes_no
 from voxdesk.desktop.tables import RowsModel, row_table
 
 Index = QModelIndex | QPersistentModelIndex
@@ -407,7 +406,7 @@ class EvaluatePanel(QWidget):
             split=self.split.text().strip() or DEFAULT_SPLIT, limit=self.limit.value() or None,
             judge=self.judge.currentText().strip() or None,
         )  # fmt: skip
-        if confirm and not self._confirm(plan):
+        if confirm and not await self._confirm(plan):
             raise VoxdeskError("Not started.")
         self.answers.reset(plan)
         self.result = None  # until this run ends: Export has nothing that is shown
@@ -431,11 +430,10 @@ class EvaluatePanel(QWidget):
         self.status.say(f"Evaluated {len(plan.models)} models on {len(plan.cases)} prompts.")
         return self.result
 
-    def _confirm(self, plan: EvalPlan) -> bool:
+    async def _confirm(self, plan: EvalPlan) -> bool:
         question = (f"{len(plan.cases)} prompts × {len(plan.models)} models: "
                     f"{plan.estimate.describe()} Start?")  # fmt: skip
-        answer = QMessageBox.question(self, "Evaluate", question)
-        return answer == QMessageBox.StandardButton.Yes
+        return await answered_yes(yes_no(self, "Evaluate", question))
 
     def _heard(self, step: Progress) -> None:
         self.answers.add(step.answer)

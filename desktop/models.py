@@ -32,7 +32,7 @@ from voxdesk.core.models.catalogue import Kind
 from voxdesk.core.models.in_use import SETTING, remove_model, setting_value
 from voxdesk.core.models.overview import ModelRow, overview
 from voxdesk.core.services import Services
-from voxdesk.desktop.actions import StatusLine
+from voxdesk.desktop.actions import StatusLine, answered_yes, yes_no
 
 NAME_ROLE = Qt.ItemDataRole.UserRole
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -220,25 +220,11 @@ class ModelPicker(QWidget):
 
     async def confirm(self, title: str, question: str) -> bool:
         """A Yes/No question that leaves the loop running (the download's progress, the bot)."""
-        buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
-        box = QMessageBox(QMessageBox.Icon.Question, title, question, buttons, self)
-        box.setDefaultButton(QMessageBox.StandardButton.Yes)
-        answered: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-
-        def finished() -> None:
-            if not answered.done():
-                answered.set_result(
-                    box.clickedButton() is box.button(QMessageBox.StandardButton.Yes)
-                )
-
-        box.finished.connect(finished)
-        self.confirmation = box
-        box.open()
+        self.confirmation = box = yes_no(self, title, question)
         try:
-            return await answered
+            return await answered_yes(box)
         finally:
             self.confirmation = None
-            box.deleteLater()
 
     def _choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Whisper model folder (CTranslate2)")

@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
@@ -70,7 +69,7 @@ from voxdesk.core.training.launch import (
 )
 from voxdesk.core.training.pricing import price_table
 from voxdesk.core.training.validator import ValidationReport
-from voxdesk.desktop.actions import Actions, StatusLine
+from voxdesk.desktop.actions import Actions, StatusLine, answered_yes, yes_no
 from voxdesk.desktop.evaluation import EvaluatePanel
 from voxdesk.desktop.jobs import CheckpointsModel, JobsModel, RemoteJobsModel
 from voxdesk.desktop.tables import fit_columns, row_table
@@ -420,8 +419,7 @@ class FineTunePage(QWidget):
     async def _confirm(self, report: ValidationReport) -> bool:
         cost = f"${report.cost.dollars:,.2f}" if report.cost else "an unknown amount"
         question = f"This fine-tune is estimated at {cost}. Start it?"
-        answer = QMessageBox.question(self, "Start fine-tune", question)
-        return answer == QMessageBox.StandardButton.Yes
+        return await answered_yes(yes_no(self, "Start fine-tune", question))
 
     @contextlib.contextmanager
     def _stoppable(self) -> Iterator[None]:

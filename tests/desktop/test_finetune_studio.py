@@ -24,6 +24,7 @@ from voxdesk.core.errors import VoxdeskError
 from voxdesk.core.services import Services
 from voxdesk.core.training.evaluate import evaluate_reply_model
 from voxdesk.core.training.store import NewExample, Status
+from voxdesk.desktop import evaluation
 from voxdesk.desktop.pages.finetune import FineTunePage
 
 BASE = "gpt-4o-mini-2024-07-18"
@@ -107,11 +108,11 @@ def test_the_cost_is_confirmed_before_any_answer(
     page, server = studio
     asked: list[str] = []
 
-    def decline(parent: Any, title: str, question: str) -> QMessageBox.StandardButton:
-        asked.append(question)
-        return QMessageBox.StandardButton.No
+    async def decline(box: QMessageBox) -> bool:
+        asked.append(box.text())
+        return False
 
-    monkeypatch.setattr(QMessageBox, "question", decline)
+    monkeypatch.setattr(evaluation, "answered_yes", decline)
     page.evaluation.add_model(BASE)
     with pytest.raises(VoxdeskError, match="Not started"):
         qloop.run_until_complete(page.evaluation.run_evaluation())

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QPoint, QPointF, Qt, QTimer
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
@@ -16,6 +17,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QWidget,
 )
@@ -345,3 +347,48 @@ def test_the_evaluate_tabs_buttons_act_or_wait_until_they_can(
     assert qloop.run_until_complete(scenario())
     assert not panel.stop_button.isEnabled()
     qloop.run_until_complete(panel.shutdown())
+
+
+@pytest.mark.timeout(60)  # asked with exec(), tasks lost their turn for good: it hung
+def test_the_bot_and_the_window_go_on_while_a_fine_tune_asks_to_be_confirmed(
+    qloop: asyncio.AbstractEventLoop,
+    page_and_server: tuple[FineTunePage, FakeOpenAI],  # noqa: F811
+) -> None:
+    page, _ = page_and_server
+    ticks = 0
+    while_asked: list[int] = []
+
+    async def heartbeat() -> None:  # any other task on the loop: the bot's heartbeat, a reply
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    user = QTimer()  # Qt's, not a task: it reads and answers under exec() as well
+    seen: list[tuple[float, int]] = []  # when the question showed, and the ticks then
+
+    def read_then_answer() -> None:
+        box = page.findChild(QMessageBox)
+        if box is None or not box.isVisible():
+            return
+        if not seen:
+            seen.append((time.monotonic(), ticks))
+        elif time.monotonic() - seen[0][0] > 0.3:  # the user read the cost: Yes
+            while_asked.append(ticks - seen[0][1])
+            user.stop()
+            box.button(QMessageBox.StandardButton.Yes).click()
+
+    user.timeout.connect(read_then_answer)
+
+    async def scenario() -> None:
+        beating = asyncio.ensure_future(heartbeat())
+        user.start(20)
+        try:
+            job_id = await asyncio.wait_for(page.start_job(), 20)
+        finally:
+            beating.cancel()
+        await asyncio.wait_for(page.wait_for(job_id), 30)
+        await page.background.settle()
+
+    qloop.run_until_complete(scenario())
+    assert while_asked and while_asked[0] >= 10  # the loop went on while the question was open
