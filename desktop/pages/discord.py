@@ -72,7 +72,9 @@ class DiscordPage(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        # The text takes what is left and ends in "…" (whole in its tooltip): sized to its
+        # contents, one long message pushed time, place and author out of view.
+        header.setSectionResizeMode(header.count() - 1, QHeaderView.ResizeMode.Stretch)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._show_link())
         self.message = QLineEdit()
         self.message.setPlaceholderText("Write as the bot in the selected channel…")
@@ -204,6 +206,7 @@ class DiscordPage(QWidget):
         if kind != VOICE or channel_id is None or not self.bridge:
             self.status.say("Select a voice channel to join.", error=True)
             return
+        self.status.say("Joining the voice channel…")  # Discord may take seconds to answer
         self._run(self.bridge.join(channel_id), "Joined.", refresh=True)
 
     def leave(self) -> None:

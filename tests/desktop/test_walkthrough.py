@@ -29,7 +29,14 @@ from tests.desktop.test_layout_fits import squeezed
 from tests.fakes.openai_server import FakeOpenAI
 from voxdesk.core.config import MissingSecret
 from voxdesk.core.errors import VoxdeskError
-from voxdesk.core.events import ChannelInfo, EventBus, GuildInfo
+from voxdesk.core.events import (
+    BridgeError,
+    ChannelInfo,
+    EventBus,
+    GuildInfo,
+    MessageSeen,
+    Place,
+)
 from voxdesk.core.services import Services
 from voxdesk.core.training.store import NewExample, Status
 from voxdesk.core.training.validator import ValidationReport
@@ -392,3 +399,42 @@ def test_the_bot_and_the_window_go_on_while_a_fine_tune_asks_to_be_confirmed(
 
     qloop.run_until_complete(scenario())
     assert while_asked and while_asked[0] >= 10  # the loop went on while the question was open
+
+
+def test_a_long_message_in_the_feed_keeps_its_time_and_place_in_view(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: Services
+) -> None:
+    page = discord_page.DiscordPage(services)
+    qtbot.addWidget(page)
+    page.resize(940, 640)
+    page.show()
+    qtbot.waitExposed(page)
+    place = Place(1, "Guild", 2, "general")
+    page.feed.add(MessageSeen(place, 3, 4, "alice", "Hi."))
+    page.feed.add(BridgeError(place, "The voice could not speak: " + "no voice, " * 40))
+    qtbot.wait(50)
+    assert page.table.horizontalScrollBar().maximum() == 0  # no scrolling sideways to read
+
+
+def test_join_voice_says_it_is_joining_while_discord_answers(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, services: Services
+) -> None:
+    page = discord_page.DiscordPage(services)
+    qtbot.addWidget(page)
+    answered = asyncio.Event()
+
+    class SlowBridge:
+        async def join(self, channel_id: int) -> None:
+            await answered.wait()
+
+        def guilds(self) -> list[GuildInfo]:
+            return [GuildInfo(1, "Guild", (ChannelInfo(2, "Voice", voice=True),))]
+
+    page.attach(SlowBridge())  # type: ignore[arg-type]
+    page.refresh_places()
+    page.tree.setCurrentIndex(page.places.item(0).child(0).index())
+    page.join()
+    assert page.status.text() == "Joining the voice channel…"  # not the last thing said
+    answered.set()
+    qloop.run_until_complete(page.background.settle())
+    assert page.status.text() == "Joined."
