@@ -23,7 +23,7 @@ async def test_speak_falls_back_to_piper_without_google_and_says_so_plainly(
     assert len(said) == 2 and "WARNING" not in run.err
     assert said[1].endswith("bytes, piper).")
     assert (await decode_to_pcm(target, GENEROUS)).duration > 0.5
-    # the preference of the settings speaks in Russian, the language they default to
+    # the settings' preference speaks each text in its own language: no Piper voice for this
     run = await voxdesk("speak", "Привет", "-o", str(tmp_path / "ru.ogg"), env=offline)
     assert run.code == 0, run.err
     assert run.err.startswith("Spoke with espeak: gtts: gTTS could not reach Google"), run.err
@@ -48,9 +48,9 @@ async def test_speak_empty_text_is_one_line(tmp_path: Path) -> None:
 
 async def test_speak_with_the_engine_asked_for_or_says_why_not(tmp_path: Path) -> None:
     target = tmp_path / "p.wav"
-    # tts.language is 'ru' by default, and only an English Piper voice is bundled
-    run = await voxdesk("speak", "-e", "piper", "Hello", "-o", str(target))
-    assert_one_line_error(run, "No Piper voice for 'ru'", "tts.language is 'ru'", "-l")
+    # tts.language is 'auto' by default, and only an English Piper voice is bundled
+    run = await voxdesk("speak", "-e", "piper", "Привет, как дела?", "-o", str(target))
+    assert_one_line_error(run, "No Piper voice for 'ru'", "tts.language is 'auto' ('ru' here)")
     assert not target.exists()
     run = await voxdesk("speak", "-e", "piper", "-l", "en", "Hello", "-o", str(target))
     assert run.code == 0, run.err

@@ -60,6 +60,7 @@ from voxdesk.core.tts import (
     create_voice,
 )
 from voxdesk.core.tts.base import check_text
+from voxdesk.core.tts.languages import spoken_language
 
 _RAW_SUFFIXES = {".raw", ".pcm"}
 _SPEECH_FORMATS: dict[str, SpeechFormat] = {
@@ -254,7 +255,10 @@ def speak(
         ),
     ] = None,
     language: Annotated[
-        str | None, typer.Option("--language", "-l", help="e.g. ru, en (default: tts.language).")
+        str | None,
+        typer.Option(
+            "--language", "-l", help="e.g. ru, en; auto: the text's own (default: tts.language)."
+        ),
     ] = None,
 ) -> None:
     """Speak text into an audio file: the preferred voice, or the next that can speak; with
@@ -316,13 +320,14 @@ async def _speak_only(
 ) -> Speech:
     """The voice asked for, or why it cannot speak: no other voice in its place."""
     voice = create_synthesizer(engine, piper_voice=settings.piper_voice)
+    spoken = await spoken_language(text, language or settings.language)
     try:
-        return await voice.synthesize(text, language=language or settings.language, output=output)
+        return await voice.synthesize(text, language=spoken, output=output)
     except LanguageNotSpoken as error:
         if language is not None:
             raise
         # the language came from the settings, which the user may not know of
-        hint = f"tts.language is '{settings.language}'; -l chooses another."
+        hint = f"tts.language is '{settings.language}' ('{spoken}' here); -l chooses another."
         raise LanguageNotSpoken(str(error), hint=f"{hint} {error.hint or ''}".strip()) from None
 
 

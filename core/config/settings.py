@@ -144,7 +144,10 @@ class TtsSettings(_Section):
         description="Piper voice to speak with (`voxdesk models list`); empty: the best "
         "installed one for the language.",
     )
-    language: str = Field("ru", description="Language of the voice, e.g. 'ru' or 'en'.")
+    language: str = Field(
+        "auto",
+        description="Language of the voice, e.g. 'ru' or 'en'; 'auto': each text's own.",
+    )
     format: Literal["ogg", "mp3", "wav"] = Field(
         "ogg", description="Audio format of spoken replies (ogg/opus suits Discord)."
     )

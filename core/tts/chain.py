@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 from voxdesk.core.events import EventBus, VoiceChanged
 from voxdesk.core.tts.base import Speech, SpeechError, SpeechFormat, Synthesizer, check_text
+from voxdesk.core.tts.languages import spoken_language
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,9 @@ class VoiceChain:
         return self._speaking or "none"
 
     async def synthesize(self, text: str, *, language: str, output: SpeechFormat) -> Speech:
+        """``text`` spoken in ``language`` (``auto``: its own) by the first voice that can."""
         text = check_text(text)
+        language = await spoken_language(text, language)
         reasons: list[str] = []
         voices = self._voices()
         for voice in voices:

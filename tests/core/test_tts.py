@@ -188,3 +188,26 @@ def test_the_best_voice_for_a_language() -> None:
 )  # fmt: skip
 def test_replies_are_made_fit_to_read_aloud(written: str, said: str) -> None:
     assert speakable(written) == said
+
+
+@pytest.mark.parametrize(
+    ("text", "spoken"),
+    [
+        ("He was not an ill-disposed young man, unless to be rather cold hearted.", "en"),
+        ("Мы должны найти новый дом среди звёзд.", "ru"),
+        ("Wir müssen ein neues Zuhause zwischen den Sternen finden.", "de"),
+        ("Ok", "en"),  # too short to tell: read as Hausa, below an even chance
+    ],
+)
+async def test_auto_speaks_each_text_in_its_own_language(text: str, spoken: str) -> None:
+    """An English answer was read with the Russian voice of tts.language's old default."""
+    speech = await VoiceChain([EspeakSynthesizer()]).synthesize(text, language="auto", output="wav")
+    assert (speech.engine, speech.language) == ("espeak", spoken)
+
+
+async def test_a_language_set_is_spoken_whatever_the_text() -> None:
+    speech = await VoiceChain([EspeakSynthesizer()]).synthesize(
+        "Hello there, how are you?", language="ru", output="wav"
+    )
+    assert speech.language == "ru"
+    assert TtsSettings().language == "auto"
