@@ -34,7 +34,11 @@ from tests.fakes.openai_server import API_KEY, FakeOpenAI
 from voxdesk.bridge.runner import Bridge
 from voxdesk.core.config import SecretStore, Settings
 from voxdesk.core.services import Services
-from voxdesk.core.startup import freeze_start_up_objects, import_openai_ahead
+from voxdesk.core.startup import (
+    freeze_start_up_objects,
+    import_openai_ahead,
+    load_token_table,
+)
 
 RESULTS = Path(__file__).parent / "results" / "voxdesk.voice_message.json"
 PLACEHOLDER = "🎙️ Transcribing…"
@@ -62,6 +66,7 @@ async def run(messages: int, latency: float) -> dict[str, Any]:
     services = Services(bot_settings(fake, openai), secrets)
     await services.speech.transcriber("whisper").load()  # type: ignore[attr-defined]
     bridge = Bridge(services, voice_client_class=TimedVoiceClient)
+    load_token_table(secrets, services.settings.assistant.model)  # as the headless bot does
     await bridge.start()
     await bridge.bot.wait_until_ready()
     freeze_start_up_objects()  # as the headless bot does once logged in, and then,
