@@ -71,7 +71,7 @@ async def main() -> None:
     reply = next(m for m in fake.bot_messages if m["content"] == openai.reply)
     await fake.post(fake.trainer, f"!correct {reply['id']} Всё отлично, спасибо!")
     await fake.wait_for(lambda m: "Saved as candidate" in m["content"])
-    await fake.post(fake.member, "!feedback Ответы иногда слишком длинные", channel=fake.chat)
+    await fake.post(fake.trainer, "!feedback Ответы иногда слишком длинные", channel=fake.chat)
     await fake.wait_for(lambda m: m["content"].startswith("Thanks for the feedback"))
     demo = [
         {
