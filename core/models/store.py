@@ -26,7 +26,7 @@ from typing import Any
 import platformdirs
 
 from voxdesk.core.errors import VoxdeskError
-from voxdesk.core.models.catalogue import CatalogueEntry, catalogue
+from voxdesk.core.models.catalogue import CatalogueEntry, Kind, catalogue
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ class ModelStore:
     async def plan(self, name: str) -> DownloadPlan:
         """Ask the hub what downloading ``name`` means: its exact files, sizes and hashes."""
         entry = self.entry(name)
-        return await asyncio.to_thread(_hub_errors, entry, self._names(), _plan, entry)
+        return await asyncio.to_thread(_hub_errors, entry, self._names(entry.kind), _plan, entry)
 
     async def download(
         self, name: str, progress: ProgressCallback | None = None, plan: DownloadPlan | None = None
@@ -178,9 +178,10 @@ class ModelStore:
             if progress is not None:
                 loop.call_soon_threadsafe(progress, update)
 
+        installed = self._names(entry.kind)
         worker = asyncio.ensure_future(
             asyncio.to_thread(
-                _hub_errors, entry, self._names(), self._fetch, entry, plan, report, cancel
+                _hub_errors, entry, installed, self._fetch, entry, plan, report, cancel
             )
         )
         try:
@@ -238,10 +239,11 @@ class ModelStore:
     def _partial(self, entry: CatalogueEntry) -> Path:
         return self.root / ".partial" / _KIND_FOLDERS[entry.kind] / entry.name
 
-    def _names(self) -> str:
+    def _names(self, kind: Kind) -> str:
+        """The models (or voices) of ``kind`` here, for a download that cannot be made."""
         from voxdesk.core.models.overview import overview  # it knows the bundled models too
 
-        rows = [row for row in overview(self) if row.status != "downloadable"]
+        rows = [row for row in overview(self) if row.status != "downloadable" and row.kind == kind]
         return ", ".join(f"{row.name} ({row.status})" for row in rows) or "none"
 
     def _bundled(self) -> set[str]:

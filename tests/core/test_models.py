@@ -174,8 +174,9 @@ async def test_offline_names_what_is_installed(
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(
         ModelError, match=r"Installed now: tiny \(downloaded\), tiny\.en \(bundled\)"
-    ):
+    ) as raised:
         await store.download("small")
+    assert "joe" not in str(raised.value)  # the bundled voice is no Whisper model
 
 
 async def test_cancel_stops_mid_file_and_the_next_download_resumes(
