@@ -178,11 +178,9 @@ class ModelStore:
             if progress is not None:
                 loop.call_soon_threadsafe(progress, update)
 
-        installed = self._names(entry.kind)
+        have = self._names(entry.kind)
         worker = asyncio.ensure_future(
-            asyncio.to_thread(
-                _hub_errors, entry, installed, self._fetch, entry, plan, report, cancel
-            )
+            asyncio.to_thread(_hub_errors, entry, have, self._fetch, entry, plan, report, cancel)
         )
         try:
             return await asyncio.shield(worker)
