@@ -595,7 +595,8 @@ class FineTunePage(QWidget):
             after = page[-1].id
         recorded = {job.id for job in await self.services.jobs.jobs()}
         self.remote_jobs.set_jobs(found, recorded)
-        self.status.say(f"The account has {len(found)} fine-tuning jobs.")
+        jobs = "fine-tuning job" if len(found) == 1 else "fine-tuning jobs"
+        self.status.say(f"The account has {len(found)} {jobs}.")
 
     async def track_selected(self) -> None:
         index = self.remote_table.currentIndex()
