@@ -108,7 +108,17 @@ class VoxBot(commands.Bot):
                 log.exception("Could not load %s", extension)
                 self.services.events.publish(BridgeError(None, f"Could not load {extension}"))
         if self.services.settings.discord.sync_commands and self.application_id is not None:
-            await register_if_changed(self.tree, self.application_id, registration_record())
+            await self._register_commands(self.application_id)
+
+    async def _register_commands(self, application_id: int) -> None:
+        """Register the slash commands if they changed; a refusal must not keep the bot from
+        starting (it runs inside login): it is said, and the next start tries again."""
+        try:
+            await register_if_changed(self.tree, application_id, registration_record())
+        except discord.HTTPException as error:
+            why = f"Discord refused the slash commands ({error.status}): {error.text or error}"
+            log.warning("%s; the ! commands work, the next start registers them again", why)
+            self.services.events.publish(BridgeError(None, why))
 
     def hears(self, place: discord.Message | discord.Interaction[VoxBot]) -> bool:
         """False for a direct message, or a slash command or menu used in one, while DMs are

@@ -4,13 +4,16 @@ again only when they change: never registering left every one unseen."""
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 
+import discord
 import pytest
 
 from tests.fakes.discord_server import TOKEN, FakeDiscord
 from voxdesk.bridge.registration import registration_record
 from voxdesk.bridge.runner import Bridge
 from voxdesk.core.config import SecretStore, Settings
+from voxdesk.core.events import BridgeError
 from voxdesk.core.services import Services
 
 
@@ -51,4 +54,31 @@ async def test_a_bot_told_not_to_register_never_does(monkeypatch: pytest.MonkeyP
         assert await registrations(fake, settings) == 0
         assert fake.commands == []
     finally:
+        await fake.stop()
+
+
+async def test_a_registration_discord_refuses_leaves_the_bot_running(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """It ran inside login: the refusal stopped the bot, called 'Discord cannot be reached'."""
+    fake = await FakeDiscord().start()
+    fake.point_client_here(monkeypatch)
+    refusal = SimpleNamespace(status=400, reason="Bad Request")
+
+    async def refuse(tree: object, **_: object) -> None:
+        raise discord.HTTPException(refusal, {"code": 50035, "message": "Invalid Form Body"})  # type: ignore[arg-type]
+
+    monkeypatch.setattr(discord.app_commands.CommandTree, "sync", refuse)
+    services = Services(Settings(), SecretStore({"DISCORD_TOKEN": TOKEN}))
+    errors = services.events.subscribe(BridgeError)
+    bridge = Bridge(services)
+    try:
+        await bridge.start()
+        await asyncio.wait_for(bridge.bot.wait_until_ready(), 30)
+        error = errors.get_nowait()
+        assert error is not None and "Invalid Form Body" in error.message
+        assert not registration_record().exists()  # so the next start tries again
+    finally:
+        await bridge.stop()
+        await services.close()
         await fake.stop()
