@@ -49,6 +49,7 @@ class Listen(commands.Cog):
     ) -> None:
         """Start listening in the caller's voice channel; captions go to ``channel`` or here."""
         assert ctx.guild is not None and isinstance(ctx.author, discord.Member)
+        await ctx.defer()  # /listen: Discord takes a first answer within 3 s; loading and joining
         wanted = ctx.author.voice.channel if ctx.author.voice else None
         if not isinstance(wanted, discord.VoiceChannel):
             raise VoxdeskError("Join a voice channel first, then ask me to listen there.")

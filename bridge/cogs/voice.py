@@ -25,6 +25,7 @@ class Voice(commands.Cog):
     @commands.guild_only()
     async def join(self, ctx: commands.Context[commands.Bot]) -> None:
         assert ctx.guild is not None and isinstance(ctx.author, discord.Member)
+        await ctx.defer()  # /join: Discord takes a first answer within 3 s; joining may take 30
         wanted = ctx.author.voice.channel if ctx.author.voice else None
         if wanted is None:
             await ctx.reply("Join a voice channel first, then ask me again.")

@@ -73,3 +73,19 @@ async def test_a_voice_channel_the_bot_may_not_join_is_named_with_what_to_check(
     assert "into Voice" in refused["content"] and "Connect" in refused["content"]
     guild = running.bridge.bot.get_guild(fake.guild_id)
     assert guild is not None and guild.voice_client is None
+
+
+@pytest.mark.parametrize(("user", "command"), [("member", "join"), ("trainer", "listen")])
+async def test_slash_join_and_listen_answer_at_once_then_say_how_it_went(
+    running: Running, monkeypatch: pytest.MonkeyPatch, user: str, command: str
+) -> None:
+    """Discord takes a first answer within 3 s; /join into a channel it keeps the bot out of
+    answered after 30 s, so the member saw 'The application did not respond'. Deferred first."""
+    fake = running.discord
+    monkeypatch.setattr(joining, "JOIN_SECONDS", 0.5)
+    fake.locked_voice.add(fake.voice)
+    await fake.join_voice(getattr(fake, user), fake.voice)
+    token = await fake.use_slash_command(getattr(fake, user), command)
+    assert (await fake.answer_to(token))["type"] == 5  # deferred; not the refusal itself
+    refused = await fake.wait_for(lambda m: m["content"].startswith("Discord did not let me"))
+    assert "Connect" in refused["content"]
