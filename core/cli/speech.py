@@ -60,7 +60,7 @@ from voxdesk.core.tts import (
     create_voice,
 )
 from voxdesk.core.tts.base import check_text
-from voxdesk.core.tts.languages import spoken_language
+from voxdesk.core.tts.languages import SpokenLanguage
 
 _RAW_SUFFIXES = {".raw", ".pcm"}
 _SPEECH_FORMATS: dict[str, SpeechFormat] = {
@@ -320,7 +320,7 @@ async def _speak_only(
 ) -> Speech:
     """The voice asked for, or why it cannot speak: no other voice in its place."""
     voice = create_synthesizer(engine, piper_voice=settings.piper_voice)
-    spoken = await spoken_language(text, language or settings.language)
+    spoken = await SpokenLanguage().of(text, language or settings.language)
     try:
         return await voice.synthesize(text, language=spoken, output=output)
     except LanguageNotSpoken as error:

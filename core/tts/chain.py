@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 from voxdesk.core.events import EventBus, VoiceChanged
 from voxdesk.core.tts.base import Speech, SpeechError, SpeechFormat, Synthesizer, check_text
-from voxdesk.core.tts.languages import spoken_language
+from voxdesk.core.tts.languages import SpokenLanguage
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,7 @@ class VoiceChain:
         self._clock = clock
         self._warn = warn
         self._failed_at: dict[tuple[str, str], float] = {}  # (voice, language) -> when
+        self._language = SpokenLanguage()  # a short reply is spoken as the last sure one
         first = self._voices()
         self._speaking: str | None = first[0].name if first else None
 
@@ -54,7 +55,7 @@ class VoiceChain:
     async def synthesize(self, text: str, *, language: str, output: SpeechFormat) -> Speech:
         """``text`` spoken in ``language`` (``auto``: its own) by the first voice that can."""
         text = check_text(text)
-        language = await spoken_language(text, language)
+        language = await self._language.of(text, language)
         reasons: list[str] = []
         voices = self._voices()
         for voice in voices:

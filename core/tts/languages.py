@@ -4,32 +4,44 @@ The assistant answers in the language it is spoken to; a voice set to one langua
 other answer with its sounds (an English reply in gTTS's Russian). py3langid (langid.py's
 naive Bayes model, offline) tells the language of a reply in under a millisecond, among the
 languages gTTS speaks; its first use loads the model (about 0.4 s, mostly outside the GIL) in
-a worker thread. A few words are too few to tell ("Ok" read as Hausa): below an even chance,
-text in plain Latin letters is spoken in English; other scripts keep the best guess, which is
-a language of their script ("Привет" read as Serbian).
+a worker thread. A few words are too few to tell ("Ok" read as Hausa, "Хорошо" as Ukrainian):
+below an even chance, the language last told for sure is spoken; before any, English for text in
+Latin letters, else the best guess, which at least reads the script.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import unicodedata
 from typing import Any
 
 AUTO = "auto"
-UNSURE = "en"  # spoken where the text is too short to tell its language
+UNSURE = "en"
 _LEAST_PROBABILITY = 0.5
 
 
-async def spoken_language(text: str, language: str) -> str:
-    """``language``, or for ``auto`` the language ``text`` is written in (an ISO 639-1 code)."""
-    if language != AUTO:
-        return language
-    return await asyncio.to_thread(_written_in, text)
+class SpokenLanguage:
+    """Which language to speak each text in; one per voice, remembering the last sure one."""
+
+    def __init__(self) -> None:
+        self.last_sure: str | None = None
+
+    async def of(self, text: str, language: str) -> str:
+        """``language``, or for ``auto`` the language ``text`` is written in (ISO 639-1)."""
+        if language != AUTO:
+            return language
+        code, probability = await asyncio.to_thread(_identifier().classify, text)
+        if probability >= _LEAST_PROBABILITY:
+            self.last_sure = str(code)
+            return self.last_sure
+        if self.last_sure is not None:
+            return self.last_sure
+        return UNSURE if _in_latin_letters(text) else str(code)
 
 
-def _written_in(text: str) -> str:
-    code, probability = _identifier().classify(text)
-    return UNSURE if probability < _LEAST_PROBABILITY and text.isascii() else str(code)
+def _in_latin_letters(text: str) -> bool:
+    return all(unicodedata.name(c, "").startswith("LATIN") for c in text if c.isalpha())
 
 
 @functools.cache

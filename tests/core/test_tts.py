@@ -211,3 +211,12 @@ async def test_a_language_set_is_spoken_whatever_the_text() -> None:
     )
     assert speech.language == "ru"
     assert TtsSettings().language == "auto"
+
+
+async def test_a_reply_too_short_to_tell_is_spoken_as_the_last_sure_one() -> None:
+    """ "Хорошо" alone reads as Ukrainian at 34 %: after Russian answers, it is Russian."""
+    chain = VoiceChain([EspeakSynthesizer()])
+    first = await chain.synthesize("Хорошо", language="auto", output="wav")
+    assert first.language not in ("en", "ru")  # nothing sure yet: the best guess, in Cyrillic
+    await chain.synthesize("Мы должны найти новый дом среди звёзд.", language="auto", output="wav")
+    assert (await chain.synthesize("Хорошо", language="auto", output="wav")).language == "ru"
