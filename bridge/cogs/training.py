@@ -228,7 +228,7 @@ class Training(commands.Cog):
         dataset = self.dataset_for(ctx)
         example = await self.services.datasets.add_correction(
             dataset, conversation=conversation, wrong_reply=mine.content,
-            corrected_reply=correction, metadata=_discord_metadata(ctx, mine.id),
+            corrected_reply=correction, metadata=_discord_metadata(ctx, mine.id, mine.channel.id),
         )  # fmt: skip
         await ctx.reply(f"Thanks! Saved as candidate #{example} in '{dataset}' for review.")
 
@@ -282,12 +282,19 @@ class Training(commands.Cog):
     def _channel_here(
         self, ctx: commands.Context[commands.Bot], channel_id: int
     ) -> discord.abc.Messageable | None:
-        """The channel of a message !correct names: this one, or another of this server."""
+        """The channel of a message !correct names: this one, or another of this server that
+        its author may read (the bot reads channels its members may not)."""
         if channel_id == ctx.channel.id:
             return ctx.channel
         found = self.bot.get_channel(channel_id)
         here = ctx.guild is not None and getattr(found, "guild", None) == ctx.guild
-        return found if here and isinstance(found, discord.abc.Messageable) else None
+        if not here or not isinstance(found, discord.abc.GuildChannel):
+            return None
+        seen = (
+            isinstance(ctx.author, discord.Member)
+            and found.permissions_for(ctx.author).view_channel
+        )
+        return found if seen and isinstance(found, discord.abc.Messageable) else None
 
     async def _prompt_of(self, reply: discord.Message) -> list[dict[str, Any]]:
         remembered = self.memory.prompt_of(reply.id)
@@ -343,9 +350,13 @@ def _suffix(name: str) -> str:
     return re.sub(r"[^a-z0-9-]", "-", name.lower())[:40] or "voxdesk"
 
 
-def _discord_metadata(ctx: commands.Context[commands.Bot], message_id: int) -> dict[str, Any]:
+def _discord_metadata(
+    ctx: commands.Context[commands.Bot], message_id: int, channel_id: int | None = None
+) -> dict[str, Any]:
+    """Where the example came from: the message (in ``channel_id``, else the command's
+    channel) and who gave it."""
     return {"discord": {"guild_id": ctx.guild.id if ctx.guild else None,
-                        "channel_id": ctx.channel.id, "message_id": message_id,
+                        "channel_id": channel_id or ctx.channel.id, "message_id": message_id,
                         "author": str(ctx.author)}}  # fmt: skip
 
 

@@ -206,6 +206,26 @@ async def test_correct_takes_a_message_link(running: Running) -> None:
     assert correction.messages[-1] == {"role": "assistant", "content": "Париж."}
 
 
+async def test_correct_follows_a_link_only_into_a_channel_its_author_may_read(
+    running: Running,
+) -> None:
+    """The bot reads channels a member may not: a link into one gave that member its reply
+    and question as a training example of their own."""
+    fake, store = running.discord, running.services.datasets
+    private = await fake.create_private_channel("staff", fake.trainer)
+    running.services.settings.discord.reply_channels.append(private)
+    await fake.post(fake.trainer, "Столица Франции?", channel=private)
+    answer = await fake.wait_for(lambda m: m["content"] == running.openai.reply)
+    link = f"https://discord.com/channels/{fake.guild_id}/{private}/{answer['id']}"
+    await fake.post(fake.member, f"!correct {link} Лион.", channel=fake.chat)
+    await fake.wait_for(lambda m: m["content"].startswith("Give the id or link of one of my"))
+    assert await store.datasets() == []
+    await fake.post(fake.trainer, f"!correct {link} Париж.", channel=fake.chat)
+    await fake.wait_for(lambda m: "Saved as candidate" in m["content"])
+    [correction] = await store.examples("discord", status=Status.CANDIDATE)
+    assert correction.metadata["discord"]["channel_id"] == private  # where the reply is
+
+
 async def test_an_export_over_discords_upload_limit_is_named_not_sent(
     running: Running, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -272,6 +272,17 @@ class FakeDiscord:
         await self.dispatch("CHANNEL_CREATE", channel)
         return int(channel["id"])
 
+    async def create_private_channel(self, name: str, *members: FakeUser) -> int:
+        """A text channel only ``members`` (and the bot, an administrator) may see."""
+        general = next(c for c in self._channels() if c["id"] == str(self.general))
+        hidden = [{"id": str(self.guild_id), "type": 0, "allow": "0", "deny": str(1 << 10)}]
+        shown = [{"id": str(m.id), "type": 1, "allow": str(1 << 10), "deny": "0"} for m in members]
+        channel = general | {"id": str(self.new_id()), "name": name, "position": 4,
+                             "permission_overwrites": hidden + shown}  # fmt: skip
+        self.created_channels.append(channel)
+        await self.dispatch("CHANNEL_CREATE", channel)
+        return int(channel["id"])
+
     async def use_context_menu(self, user: FakeUser, name: str, target: int) -> str:
         target_message = self.messages[target]
         return await self._interact(user, int(target_message["channel_id"]), {
