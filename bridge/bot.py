@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from typing import Any
@@ -109,6 +110,9 @@ class VoxBot(commands.Bot):
                 self.services.events.publish(BridgeError(None, f"Could not load {extension}"))
         if self.services.settings.discord.sync_commands and self.application_id is not None:
             await self._register_commands(self.application_id)
+        elif not self.services.settings.discord.sync_commands:
+            # Turned on again later, it registers at once: the way to force a registration.
+            await asyncio.to_thread(registration_record().unlink, missing_ok=True)
 
     async def _register_commands(self, application_id: int) -> None:
         """Register the slash commands if they changed; a refusal must not keep the bot from

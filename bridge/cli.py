@@ -8,8 +8,9 @@ from voxdesk.core.cli.context import get_context, user_errors
 from voxdesk.core.services import Services
 
 UNSYNCED = (
-    "Its slash commands and menus are not registered with Discord: `voxdesk config set "
-    "discord.sync_commands true` has the bot register them when it starts."
+    "discord.sync_commands is off: the bot does not register its slash commands and menus with "
+    "Discord, so new or changed ones are not seen; `voxdesk config set discord.sync_commands "
+    "true` has it register them when it starts."
 )
 
 

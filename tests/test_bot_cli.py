@@ -11,7 +11,7 @@ from tests.fakes.discord_server import FakeDiscord
 from tests.test_one_bot import LOGGED_IN, Voxdesk, fake  # noqa: F401  # fake: a fixture
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM ends a process cleanly")
-UNREGISTERED = "slash commands and menus are not registered"
+UNREGISTERED = "does not register its slash commands and menus"
 
 
 async def test_a_bot_that_registers_no_slash_command_says_so(

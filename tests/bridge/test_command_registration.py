@@ -57,6 +57,22 @@ async def test_a_bot_told_not_to_register_never_does(monkeypatch: pytest.MonkeyP
         await fake.stop()
 
 
+async def test_turning_registration_off_and_on_registers_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The way to register commands Discord lost (removed in the Developer Portal, say)."""
+    fake = await FakeDiscord().start()
+    fake.point_client_here(monkeypatch)
+    off = Settings()
+    off.discord.sync_commands = False
+    try:
+        assert await registrations(fake, Settings()) == 1
+        assert await registrations(fake, off) == 0
+        assert await registrations(fake, Settings()) == 1
+    finally:
+        await fake.stop()
+
+
 async def test_a_registration_discord_refuses_leaves_the_bot_running(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
