@@ -287,7 +287,8 @@ def _fingerprint(path: Path, utf8_only: bool) -> tuple[int, str]:
             while block := handle.read(_READ_BLOCK):
                 if not size:
                     check_text(path.name, block)
-                blank = blank and not block.strip(JSON_WHITESPACE)
+                content = block if size else block.removeprefix(codecs.BOM_UTF8)
+                blank = blank and not content.strip(JSON_WHITESPACE)
                 digest.update(block)
                 size += len(block)
                 if utf8_only:

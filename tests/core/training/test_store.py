@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
 import csv
 import json
 import os
@@ -363,6 +364,7 @@ async def wait_for_progress(db_path: Path, process: asyncio.subprocess.Process) 
 )
 @given(st.lists(st.one_of(st.binary(max_size=30), st.text(max_size=30).map(str.encode),
                           st.just(chat_line(5).encode())), min_size=1, max_size=15))  # fmt: skip
+@example(lines=[codecs.BOM_UTF8])  # a byte order mark and nothing else: an empty file
 def test_fuzzed_imports_never_crash_and_account_for_every_line(
     tmp_path_factory: pytest.TempPathFactory, lines: list[bytes]
 ) -> None:
@@ -381,7 +383,8 @@ def test_fuzzed_imports_never_crash_and_account_for_every_line(
         # JSONL records end at "\n" only (splitlines would also split at a lone "\r"); blank
         # means JSON's whitespace only (not \v or \f, which bytes.strip would drop too).
         data = path.read_bytes()
-        non_blank = sum(1 for line in data.split(b"\n") if line.strip(b" \t\r\n"))
+        text = data.removeprefix(codecs.BOM_UTF8)  # a file's byte order mark is no content
+        non_blank = sum(1 for line in text.split(b"\n") if line.strip(b" \t\r\n"))
         # Refused whole only when it cannot be text: nothing in it, a NUL, line 1 not UTF-8.
         assert (result is None) == (not non_blank or b"\0" in data or not _utf8(data))
         if result is not None:
