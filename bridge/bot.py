@@ -108,11 +108,11 @@ class VoxBot(commands.Bot):
                 # One broken cog must not take the bot down; the rest still work.
                 log.exception("Could not load %s", extension)
                 self.services.events.publish(BridgeError(None, f"Could not load {extension}"))
-        if self.services.settings.discord.sync_commands and self.application_id is not None:
-            await self._register_commands(self.application_id)
-        elif not self.services.settings.discord.sync_commands:
+        if not self.services.settings.discord.sync_commands:
             # Turned on again later, it registers at once: the way to force a registration.
             await asyncio.to_thread(registration_record().unlink, missing_ok=True)
+        elif self.application_id is not None:
+            await self._register_commands(self.application_id)
 
     async def _register_commands(self, application_id: int) -> None:
         """Register the slash commands if they changed; a refusal must not keep the bot from

@@ -35,11 +35,16 @@ class TokenRejected(VoxdeskError):
     """Discord refused the bot token."""
 
 
-MESSAGE_CONTENT_OFF = VoxdeskError(
-    "Discord refused the bot's Message Content intent, without which it cannot read commands.",
-    hint="Turn on Message Content Intent in the Developer Portal (your application → Bot → "
-    "Privileged Gateway Intents), then start the bot again.",
-)
+class MessageContentOff(VoxdeskError):
+    """Discord closed the connection: the bot's Message Content intent is not turned on."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Discord refused the bot's Message Content intent, without which it cannot read "
+            "commands.",
+            hint="Turn on Message Content Intent in the Developer Portal (your application → "
+            "Bot → Privileged Gateway Intents), then start the bot again.",
+        )
 
 
 class Bridge:
@@ -99,7 +104,7 @@ class Bridge:
         try:
             await self.bot.connect(reconnect=True)
         except discord.PrivilegedIntentsRequired:
-            self._fail(MESSAGE_CONTENT_OFF)
+            self._fail(MessageContentOff())
         except (discord.DiscordException, OSError) as error:
             self._fail(VoxdeskError(f"The Discord connection ended: {user_message(error)}"))
 

@@ -3,16 +3,36 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+import contextlib
+from collections.abc import Coroutine, Iterator
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QMessageBox, QWidget
+from PySide6.QtWidgets import QAbstractButton, QLabel, QMessageBox, QWidget
 
 from voxdesk.core.config import MissingSecret
 from voxdesk.core.errors import VoxdeskError, user_message
 
 SETTINGS_LINK = "settings:"  # then the secret's name: the window shows that field
+
+
+class EnabledWhileRunning:
+    """A button (Stop) there to press while work runs, and only then: ``with running():``."""
+
+    def __init__(self, button: QAbstractButton) -> None:
+        self.button = button
+        self.runs = 0
+        button.setEnabled(False)
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        self.runs += 1
+        self.button.setEnabled(True)
+        try:
+            yield
+        finally:
+            self.runs -= 1
+            self.button.setEnabled(self.runs > 0)
 
 
 class StatusLine(QLabel):

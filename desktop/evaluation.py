@@ -59,7 +59,13 @@ from voxdesk.core.training.evaluate import (
     summarize,
 )
 from voxdesk.core.training.pricing import price_table
-from voxdesk.desktop.actions import Actions, StatusLine, answered_yes, yes_no
+from voxdesk.desktop.actions import (
+    Actions,
+    EnabledWhileRunning,
+    StatusLine,
+    answered_yes,
+    yes_no,
+)
 from voxdesk.desktop.tables import RowsModel, row_table
 
 Index = QModelIndex | QPersistentModelIndex
@@ -266,8 +272,7 @@ class EvaluatePanel(QWidget):
         start.clicked.connect(lambda: self.background.run(self.run_evaluation()))
         stop.clicked.connect(self.stop)
         self.stop_button = stop
-        stop.setEnabled(False)  # while an evaluation is planned or runs, and only then
-        self._runs = 0
+        self._stoppable = EnabledWhileRunning(stop)  # while an evaluation is planned or runs
         export.clicked.connect(self._export_dialog)
         self.progress = QProgressBar()
         buttons = QHBoxLayout()
@@ -390,13 +395,8 @@ class EvaluatePanel(QWidget):
 
     async def run_evaluation(self, *, confirm: bool = True) -> EvalResult:
         """Plan (the cost first), ask, and fill the tables as answers come."""
-        self._runs += 1
-        self.stop_button.setEnabled(True)
-        try:
+        with self._stoppable():
             return await self._evaluate(confirm=confirm)
-        finally:
-            self._runs -= 1
-            self.stop_button.setEnabled(self._runs > 0)
 
     async def _evaluate(self, *, confirm: bool) -> EvalResult:
         if not self.dataset.currentText():

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +69,13 @@ from voxdesk.core.training.launch import (
 )
 from voxdesk.core.training.pricing import price_table
 from voxdesk.core.training.validator import ValidationReport
-from voxdesk.desktop.actions import Actions, StatusLine, answered_yes, yes_no
+from voxdesk.desktop.actions import (
+    Actions,
+    EnabledWhileRunning,
+    StatusLine,
+    answered_yes,
+    yes_no,
+)
 from voxdesk.desktop.evaluation import EvaluatePanel
 from voxdesk.desktop.jobs import CheckpointsModel, JobsModel, RemoteJobsModel
 from voxdesk.desktop.tables import fit_columns, row_table
@@ -166,8 +172,7 @@ class FineTunePage(QWidget):
         self.stop_button.setToolTip("Stop estimating or starting; files already uploaded for "
                                     "the job are deleted again")  # fmt: skip
         self.stop_button.clicked.connect(self.stop)
-        self.stop_button.setEnabled(False)  # until an estimate or a start runs
-        self._stoppable_runs = 0
+        self._stoppable = EnabledWhileRunning(self.stop_button)  # an estimate or a start
         buttons = QHBoxLayout()
         buttons.addWidget(estimate)
         buttons.addWidget(start)
@@ -420,17 +425,6 @@ class FineTunePage(QWidget):
         cost = f"${report.cost.dollars:,.2f}" if report.cost else "an unknown amount"
         question = f"This fine-tune is estimated at {cost}. Start it?"
         return await answered_yes(yes_no(self, "Start fine-tune", question))
-
-    @contextlib.contextmanager
-    def _stoppable(self) -> Iterator[None]:
-        """Stop is there to press while an estimate or a start runs, and only then."""
-        self._stoppable_runs += 1
-        self.stop_button.setEnabled(True)
-        try:
-            yield
-        finally:
-            self._stoppable_runs -= 1
-            self.stop_button.setEnabled(self._stoppable_runs > 0)
 
     def stop(self) -> None:
         self.background.stop()
