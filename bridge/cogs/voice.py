@@ -6,7 +6,7 @@ import discord
 from discord.ext import commands
 
 from voxdesk.bridge.bot import VoxBot
-from voxdesk.bridge.checks import NotATrainer, is_trainer
+from voxdesk.bridge.checks import NotATrainer, is_trainer, trainers
 from voxdesk.bridge.joining import join_voice
 from voxdesk.bridge.replies import prefix_of
 from voxdesk.bridge.speaker import Speaker
@@ -66,8 +66,8 @@ class Voice(commands.Cog):
         ):
             prefix = prefix_of(ctx)
             raise NotATrainer(
-                "I'm captioning my voice channel: only a trainer (or Manage Server) can make me "
-                f"leave it or `{prefix}stop`. `{prefix}optout` keeps your voice out."
+                f"I'm captioning my voice channel: only {trainers(role)} can make me leave it "
+                f"or `{prefix}stop`. `{prefix}optout` keeps your voice out."
             )
 
 
