@@ -14,7 +14,14 @@ import time
 from collections.abc import Callable, Sequence
 
 from voxdesk.core.events import EventBus, VoiceChanged
-from voxdesk.core.tts.base import Speech, SpeechError, SpeechFormat, Synthesizer, check_text
+from voxdesk.core.tts.base import (
+    LanguageNotSpoken,
+    Speech,
+    SpeechError,
+    SpeechFormat,
+    Synthesizer,
+    check_text,
+)
 from voxdesk.core.tts.languages import SpokenLanguage
 
 log = logging.getLogger(__name__)
@@ -38,7 +45,7 @@ class VoiceChain:
         self._events = events
         self._clock = clock
         self._warn = warn
-        self._failed_at: dict[tuple[str, str], float] = {}  # (voice, language) -> when
+        self._failed_at: dict[tuple[str, str], float] = {}  # (voice, language or '') -> when
         self._language = SpokenLanguage()  # a short reply is spoken as the last sure one
         first = self._voices()
         self._speaking: str | None = first[0].name if first else None
@@ -59,18 +66,22 @@ class VoiceChain:
         reasons: list[str] = []
         voices = self._voices()
         for voice in voices:
-            key = (voice.name, language)
-            failed = self._failed_at.get(key)
-            if failed is not None and self._clock() - failed < RETRY_AFTER:
+            keys = ((voice.name, ""), (voice.name, language))
+            failed = [self._failed_at[key] for key in keys if key in self._failed_at]
+            if any(self._clock() - at < RETRY_AFTER for at in failed):
                 reasons.append(f"{voice.name}: failed a moment ago")
                 continue
             try:
                 speech = await voice.synthesize(text, language=language, output=output)
             except SpeechError as error:
-                self._failed_at[key] = self._clock()
+                # A voice without this language may speak another; one that cannot reach its
+                # server cannot for any (each language of 'auto' waited out gTTS's timeout).
+                unspoken = isinstance(error, LanguageNotSpoken)
+                self._failed_at[keys[1] if unspoken else keys[0]] = self._clock()
                 reasons.append(f"{voice.name}: {str(error).rstrip('.')}")
                 continue
-            self._failed_at.pop(key, None)
+            for key in keys:
+                self._failed_at.pop(key, None)
             self._announce(voice.name, voices[0].name, reasons)
             return speech
         raise SpeechError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -220,3 +221,25 @@ async def test_a_reply_too_short_to_tell_is_spoken_as_the_last_sure_one() -> Non
     assert first.language not in ("en", "ru")  # nothing sure yet: the best guess, in Cyrillic
     await chain.synthesize("Мы должны найти новый дом среди звёзд.", language="auto", output="wav")
     assert (await chain.synthesize("Хорошо", language="auto", output="wav")).language == "ru"
+
+
+async def test_a_voice_that_cannot_reach_its_server_is_skipped_for_every_language(
+    no_network: None,
+) -> None:
+    """Each language 'auto' told waited out gTTS's timeout again; a missing language still
+    leaves the voice to speak others (Piper's bundled voice is English only)."""
+    gtts = GttsSynthesizer(timeout=5)
+    tried: list[str] = []
+    original = gtts.synthesize
+
+    async def counted(text: str, **options: Any) -> Any:
+        tried.append(options["language"])
+        return await original(text, **options)
+
+    gtts.synthesize = counted  # type: ignore[method-assign]
+    chain = VoiceChain([gtts, PiperSynthesizer(), EspeakSynthesizer()], clock=lambda: 0.0)
+    english = await chain.synthesize("We must find a new home.", language="auto", output="wav")
+    russian = await chain.synthesize("Мы должны найти новый дом.", language="auto", output="wav")
+    assert (english.engine, russian.engine) == ("piper", "espeak")
+    assert tried == ["en"]  # gTTS once, not again for Russian
+    assert (await chain.synthesize("Hello again.", language="en", output="wav")).engine == "piper"
